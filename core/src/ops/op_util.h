@@ -1,0 +1,58 @@
+// Helpers shared by the op definitions in core/src/ops/. Internal to the core.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "switchyard/op_registry.h"
+
+namespace sy::ops {
+
+/// `axis` in [-rank, rank) mapped to [0, rank); error otherwise.
+Result<int64_t> normalizeAxis(int64_t axis, int64_t rank, std::string_view what = "axis");
+/// Normalises a list of axes; rejects duplicates.
+Result<std::vector<int64_t>> normalizeAxes(const std::vector<int64_t>& axes, int64_t rank);
+
+/// NumPy broadcasting of two static shapes.
+Result<Shape> broadcastShapes(const Shape& a, const Shape& b);
+/// NumPy broadcasting of two types with symbolic dims. 1 broadcasts; equal dims
+/// stay; a number vs a symbol gives the number (if not 1); two different symbols
+/// give unknown. Unknown rank gives unknown rank.
+Result<Type> broadcastTypes(const Type& a, const Type& b, DType resultDType);
+
+/// Maps an output flat index to the flat index of an input broadcast to `outShape`.
+class BroadcastIndexer {
+ public:
+  BroadcastIndexer(const Shape& inShape, const Shape& outShape);
+  int64_t operator()(int64_t outFlat) const;
+
+ private:
+  std::vector<int64_t> outStrides_;
+  std::vector<int64_t> inStrides_;  // 0 for broadcast dims, aligned to the output rank
+  bool identity_ = false;
+};
+
+/// Turns a row-major flat index into coordinates of `shape`.
+void unravelIndex(int64_t flat, const Shape& shape, std::vector<int64_t>& coords);
+
+/// Error unless input `i` has one of `allowed` dtypes.
+Status checkDType(const OpSchema& schema, size_t i, DType actual, const std::vector<DType>& allowed);
+
+/// Reads a 1-D (or scalar) integer tensor into a vector.
+std::vector<int64_t> tensorToInts(const Tensor& t);
+/// Reads a tensor of any dtype into doubles.
+std::vector<double> tensorToDoubles(const Tensor& t);
+
+/// Dims of a type as written, or a vector of unknowns of the right rank.
+std::vector<Dim> dimsOf(const Type& t);
+
+/// Common dtype sets.
+inline const std::vector<DType> kFloatTypes = {DType::F32, DType::F16, DType::BF16};
+inline const std::vector<DType> kIntTypes = {DType::I8, DType::I32, DType::I64};
+inline const std::vector<DType> kNumericTypes = {DType::F32, DType::F16, DType::BF16,
+                                                 DType::I8,  DType::I32, DType::I64};
+inline const std::vector<DType> kAllTypes = {DType::F32, DType::F16, DType::BF16, DType::I8,
+                                             DType::I32, DType::I64, DType::Bool};
+
+}  // namespace sy::ops
