@@ -18,6 +18,7 @@ const OpRegistry& OpRegistry::global() {
     registerElementwiseOps(*r);
     registerReductionOps(*r);
     registerNnOps(*r);
+    registerNormalizationOps(*r);
     registerShapeOps(*r);
     registerControlFlowOps(*r);
     return r;

@@ -184,6 +184,7 @@ Result<std::vector<Tensor>> evalOp(std::string_view op, const std::vector<Tensor
 void registerElementwiseOps(OpRegistry& registry);
 void registerReductionOps(OpRegistry& registry);
 void registerNnOps(OpRegistry& registry);
+void registerNormalizationOps(OpRegistry& registry);
 void registerShapeOps(OpRegistry& registry);
 void registerControlFlowOps(OpRegistry& registry);
 
