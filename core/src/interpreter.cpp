@@ -1,1 +1,321 @@
-// placeholder: being written
+#include "switchyard/interpreter.h"
+
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+
+#include "switchyard/op_registry.h"
+#include "switchyard/verifier.h"
+
+namespace sy {
+
+struct BlockPlan;
+
+struct NodePlan {
+  const Node* node = nullptr;
+  std::vector<size_t> in, out;
+  std::vector<BlockPlan> blocks;
+  const Tensor* constant = nullptr;  // for `constant` and `weight`
+  std::vector<size_t> freeAfter;     // slots whose last use is this node
+};
+
+struct BlockPlan {
+  std::vector<size_t> params;
+  std::vector<NodePlan> nodes;
+  std::vector<size_t> returns;
+};
+
+struct Interpreter::Plan {
+  BlockPlan body;
+  size_t numSlots = 0;
+};
+
+namespace {
+
+using Bindings = std::map<std::string, int64_t>;
+
+class Planner {
+ public:
+  Status planBlock(const Block* b, BlockPlan& plan) {
+    for (const Value* p : b->params()) plan.params.push_back(slotFor(p));
+    for (const Node* n : b->nodes()) {
+      NodePlan np;
+      np.node = n;
+      for (const Value* v : n->inputs()) np.in.push_back(slotFor(v));
+      for (const Value* v : n->outputs()) np.out.push_back(slotFor(v));
+      if (n->op() == "constant" || n->op() == "weight") {
+        np.constant = knownConstant(n->output(0));
+        if (!np.constant) {
+          const Attribute* a = n->attr("name");
+          return notFound(n->describe(), ": weight \"", a ? std::get<std::string>(*a) : std::string("?"),
+                          "\" is not loaded (no weights file attached to the graph?)");
+        }
+      }
+      for (const Block* nb : n->blocks()) {
+        np.blocks.emplace_back();
+        SY_RETURN_IF_ERROR(planBlock(nb, np.blocks.back()));
+      }
+      plan.nodes.push_back(std::move(np));
+    }
+    for (const Value* v : b->returns()) plan.returns.push_back(slotFor(v));
+    computeFrees(b, plan);
+    return Status::OK();
+  }
+
+  size_t numSlots() const { return slots_.size(); }
+
+ private:
+  size_t slotFor(const Value* v) {
+    auto [it, inserted] = slots_.emplace(v, slots_.size());
+    return it->second;
+  }
+
+  /// For values defined in `b`, frees each after the last node of `b` that uses
+  /// it (directly or inside a nested block). Returned values are kept.
+  void computeFrees(const Block* b, BlockPlan& plan) {
+    std::unordered_map<const Value*, size_t> lastUse;
+    std::unordered_map<const Node*, size_t> position;
+    for (size_t i = 0; i < b->nodes().size(); ++i) position[b->nodes()[i]] = i;
+    auto topLevelPosition = [&](const Node* user) -> std::optional<size_t> {
+      while (user) {
+        auto it = position.find(user);
+        if (it != position.end()) return it->second;
+        const Block* ub = user->owningBlock();
+        user = ub ? ub->owningNode() : nullptr;
+      }
+      return std::nullopt;
+    };
+    std::vector<const Value*> defined(b->params().begin(), b->params().end());
+    for (size_t i = 0; i < b->nodes().size(); ++i)
+      for (const Value* o : b->nodes()[i]->outputs()) {
+        defined.push_back(o);
+        lastUse[o] = i;  // unused outputs are freed right after their node
+      }
+    for (const Value* v : defined) {
+      bool keep = false;
+      for (const Use& u : v->uses()) {
+        if (!u.node) {
+          if (u.block == b) keep = true;
+          else if (auto p = u.block->owningNode() ? topLevelPosition(u.block->owningNode()) : std::nullopt) {
+            lastUse[v] = std::max(lastUse.count(v) ? lastUse[v] : 0, *p);
+          } else {
+            keep = true;
+          }
+          continue;
+        }
+        auto p = topLevelPosition(u.node);
+        if (!p) {
+          keep = true;
+          continue;
+        }
+        lastUse[v] = std::max(lastUse.count(v) ? lastUse[v] : 0, *p);
+      }
+      if (keep || !lastUse.count(v)) continue;
+      plan.nodes[lastUse[v]].freeAfter.push_back(slots_.at(v));
+    }
+  }
+
+  std::unordered_map<const Value*, size_t> slots_;
+};
+
+Status checkAgainstDeclared(const Value* v, const Tensor& t, Bindings& bindings, bool bind) {
+  const Type& type = v->type();
+  if (t.dtype() != type.dtype())
+    return invalidArgument("%", v->name(), " has dtype ", dtypeName(t.dtype()), ", expected ",
+                           dtypeName(type.dtype()));
+  if (!type.rankKnown()) return Status::OK();
+  if (t.rank() != type.rank())
+    return invalidArgument("%", v->name(), " has shape ", shapeToString(t.shape()), " (rank ", t.rank(),
+                           "), expected ", type.toString(), " (rank ", type.rank(), ")");
+  for (int64_t i = 0; i < t.rank(); ++i) {
+    const Dim& d = type.dim(i);
+    const int64_t actual = t.dim(i);
+    if (d.isStatic() && d.value() != actual)
+      return invalidArgument("%", v->name(), " has shape ", shapeToString(t.shape()), ", expected ",
+                             type.toString(), " (dimension ", i, " must be ", d.value(), ")");
+    if (d.isSymbol()) {
+      auto it = bindings.find(d.symbolName());
+      if (it == bindings.end()) {
+        if (bind) bindings.emplace(d.symbolName(), actual);
+      } else if (it->second != actual) {
+        return invalidArgument("%", v->name(), " has shape ", shapeToString(t.shape()), ", but ", d.symbolName(),
+                               " is ", it->second, " elsewhere (dimension ", i, " of ", type.toString(), ")");
+      }
+    }
+  }
+  return Status::OK();
+}
+
+class Runner {
+ public:
+  Runner(size_t numSlots, Bindings bindings) : slots_(numSlots), bindings_(std::move(bindings)) {}
+
+  Status runBlock(const BlockPlan& b) {
+    for (const NodePlan& np : b.nodes) {
+      Status st = runNode(np);
+      if (!st.ok()) {
+        // Errors from nested blocks already name their node; add this one for context.
+        return st.withContext(np.node->describe());
+      }
+      for (size_t s : np.freeAfter) slots_[s] = Tensor();
+    }
+    return Status::OK();
+  }
+
+  std::vector<Tensor>& slots() { return slots_; }
+
+ private:
+  Status runNode(const NodePlan& np) {
+    const Node& n = *np.node;
+    if (np.constant) {
+      slots_[np.out[0]] = *np.constant;
+      return Status::OK();
+    }
+    if (n.op() == "if") return runIf(np);
+    if (n.op() == "loop") return runLoop(np);
+    std::vector<Tensor> inputs;
+    inputs.reserve(np.in.size());
+    for (size_t s : np.in) inputs.push_back(slots_[s]);
+    SY_ASSIGN_OR_RETURN(std::vector<Tensor> outs,
+                        evalOp(n.op(), inputs, n.attrs(), static_cast<int>(np.out.size())));
+    return storeOutputs(np, std::move(outs));
+  }
+
+  Status storeOutputs(const NodePlan& np, std::vector<Tensor> outs) {
+    for (size_t i = 0; i < np.out.size(); ++i) {
+      Status st = checkAgainstDeclared(np.node->output(i), outs[i], bindings_, false);
+      if (!st.ok()) return internalError("result does not match the declared type: ", st.message());
+      slots_[np.out[i]] = std::move(outs[i]);
+    }
+    return Status::OK();
+  }
+
+  static Result<bool> truth(const Tensor& t, const char* what) {
+    if (t.numel() != 1) return invalidArgument(what, " must have exactly one element, got ", t.typeString());
+    return t.getInt(0) != 0;
+  }
+
+  Status runIf(const NodePlan& np) {
+    SY_ASSIGN_OR_RETURN(bool cond, truth(slots_[np.in[0]], "the condition"));
+    const BlockPlan& b = np.blocks[cond ? 0 : 1];
+    SY_RETURN_IF_ERROR(runBlock(b));
+    std::vector<Tensor> outs;
+    for (size_t s : b.returns) outs.push_back(slots_[s]);
+    return storeOutputs(np, std::move(outs));
+  }
+
+  Status runLoop(const NodePlan& np) {
+    const Tensor& tripT = slots_[np.in[0]];
+    if (tripT.numel() != 1) return invalidArgument("the max trip count must have one element, got ", tripT.typeString());
+    int64_t maxTrip = tripT.getInt(0);
+    if (maxTrip < 0) maxTrip = std::numeric_limits<int64_t>::max();
+    SY_ASSIGN_OR_RETURN(bool cond, truth(slots_[np.in[1]], "the loop condition"));
+    const size_t carried = np.in.size() - 2;
+    const BlockPlan& body = np.blocks[0];
+    const size_t scans = body.returns.size() - 1 - carried;
+    std::vector<Tensor> state;
+    for (size_t i = 0; i < carried; ++i) state.push_back(slots_[np.in[2 + i]]);
+    std::vector<std::vector<Tensor>> scanned(scans);
+    int64_t iter = 0;
+    for (; iter < maxTrip && cond; ++iter) {
+      slots_[body.params[0]] = Tensor::scalarI64(iter);
+      slots_[body.params[1]] = Tensor::scalarBool(cond);
+      for (size_t i = 0; i < carried; ++i) slots_[body.params[2 + i]] = state[i];
+      SY_RETURN_IF_ERROR(runBlock(body).withContext("iteration " + std::to_string(iter)));
+      SY_ASSIGN_OR_RETURN(cond, truth(slots_[body.returns[0]], "the condition yielded by the loop body"));
+      for (size_t i = 0; i < carried; ++i) state[i] = slots_[body.returns[1 + i]];
+      for (size_t i = 0; i < scans; ++i) {
+        const Tensor& t = slots_[body.returns[1 + carried + i]];
+        if (!scanned[i].empty() && scanned[i][0].shape() != t.shape())
+          return invalidArgument("scan output ", i, " has shape ", shapeToString(t.shape()), " in iteration ", iter,
+                                 " but ", shapeToString(scanned[i][0].shape()), " in iteration 0");
+        scanned[i].push_back(t);
+      }
+    }
+    std::vector<Tensor> outs = std::move(state);
+    for (size_t i = 0; i < scans; ++i) {
+      SY_ASSIGN_OR_RETURN(Tensor stacked, stack(scanned[i], np.node->output(carried + i)->type()));
+      outs.push_back(std::move(stacked));
+    }
+    return storeOutputs(np, std::move(outs));
+  }
+
+  static Result<Tensor> stack(const std::vector<Tensor>& parts, const Type& declared) {
+    Shape shape{static_cast<int64_t>(parts.size())};
+    if (!parts.empty()) {
+      shape.insert(shape.end(), parts[0].shape().begin(), parts[0].shape().end());
+    } else if (declared.rankKnown()) {
+      for (int64_t i = 1; i < declared.rank(); ++i)
+        shape.push_back(declared.dim(i).isStatic() ? declared.dim(i).value() : 0);
+    }
+    SY_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(declared.dtype(), shape));
+    size_t offset = 0;
+    for (const Tensor& p : parts) {
+      if (p.nbytes()) std::memcpy(static_cast<std::byte*>(out.mutableData()) + offset, p.data(), p.nbytes());
+      offset += p.nbytes();
+    }
+    return out;
+  }
+
+  std::vector<Tensor> slots_;
+  Bindings bindings_;
+};
+
+}  // namespace
+
+Result<std::map<std::string, int64_t>> bindInputs(const Graph& graph, const std::vector<Tensor>& inputs) {
+  const auto& params = graph.inputs();
+  if (inputs.size() != params.size())
+    return invalidArgument("graph '", graph.name(), "' takes ", params.size(), " inputs, got ", inputs.size());
+  Bindings bindings;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!inputs[i].valid()) return invalidArgument("input ", i, " (%", params[i]->name(), ") is missing");
+    Status st = checkAgainstDeclared(params[i], inputs[i], bindings, true);
+    if (!st.ok()) return st.withContext("input " + std::to_string(i));
+  }
+  return bindings;
+}
+
+Interpreter::~Interpreter() = default;
+
+Result<std::shared_ptr<const Interpreter>> Interpreter::create(std::shared_ptr<const Graph> graph) {
+  if (!graph) return invalidArgument("Interpreter::create: no graph");
+  SY_RETURN_IF_ERROR(verify(*graph));
+  auto plan = std::make_unique<Plan>();
+  Planner planner;
+  SY_RETURN_IF_ERROR(planner.planBlock(graph->body(), plan->body));
+  plan->numSlots = planner.numSlots();
+  std::shared_ptr<Interpreter> interp(new Interpreter());
+  interp->graph_ = std::move(graph);
+  interp->plan_ = std::move(plan);
+  return std::shared_ptr<const Interpreter>(std::move(interp));
+}
+
+Result<std::vector<Tensor>> Interpreter::run(const std::vector<Tensor>& inputs) const {
+  SY_ASSIGN_OR_RETURN(Bindings bindings, bindInputs(*graph_, inputs));
+  Runner runner(plan_->numSlots, std::move(bindings));
+  for (size_t i = 0; i < inputs.size(); ++i) runner.slots()[plan_->body.params[i]] = inputs[i];
+  SY_RETURN_IF_ERROR(runner.runBlock(plan_->body));
+  std::vector<Tensor> outs;
+  outs.reserve(plan_->body.returns.size());
+  for (size_t s : plan_->body.returns) outs.push_back(runner.slots()[s]);
+  return outs;
+}
+
+Result<std::vector<Tensor>> Interpreter::run(const std::map<std::string, Tensor>& inputs) const {
+  std::vector<Tensor> ordered;
+  for (const Value* p : graph_->inputs()) {
+    auto it = inputs.find(p->name());
+    if (it == inputs.end()) return invalidArgument("missing input '", p->name(), "'");
+    ordered.push_back(it->second);
+  }
+  if (inputs.size() != ordered.size()) {
+    for (const auto& [name, t] : inputs)
+      if (!graph_->findValue(name) || graph_->findValue(name)->definingNode() ||
+          graph_->findValue(name)->definingBlock() != graph_->body())
+        return invalidArgument("graph '", graph_->name(), "' has no input named '", name, "'");
+  }
+  return run(ordered);
+}
+
+}  // namespace sy

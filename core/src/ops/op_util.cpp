@@ -5,10 +5,10 @@
 namespace sy::ops {
 
 Result<int64_t> normalizeAxis(int64_t axis, int64_t rank, std::string_view what) {
-  if (axis < -rank || axis >= rank || (rank == 0 && axis != 0 && axis != -1))
+  if (rank == 0) return outOfRange(what, " ", axis, " is out of range: a rank-0 tensor has no axes");
+  if (axis < -rank || axis >= rank)
     return outOfRange(what, " ", axis, " is out of range for rank ", rank, " (valid: ", -rank, " to ",
                       rank - 1, ")");
-  if (rank == 0) return 0;
   return axis < 0 ? axis + rank : axis;
 }
 

@@ -1,4 +1,456 @@
+// Reductions (reduce_sum/mean/max/min/prod), argmax/argmin, softmax/log_softmax.
+//
+// The kernels are deliberately plain loops: they are the reference oracle that
+// every optimised backend is compared with. Floats accumulate in double; ints in
+// int64 (sum and prod wrap modulo 2^64, then to the output dtype, like a cast).
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
 #include "ops/op_util.h"
+
 namespace sy {
-void registerReductionOps(OpRegistry&) {}
+namespace {
+
+// ---------------------------------------------------------------------------
+// Shared helpers
+
+std::string opPrefix(const OpSchema& schema) { return "op '" + schema.name + "'"; }
+
+/// ops::normalizeAxis, except that a rank-0 input accepts axis 0 or -1 (treated as
+/// one element). (ops::normalizeAxis rejects every axis for rank 0.)
+Result<int64_t> normalizeAxisOrScalar(int64_t axis, int64_t rank) {
+  if (rank == 0 && (axis == 0 || axis == -1)) return int64_t{0};
+  return ops::normalizeAxis(axis, rank);
+}
+
+/// A 0/1 attribute (keepdims, select_last_index, ...).
+Result<bool> readFlag(const AttrReader& ctx, std::string_view name) {
+  const int64_t v = ctx.getInt(name);
+  if (v != 0 && v != 1)
+    return invalidArgument("op '", ctx.schema().name, "': attribute '", name, "' must be 0 or 1, got ", v);
+  return v == 1;
+}
+
+/// Product of shape[begin, end).
+int64_t spanNumel(const Shape& shape, int64_t begin, int64_t end) {
+  int64_t n = 1;
+  for (int64_t i = begin; i < end; ++i) n *= shape[static_cast<size_t>(i)];
+  return n;
+}
+
+/// Builds the output type from dims; a scalar input with a rank-0 result stays a scalar.
+Type makeType(const Type& in, DType dtype, std::vector<Dim> dims) {
+  if (in.isScalar() && dims.empty()) return Type::scalar(dtype);
+  return Type::tensor(dtype, std::move(dims));
+}
+
+// ---------------------------------------------------------------------------
+// reduce_*
+
+enum class ReduceKind { Sum, Mean, Max, Min, Prod };
+
+/// True when reducing zero elements has no defined value for `dtype`.
+bool emptyReductionIsError(ReduceKind kind, DType dtype) {
+  // Sum and prod have identities (0, 1); for floats mean is NaN, max -inf, min +inf.
+  return kind != ReduceKind::Sum && kind != ReduceKind::Prod && !isFloat(dtype);
+}
+
+/// Resolved reduction: which axes, whether to keep them. `all` without a known
+/// rank means every axis.
+struct ReducePlan {
+  bool identity = false;       ///< noop_with_empty_axes with empty axes
+  bool all = false;            ///< axes empty: reduce every axis
+  bool keepdims = true;
+  std::vector<int64_t> axes;   ///< as written (possibly negative)
+};
+
+Result<ReducePlan> readReducePlan(const AttrReader& ctx) {
+  ReducePlan p;
+  SY_ASSIGN_OR_RETURN(p.keepdims, readFlag(ctx, "keepdims"));
+  SY_ASSIGN_OR_RETURN(const bool noop, readFlag(ctx, "noop_with_empty_axes"));
+  p.axes = ctx.getInts("axes");
+  if (p.axes.empty()) {
+    if (noop) p.identity = true;
+    else p.all = true;
+  }
+  return p;
+}
+
+/// Mask of reduced axes for a known rank, validating the axes.
+Result<std::vector<bool>> reducedMask(const OpSchema& schema, const ReducePlan& p, int64_t rank) {
+  std::vector<bool> mask(static_cast<size_t>(rank), p.all);
+  if (p.all) return mask;
+  auto axes = ops::normalizeAxes(p.axes, rank);
+  if (!axes.ok()) return axes.status().withContext(opPrefix(schema));
+  for (int64_t a : *axes) mask[static_cast<size_t>(a)] = true;
+  return mask;
+}
+
+Status inferReduce(InferContext& ctx, ReduceKind kind) {
+  const OpSchema& schema = ctx.schema();
+  const Type& x = ctx.inputType(0);
+  SY_RETURN_IF_ERROR(ops::checkDType(schema, 0, x.dtype(), schema.dtypes));
+  SY_ASSIGN_OR_RETURN(const ReducePlan p, readReducePlan(ctx));
+  if (p.identity) {
+    ctx.setOutputType(0, x);
+    return Status::OK();
+  }
+  if (!x.rankKnown()) {
+    // Only literal duplicates can be detected without the rank.
+    for (size_t i = 0; i < p.axes.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        if (p.axes[i] == p.axes[j])
+          return invalidArgument(opPrefix(schema), ": axis ", p.axes[i], " is repeated");
+    if (p.all && !p.keepdims) ctx.setOutputType(0, Type::tensor(x.dtype(), {}));
+    else ctx.setOutputType(0, Type::tensorUnranked(x.dtype()));
+    return Status::OK();
+  }
+  SY_ASSIGN_OR_RETURN(const std::vector<bool> mask, reducedMask(schema, p, x.rank()));
+  std::vector<Dim> out;
+  bool reducedStaticZero = false;  // some reduced dim is known to be 0
+  bool outputStaticNonEmpty = true;  // every kept dim is a known non-zero number
+  for (int64_t d = 0; d < x.rank(); ++d) {
+    const Dim& dim = x.dim(d);
+    if (mask[static_cast<size_t>(d)]) {
+      if (dim.isStatic() && dim.value() == 0) reducedStaticZero = true;
+      if (p.keepdims) out.emplace_back(1);
+    } else {
+      if (!dim.isStatic() || dim.value() == 0) outputStaticNonEmpty = false;
+      out.push_back(dim);
+    }
+  }
+  if (reducedStaticZero && outputStaticNonEmpty && emptyReductionIsError(kind, x.dtype()))
+    return invalidArgument(opPrefix(schema), ": cannot reduce zero elements of integer type ",
+                           dtypeName(x.dtype()), " (input ", x.toString(), ")");
+  ctx.setOutputType(0, makeType(x, x.dtype(), std::move(out)));
+  return Status::OK();
+}
+
+Status kernelReduce(KernelContext& ctx, ReduceKind kind) {
+  const OpSchema& schema = ctx.schema();
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(const ReducePlan p, readReducePlan(ctx));
+  if (p.identity) {
+    ctx.setOutput(0, x);
+    return Status::OK();
+  }
+  const int64_t rank = x.rank();
+  SY_ASSIGN_OR_RETURN(const std::vector<bool> mask, reducedMask(schema, p, rank));
+
+  // Output shape with kept (size-1) reduced dims; its flat index equals the
+  // flat index of the squeezed shape.
+  Shape keptShape(x.shape());
+  Shape outShape;
+  int64_t count = 1;  // elements per output
+  for (int64_t d = 0; d < rank; ++d) {
+    const size_t i = static_cast<size_t>(d);
+    if (mask[i]) {
+      count *= x.dim(d);
+      keptShape[i] = 1;
+      if (p.keepdims) outShape.push_back(1);
+    } else {
+      outShape.push_back(x.dim(d));
+    }
+  }
+  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, x.dtype(), outShape));
+  const int64_t nOut = y.numel();
+  if (nOut == 0) return Status::OK();
+  if (count == 0 && emptyReductionIsError(kind, x.dtype()))
+    return invalidArgument(opPrefix(schema), ": cannot reduce zero elements of integer type ",
+                           dtypeName(x.dtype()), " (input ", x.typeString(), ")");
+
+  const std::vector<int64_t> keptStrides = rowMajorStrides(keptShape);
+  std::vector<int64_t> coords;
+  auto outIndex = [&](int64_t flat) {
+    ops::unravelIndex(flat, x.shape(), coords);
+    int64_t o = 0;
+    for (size_t d = 0; d < coords.size(); ++d)
+      if (!mask[d]) o += coords[d] * keptStrides[d];
+    return o;
+  };
+
+  const size_t n = static_cast<size_t>(nOut);
+  if (isFloat(x.dtype())) {
+    double init = 0;
+    if (kind == ReduceKind::Prod) init = 1;
+    if (kind == ReduceKind::Max) init = -std::numeric_limits<double>::infinity();
+    if (kind == ReduceKind::Min) init = std::numeric_limits<double>::infinity();
+    std::vector<double> acc(n, init);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      double& a = acc[static_cast<size_t>(outIndex(i))];
+      const double v = x.getDouble(i);
+      switch (kind) {
+        case ReduceKind::Sum:
+        case ReduceKind::Mean: a += v; break;
+        case ReduceKind::Prod: a *= v; break;
+        case ReduceKind::Max:
+          if (std::isnan(v) || v > a) a = v;  // once NaN, stays NaN
+          break;
+        case ReduceKind::Min:
+          if (std::isnan(v) || v < a) a = v;
+          break;
+      }
+    }
+    for (size_t o = 0; o < n; ++o) {
+      double v = acc[o];
+      if (kind == ReduceKind::Mean)
+        v = count == 0 ? std::numeric_limits<double>::quiet_NaN() : v / static_cast<double>(count);
+      y.setDouble(static_cast<int64_t>(o), v);
+    }
+  } else {
+    // Sum/prod in uint64 so that overflow wraps instead of being UB.
+    uint64_t initU = kind == ReduceKind::Prod ? 1 : 0;
+    std::vector<uint64_t> accU(n, initU);
+    int64_t initI = kind == ReduceKind::Max ? std::numeric_limits<int64_t>::min()
+                                            : std::numeric_limits<int64_t>::max();
+    std::vector<int64_t> accI(n, initI);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const size_t o = static_cast<size_t>(outIndex(i));
+      const int64_t v = x.getInt(i);
+      switch (kind) {
+        case ReduceKind::Sum:
+        case ReduceKind::Mean: accU[o] += static_cast<uint64_t>(v); break;
+        case ReduceKind::Prod: accU[o] *= static_cast<uint64_t>(v); break;
+        case ReduceKind::Max: accI[o] = v > accI[o] ? v : accI[o]; break;
+        case ReduceKind::Min: accI[o] = v < accI[o] ? v : accI[o]; break;
+      }
+    }
+    for (size_t o = 0; o < n; ++o) {
+      int64_t v;
+      switch (kind) {
+        case ReduceKind::Sum:
+        case ReduceKind::Prod: v = static_cast<int64_t>(accU[o]); break;
+        case ReduceKind::Mean: v = static_cast<int64_t>(accU[o]) / count; break;  // truncates toward zero
+        default: v = accI[o]; break;
+      }
+      y.setInt(static_cast<int64_t>(o), v);
+    }
+  }
+  return Status::OK();
+}
+
+std::vector<AttrSpec> reduceAttrs() {
+  return {
+      AttrSpec{"axes", AttrKind::Ints, Attribute(std::vector<int64_t>{}), false,
+               "Axes to reduce (negative counts from the end; no repeats). Empty: all axes, "
+               "unless noop_with_empty_axes is 1."},
+      AttrSpec{"keepdims", AttrKind::Int, Attribute(int64_t{1}), false,
+               "1: keep reduced axes as size-1 dims; 0: remove them."},
+      AttrSpec{"noop_with_empty_axes", AttrKind::Int, Attribute(int64_t{0}), false,
+               "1: empty axes means the identity instead of reducing every axis."},
+  };
+}
+
+// ---------------------------------------------------------------------------
+// argmax / argmin
+
+Status inferArg(InferContext& ctx) {
+  const OpSchema& schema = ctx.schema();
+  const Type& x = ctx.inputType(0);
+  SY_RETURN_IF_ERROR(ops::checkDType(schema, 0, x.dtype(), schema.dtypes));
+  SY_ASSIGN_OR_RETURN(const bool keepdims, readFlag(ctx, "keepdims"));
+  SY_ASSIGN_OR_RETURN(const bool selectLast, readFlag(ctx, "select_last_index"));
+  (void)selectLast;
+  if (!x.rankKnown()) {
+    ctx.setOutputType(0, Type::tensorUnranked(DType::I64));
+    return Status::OK();
+  }
+  auto axis = normalizeAxisOrScalar(ctx.getInt("axis"), x.rank());
+  if (!axis.ok()) return axis.status().withContext(opPrefix(schema));
+  std::vector<Dim> out;
+  for (int64_t d = 0; d < x.rank(); ++d) {
+    if (d == *axis) {
+      const Dim& dim = x.dim(d);
+      if (dim.isStatic() && dim.value() == 0)
+        return invalidArgument(opPrefix(schema), ": axis ", d, " of ", x.toString(), " is empty");
+      if (keepdims) out.emplace_back(1);
+    } else {
+      out.push_back(x.dim(d));
+    }
+  }
+  ctx.setOutputType(0, makeType(x, DType::I64, std::move(out)));
+  return Status::OK();
+}
+
+/// argmax (isMax) or argmin. NaN counts as the extreme value for both (like NumPy),
+/// so the result is the index of the first (or last) NaN when there is one.
+Status kernelArg(KernelContext& ctx, bool isMax) {
+  const OpSchema& schema = ctx.schema();
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(const bool keepdims, readFlag(ctx, "keepdims"));
+  SY_ASSIGN_OR_RETURN(const bool selectLast, readFlag(ctx, "select_last_index"));
+  auto axisR = normalizeAxisOrScalar(ctx.getInt("axis"), x.rank());
+  if (!axisR.ok()) return axisR.status().withContext(opPrefix(schema));
+  const int64_t axis = *axisR;
+  const int64_t rank = x.rank();
+  const int64_t len = rank == 0 ? 1 : x.dim(axis);
+  if (len == 0)
+    return invalidArgument(opPrefix(schema), ": axis ", axis, " of ", x.typeString(), " is empty");
+  const int64_t outer = rank == 0 ? 1 : spanNumel(x.shape(), 0, axis);
+  const int64_t inner = rank == 0 ? 1 : spanNumel(x.shape(), axis + 1, rank);
+  Shape outShape;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (d != axis) outShape.push_back(x.dim(d));
+    else if (keepdims) outShape.push_back(1);
+  }
+  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, DType::I64, outShape));
+  const bool fl = isFloat(x.dtype());
+  // Returns true when candidate `v` should replace the current best `b`.
+  auto better = [&](int64_t vi, int64_t bi) {
+    if (fl) {
+      const double v = x.getDouble(vi), b = x.getDouble(bi);
+      if (std::isnan(b)) return selectLast && std::isnan(v);
+      if (std::isnan(v)) return true;
+      if (v == b) return selectLast;
+      return isMax ? v > b : v < b;
+    }
+    const int64_t v = x.getInt(vi), b = x.getInt(bi);
+    if (v == b) return selectLast;
+    return isMax ? v > b : v < b;
+  };
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t in = 0; in < inner; ++in) {
+      const int64_t base = o * len * inner + in;
+      int64_t best = 0;
+      for (int64_t k = 1; k < len; ++k)
+        if (better(base + k * inner, base + best * inner)) best = k;
+      y.setInt(o * inner + in, best);
+    }
+  }
+  return Status::OK();
+}
+
+std::vector<AttrSpec> argAttrs() {
+  return {
+      AttrSpec{"axis", AttrKind::Int, Attribute(int64_t{0}), false, "Axis to search (negative counts from the end)."},
+      AttrSpec{"keepdims", AttrKind::Int, Attribute(int64_t{1}), false,
+               "1: keep the axis as a size-1 dim; 0: remove it."},
+      AttrSpec{"select_last_index", AttrKind::Int, Attribute(int64_t{0}), false,
+               "1: on ties return the last index instead of the first."},
+  };
+}
+
+// ---------------------------------------------------------------------------
+// softmax / log_softmax
+
+Status inferSoftmax(InferContext& ctx) {
+  const OpSchema& schema = ctx.schema();
+  const Type& x = ctx.inputType(0);
+  SY_RETURN_IF_ERROR(ops::checkDType(schema, 0, x.dtype(), schema.dtypes));
+  if (x.rankKnown()) {
+    auto axis = normalizeAxisOrScalar(ctx.getInt("axis"), x.rank());
+    if (!axis.ok()) return axis.status().withContext(opPrefix(schema));
+  }
+  ctx.setOutputType(0, x);
+  return Status::OK();
+}
+
+Status kernelSoftmax(KernelContext& ctx, bool isLog) {
+  const OpSchema& schema = ctx.schema();
+  const Tensor& x = ctx.input(0);
+  auto axisR = normalizeAxisOrScalar(ctx.getInt("axis"), x.rank());
+  if (!axisR.ok()) return axisR.status().withContext(opPrefix(schema));
+  const int64_t axis = *axisR;
+  const int64_t rank = x.rank();
+  const int64_t len = rank == 0 ? 1 : x.dim(axis);
+  const int64_t outer = rank == 0 ? 1 : spanNumel(x.shape(), 0, axis);
+  const int64_t inner = rank == 0 ? 1 : spanNumel(x.shape(), axis + 1, rank);
+  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, x.dtype(), x.shape()));
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t in = 0; in < inner; ++in) {
+      const int64_t base = o * len * inner + in;
+      double m = -std::numeric_limits<double>::infinity();
+      for (int64_t k = 0; k < len; ++k) {
+        const double v = x.getDouble(base + k * inner);
+        if (std::isnan(v) || v > m) m = v;
+        if (std::isnan(m)) break;
+      }
+      double sum = 0;
+      for (int64_t k = 0; k < len; ++k) sum += std::exp(x.getDouble(base + k * inner) - m);
+      const double logSum = std::log(sum);
+      for (int64_t k = 0; k < len; ++k) {
+        const int64_t i = base + k * inner;
+        const double shifted = x.getDouble(i) - m;
+        y.setDouble(i, isLog ? shifted - logSum : std::exp(shifted) / sum);
+      }
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+void registerReductionOps(OpRegistry& r) {
+  struct ReduceDef {
+    const char* name;
+    ReduceKind kind;
+    const char* doc;
+  };
+  const ReduceDef reduces[] = {
+      {"reduce_sum", ReduceKind::Sum, "Sum of x over the given axes; 0 over zero elements."},
+      {"reduce_mean", ReduceKind::Mean,
+       "Mean of x over the given axes; NaN over zero elements for floats (an error for ints, whose mean "
+       "truncates toward zero)."},
+      {"reduce_max", ReduceKind::Max,
+       "Maximum of x over the given axes; NaN propagates; -inf over zero elements for floats (an error "
+       "for ints)."},
+      {"reduce_min", ReduceKind::Min,
+       "Minimum of x over the given axes; NaN propagates; +inf over zero elements for floats (an error "
+       "for ints)."},
+      {"reduce_prod", ReduceKind::Prod, "Product of x over the given axes; 1 over zero elements."},
+  };
+  for (const ReduceDef& def : reduces) {
+    const ReduceKind kind = def.kind;
+    OpSchema s;
+    s.name = def.name;
+    s.category = "reduce";
+    s.doc = def.doc;
+    s.inputNames = {"x"};
+    s.minInputs = s.maxInputs = 1;
+    s.outputNames = {"y"};
+    s.attrs = reduceAttrs();
+    s.dtypes = ops::kNumericTypes;
+    s.infer = [kind](InferContext& ctx) { return inferReduce(ctx, kind); };
+    s.kernel = [kind](KernelContext& ctx) { return kernelReduce(ctx, kind); };
+    r.add(std::move(s));
+  }
+
+  for (const bool isMax : {true, false}) {
+    OpSchema s;
+    s.name = isMax ? "argmax" : "argmin";
+    s.category = "reduce";
+    s.doc = isMax ? "Index (i64) of the largest element of x along axis; NaN counts as largest; first index on "
+                    "ties unless select_last_index."
+                  : "Index (i64) of the smallest element of x along axis; NaN counts as smallest; first index "
+                    "on ties unless select_last_index.";
+    s.inputNames = {"x"};
+    s.minInputs = s.maxInputs = 1;
+    s.outputNames = {"indices"};
+    s.attrs = argAttrs();
+    s.dtypes = ops::kNumericTypes;
+    s.infer = inferArg;
+    s.kernel = [isMax](KernelContext& ctx) { return kernelArg(ctx, isMax); };
+    r.add(std::move(s));
+  }
+
+  for (const bool isLog : {false, true}) {
+    OpSchema s;
+    s.name = isLog ? "log_softmax" : "softmax";
+    s.category = "reduce";
+    s.doc = isLog ? "log(softmax(x)) along one axis, computed stably as x - max - log(sum(exp(x - max)))."
+                  : "exp(x - max) / sum(exp(x - max)) along one axis (ONNX opset 13 semantics).";
+    s.inputNames = {"x"};
+    s.minInputs = s.maxInputs = 1;
+    s.outputNames = {"y"};
+    s.attrs = {AttrSpec{"axis", AttrKind::Int, Attribute(int64_t{-1}), false,
+                        "Axis to normalise along (negative counts from the end)."}};
+    s.dtypes = ops::kFloatTypes;
+    s.infer = inferSoftmax;
+    s.kernel = [isLog](KernelContext& ctx) { return kernelSoftmax(ctx, isLog); };
+    r.add(std::move(s));
+  }
+}
+
 }  // namespace sy
