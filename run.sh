@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Switchyard's one entry point: installs what the build needs (Debian packages,
+# idempotent and quiet when all is there), configures, builds, then runs.
+#
+#   ./run.sh                 the main job: run the sample program on the default
+#                            configuration and print its outputs
+#   ./run.sh test [PRESET]   build with PRESET (release, debug, asan, tsan;
+#                            default release) and run the test suite with ctest
+#   ./run.sh build [PRESET]  configure and build only
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config python3
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libcli11-dev
+)
+
+install_deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "run.sh: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build() {
+  local preset="$1"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -- -j"$(nproc)"
+}
+
+build_dir() {
+  case "$1" in
+    release) echo build ;;
+    *) echo "build-$1" ;;
+  esac
+}
+
+cmd="${1:-main}"
+preset="${2:-release}"
+case "$preset" in
+  release|debug|asan|tsan) ;;
+  *) echo "run.sh: unknown preset '$preset' (release, debug, asan, tsan)" >&2; exit 2 ;;
+esac
+
+install_deps
+case "$cmd" in
+  main)
+    build release
+    echo "== switchyard run examples/mlp.sy (reference interpreter) =="
+    ./build/bin/switchyard run examples/mlp.sy --dim N=2
+    echo "== switchyard run examples/recurrent.sy (loop + if) =="
+    ./build/bin/switchyard run examples/recurrent.sy --dim B=2
+    ;;
+  build)
+    build "$preset"
+    ;;
+  test)
+    build "$preset"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+    export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+    filter=()
+    # ThreadSanitizer is for the concurrency tests; the rest run under asan.
+    [ "$preset" = tsan ] && filter=(-R 'Concurrency|Thread')
+    ctest --test-dir "$(build_dir "$preset")" --output-on-failure -j"$(nproc)" "${filter[@]}"
+    ;;
+  *)
+    echo "usage: ./run.sh [main | test [PRESET] | build [PRESET]]" >&2
+    exit 2
+    ;;
+esac
