@@ -3,9 +3,15 @@
 # saying which and why.
 
 function(sy_plugin_option name description found reason_missing)
+  string(TOLOWER "${name}" dir)
+  if(NOT EXISTS "${CMAKE_SOURCE_DIR}/plugins/${dir}/CMakeLists.txt")
+    set(found_note "toolkit found; the plugin's sources are not in this tree yet")
+  else()
+    set(found_note "toolkit found")
+  endif()
   if(found)
     option(SY_PLUGIN_${name} "${description}" ON)
-    message(STATUS "Switchyard plugin ${name}: ${SY_PLUGIN_${name}} (toolkit found)")
+    message(STATUS "Switchyard plugin ${name}: ${SY_PLUGIN_${name}} (${found_note})")
   else()
     option(SY_PLUGIN_${name} "${description}" OFF)
     message(STATUS "Switchyard plugin ${name}: ${SY_PLUGIN_${name}} (${reason_missing})")

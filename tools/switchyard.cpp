@@ -61,30 +61,6 @@ sy::Result<std::vector<sy::Tensor>> makeInputs(const sy::Graph& g, uint64_t seed
   return inputs;
 }
 
-std::string opsMarkdown() {
-  std::string md;
-  std::string category;
-  for (const sy::OpSchema* s : sy::OpRegistry::global().all()) {
-    md += "### `" + s->name + "`\n\n" + s->doc + "\n\n";
-    md += "- category: " + s->category + "\n";
-    std::string ins;
-    for (const auto& n : s->inputNames) ins += (ins.empty() ? "" : ", ") + n;
-    md += "- inputs: " + (ins.empty() ? std::string("none") : ins) + " (" + std::to_string(s->minInputs) +
-          (s->maxInputs < 0 ? " or more" : s->maxInputs == s->minInputs ? "" : " to " + std::to_string(s->maxInputs)) +
-          ")\n";
-    std::string dts;
-    for (sy::DType d : s->dtypes) dts += (dts.empty() ? "" : ", ") + std::string(sy::dtypeName(d));
-    if (!dts.empty()) md += "- dtypes: " + dts + "\n";
-    for (const sy::AttrSpec& a : s->attrs) {
-      md += "- attribute `" + a.name + "` (" + sy::attrKindName(a.kind) + ", ";
-      md += a.required ? std::string("required") : a.defaultValue ? "default `" + sy::printAttribute(*a.defaultValue) + "`" : std::string("optional");
-      md += ")" + (a.doc.empty() ? std::string() : ": " + a.doc) + "\n";
-    }
-    md += "\n";
-  }
-  return md;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,7 +100,7 @@ int main(int argc, char** argv) {
 
   if (*ops) {
     if (markdown) {
-      std::cout << opsMarkdown();
+      std::cout << sy::opReferenceMarkdown();
     } else {
       for (const sy::OpSchema* s : sy::OpRegistry::global().all()) std::cout << s->name << "\n";
     }

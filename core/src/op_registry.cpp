@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 
 namespace sy {
 
@@ -249,6 +250,60 @@ Result<std::vector<Tensor>> evalOp(std::string_view op, const std::vector<Tensor
                            " but inference said ", outTypes[i].toString());
   }
   return std::move(outs);
+}
+
+std::string opReferenceMarkdown() {
+  // Local printer for default values, to keep this file free of the text module.
+  auto attrText = [](const Attribute& a) -> std::string {
+    std::ostringstream os;
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) {
+            os << v;
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            os << '"' << v << '"';
+          } else if constexpr (std::is_same_v<T, Tensor>) {
+            os << v.toString(4);
+          } else {
+            os << "[";
+            for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+            os << "]";
+          }
+        },
+        a);
+    return os.str();
+  };
+  std::ostringstream md;
+  for (const OpSchema* s : OpRegistry::global().all()) {
+    md << "### `" << s->name << "`\n\n" << s->doc << "\n\n";
+    md << "- category: " << s->category << "\n";
+    std::string ins;
+    for (const auto& n : s->inputNames) ins += (ins.empty() ? "" : ", ") + n;
+    md << "- inputs: " << (ins.empty() ? std::string("none") : ins);
+    if (s->maxInputs < 0) md << " (" << s->minInputs << " or more)";
+    else if (s->maxInputs != s->minInputs) md << " (" << s->minInputs << " to " << s->maxInputs << ")";
+    md << "\n";
+    std::string outs;
+    for (const auto& n : s->outputNames) outs += (outs.empty() ? "" : ", ") + n;
+    md << "- outputs: " << (outs.empty() ? std::string("none") : outs);
+    if (s->maxOutputs < 0) md << " (" << s->minOutputs << " or more)";
+    else if (s->maxOutputs != s->minOutputs) md << " (" << s->minOutputs << " to " << s->maxOutputs << ")";
+    md << "\n";
+    if (s->numBlocks) md << "- blocks: " << s->numBlocks << "\n";
+    std::string dts;
+    for (DType d : s->dtypes) dts += (dts.empty() ? "" : ", ") + std::string(dtypeName(d));
+    if (!dts.empty()) md << "- dtypes: " << dts << "\n";
+    for (const AttrSpec& a : s->attrs) {
+      md << "- attribute `" << a.name << "` (" << attrKindName(a.kind) << ", ";
+      if (a.required) md << "required";
+      else if (a.defaultValue) md << "default `" << attrText(*a.defaultValue) << "`";
+      else md << "optional";
+      md << ")" << (a.doc.empty() ? std::string() : ": " + a.doc) << "\n";
+    }
+    md << "\n";
+  }
+  return md.str();
 }
 
 }  // namespace sy

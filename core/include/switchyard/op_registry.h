@@ -180,6 +180,10 @@ Result<std::vector<Type>> inferOp(const OpSchema& schema, const AttrMap& attrs,
 Result<std::vector<Tensor>> evalOp(std::string_view op, const std::vector<Tensor>& inputs,
                                    const AttrMap& attrs = {}, int numOutputs = -1);
 
+/// The op reference in Markdown (one section per op, sorted by name), as
+/// embedded in docs/ir.md; a test keeps the two in sync.
+std::string opReferenceMarkdown();
+
 // Registration hooks, one per op family (core/src/ops/*.cpp).
 void registerElementwiseOps(OpRegistry& registry);
 void registerReductionOps(OpRegistry& registry);

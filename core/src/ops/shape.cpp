@@ -1,4 +1,1608 @@
+// Shape and data-movement ops: reshape, transpose, concat, split, slice, gather,
+// squeeze, unsqueeze, expand, flatten, pad, tile, shape, range, constant,
+// constant_of_shape, identity and resize.
+//
+// The kernels are the reference oracle: plain loops that copy elements byte-wise
+// (dtypeSize bytes at a time), so every dtype goes through the same code. Output
+// shapes are computed by the same helpers in inference and in the kernels.
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "ops/op_util.h"
+
 namespace sy {
-void registerShapeOps(OpRegistry&) {}
+namespace {
+
+using ops::checkDType;
+using ops::normalizeAxes;
+using ops::normalizeAxis;
+using ops::tensorToInts;
+
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+/// Largest rank built from a non-constant shape tensor's static length.
+constexpr int64_t kMaxRank = 4096;
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+template <typename... Args>
+Status opError(std::string_view op, Args&&... args) {
+  return invalidArgument("op '", op, "': ", std::forward<Args>(args)...);
+}
+
+template <typename... Args>
+Status opOutOfRange(std::string_view op, Args&&... args) {
+  return outOfRange("op '", op, "': ", std::forward<Args>(args)...);
+}
+
+std::string inputLabel(const OpSchema& s, size_t i) {
+  return i < s.inputNames.size() ? s.inputNames[i] : "input " + std::to_string(i);
+}
+
+std::string dimsToString(const std::vector<Dim>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += ", ";
+    s += dims[i].toString();
+  }
+  return s + "]";
+}
+
+bool checkedMul(int64_t a, int64_t b, int64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
+bool checkedAdd(int64_t a, int64_t b, int64_t& out) { return !__builtin_add_overflow(a, b, &out); }
+
+std::vector<Dim> toDims(const Shape& s) {
+  std::vector<Dim> d;
+  d.reserve(s.size());
+  for (int64_t v : s) d.emplace_back(v);
+  return d;
+}
+
+Result<Shape> toShape(std::string_view op, const std::vector<Dim>& dims) {
+  Shape s;
+  s.reserve(dims.size());
+  for (const Dim& d : dims) {
+    if (!d.isStatic()) return internalError("op '", op, "': output shape ", dimsToString(dims), " is not static");
+    s.push_back(d.value());
+  }
+  return s;
+}
+
+int64_t product(const Shape& s, size_t begin, size_t end) {
+  int64_t p = 1;
+  for (size_t i = begin; i < end; ++i) p *= s[i];
+  return p;
+}
+
+/// A tensor type of `len` unknown dims (len < 0: unknown rank).
+Result<Type> unknownDimsType(std::string_view op, DType dtype, int64_t len) {
+  if (len < 0) return Type::tensorUnranked(dtype);
+  if (len > kMaxRank) return opError(op, "output rank ", len, " is larger than the supported maximum ", kMaxRank);
+  return Type::tensor(dtype, std::vector<Dim>(static_cast<size_t>(len)));
+}
+
+const char* bytesOf(const Tensor& t) { return static_cast<const char*>(t.data()); }
+char* mutableBytesOf(const Tensor& t) { return static_cast<char*>(t.mutableData()); }
+
+/// Copies `count` elements from src[srcIndex...] to dst[dstIndex...] (same dtype).
+void copyElements(const Tensor& dst, int64_t dstIndex, const Tensor& src, int64_t srcIndex, int64_t count) {
+  if (count <= 0) return;
+  const size_t es = dtypeSize(src.dtype());
+  std::memcpy(mutableBytesOf(dst) + static_cast<size_t>(dstIndex) * es,
+              bytesOf(src) + static_cast<size_t>(srcIndex) * es, static_cast<size_t>(count) * es);
+}
+
+/// Fills the dense tensor `out`: the element at output coordinate c is read from
+/// in[base + sum_i c_i * strides[i]].
+void stridedCopy(const Tensor& out, const Tensor& in, int64_t base, const std::vector<int64_t>& strides) {
+  const Shape& shape = out.shape();
+  const int64_t n = out.numel();
+  if (n == 0) return;
+  std::vector<int64_t> coord(shape.size(), 0);
+  int64_t src = base;
+  for (int64_t flat = 0; flat < n; ++flat) {
+    copyElements(out, flat, in, src, 1);
+    for (size_t i = shape.size(); i-- > 0;) {
+      src += strides[i];
+      if (++coord[i] < shape[i]) break;
+      src -= strides[i] * shape[i];
+      coord[i] = 0;
+    }
+  }
+}
+
+/// Checks that input `i` is a 1-D tensor with one of `allowed` dtypes. Returns its
+/// length when known (from the constant or the static type), else -1.
+Result<int64_t> vectorInput(const InferContext& ctx, size_t i, const std::vector<DType>& allowed) {
+  const Type& t = ctx.inputType(i);
+  SY_RETURN_IF_ERROR(checkDType(ctx.schema(), i, t.dtype(), allowed));
+  if (t.rankKnown() && t.rank() != 1)
+    return opError(ctx.schema().name, inputLabel(ctx.schema(), i), " must be a 1-D tensor, got ", t.toString());
+  if (const Tensor* c = ctx.constantInput(i)) return c->numel();
+  if (t.rankKnown() && t.dim(0).isStatic()) return t.dim(0).value();
+  return -1;
+}
+
+/// Error unless input `i` is rank 0 (a scalar).
+Status scalarInput(const InferContext& ctx, size_t i) {
+  const Type& t = ctx.inputType(i);
+  if (t.rankKnown() && t.rank() != 0)
+    return opError(ctx.schema().name, inputLabel(ctx.schema(), i), " must be a scalar (rank 0), got ",
+                   t.toString());
+  return Status::OK();
+}
+
+OpSchema makeSchema(std::string name, std::string doc, std::vector<std::string> inputs, int minIn, int maxIn,
+                    std::vector<std::string> outputs = {"output"}, int minOut = 1, int maxOut = 1) {
+  OpSchema s;
+  s.name = std::move(name);
+  s.category = "shape";
+  s.doc = std::move(doc);
+  s.inputNames = std::move(inputs);
+  s.minInputs = minIn;
+  s.maxInputs = maxIn;
+  s.outputNames = std::move(outputs);
+  s.minOutputs = minOut;
+  s.maxOutputs = maxOut;
+  s.dtypes = ops::kAllTypes;
+  return s;
+}
+
+AttrSpec attr(std::string name, AttrKind kind, std::optional<Attribute> def, bool required, std::string doc) {
+  AttrSpec a;
+  a.name = std::move(name);
+  a.kind = kind;
+  a.defaultValue = std::move(def);
+  a.required = required;
+  a.doc = std::move(doc);
+  return a;
+}
+
+// ---------------------------------------------------------------------------
+// reshape
+
+Result<std::vector<Dim>> reshapeDims(std::string_view op, const Type& in, const std::vector<int64_t>& shape,
+                                     bool allowZero) {
+  std::vector<Dim> out(shape.size());
+  int64_t inferIndex = -1;
+  bool hasZero = false;
+  std::vector<bool> copied(in.rankKnown() ? static_cast<size_t>(in.rank()) : 0, false);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const int64_t s = shape[i];
+    if (s == -1) {
+      if (inferIndex >= 0) return opError(op, "shape ", shapeToString(shape), " has more than one -1");
+      inferIndex = static_cast<int64_t>(i);
+    } else if (s < -1) {
+      return opError(op, "shape ", shapeToString(shape), " has invalid value ", s, " at position ", i);
+    } else if (s == 0 && !allowZero) {
+      if (!in.rankKnown()) continue;  // unknown dim
+      if (static_cast<int64_t>(i) >= in.rank())
+        return opError(op, "shape ", shapeToString(shape), " has 0 (copy the input dim) at position ", i,
+                       " but the input ", in.toString(), " has rank ", in.rank());
+      out[i] = in.dim(static_cast<int64_t>(i));
+      copied[i] = true;
+    } else {
+      hasZero = hasZero || s == 0;
+      out[i] = Dim(s);
+    }
+  }
+  if (hasZero && inferIndex >= 0)
+    return opError(op, "shape ", shapeToString(shape), " has both 0 (with allowzero) and -1");
+  if (!in.rankKnown()) return out;
+  // Copied dims appear on both sides and cancel; compare the rest.
+  int64_t inRest = 1, outRest = 1;
+  bool inStatic = true;
+  for (size_t j = 0; j < copied.size(); ++j) {
+    if (copied[j]) continue;
+    const Dim& d = in.dim(static_cast<int64_t>(j));
+    if (!d.isStatic()) {
+      inStatic = false;
+      continue;
+    }
+    if (!checkedMul(inRest, d.value(), inRest))
+      return opError(op, "input ", in.toString(), " has more elements than fit in 64 bits");
+  }
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (static_cast<int64_t>(i) == inferIndex || (i < copied.size() && copied[i])) continue;
+    if (!checkedMul(outRest, shape[i], outRest))
+      return opError(op, "shape ", shapeToString(shape), " has more elements than fit in 64 bits");
+  }
+  if (inferIndex >= 0) {
+    if (!inStatic) {
+      out[static_cast<size_t>(inferIndex)] = Dim::unknown();
+    } else if (outRest == 0 || inRest % outRest != 0) {
+      return opError(op, "cannot reshape ", in.toString(), " to ", shapeToString(shape),
+                     ": the -1 dim cannot be inferred");
+    } else {
+      out[static_cast<size_t>(inferIndex)] = Dim(inRest / outRest);
+    }
+  } else if (inStatic && inRest != outRest) {
+    return opError(op, "cannot reshape ", in.toString(), " to ", shapeToString(shape),
+                   ": the element counts differ");
+  }
+  return out;
+}
+
+Status inferReshape(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& in = ctx.inputType(0);
+  SY_ASSIGN_OR_RETURN(int64_t len, vectorInput(ctx, 1, {DType::I64}));
+  const int64_t allowZero = ctx.getInt("allowzero");
+  if (allowZero != 0 && allowZero != 1) return opError(op, "allowzero must be 0 or 1, got ", allowZero);
+  if (const Tensor* s = ctx.constantInput(1)) {
+    SY_ASSIGN_OR_RETURN(std::vector<Dim> dims, reshapeDims(op, in, tensorToInts(*s), allowZero != 0));
+    ctx.setOutputType(0, Type::tensor(in.dtype(), std::move(dims)));
+    return Status::OK();
+  }
+  SY_ASSIGN_OR_RETURN(Type t, unknownDimsType(op, in.dtype(), len));
+  ctx.setOutputType(0, std::move(t));
+  return Status::OK();
+}
+
+Status kernelReshape(KernelContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(std::vector<Dim> dims,
+                      reshapeDims(op, typeOf(x), tensorToInts(ctx.input(1)), ctx.getInt("allowzero") != 0));
+  SY_ASSIGN_OR_RETURN(Shape shape, toShape(op, dims));
+  SY_ASSIGN_OR_RETURN(Tensor out, x.reshaped(std::move(shape)));
+  ctx.setOutput(0, std::move(out));
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// transpose
+
+Result<std::vector<int64_t>> transposePerm(std::string_view op, const std::vector<int64_t>& perm, int64_t rank) {
+  if (perm.empty()) {
+    std::vector<int64_t> p(static_cast<size_t>(rank));
+    for (int64_t i = 0; i < rank; ++i) p[static_cast<size_t>(i)] = rank - 1 - i;
+    return p;
+  }
+  if (static_cast<int64_t>(perm.size()) != rank)
+    return opError(op, "perm ", shapeToString(perm), " has ", perm.size(), " entries for an input of rank ", rank);
+  auto p = normalizeAxes(perm, rank);
+  if (!p.ok()) return p.status().withContext(detail::concat("op '", op, "': perm ", shapeToString(perm)));
+  return p;
+}
+
+Status inferTranspose(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& in = ctx.inputType(0);
+  const std::vector<int64_t>& perm = ctx.getInts("perm");
+  if (!in.rankKnown()) {
+    if (perm.empty()) {
+      ctx.setOutputType(0, Type::tensorUnranked(in.dtype()));
+      return Status::OK();
+    }
+    SY_RETURN_IF_ERROR(transposePerm(op, perm, static_cast<int64_t>(perm.size())).status());
+    ctx.setOutputType(0, Type::tensor(in.dtype(), std::vector<Dim>(perm.size())));
+    return Status::OK();
+  }
+  SY_ASSIGN_OR_RETURN(std::vector<int64_t> p, transposePerm(op, perm, in.rank()));
+  std::vector<Dim> dims;
+  for (int64_t a : p) dims.push_back(in.dim(a));
+  ctx.setOutputType(0, Type::tensor(in.dtype(), std::move(dims)));
+  return Status::OK();
+}
+
+Status kernelTranspose(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(std::vector<int64_t> p, transposePerm(ctx.schema().name, ctx.getInts("perm"), x.rank()));
+  const std::vector<int64_t> inStrides = rowMajorStrides(x.shape());
+  Shape outShape;
+  std::vector<int64_t> strides;
+  for (int64_t a : p) {
+    outShape.push_back(x.dim(a));
+    strides.push_back(inStrides[static_cast<size_t>(a)]);
+  }
+  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), std::move(outShape)));
+  stridedCopy(out, x, 0, strides);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// concat
+
+Status inferConcat(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const DType dtype = ctx.inputType(0).dtype();
+  int64_t rank = -1;
+  for (size_t i = 0; i < ctx.numInputs(); ++i) {
+    const Type& t = ctx.inputType(i);
+    if (t.dtype() != dtype)
+      return opError(op, "input ", i, " has dtype ", dtypeName(t.dtype()), ", expected ", dtypeName(dtype),
+                     " (the dtype of input 0)");
+    if (!t.rankKnown()) continue;
+    if (rank < 0) rank = t.rank();
+    if (t.rank() != rank)
+      return opError(op, "input ", i, " ", t.toString(), " has rank ", t.rank(), ", expected ", rank);
+  }
+  if (rank < 0) {
+    ctx.setOutputType(0, Type::tensorUnranked(dtype));
+    return Status::OK();
+  }
+  if (rank == 0) return opError(op, "cannot concatenate rank-0 tensors");
+  auto axisR = normalizeAxis(ctx.getInt("axis"), rank);
+  if (!axisR.ok()) return axisR.status().withContext(detail::concat("op '", op, "'"));
+  const int64_t axis = *axisR;
+  std::vector<Dim> out(static_cast<size_t>(rank));
+  bool first = true, sumStatic = true;
+  int64_t sum = 0;
+  for (size_t i = 0; i < ctx.numInputs(); ++i) {
+    const Type& t = ctx.inputType(i);
+    if (!t.rankKnown()) {
+      sumStatic = false;
+      continue;
+    }
+    for (int64_t d = 0; d < rank; ++d) {
+      const Dim& dim = t.dim(d);
+      Dim& o = out[static_cast<size_t>(d)];
+      if (d == axis) {
+        if (!dim.isStatic()) sumStatic = false;
+        else if (!checkedAdd(sum, dim.value(), sum))
+          return opError(op, "concatenated dim ", axis, " overflows 64 bits");
+        continue;
+      }
+      if (first) o = dim;
+      else if (o.isStatic() && dim.isStatic() && o.value() != dim.value())
+        return opError(op, "input ", i, " ", t.toString(), " has dim ", d, " = ", dim.value(), ", expected ",
+                       o.value(), " (only dim ", axis, " may differ)");
+      else if (!o.isStatic() && dim.isStatic())
+        o = dim;
+    }
+    first = false;
+  }
+  if (sumStatic) out[static_cast<size_t>(axis)] = Dim(sum);
+  else if (ctx.numInputs() == 1) out[static_cast<size_t>(axis)] = ctx.inputType(0).dim(axis);
+  ctx.setOutputType(0, Type::tensor(dtype, std::move(out)));
+  return Status::OK();
+}
+
+/// The normalised `axis` attribute for a run-time input of rank `rank`. Kernels
+/// check it again because inference may have seen only an unknown rank.
+Result<int64_t> kernelAxis(const KernelContext& ctx, int64_t rank) {
+  if (rank == 0) return opError(ctx.schema().name, "the input must have rank >= 1");
+  auto axis = normalizeAxis(ctx.getInt("axis"), rank);
+  if (!axis.ok()) return axis.status().withContext(detail::concat("op '", ctx.schema().name, "'"));
+  return axis;
+}
+
+Status kernelConcat(KernelContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Tensor& x0 = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(const int64_t axis, kernelAxis(ctx, x0.rank()));
+  Shape outShape = x0.shape();
+  outShape[static_cast<size_t>(axis)] = 0;
+  for (size_t i = 0; i < ctx.numInputs(); ++i) {
+    const Tensor& x = ctx.input(i);
+    if (x.dtype() != x0.dtype() || x.rank() != x0.rank())
+      return opError(op, "input ", i, " is ", x.typeString(), ", incompatible with input 0 ", x0.typeString());
+    for (int64_t d = 0; d < x.rank(); ++d)
+      if (d != axis && x.dim(d) != x0.dim(d))
+        return opError(op, "input ", i, " is ", x.typeString(), ", incompatible with input 0 ", x0.typeString(),
+                       " (only dim ", axis, " may differ)");
+    if (!checkedAdd(outShape[static_cast<size_t>(axis)], x.dim(axis), outShape[static_cast<size_t>(axis)]))
+      return opError(op, "concatenated dim overflows 64 bits");
+  }
+  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x0.dtype(), outShape));
+  const int64_t outer = product(outShape, 0, static_cast<size_t>(axis));
+  const int64_t inner = product(outShape, static_cast<size_t>(axis) + 1, outShape.size());
+  const int64_t outChunk = outShape[static_cast<size_t>(axis)] * inner;
+  if (outChunk == 0) return Status::OK();
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t offset = o * outChunk;
+    for (size_t i = 0; i < ctx.numInputs(); ++i) {
+      const Tensor& x = ctx.input(i);
+      const int64_t chunk = x.dim(axis) * inner;
+      copyElements(out, offset, x, o * chunk, chunk);
+      offset += chunk;
+    }
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// split
+
+/// Sizes of the outputs along the split dim of size `dim`.
+Result<std::vector<int64_t>> splitSizes(std::string_view op, int64_t dim, size_t n, const Tensor* split) {
+  if (split) {
+    std::vector<int64_t> sizes = tensorToInts(*split);
+    if (sizes.size() != n)
+      return opError(op, "split ", shapeToString(sizes), " has ", sizes.size(), " entries for ", n, " outputs");
+    int64_t sum = 0;
+    for (int64_t s : sizes) {
+      if (s < 0) return opError(op, "split ", shapeToString(sizes), " has a negative size");
+      if (!checkedAdd(sum, s, sum)) return opError(op, "split ", shapeToString(sizes), " overflows 64 bits");
+    }
+    if (dim >= 0 && sum != dim)
+      return opError(op, "split ", shapeToString(sizes), " sums to ", sum, " but the dim has size ", dim);
+    return sizes;
+  }
+  const int64_t count = static_cast<int64_t>(n);
+  const int64_t chunk = dim / count + (dim % count != 0 ? 1 : 0);
+  const int64_t last = dim - chunk * (count - 1);
+  if (last < 0)
+    return opError(op, "cannot split a dim of size ", dim, " into ", n, " chunks of ", chunk,
+                   " (the last chunk would be negative)");
+  std::vector<int64_t> sizes(n, chunk);
+  sizes.back() = last;
+  return sizes;
+}
+
+Status inferSplit(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& in = ctx.inputType(0);
+  const size_t n = ctx.numOutputs();
+  const bool hasSplit = ctx.numInputs() > 1;
+  int64_t splitLen = -1;
+  if (hasSplit) {
+    SY_ASSIGN_OR_RETURN(splitLen, vectorInput(ctx, 1, {DType::I64}));
+    if (splitLen >= 0 && static_cast<size_t>(splitLen) != n)
+      return opError(op, "split has ", splitLen, " entries for ", n, " outputs");
+  }
+  if (!in.rankKnown()) {
+    for (size_t i = 0; i < n; ++i) ctx.setOutputType(i, Type::tensorUnranked(in.dtype()));
+    return Status::OK();
+  }
+  auto axisR = normalizeAxis(ctx.getInt("axis"), in.rank());
+  if (!axisR.ok()) return axisR.status().withContext(detail::concat("op '", op, "'"));
+  if (in.rank() == 0) return opError(op, "cannot split a rank-0 tensor");
+  const int64_t axis = *axisR;
+  const Dim& d = in.dim(axis);
+  std::vector<Dim> sizes(n);
+  const Tensor* split = hasSplit ? ctx.constantInput(1) : nullptr;
+  if (split || (!hasSplit && d.isStatic())) {
+    SY_ASSIGN_OR_RETURN(std::vector<int64_t> s, splitSizes(op, d.isStatic() ? d.value() : -1, n, split));
+    for (size_t i = 0; i < n; ++i) sizes[i] = Dim(s[i]);
+  } else if (n == 1) {
+    sizes[0] = d;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<Dim> dims = in.dims();
+    dims[static_cast<size_t>(axis)] = sizes[i];
+    ctx.setOutputType(i, Type::tensor(in.dtype(), std::move(dims)));
+  }
+  return Status::OK();
+}
+
+Status kernelSplit(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(const int64_t axis, kernelAxis(ctx, x.rank()));
+  const size_t ax = static_cast<size_t>(axis);
+  SY_ASSIGN_OR_RETURN(std::vector<int64_t> sizes,
+                      splitSizes(ctx.schema().name, x.dim(axis), ctx.numOutputs(),
+                                 ctx.numInputs() > 1 ? &ctx.input(1) : nullptr));
+  const int64_t outer = product(x.shape(), 0, ax);
+  const int64_t inner = product(x.shape(), ax + 1, x.shape().size());
+  const int64_t inChunk = x.dim(axis) * inner;
+  int64_t offset = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    Shape s = x.shape();
+    s[ax] = sizes[i];
+    SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(i, x.dtype(), s));
+    const int64_t chunk = sizes[i] * inner;
+    for (int64_t o = 0; o < outer; ++o) copyElements(out, o * chunk, x, o * inChunk + offset, chunk);
+    offset += chunk;
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// slice
+
+struct SliceSpec {
+  std::vector<int64_t> axes, starts, ends, steps;
+};
+
+Result<SliceSpec> sliceSpec(std::string_view op, int64_t rank, const Tensor& starts, const Tensor& ends,
+                            const Tensor* axes, const Tensor* steps) {
+  SliceSpec s;
+  s.starts = tensorToInts(starts);
+  s.ends = tensorToInts(ends);
+  const size_t n = s.starts.size();
+  if (s.ends.size() != n) return opError(op, "starts has ", n, " entries but ends has ", s.ends.size());
+  if (axes) {
+    std::vector<int64_t> a = tensorToInts(*axes);
+    if (a.size() != n) return opError(op, "starts has ", n, " entries but axes has ", a.size());
+    auto norm = normalizeAxes(a, rank);
+    if (!norm.ok()) return norm.status().withContext(detail::concat("op '", op, "': axes ", shapeToString(a)));
+    s.axes = *norm;
+  } else {
+    if (static_cast<int64_t>(n) > rank)
+      return opError(op, "starts has ", n, " entries but the input has rank ", rank);
+    for (size_t i = 0; i < n; ++i) s.axes.push_back(static_cast<int64_t>(i));
+  }
+  if (steps) {
+    s.steps = tensorToInts(*steps);
+    if (s.steps.size() != n) return opError(op, "starts has ", n, " entries but steps has ", s.steps.size());
+    for (int64_t st : s.steps)
+      if (st == 0) return opError(op, "steps ", shapeToString(s.steps), " contains 0");
+  } else {
+    s.steps.assign(n, 1);
+  }
+  return s;
+}
+
+struct AxisSlice {
+  int64_t start = 0, step = 1, count = 0;
+};
+
+/// ONNX Slice clamping for one axis of size `d`.
+AxisSlice clampSlice(int64_t d, int64_t start, int64_t end, int64_t step) {
+  AxisSlice r;
+  r.step = step;
+  if (d == 0) return r;
+  if (start < 0) start += d;
+  if (end < 0) end += d;
+  if (step > 0) {
+    start = std::clamp<int64_t>(start, 0, d);
+    end = std::clamp<int64_t>(end, 0, d);
+    r.start = start;
+    r.count = end > start ? (end - start - 1) / step + 1 : 0;
+  } else {
+    start = std::clamp<int64_t>(start, 0, d - 1);
+    end = std::clamp<int64_t>(end, -1, d - 1);
+    r.start = start;
+    const uint64_t absStep = uint64_t{0} - static_cast<uint64_t>(step);
+    r.count = start > end ? static_cast<int64_t>((static_cast<uint64_t>(start - end) - 1) / absStep + 1) : 0;
+  }
+  return r;
+}
+
+Status inferSlice(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& in = ctx.inputType(0);
+  int64_t len = -1;
+  for (size_t i = 1; i < ctx.numInputs(); ++i) {
+    SY_ASSIGN_OR_RETURN(int64_t l, vectorInput(ctx, i, {DType::I32, DType::I64}));
+    if (l >= 0 && len >= 0 && l != len)
+      return opError(op, inputLabel(ctx.schema(), i), " has ", l, " entries, expected ", len, " (like starts)");
+    if (l >= 0) len = l;
+  }
+  if (!in.rankKnown()) {
+    ctx.setOutputType(0, Type::tensorUnranked(in.dtype()));
+    return Status::OK();
+  }
+  const int64_t rank = in.rank();
+  const Tensor* starts = ctx.constantInput(1);
+  const Tensor* ends = ctx.constantInput(2);
+  const bool hasAxes = ctx.numInputs() > 3, hasSteps = ctx.numInputs() > 4;
+  const Tensor* axes = hasAxes ? ctx.constantInput(3) : nullptr;
+  const Tensor* steps = hasSteps ? ctx.constantInput(4) : nullptr;
+  std::vector<Dim> dims = in.dims();
+  if (starts && ends && (!hasAxes || axes) && (!hasSteps || steps)) {
+    SY_ASSIGN_OR_RETURN(SliceSpec s, sliceSpec(op, rank, *starts, *ends, axes, steps));
+    const bool i32Ends = ctx.inputType(2).dtype() == DType::I32;
+    for (size_t k = 0; k < s.axes.size(); ++k) {
+      Dim& d = dims[static_cast<size_t>(s.axes[k])];
+      if (d.isStatic()) {
+        d = Dim(clampSlice(d.value(), s.starts[k], s.ends[k], s.steps[k]).count);
+      } else {
+        const bool whole = s.starts[k] == 0 && s.steps[k] == 1 &&
+                           (s.ends[k] == kInt64Max || (i32Ends && s.ends[k] == kInt32Max));
+        if (!whole) d = Dim::unknown();
+      }
+    }
+  } else if (hasAxes && axes) {
+    std::vector<int64_t> a = tensorToInts(*axes);
+    auto norm = normalizeAxes(a, rank);
+    if (!norm.ok()) return norm.status().withContext(detail::concat("op '", op, "': axes ", shapeToString(a)));
+    for (int64_t ax : *norm) dims[static_cast<size_t>(ax)] = Dim::unknown();
+  } else if (!hasAxes && len >= 0) {
+    if (len > rank) return opError(op, "starts has ", len, " entries but the input has rank ", rank);
+    for (int64_t ax = 0; ax < len; ++ax) dims[static_cast<size_t>(ax)] = Dim::unknown();
+  } else {
+    for (Dim& d : dims) d = Dim::unknown();
+  }
+  ctx.setOutputType(0, Type::tensor(in.dtype(), std::move(dims)));
+  return Status::OK();
+}
+
+Status kernelSlice(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(SliceSpec s, sliceSpec(ctx.schema().name, x.rank(), ctx.input(1), ctx.input(2),
+                                             ctx.numInputs() > 3 ? &ctx.input(3) : nullptr,
+                                             ctx.numInputs() > 4 ? &ctx.input(4) : nullptr));
+  const size_t r = static_cast<size_t>(x.rank());
+  std::vector<AxisSlice> per(r);
+  for (size_t i = 0; i < r; ++i) per[i] = AxisSlice{0, 1, x.shape()[i]};
+  for (size_t k = 0; k < s.axes.size(); ++k) {
+    const size_t a = static_cast<size_t>(s.axes[k]);
+    per[a] = clampSlice(x.shape()[a], s.starts[k], s.ends[k], s.steps[k]);
+  }
+  const std::vector<int64_t> inStrides = rowMajorStrides(x.shape());
+  Shape outShape(r);
+  std::vector<int64_t> strides(r);
+  int64_t base = 0;
+  for (size_t i = 0; i < r; ++i) {
+    outShape[i] = per[i].count;
+    strides[i] = per[i].step * inStrides[i];
+    if (per[i].count > 0) base += per[i].start * inStrides[i];
+  }
+  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), std::move(outShape)));
+  stridedCopy(out, x, base, strides);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// gather
+
+Status checkGatherIndices(std::string_view op, const Tensor& indices, int64_t n, int64_t axis) {
+  for (int64_t j = 0; j < indices.numel(); ++j) {
+    const int64_t v = indices.getInt(j);
+    if (v < -n || v >= n)
+      return opOutOfRange(op, "index ", v, " is out of range for axis ", axis, " of size ", n, " (valid: ", -n,
+                          " to ", n - 1, ")");
+  }
+  return Status::OK();
+}
+
+Status inferGather(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  const Type& ind = ctx.inputType(1);
+  SY_RETURN_IF_ERROR(checkDType(ctx.schema(), 1, ind.dtype(), {DType::I32, DType::I64}));
+  if (!x.rankKnown() || !ind.rankKnown()) {
+    ctx.setOutputType(0, Type::tensorUnranked(x.dtype()));
+    return Status::OK();
+  }
+  if (x.rank() == 0) return opError(op, "data must have rank >= 1, got ", x.toString());
+  auto axisR = normalizeAxis(ctx.getInt("axis"), x.rank());
+  if (!axisR.ok()) return axisR.status().withContext(detail::concat("op '", op, "'"));
+  const int64_t axis = *axisR;
+  if (const Tensor* c = ctx.constantInput(1); c && x.dim(axis).isStatic())
+    SY_RETURN_IF_ERROR(checkGatherIndices(op, *c, x.dim(axis).value(), axis));
+  std::vector<Dim> dims(x.dims().begin(), x.dims().begin() + axis);
+  dims.insert(dims.end(), ind.dims().begin(), ind.dims().end());
+  dims.insert(dims.end(), x.dims().begin() + axis + 1, x.dims().end());
+  ctx.setOutputType(0, Type::tensor(x.dtype(), std::move(dims)));
+  return Status::OK();
+}
+
+Status kernelGather(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& ind = ctx.input(1);
+  SY_ASSIGN_OR_RETURN(const int64_t axis, kernelAxis(ctx, x.rank()));
+  const size_t ax = static_cast<size_t>(axis);
+  const int64_t n = x.dim(axis);
+  SY_RETURN_IF_ERROR(checkGatherIndices(ctx.schema().name, ind, n, axis));
+  Shape outShape(x.shape().begin(), x.shape().begin() + axis);
+  outShape.insert(outShape.end(), ind.shape().begin(), ind.shape().end());
+  outShape.insert(outShape.end(), x.shape().begin() + axis + 1, x.shape().end());
+  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), std::move(outShape)));
+  const int64_t outer = product(x.shape(), 0, ax);
+  const int64_t inner = product(x.shape(), ax + 1, x.shape().size());
+  const int64_t m = ind.numel();
+  if (inner == 0) return Status::OK();
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t j = 0; j < m; ++j) {
+      int64_t idx = ind.getInt(j);
+      if (idx < 0) idx += n;
+      copyElements(out, (o * m + j) * inner, x, (o * n + idx) * inner, inner);
+    }
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// squeeze / unsqueeze / flatten / identity
+
+/// Output dims of squeeze; nullopt when even the rank is unknown.
+Result<std::optional<std::vector<Dim>>> squeezeDims(std::string_view op, const Type& in,
+                                                    const std::vector<int64_t>& axes) {
+  if (!in.rankKnown()) return std::optional<std::vector<Dim>>();
+  std::vector<Dim> out;
+  if (axes.empty()) {
+    for (const Dim& d : in.dims()) {
+      if (!d.isStatic()) return std::optional<std::vector<Dim>>();  // may or may not be 1
+      if (d.value() != 1) out.push_back(d);
+    }
+    return std::optional<std::vector<Dim>>(std::move(out));
+  }
+  auto norm = normalizeAxes(axes, in.rank());
+  if (!norm.ok()) return norm.status().withContext(detail::concat("op '", op, "': axes ", shapeToString(axes)));
+  for (int64_t a : *norm) {
+    const Dim& d = in.dim(a);
+    if (d.isStatic() && d.value() != 1)
+      return opError(op, "cannot squeeze axis ", a, " of ", in.toString(), ": its size is ", d.value(), ", not 1");
+  }
+  for (int64_t i = 0; i < in.rank(); ++i)
+    if (std::find(norm->begin(), norm->end(), i) == norm->end()) out.push_back(in.dim(i));
+  return std::optional<std::vector<Dim>>(std::move(out));
+}
+
+Status inferSqueeze(InferContext& ctx) {
+  const Type& in = ctx.inputType(0);
+  SY_ASSIGN_OR_RETURN(auto dims, squeezeDims(ctx.schema().name, in, ctx.getInts("axes")));
+  ctx.setOutputType(0, dims ? Type::tensor(in.dtype(), std::move(*dims)) : Type::tensorUnranked(in.dtype()));
+  return Status::OK();
+}
+
+Status kernelSqueeze(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(auto dims, squeezeDims(ctx.schema().name, typeOf(x), ctx.getInts("axes")));
+  if (!dims) return internalError("op 'squeeze': no output shape for a static input");
+  SY_ASSIGN_OR_RETURN(Shape shape, toShape(ctx.schema().name, *dims));
+  SY_ASSIGN_OR_RETURN(Tensor out, x.reshaped(std::move(shape)));
+  ctx.setOutput(0, std::move(out));
+  return Status::OK();
+}
+
+Result<std::vector<Dim>> unsqueezeDims(std::string_view op, const std::vector<Dim>& in,
+                                       const std::vector<int64_t>& axes) {
+  const int64_t outRank = static_cast<int64_t>(in.size() + axes.size());
+  auto norm = normalizeAxes(axes, outRank);
+  if (!norm.ok()) return norm.status().withContext(detail::concat("op '", op, "': axes ", shapeToString(axes)));
+  std::vector<Dim> out;
+  size_t next = 0;
+  for (int64_t i = 0; i < outRank; ++i) {
+    if (std::find(norm->begin(), norm->end(), i) != norm->end()) out.emplace_back(1);
+    else out.push_back(in[next++]);
+  }
+  return out;
+}
+
+Status inferUnsqueeze(InferContext& ctx) {
+  const Type& in = ctx.inputType(0);
+  if (!in.rankKnown()) {
+    ctx.setOutputType(0, Type::tensorUnranked(in.dtype()));
+    return Status::OK();
+  }
+  SY_ASSIGN_OR_RETURN(std::vector<Dim> dims, unsqueezeDims(ctx.schema().name, in.dims(), ctx.getInts("axes")));
+  ctx.setOutputType(0, Type::tensor(in.dtype(), std::move(dims)));
+  return Status::OK();
+}
+
+Status kernelUnsqueeze(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(std::vector<Dim> dims, unsqueezeDims(ctx.schema().name, toDims(x.shape()), ctx.getInts("axes")));
+  SY_ASSIGN_OR_RETURN(Shape shape, toShape(ctx.schema().name, dims));
+  SY_ASSIGN_OR_RETURN(Tensor out, x.reshaped(std::move(shape)));
+  ctx.setOutput(0, std::move(out));
+  return Status::OK();
+}
+
+Result<std::vector<Dim>> flattenDims(std::string_view op, const Type& in, int64_t axis) {
+  if (!in.rankKnown()) return std::vector<Dim>(2);
+  const int64_t r = in.rank();
+  if (axis < -r || axis > r)
+    return opError(op, "axis ", axis, " is out of range for rank ", r, " (valid: ", -r, " to ", r, ")");
+  if (axis < 0) axis += r;
+  auto part = [&](int64_t b, int64_t e) -> Result<Dim> {
+    if (e - b == 1) return in.dim(b);
+    int64_t p = 1;
+    for (int64_t i = b; i < e; ++i) {
+      if (!in.dim(i).isStatic()) return Dim::unknown();
+      if (!checkedMul(p, in.dim(i).value(), p)) return opError(op, in.toString(), " has too many elements");
+    }
+    return Dim(p);
+  };
+  SY_ASSIGN_OR_RETURN(Dim a, part(0, axis));
+  SY_ASSIGN_OR_RETURN(Dim b, part(axis, r));
+  return std::vector<Dim>{a, b};
+}
+
+Status inferFlatten(InferContext& ctx) {
+  const Type& in = ctx.inputType(0);
+  SY_ASSIGN_OR_RETURN(std::vector<Dim> dims, flattenDims(ctx.schema().name, in, ctx.getInt("axis")));
+  ctx.setOutputType(0, Type::tensor(in.dtype(), std::move(dims)));
+  return Status::OK();
+}
+
+Status kernelFlatten(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(std::vector<Dim> dims, flattenDims(ctx.schema().name, typeOf(x), ctx.getInt("axis")));
+  SY_ASSIGN_OR_RETURN(Shape shape, toShape(ctx.schema().name, dims));
+  SY_ASSIGN_OR_RETURN(Tensor out, x.reshaped(std::move(shape)));
+  ctx.setOutput(0, std::move(out));
+  return Status::OK();
+}
+
+Status inferIdentity(InferContext& ctx) {
+  ctx.setOutputType(0, ctx.inputType(0));
+  return Status::OK();
+}
+
+Status kernelIdentity(KernelContext& ctx) {
+  ctx.setOutput(0, ctx.input(0));
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// expand
+
+Result<std::vector<int64_t>> expandShape(std::string_view op, const Tensor& shape) {
+  std::vector<int64_t> s = tensorToInts(shape);
+  for (int64_t v : s)
+    if (v < 0) return opError(op, "shape ", shapeToString(s), " has a negative value");
+  return s;
+}
+
+Status inferExpand(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  SY_ASSIGN_OR_RETURN(int64_t len, vectorInput(ctx, 1, {DType::I64}));
+  if (const Tensor* c = ctx.constantInput(1)) {
+    SY_ASSIGN_OR_RETURN(std::vector<int64_t> s, expandShape(op, *c));
+    auto t = ops::broadcastTypes(x, Type::tensor(x.dtype(), toDims(s)), x.dtype());
+    if (!t.ok()) return t.status().withContext(detail::concat("op '", op, "'"));
+    Type out = *t;
+    if (out.isScalar()) out = Type::tensor(x.dtype(), {});
+    ctx.setOutputType(0, std::move(out));
+    return Status::OK();
+  }
+  if (!x.rankKnown() || len < 0) {
+    ctx.setOutputType(0, Type::tensorUnranked(x.dtype()));
+    return Status::OK();
+  }
+  if (len > kMaxRank) return opError(op, "shape has ", len, " entries, more than the supported maximum ", kMaxRank);
+  const int64_t rank = std::max(x.rank(), len);
+  std::vector<Dim> dims(static_cast<size_t>(rank));
+  for (int64_t i = 0; i < x.rank(); ++i) {
+    const Dim& d = x.dim(i);
+    if (d.isStatic() && d.value() != 1) dims[static_cast<size_t>(rank - x.rank() + i)] = d;
+  }
+  ctx.setOutputType(0, Type::tensor(x.dtype(), std::move(dims)));
+  return Status::OK();
+}
+
+Status kernelExpand(KernelContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(std::vector<int64_t> s, expandShape(op, ctx.input(1)));
+  auto outShape = ops::broadcastShapes(x.shape(), s);
+  if (!outShape.ok()) return outShape.status().withContext(detail::concat("op '", op, "'"));
+  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), *outShape));
+  const ops::BroadcastIndexer index(x.shape(), *outShape);
+  for (int64_t i = 0; i < out.numel(); ++i) copyElements(out, i, x, index(i), 1);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// pad
+
+enum class PadMode { Constant, Reflect, Edge };
+
+Result<PadMode> padMode(std::string_view op, const std::string& mode) {
+  if (mode == "constant") return PadMode::Constant;
+  if (mode == "reflect") return PadMode::Reflect;
+  if (mode == "edge") return PadMode::Edge;
+  return opError(op, "unknown mode '", mode, "' (expected constant, reflect or edge)");
+}
+
+/// One axis of a pad: negative pads crop first, then the kept region of size
+/// `kept` (starting at `cropBegin`) is padded by `padBegin` and `padEnd`.
+struct PadAxis {
+  int64_t cropBegin = 0, kept = 0, padBegin = 0, padEnd = 0, out = 0;
+};
+
+Result<PadAxis> padAxis(std::string_view op, PadMode mode, int64_t axis, int64_t d, int64_t begin, int64_t end) {
+  PadAxis p;
+  if (begin < -d || end < -d)
+    return opError(op, "pads ", begin, ", ", end, " on axis ", axis, " remove more than its size ", d);
+  p.cropBegin = begin < 0 ? -begin : 0;
+  const int64_t cropEnd = end < 0 ? -end : 0;
+  p.kept = d - p.cropBegin - cropEnd;
+  if (p.kept < 0)
+    return opError(op, "pads ", begin, ", ", end, " on axis ", axis, " remove more than its size ", d);
+  p.padBegin = std::max<int64_t>(begin, 0);
+  p.padEnd = std::max<int64_t>(end, 0);
+  if (!checkedAdd(p.kept, p.padBegin, p.out) || !checkedAdd(p.out, p.padEnd, p.out))
+    return opError(op, "pads ", begin, ", ", end, " on axis ", axis, " overflow 64 bits");
+  if (mode == PadMode::Reflect && (p.padBegin > 0 || p.padEnd > 0) &&
+      (p.padBegin >= p.kept || p.padEnd >= p.kept))
+    return opError(op, "reflect pads ", begin, ", ", end, " on axis ", axis,
+                   " must be smaller than the (cropped) size ", p.kept);
+  if (mode == PadMode::Edge && p.kept == 0 && p.out > 0)
+    return opError(op, "edge padding of axis ", axis, " which has no elements");
+  return p;
+}
+
+Result<std::vector<int64_t>> padValues(std::string_view op, const Tensor& pads, int64_t rank) {
+  std::vector<int64_t> p = tensorToInts(pads);
+  if (static_cast<int64_t>(p.size()) != 2 * rank)
+    return opError(op, "pads ", shapeToString(p), " has ", p.size(), " entries, expected ", 2 * rank,
+                   " (2 * rank)");
+  return p;
+}
+
+Status inferPad(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  SY_ASSIGN_OR_RETURN(PadMode mode, padMode(op, ctx.getString("mode")));
+  SY_ASSIGN_OR_RETURN(int64_t len, vectorInput(ctx, 1, {DType::I64}));
+  if (ctx.numInputs() > 2) {
+    const Type& cv = ctx.inputType(2);
+    if (cv.dtype() != x.dtype())
+      return opError(op, "constant_value has dtype ", dtypeName(cv.dtype()), ", expected ", dtypeName(x.dtype()));
+    const bool ok = !cv.rankKnown() || cv.rank() == 0 ||
+                    (cv.rank() == 1 && (!cv.dim(0).isStatic() || cv.dim(0).value() == 1));
+    if (!ok) return opError(op, "constant_value must be a scalar, got ", cv.toString());
+  }
+  if (!x.rankKnown()) {
+    ctx.setOutputType(0, Type::tensorUnranked(x.dtype()));
+    return Status::OK();
+  }
+  const int64_t r = x.rank();
+  if (len >= 0 && len != 2 * r)
+    return opError(op, "pads has ", len, " entries, expected ", 2 * r, " (2 * rank)");
+  std::vector<Dim> dims(static_cast<size_t>(r));
+  if (const Tensor* c = ctx.constantInput(1)) {
+    SY_ASSIGN_OR_RETURN(std::vector<int64_t> pads, padValues(op, *c, r));
+    for (int64_t i = 0; i < r; ++i) {
+      const int64_t b = pads[static_cast<size_t>(i)], e = pads[static_cast<size_t>(i + r)];
+      const Dim& d = x.dim(i);
+      if (d.isStatic()) {
+        SY_ASSIGN_OR_RETURN(PadAxis p, padAxis(op, mode, i, d.value(), b, e));
+        dims[static_cast<size_t>(i)] = Dim(p.out);
+      } else if (b == 0 && e == 0) {
+        dims[static_cast<size_t>(i)] = d;
+      }
+    }
+  }
+  ctx.setOutputType(0, Type::tensor(x.dtype(), std::move(dims)));
+  return Status::OK();
+}
+
+Status kernelPad(KernelContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(PadMode mode, padMode(op, ctx.getString("mode")));
+  const int64_t r = x.rank();
+  SY_ASSIGN_OR_RETURN(std::vector<int64_t> pads, padValues(op, ctx.input(1), r));
+  std::vector<PadAxis> axes;
+  Shape outShape;
+  for (int64_t i = 0; i < r; ++i) {
+    SY_ASSIGN_OR_RETURN(PadAxis p, padAxis(op, mode, i, x.dim(i), pads[static_cast<size_t>(i)],
+                                           pads[static_cast<size_t>(i + r)]));
+    axes.push_back(p);
+    outShape.push_back(p.out);
+  }
+  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), outShape));
+  const Tensor* value = ctx.numInputs() > 2 ? &ctx.input(2) : nullptr;
+  if (value && (value->numel() != 1 || value->dtype() != x.dtype()))
+    return opError(op, "constant_value must be one ", dtypeName(x.dtype()), " element, got ", value->typeString());
+  const std::vector<int64_t> inStrides = rowMajorStrides(x.shape());
+  std::vector<int64_t> coord;
+  for (int64_t flat = 0; flat < out.numel(); ++flat) {
+    ops::unravelIndex(flat, outShape, coord);
+    int64_t src = 0;
+    bool inside = true;
+    for (size_t i = 0; i < axes.size(); ++i) {
+      const PadAxis& p = axes[i];
+      int64_t c = coord[i] - p.padBegin;  // position in the kept region
+      if (c < 0 || c >= p.kept) {
+        if (mode == PadMode::Constant) {
+          inside = false;
+          break;
+        }
+        if (mode == PadMode::Edge) c = std::clamp<int64_t>(c, 0, p.kept - 1);
+        else c = c < 0 ? -c : 2 * (p.kept - 1) - c;  // reflect: pads < kept, so one bounce
+      }
+      src += (p.cropBegin + c) * inStrides[i];
+    }
+    if (inside) copyElements(out, flat, x, src, 1);
+    else if (value) copyElements(out, flat, *value, 0, 1);
+    // else: zero, as allocated
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// tile
+
+Result<std::vector<int64_t>> tileRepeats(std::string_view op, const Tensor& repeats, int64_t rank) {
+  std::vector<int64_t> reps = tensorToInts(repeats);
+  if (static_cast<int64_t>(reps.size()) != rank)
+    return opError(op, "repeats ", shapeToString(reps), " has ", reps.size(), " entries for an input of rank ", rank);
+  for (int64_t v : reps)
+    if (v < 0) return opError(op, "repeats ", shapeToString(reps), " has a negative value");
+  return reps;
+}
+
+Status inferTile(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  SY_ASSIGN_OR_RETURN(int64_t len, vectorInput(ctx, 1, {DType::I64}));
+  if (!x.rankKnown()) {
+    SY_ASSIGN_OR_RETURN(Type t, unknownDimsType(op, x.dtype(), len));
+    ctx.setOutputType(0, std::move(t));
+    return Status::OK();
+  }
+  const int64_t r = x.rank();
+  if (len >= 0 && len != r) return opError(op, "repeats has ", len, " entries for an input of rank ", r);
+  std::vector<Dim> dims(static_cast<size_t>(r));
+  if (const Tensor* c = ctx.constantInput(1)) {
+    SY_ASSIGN_OR_RETURN(std::vector<int64_t> reps, tileRepeats(op, *c, r));
+    for (int64_t i = 0; i < r; ++i) {
+      const Dim& d = x.dim(i);
+      const int64_t rep = reps[static_cast<size_t>(i)];
+      Dim& o = dims[static_cast<size_t>(i)];
+      if (d.isStatic()) {
+        int64_t v;
+        if (!checkedMul(d.value(), rep, v))
+          return resourceExhausted("op '", op, "': dim ", i, " of size ", d.value(), " repeated ", rep,
+                                   " times overflows 64 bits");
+        o = Dim(v);
+      } else if (rep == 1) {
+        o = d;
+      } else if (rep == 0) {
+        o = Dim(0);
+      }
+    }
+  }
+  ctx.setOutputType(0, Type::tensor(x.dtype(), std::move(dims)));
+  return Status::OK();
+}
+
+Status kernelTile(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  SY_ASSIGN_OR_RETURN(std::vector<int64_t> reps, tileRepeats(ctx.schema().name, ctx.input(1), x.rank()));
+  Shape outShape = x.shape();
+  for (size_t i = 0; i < outShape.size(); ++i)
+    if (!checkedMul(outShape[i], reps[i], outShape[i]))
+      return resourceExhausted("op 'tile': output dim ", i, " overflows 64 bits");
+  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), outShape));
+  const std::vector<int64_t> inStrides = rowMajorStrides(x.shape());
+  std::vector<int64_t> coord;
+  for (int64_t flat = 0; flat < out.numel(); ++flat) {
+    ops::unravelIndex(flat, outShape, coord);
+    int64_t src = 0;
+    for (size_t i = 0; i < coord.size(); ++i) src += (coord[i] % x.shape()[i]) * inStrides[i];
+    copyElements(out, flat, x, src, 1);
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// shape
+
+std::pair<int64_t, int64_t> shapeBounds(const AttrReader& ctx, int64_t rank) {
+  auto clampIndex = [rank](int64_t v) {
+    if (v < 0) v = v < -rank ? 0 : v + rank;
+    return std::min(v, rank);
+  };
+  const int64_t start = clampIndex(ctx.getInt("start"));
+  const int64_t end = ctx.has("end") ? clampIndex(ctx.getInt("end")) : rank;
+  return {start, std::max(end, start)};
+}
+
+Status inferShape(InferContext& ctx) {
+  const Type& x = ctx.inputType(0);
+  if (!x.rankKnown()) {
+    ctx.setOutputType(0, Type::tensor(DType::I64, {Dim::unknown()}));
+    return Status::OK();
+  }
+  const auto [start, end] = shapeBounds(ctx, x.rank());
+  ctx.setOutputType(0, Type::tensor(DType::I64, {Dim(end - start)}));
+  return Status::OK();
+}
+
+Status kernelShape(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const auto [start, end] = shapeBounds(ctx, x.rank());
+  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, DType::I64, {end - start}));
+  for (int64_t i = start; i < end; ++i) out.mutableData<int64_t>()[i - start] = x.dim(i);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// range
+
+Result<int64_t> rangeCount(std::string_view op, const Tensor& start, const Tensor& limit, const Tensor& delta) {
+  const DType dt = start.dtype();
+  if (start.numel() != 1 || limit.numel() != 1 || delta.numel() != 1 || limit.dtype() != dt || delta.dtype() != dt)
+    return opError(op, "start, limit and delta must be scalars of one dtype, got ", start.typeString(), ", ",
+                   limit.typeString(), ", ", delta.typeString());
+  const double maxCount = static_cast<double>(kMaxTensorBytes / dtypeSize(dt));
+  double count;
+  if (isFloat(dt)) {
+    // In the input precision, as ONNX defines it.
+    const float s = static_cast<float>(start.getDouble(0)), l = static_cast<float>(limit.getDouble(0)),
+                d = static_cast<float>(delta.getDouble(0));
+    if (d == 0.0f) return opError(op, "delta is 0");
+    const float q = std::ceil((l - s) / d);
+    if (std::isnan(q)) return opError(op, "start ", s, ", limit ", l, ", delta ", d, " give no element count");
+    count = static_cast<double>(q);
+    if (count > maxCount)
+      return resourceExhausted("op '", op, "': start ", s, ", limit ", l, ", delta ", d, " give ", count,
+                               " elements, more than the limit of ", maxCount);
+  } else {
+    const int64_t s = start.getInt(0), l = limit.getInt(0), d = delta.getInt(0);
+    if (d == 0) return opError(op, "delta is 0");
+    __extension__ typedef __int128 i128;
+    const i128 diff = static_cast<i128>(l) - static_cast<i128>(s);
+    i128 q = diff / d;
+    if (diff % d != 0 && ((diff > 0) == (d > 0))) q += 1;
+    count = static_cast<double>(q);
+    if (count > maxCount)
+      return resourceExhausted("op '", op, "': start ", s, ", limit ", l, ", delta ", d, " give ", count,
+                               " elements, more than the limit of ", maxCount);
+    if (q <= 0) return int64_t{0};
+    return static_cast<int64_t>(q);
+  }
+  return count <= 0 ? int64_t{0} : static_cast<int64_t>(count);
+}
+
+Status inferRange(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const DType dt = ctx.inputType(0).dtype();
+  SY_RETURN_IF_ERROR(checkDType(ctx.schema(), 0, dt, {DType::F32, DType::I32, DType::I64}));
+  for (size_t i = 0; i < 3; ++i) {
+    if (ctx.inputType(i).dtype() != dt)
+      return opError(op, inputLabel(ctx.schema(), i), " has dtype ", dtypeName(ctx.inputType(i).dtype()),
+                     ", expected ", dtypeName(dt), " (the dtype of start)");
+    SY_RETURN_IF_ERROR(scalarInput(ctx, i));
+  }
+  Dim len;
+  if (ctx.constantInput(0) && ctx.constantInput(1) && ctx.constantInput(2)) {
+    SY_ASSIGN_OR_RETURN(int64_t n, rangeCount(op, *ctx.constantInput(0), *ctx.constantInput(1), *ctx.constantInput(2)));
+    len = Dim(n);
+  }
+  ctx.setOutputType(0, Type::tensor(dt, {len}));
+  return Status::OK();
+}
+
+Status kernelRange(KernelContext& ctx) {
+  const Tensor& s = ctx.input(0);
+  const Tensor& d = ctx.input(2);
+  SY_ASSIGN_OR_RETURN(int64_t n, rangeCount(ctx.schema().name, s, ctx.input(1), d));
+  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, s.dtype(), {n}));
+  if (isFloat(s.dtype())) {
+    const double start = static_cast<float>(s.getDouble(0)), delta = static_cast<float>(d.getDouble(0));
+    for (int64_t i = 0; i < n; ++i) out.setDouble(i, start + static_cast<double>(i) * delta);
+  } else {
+    const int64_t start = s.getInt(0), delta = d.getInt(0);
+    // Wrapping arithmetic: every value lies between start and limit, but i * delta alone may not fit.
+    for (int64_t i = 0; i < n; ++i)
+      out.setInt(i, static_cast<int64_t>(static_cast<uint64_t>(start) +
+                                         static_cast<uint64_t>(i) * static_cast<uint64_t>(delta)));
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// constant / constant_of_shape
+
+Status inferConstant(InferContext& ctx) {
+  const Tensor* v = ctx.getTensor("value");
+  if (!v || !v->valid()) return opError(ctx.schema().name, "attribute 'value' is not a valid tensor");
+  ctx.setOutputType(0, typeOf(*v));
+  return Status::OK();
+}
+
+Status kernelConstant(KernelContext& ctx) {
+  const Tensor* v = ctx.getTensor("value");
+  if (!v || !v->valid()) return opError(ctx.schema().name, "attribute 'value' is not a valid tensor");
+  ctx.setOutput(0, *v);
+  return Status::OK();
+}
+
+Result<Tensor> fillValue(std::string_view op, const AttrReader& ctx) {
+  const Tensor* v = ctx.getTensor("value");
+  if (!v || !v->valid()) return opError(op, "attribute 'value' is not a valid tensor");
+  if (v->numel() != 1) return opError(op, "attribute 'value' must have exactly one element, got ", v->typeString());
+  return *v;
+}
+
+Result<Shape> constantShape(std::string_view op, const Tensor& shape) {
+  Shape s = tensorToInts(shape);
+  for (int64_t v : s)
+    if (v < 0) return opError(op, "shape ", shapeToString(s), " has a negative value");
+  return s;
+}
+
+Status inferConstantOfShape(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  SY_ASSIGN_OR_RETURN(Tensor value, fillValue(op, ctx));
+  SY_ASSIGN_OR_RETURN(int64_t len, vectorInput(ctx, 0, {DType::I64}));
+  if (const Tensor* c = ctx.constantInput(0)) {
+    SY_ASSIGN_OR_RETURN(Shape s, constantShape(op, *c));
+    ctx.setOutputType(0, Type::tensor(value.dtype(), toDims(s)));
+    return Status::OK();
+  }
+  SY_ASSIGN_OR_RETURN(Type t, unknownDimsType(op, value.dtype(), len));
+  ctx.setOutputType(0, std::move(t));
+  return Status::OK();
+}
+
+Status kernelConstantOfShape(KernelContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  SY_ASSIGN_OR_RETURN(Tensor value, fillValue(op, ctx));
+  SY_ASSIGN_OR_RETURN(Shape s, constantShape(op, ctx.input(0)));
+  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, value.dtype(), std::move(s)));
+  const size_t es = dtypeSize(value.dtype());
+  bool zero = true;
+  for (size_t b = 0; b < es; ++b) zero = zero && bytesOf(value)[b] == 0;
+  if (zero) return Status::OK();  // already zero-filled
+  for (int64_t i = 0; i < out.numel(); ++i) copyElements(out, i, value, 0, 1);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// resize
+
+enum class Ctm { HalfPixel, PytorchHalfPixel, Asymmetric, AlignCorners };
+enum class NearestMode { RoundPreferFloor, RoundPreferCeil, Floor, Ceil };
+
+struct ResizeConfig {
+  bool linear = false;
+  Ctm ctm = Ctm::HalfPixel;
+  NearestMode nearest = NearestMode::RoundPreferFloor;
+};
+
+Result<ResizeConfig> resizeConfig(std::string_view op, const AttrReader& ctx, DType dtype) {
+  ResizeConfig c;
+  const std::string& mode = ctx.getString("mode");
+  if (mode == "linear") c.linear = true;
+  else if (mode != "nearest") return opError(op, "unknown mode '", mode, "' (expected nearest or linear)");
+  if (c.linear && !isFloat(dtype))
+    return opError(op, "linear mode needs a float input, got ", dtypeName(dtype));
+  const std::string& ctm = ctx.getString("coordinate_transformation_mode");
+  if (ctm == "half_pixel") c.ctm = Ctm::HalfPixel;
+  else if (ctm == "pytorch_half_pixel") c.ctm = Ctm::PytorchHalfPixel;
+  else if (ctm == "asymmetric") c.ctm = Ctm::Asymmetric;
+  else if (ctm == "align_corners") c.ctm = Ctm::AlignCorners;
+  else
+    return opError(op, "unknown coordinate_transformation_mode '", ctm,
+                   "' (expected half_pixel, pytorch_half_pixel, asymmetric or align_corners)");
+  const std::string& nm = ctx.getString("nearest_mode");
+  if (nm == "round_prefer_floor") c.nearest = NearestMode::RoundPreferFloor;
+  else if (nm == "round_prefer_ceil") c.nearest = NearestMode::RoundPreferCeil;
+  else if (nm == "floor") c.nearest = NearestMode::Floor;
+  else if (nm == "ceil") c.nearest = NearestMode::Ceil;
+  else
+    return opError(op, "unknown nearest_mode '", nm, "' (expected round_prefer_floor, round_prefer_ceil, floor or ceil)");
+  return c;
+}
+
+/// Output size of one dim (-1 when `d` is unknown) and the scale used by the
+/// coordinate transformation.
+struct ResizeAxis {
+  int64_t out = -1;
+  double scale = 1;
+};
+
+Result<ResizeAxis> resizeAxis(std::string_view op, int64_t axis, int64_t d, const Tensor& param) {
+  ResizeAxis a;
+  if (param.dtype() == DType::I64) {
+    a.out = param.getInt(axis);
+    if (a.out < 0) return opError(op, "sizes[", axis, "] is negative (", a.out, ")");
+    if (d == 0 && a.out > 0) return opError(op, "cannot resize axis ", axis, " of size 0 to ", a.out);
+    a.scale = d > 0 ? static_cast<double>(a.out) / static_cast<double>(d) : 1.0;
+    return a;
+  }
+  a.scale = param.getDouble(axis);
+  if (!(a.scale > 0) || !std::isfinite(a.scale))
+    return opError(op, "scales[", axis, "] must be a positive finite number, got ", a.scale);
+  if (d < 0) return a;
+  const double o = std::floor(static_cast<double>(d) * a.scale);
+  if (o > static_cast<double>(int64_t{1} << 62))
+    return resourceExhausted("op '", op, "': axis ", axis, " of size ", d, " scaled by ", a.scale, " is too large");
+  a.out = static_cast<int64_t>(o);
+  return a;
+}
+
+Status checkResizeParam(InferContext& ctx, const Type& x) {
+  const std::string& op = ctx.schema().name;
+  SY_ASSIGN_OR_RETURN(int64_t len, vectorInput(ctx, 1, {DType::F32, DType::I64}));
+  if (x.rankKnown() && len >= 0 && len != x.rank())
+    return opError(op, ctx.inputType(1).dtype() == DType::I64 ? "sizes" : "scales", " has ", len,
+                   " entries for an input of rank ", x.rank());
+  return Status::OK();
+}
+
+Status inferResize(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  SY_RETURN_IF_ERROR(resizeConfig(op, ctx, x.dtype()).status());
+  SY_RETURN_IF_ERROR(checkResizeParam(ctx, x));
+  if (!x.rankKnown()) {
+    ctx.setOutputType(0, Type::tensorUnranked(x.dtype()));
+    return Status::OK();
+  }
+  if (x.rank() == 0) return opError(op, "cannot resize a rank-0 tensor");
+  std::vector<Dim> dims(static_cast<size_t>(x.rank()));
+  if (const Tensor* p = ctx.constantInput(1)) {
+    for (int64_t i = 0; i < x.rank(); ++i) {
+      const Dim& d = x.dim(i);
+      SY_ASSIGN_OR_RETURN(ResizeAxis a, resizeAxis(op, i, d.isStatic() ? d.value() : -1, *p));
+      if (a.out >= 0) dims[static_cast<size_t>(i)] = Dim(a.out);
+      else if (a.scale == 1.0) dims[static_cast<size_t>(i)] = d;
+    }
+  }
+  ctx.setOutputType(0, Type::tensor(x.dtype(), std::move(dims)));
+  return Status::OK();
+}
+
+/// Input coordinate of output coordinate `o` along an axis of input size `d`,
+/// output size `out` and scale `scale`.
+double sourceCoordinate(Ctm ctm, int64_t o, int64_t d, int64_t out, double scale) {
+  const double x = static_cast<double>(o);
+  switch (ctm) {
+    case Ctm::HalfPixel: return (x + 0.5) / scale - 0.5;
+    case Ctm::PytorchHalfPixel: return out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
+    case Ctm::Asymmetric: return x / scale;
+    case Ctm::AlignCorners:
+      return out == 1 ? 0.0 : x * static_cast<double>(d - 1) / static_cast<double>(out - 1);
+  }
+  return 0.0;
+}
+
+int64_t nearestIndex(NearestMode mode, double x, int64_t d) {
+  const double f = std::floor(x);
+  double r;
+  switch (mode) {
+    case NearestMode::RoundPreferFloor: r = x - f == 0.5 ? f : std::round(x); break;
+    case NearestMode::RoundPreferCeil: r = x - f == 0.5 ? f + 1 : std::round(x); break;
+    case NearestMode::Floor: r = f; break;
+    case NearestMode::Ceil: r = std::ceil(x); break;
+    default: r = f; break;
+  }
+  if (!(r >= 0)) return 0;  // also NaN
+  if (r > static_cast<double>(d - 1)) return d - 1;
+  return static_cast<int64_t>(r);
+}
+
+Status kernelResize(KernelContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Tensor& x = ctx.input(0);
+  const Tensor& param = ctx.input(1);
+  SY_ASSIGN_OR_RETURN(ResizeConfig cfg, resizeConfig(op, ctx, x.dtype()));
+  const size_t r = static_cast<size_t>(x.rank());
+  if (param.numel() != x.rank())
+    return opError(op, "scales/sizes has ", param.numel(), " entries for an input of rank ", x.rank());
+  Shape outShape(r);
+  std::vector<ResizeAxis> axes(r);
+  for (size_t i = 0; i < r; ++i) {
+    SY_ASSIGN_OR_RETURN(axes[i], resizeAxis(op, static_cast<int64_t>(i), x.shape()[i], param));
+    outShape[i] = axes[i].out;
+  }
+  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), outShape));
+  if (out.numel() == 0) return Status::OK();
+  const std::vector<int64_t> inStrides = rowMajorStrides(x.shape());
+  // Per axis and output coordinate: the two neighbours and the weight of the second.
+  std::vector<std::vector<int64_t>> lo(r), hi(r);
+  std::vector<std::vector<double>> w(r);
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t d = x.shape()[i], o = outShape[i];
+    lo[i].resize(static_cast<size_t>(o));
+    hi[i].resize(static_cast<size_t>(o));
+    w[i].resize(static_cast<size_t>(o));
+    for (int64_t k = 0; k < o; ++k) {
+      const double c = sourceCoordinate(cfg.ctm, k, d, o, axes[i].scale);
+      const size_t kk = static_cast<size_t>(k);
+      if (!cfg.linear) {
+        lo[i][kk] = hi[i][kk] = nearestIndex(cfg.nearest, c, d);
+        continue;
+      }
+      const double cc = std::clamp(std::isnan(c) ? 0.0 : c, 0.0, static_cast<double>(d - 1));
+      const int64_t i0 = static_cast<int64_t>(std::floor(cc));
+      lo[i][kk] = i0;
+      hi[i][kk] = std::min(i0 + 1, d - 1);
+      w[i][kk] = cc - static_cast<double>(i0);
+    }
+  }
+  std::vector<int64_t> coord;
+  std::vector<size_t> interp;
+  for (int64_t flat = 0; flat < out.numel(); ++flat) {
+    ops::unravelIndex(flat, outShape, coord);
+    int64_t base = 0;
+    interp.clear();
+    for (size_t i = 0; i < r; ++i) {
+      const size_t k = static_cast<size_t>(coord[i]);
+      base += lo[i][k] * inStrides[i];
+      if (cfg.linear && w[i][k] != 0.0) interp.push_back(i);
+    }
+    if (!cfg.linear) {
+      copyElements(out, flat, x, base, 1);
+      continue;
+    }
+    double sum = 0;
+    for (uint64_t mask = 0; mask < (uint64_t{1} << interp.size()); ++mask) {
+      double weight = 1;
+      int64_t src = base;
+      for (size_t j = 0; j < interp.size(); ++j) {
+        const size_t i = interp[j];
+        const size_t k = static_cast<size_t>(coord[i]);
+        if (mask & (uint64_t{1} << j)) {
+          weight *= w[i][k];
+          src += (hi[i][k] - lo[i][k]) * inStrides[i];
+        } else {
+          weight *= 1.0 - w[i][k];
+        }
+      }
+      sum += weight * x.getDouble(src);
+    }
+    out.setDouble(flat, sum);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+void registerShapeOps(OpRegistry& r) {
+  {
+    OpSchema s = makeSchema("reshape",
+                            "Gives the input a new shape with the same element count. In `shape`, 0 copies the "
+                            "input dim (unless allowzero) and one -1 is inferred.",
+                            {"data", "shape"}, 2, 2);
+    s.attrs = {attr("allowzero", AttrKind::Int, Attribute(int64_t{0}), false,
+                    "1: a 0 in shape means a dim of size 0 instead of copying the input dim")};
+    s.infer = inferReshape;
+    s.kernel = kernelReshape;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("transpose", "Permutes the dims: output dim i is input dim perm[i].", {"data"}, 1, 1);
+    s.attrs = {attr("perm", AttrKind::Ints, Attribute(std::vector<int64_t>{}), false,
+                    "permutation of the dims; empty reverses them")};
+    s.infer = inferTranspose;
+    s.kernel = kernelTranspose;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("concat",
+                            "Joins tensors of the same dtype and rank along `axis`; the other dims must match.",
+                            {"inputs"}, 1, -1);
+    s.attrs = {attr("axis", AttrKind::Int, std::nullopt, true, "dim to join along (negative counts from the end)")};
+    s.infer = inferConcat;
+    s.kernel = kernelConcat;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("split",
+                            "Splits the input along `axis` into one piece per output: sizes from `split`, else "
+                            "equal chunks of ceil(dim / outputs) with a smaller last chunk.",
+                            {"input", "split"}, 1, 2, {"outputs"}, 1, -1);
+    s.attrs = {attr("axis", AttrKind::Int, Attribute(int64_t{0}), false, "dim to split")};
+    s.infer = inferSplit;
+    s.kernel = kernelSplit;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("slice",
+                            "ONNX Slice: takes elements start, start + step, ... before end along each listed axis; "
+                            "negative indices count from the end and out-of-range ones are clamped.",
+                            {"data", "starts", "ends", "axes", "steps"}, 3, 5);
+    s.infer = inferSlice;
+    s.kernel = kernelSlice;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("gather",
+                            "Picks entries of `data` along `axis` by `indices` (negative ones count from the end); "
+                            "the output shape is data[:axis] + indices + data[axis+1:].",
+                            {"data", "indices"}, 2, 2);
+    s.attrs = {attr("axis", AttrKind::Int, Attribute(int64_t{0}), false, "dim to index")};
+    s.infer = inferGather;
+    s.kernel = kernelGather;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("squeeze", "Removes dims of size 1: the listed axes, or every one when none are listed.",
+                            {"data"}, 1, 1);
+    s.attrs = {attr("axes", AttrKind::Ints, Attribute(std::vector<int64_t>{}), false,
+                    "dims to remove (each must have size 1); empty: all dims of size 1")};
+    s.infer = inferSqueeze;
+    s.kernel = kernelSqueeze;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("unsqueeze", "Inserts dims of size 1 at the given positions of the output.", {"data"}, 1, 1);
+    s.attrs = {attr("axes", AttrKind::Ints, std::nullopt, true,
+                    "positions of the new dims in the output (negative counts from the end)")};
+    s.infer = inferUnsqueeze;
+    s.kernel = kernelUnsqueeze;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("expand",
+                            "Broadcasts the input against `shape` (bidirectionally, as NumPy): dims of size 1 are "
+                            "repeated.",
+                            {"input", "shape"}, 2, 2);
+    s.infer = inferExpand;
+    s.kernel = kernelExpand;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("flatten",
+                            "Reshapes to 2-D: the dims before `axis` make the first dim, the rest the second.",
+                            {"input"}, 1, 1);
+    s.attrs = {attr("axis", AttrKind::Int, Attribute(int64_t{1}), false, "split point, in [-rank, rank]")};
+    s.infer = inferFlatten;
+    s.kernel = kernelFlatten;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("pad",
+                            "ONNX Pad: pads = [begin_0, ..., begin_n, end_0, ..., end_n]; negative pads crop. Fills "
+                            "with constant_value (default 0), a reflection, or the edge value.",
+                            {"data", "pads", "constant_value"}, 2, 3);
+    s.attrs = {attr("mode", AttrKind::String, Attribute(std::string("constant")), false,
+                    "constant, reflect or edge")};
+    s.infer = inferPad;
+    s.kernel = kernelPad;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("tile", "Repeats the input repeats[i] times along each dim i.", {"input", "repeats"}, 2, 2);
+    s.infer = inferTile;
+    s.kernel = kernelTile;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("shape",
+                            "The input's shape as a 1-D i64 tensor, optionally only dims [start, end) (clamped, "
+                            "negative counts from the end).",
+                            {"data"}, 1, 1, {"shape"});
+    s.attrs = {attr("start", AttrKind::Int, Attribute(int64_t{0}), false, "first dim"),
+               attr("end", AttrKind::Int, std::nullopt, false, "one past the last dim; absent: the rank")};
+    s.infer = inferShape;
+    s.kernel = kernelShape;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("range",
+                            "1-D tensor start, start + delta, ... up to (excluding) limit: max(ceil((limit - start) "
+                            "/ delta), 0) elements.",
+                            {"start", "limit", "delta"}, 3, 3);
+    s.dtypes = {DType::F32, DType::I32, DType::I64};
+    s.infer = inferRange;
+    s.kernel = kernelRange;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("constant", "The tensor held by the `value` attribute.", {}, 0, 0);
+    s.attrs = {attr("value", AttrKind::Tensor, std::nullopt, true, "the tensor to produce")};
+    s.infer = inferConstant;
+    s.kernel = kernelConstant;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("constant_of_shape",
+                            "A tensor of the given shape filled with the one element of `value` (whose dtype is "
+                            "the output dtype).",
+                            {"shape"}, 1, 1);
+    s.dtypes = {DType::I64};
+    s.attrs = {attr("value", AttrKind::Tensor, Attribute(Tensor::scalarF32(0.0f)), false,
+                    "one-element tensor giving the fill value and dtype; default f32 0")};
+    s.infer = inferConstantOfShape;
+    s.kernel = kernelConstantOfShape;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("identity", "The input, unchanged.", {"input"}, 1, 1);
+    s.infer = inferIdentity;
+    s.kernel = kernelIdentity;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("resize",
+                            "ONNX Resize: nearest or (multi)linear resampling to sizes, or to floor(dim * scale); "
+                            "the second input is f32 scales or i64 sizes, one per dim.",
+                            {"input", "scales_or_sizes"}, 2, 2);
+    s.attrs = {attr("mode", AttrKind::String, Attribute(std::string("nearest")), false, "nearest or linear"),
+               attr("coordinate_transformation_mode", AttrKind::String, Attribute(std::string("half_pixel")), false,
+                    "half_pixel, pytorch_half_pixel, asymmetric or align_corners"),
+               attr("nearest_mode", AttrKind::String, Attribute(std::string("round_prefer_floor")), false,
+                    "round_prefer_floor, round_prefer_ceil, floor or ceil")};
+    s.infer = inferResize;
+    s.kernel = kernelResize;
+    r.add(std::move(s));
+  }
+}
+
 }  // namespace sy
