@@ -2,31 +2,34 @@
 
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <unordered_map>
 
 #include "switchyard/op_registry.h"
+#include "switchyard/passes.h"
 #include "switchyard/verifier.h"
 
 namespace sy {
 
-struct BlockPlan;
+struct ExecBlock;
 
-struct NodePlan {
+struct ExecNode {
   const Node* node = nullptr;
   std::vector<size_t> in, out;
-  std::vector<BlockPlan> blocks;
+  std::vector<ExecBlock> blocks;
   const Tensor* constant = nullptr;  // for `constant` and `weight`
   std::vector<size_t> freeAfter;     // slots whose last use is this node
+  std::vector<Type> outTypes;        // `loop`: output types, refined by shape propagation
 };
 
-struct BlockPlan {
+struct ExecBlock {
   std::vector<size_t> params;
-  std::vector<NodePlan> nodes;
+  std::vector<ExecNode> nodes;
   std::vector<size_t> returns;
 };
 
 struct Interpreter::Plan {
-  BlockPlan body;
+  ExecBlock body;
   size_t numSlots = 0;
 };
 
@@ -36,10 +39,14 @@ using Bindings = std::map<std::string, int64_t>;
 
 class Planner {
  public:
-  Status planBlock(const Block* b, BlockPlan& plan) {
+  /// `refined`: per `loop` node, its output types as shape propagation on a
+  /// copy of the graph sees them (used to shape scans of zero iterations).
+  explicit Planner(std::unordered_map<const Node*, std::vector<Type>> refined) : refined_(std::move(refined)) {}
+
+  Status planBlock(const Block* b, ExecBlock& plan) {
     for (const Value* p : b->params()) plan.params.push_back(slotFor(p));
     for (const Node* n : b->nodes()) {
-      NodePlan np;
+      ExecNode np;
       np.node = n;
       for (const Value* v : n->inputs()) np.in.push_back(slotFor(v));
       for (const Value* v : n->outputs()) np.out.push_back(slotFor(v));
@@ -49,6 +56,14 @@ class Planner {
           const Attribute* a = n->attr("name");
           return notFound(n->describe(), ": weight \"", a ? std::get<std::string>(*a) : std::string("?"),
                           "\" is not loaded (no weights file attached to the graph?)");
+        }
+      }
+      if (n->op() == "loop") {
+        auto it = refined_.find(n);
+        if (it != refined_.end() && it->second.size() == n->numOutputs()) {
+          np.outTypes = it->second;
+        } else {
+          for (const Value* o : n->outputs()) np.outTypes.push_back(o->type());
         }
       }
       for (const Block* nb : n->blocks()) {
@@ -72,7 +87,7 @@ class Planner {
 
   /// For values defined in `b`, frees each after the last node of `b` that uses
   /// it (directly or inside a nested block). Returned values are kept.
-  void computeFrees(const Block* b, BlockPlan& plan) {
+  void computeFrees(const Block* b, ExecBlock& plan) {
     std::unordered_map<const Value*, size_t> lastUse;
     std::unordered_map<const Node*, size_t> position;
     for (size_t i = 0; i < b->nodes().size(); ++i) position[b->nodes()[i]] = i;
@@ -116,7 +131,33 @@ class Planner {
   }
 
   std::unordered_map<const Value*, size_t> slots_;
+  std::unordered_map<const Node*, std::vector<Type>> refined_;
 };
+
+/// Output types of every `loop` node of `graph` after shape propagation on a
+/// copy of it: a scan whose element type the program leaves open (`f32[*]`)
+/// may be known from the body's ops. Empty when there is no loop or the
+/// propagation fails (the declared types are used then).
+std::unordered_map<const Node*, std::vector<Type>> refinedLoopTypes(const Graph& graph) {
+  std::unordered_map<const Node*, std::vector<Type>> out;
+  std::vector<const Node*> original;
+  forEachNode(graph.body(), [&](Node* n) { original.push_back(n); });
+  bool anyLoop = false;
+  for (const Node* n : original) anyLoop = anyLoop || n->op() == "loop";
+  if (!anyLoop) return out;
+  std::unique_ptr<Graph> copy = graph.clone();
+  if (!propagateShapes(*copy).ok()) return out;
+  std::vector<const Node*> copied;
+  forEachNode(copy->body(), [&](Node* n) { copied.push_back(n); });
+  if (copied.size() != original.size()) return out;
+  for (size_t i = 0; i < original.size(); ++i) {
+    if (original[i]->op() != "loop") continue;
+    std::vector<Type> types;
+    for (const Value* o : copied[i]->outputs()) types.push_back(o->type());
+    out.emplace(original[i], std::move(types));
+  }
+  return out;
+}
 
 Status checkAgainstDeclared(const Value* v, const Tensor& t, Bindings& bindings, bool bind) {
   const Type& type = v->type();
@@ -150,8 +191,8 @@ class Runner {
  public:
   Runner(size_t numSlots, Bindings bindings) : slots_(numSlots), bindings_(std::move(bindings)) {}
 
-  Status runBlock(const BlockPlan& b) {
-    for (const NodePlan& np : b.nodes) {
+  Status runBlock(const ExecBlock& b) {
+    for (const ExecNode& np : b.nodes) {
       Status st = runNode(np);
       if (!st.ok()) {
         // Errors from nested blocks already name their node; add this one for context.
@@ -165,7 +206,7 @@ class Runner {
   std::vector<Tensor>& slots() { return slots_; }
 
  private:
-  Status runNode(const NodePlan& np) {
+  Status runNode(const ExecNode& np) {
     const Node& n = *np.node;
     if (np.constant) {
       slots_[np.out[0]] = *np.constant;
@@ -181,7 +222,7 @@ class Runner {
     return storeOutputs(np, std::move(outs));
   }
 
-  Status storeOutputs(const NodePlan& np, std::vector<Tensor> outs) {
+  Status storeOutputs(const ExecNode& np, std::vector<Tensor> outs) {
     for (size_t i = 0; i < np.out.size(); ++i) {
       Status st = checkAgainstDeclared(np.node->output(i), outs[i], bindings_, false);
       if (!st.ok()) return internalError("result does not match the declared type: ", st.message());
@@ -195,23 +236,23 @@ class Runner {
     return t.getInt(0) != 0;
   }
 
-  Status runIf(const NodePlan& np) {
+  Status runIf(const ExecNode& np) {
     SY_ASSIGN_OR_RETURN(bool cond, truth(slots_[np.in[0]], "the condition"));
-    const BlockPlan& b = np.blocks[cond ? 0 : 1];
+    const ExecBlock& b = np.blocks[cond ? 0 : 1];
     SY_RETURN_IF_ERROR(runBlock(b));
     std::vector<Tensor> outs;
     for (size_t s : b.returns) outs.push_back(slots_[s]);
     return storeOutputs(np, std::move(outs));
   }
 
-  Status runLoop(const NodePlan& np) {
+  Status runLoop(const ExecNode& np) {
     const Tensor& tripT = slots_[np.in[0]];
     if (tripT.numel() != 1) return invalidArgument("the max trip count must have one element, got ", tripT.typeString());
     int64_t maxTrip = tripT.getInt(0);
     if (maxTrip < 0) maxTrip = std::numeric_limits<int64_t>::max();
     SY_ASSIGN_OR_RETURN(bool cond, truth(slots_[np.in[1]], "the loop condition"));
     const size_t carried = np.in.size() - 2;
-    const BlockPlan& body = np.blocks[0];
+    const ExecBlock& body = np.blocks[0];
     const size_t scans = body.returns.size() - 1 - carried;
     std::vector<Tensor> state;
     for (size_t i = 0; i < carried; ++i) state.push_back(slots_[np.in[2 + i]]);
@@ -234,19 +275,40 @@ class Runner {
     }
     std::vector<Tensor> outs = std::move(state);
     for (size_t i = 0; i < scans; ++i) {
-      SY_ASSIGN_OR_RETURN(Tensor stacked, stack(scanned[i], np.node->output(carried + i)->type()));
+      SY_ASSIGN_OR_RETURN(Tensor stacked, stack(scanned[i], np.outTypes[carried + i],
+                                                np.node->block(0)->returns()[1 + carried + i]->type()));
       outs.push_back(std::move(stacked));
     }
     return storeOutputs(np, std::move(outs));
   }
 
-  static Result<Tensor> stack(const std::vector<Tensor>& parts, const Type& declared) {
+  /// The size of `d` as far as this run knows it: a number, or a symbol bound
+  /// by the inputs; nullopt otherwise.
+  std::optional<int64_t> resolve(const Dim& d) const {
+    if (d.isStatic()) return d.value();
+    if (d.isSymbol()) {
+      auto it = bindings_.find(d.symbolName());
+      if (it != bindings_.end()) return it->second;
+    }
+    return std::nullopt;
+  }
+
+  /// Stacks the scan values of every iteration along a new first axis. With
+  /// no iterations the element shape comes from the types: the loop output's
+  /// declared type (dims 1..), else the type the body yields, with symbols
+  /// resolved by this run's bindings; a dim known nowhere becomes 0.
+  Result<Tensor> stack(const std::vector<Tensor>& parts, const Type& declared, const Type& element) const {
     Shape shape{static_cast<int64_t>(parts.size())};
     if (!parts.empty()) {
       shape.insert(shape.end(), parts[0].shape().begin(), parts[0].shape().end());
-    } else if (declared.rankKnown()) {
-      for (int64_t i = 1; i < declared.rank(); ++i)
-        shape.push_back(declared.dim(i).isStatic() ? declared.dim(i).value() : 0);
+    } else if (declared.rankKnown() || element.rankKnown()) {
+      const int64_t rank = declared.rankKnown() ? declared.rank() - 1 : element.rank();
+      const bool useElement = element.rankKnown() && element.rank() == rank;
+      for (int64_t i = 0; i < rank; ++i) {
+        std::optional<int64_t> d = declared.rankKnown() ? resolve(declared.dim(i + 1)) : std::nullopt;
+        if (!d && useElement) d = resolve(element.dim(i));
+        shape.push_back(d.value_or(0));
+      }
     }
     SY_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(declared.dtype(), shape));
     size_t offset = 0;
@@ -282,7 +344,7 @@ Result<std::shared_ptr<const Interpreter>> Interpreter::create(std::shared_ptr<c
   if (!graph) return invalidArgument("Interpreter::create: no graph");
   SY_RETURN_IF_ERROR(verify(*graph));
   auto plan = std::make_unique<Plan>();
-  Planner planner;
+  Planner planner(refinedLoopTypes(*graph));
   SY_RETURN_IF_ERROR(planner.planBlock(graph->body(), plan->body));
   plan->numSlots = planner.numSlots();
   std::shared_ptr<Interpreter> interp(new Interpreter());

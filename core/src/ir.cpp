@@ -189,6 +189,11 @@ void Graph::destroyNode(Node* node) {
     // Destroy nested nodes back to front, so uses inside the block go first.
     b->setReturns({});
     while (!b->nodes_.empty()) destroyNode(b->nodes_.back());
+    // The block's parameters go with it: free their names.
+    for (Value* p : b->params_) {
+      assert(!p->hasUses() && "destroying a block whose parameters are still used");
+      valuesByName_.erase(p->name_);
+    }
   }
   node->clearInputs();
   for (Value* out : node->outputs_) {
@@ -263,6 +268,12 @@ void forEachNode(const Block* block, const std::function<void(Node*)>& fn) {
     fn(n);
     for (Block* b : n->blocks()) forEachNode(b, fn);
   }
+}
+
+Node* cloneNodeInto(const Node& node, Block* dst, std::unordered_map<const Value*, Value*>& map) {
+  Node* c = cloneNode(&node, *dst->graph(), map);
+  dst->appendNode(c);
+  return c;
 }
 
 }  // namespace sy

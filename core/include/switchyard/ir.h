@@ -249,6 +249,12 @@ class Graph {
   size_t nextNumber_ = 0;
 };
 
+/// Copies `node` (with its attributes, name and nested blocks) into the end of
+/// `dst`, which may belong to another graph. Inputs are looked up in `map`
+/// (old value -> new value; a missing one becomes a null input); the copies of
+/// the node's outputs and nested values are added to `map`.
+Node* cloneNodeInto(const Node& node, Block* dst, std::unordered_map<const Value*, Value*>& map);
+
 /// Calls `fn` for every node of `block` and of its nested blocks, in program order.
 void forEachNode(const Block* block, const std::function<void(Node*)>& fn);
 

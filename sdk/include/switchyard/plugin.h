@@ -320,6 +320,11 @@ typedef struct sy_plugin_api {
    * host may read it directly, and may write it only for a buffer it
    * allocated and has not yet passed to execute. */
   void* (*buffer_host_pointer)(sy_buffer* buffer);
+  /* Optional (NULL: the host copies with buffer_alloc + buffer_write). For a
+   * backend whose device memory is host memory: wraps `bytes` of host memory
+   * at `data` as a buffer without copying. The host keeps the memory valid and
+   * unchanged until buffer_free; the plugin must not write to it. */
+  sy_error* (*buffer_wrap_host)(sy_backend* backend, const void* data, size_t bytes, sy_buffer** out_buffer);
 } sy_plugin_api;
 
 /* The one symbol a plugin exports. Returns a table with static storage

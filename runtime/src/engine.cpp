@@ -1,0 +1,581 @@
+#include "switchyard/engine.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <unordered_map>
+
+#include "switchyard/graph_view.h"
+#include "switchyard/interpreter.h"
+#include "switchyard/op_registry.h"
+#include "switchyard/verifier.h"
+
+namespace sy {
+
+namespace {
+
+constexpr const char* kReference = "reference";
+
+/// Picks a device: "" = the highest score (first on ties), a number = that
+/// index, anything else = a glob over device names (highest score among matches).
+Result<size_t> chooseDevice(const LoadedPlugin& plugin, const std::string& selector) {
+  const auto& devices = plugin.devices();
+  if (devices.empty()) return notFound("plugin '", plugin.name(), "' has no device: ", plugin.noDeviceReason());
+  if (!selector.empty() && std::all_of(selector.begin(), selector.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    const size_t index = std::stoul(selector);
+    if (index >= devices.size())
+      return notFound("plugin '", plugin.name(), "' has ", devices.size(), " devices; device ", index, " does not exist");
+    return index;
+  }
+  std::optional<size_t> best;
+  for (const DeviceDescription& d : devices) {
+    if (!selector.empty() && fnmatch(selector.c_str(), d.name.c_str(), 0) != 0) continue;
+    if (!best || d.score > devices[*best].score) best = d.index;
+  }
+  if (!best) {
+    std::string names;
+    for (const auto& d : devices) names += (names.empty() ? "" : ", ") + d.name;
+    return notFound("no device of plugin '", plugin.name(), "' matches '", selector, "' (devices: ", names, ")");
+  }
+  return *best;
+}
+
+/// Rough cost of running a node on the reference interpreter: output elements
+/// times a per-element time (unknown dims count as 1). Only compared with other estimates.
+double referenceCost(const Node* n) {
+  double elements = 0;
+  for (const Value* o : n->outputs()) {
+    double e = 1;
+    if (o->type().rankKnown())
+      for (const Dim& d : o->type().dims()) e *= d.isStatic() ? static_cast<double>(d.value()) : 1.0;
+    elements += e;
+  }
+  if (n->op() == "matmul" || n->op() == "gemm" || n->op() == "conv" || n->op() == "conv_transpose") elements *= 64;
+  return elements * 2e-8;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Engine
+
+Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
+  std::unique_ptr<Engine> engine(new Engine());
+  engine->config_ = config;
+  engine->searchPaths_ = config.pluginPaths;
+  for (const std::string& p : defaultPluginSearchPaths()) engine->searchPaths_.push_back(p);
+  engine->host_.discover(engine->searchPaths_);
+
+  auto problem = [&](const std::string& line) -> Status {
+    if (config.strict) return invalidArgument(line);
+    engine->warnings_.push_back(line);
+    return Status::OK();
+  };
+  for (const PluginLoadFailure& f : engine->host_.failures()) SY_RETURN_IF_ERROR(problem("plugin not loaded: " + f.reason));
+
+  std::vector<BackendConfig> wanted = config.backends;
+  if (wanted.empty())
+    for (const auto& p : engine->host_.plugins()) wanted.push_back(BackendConfig{p->name(), "", {}, {}});
+
+  for (const BackendConfig& bc : wanted) {
+    const std::string where = bc.where.file.empty() ? std::string() : bc.where.toString() + ": ";
+    if (bc.name == kReference) continue;  // always last, see below
+    std::shared_ptr<LoadedPlugin> plugin = engine->host_.find(bc.name);
+    if (!plugin) {
+      std::string searched;
+      for (const auto& p : engine->searchPaths_) searched += (searched.empty() ? "" : ", ") + p;
+      SY_RETURN_IF_ERROR(problem(where + "backend '" + bc.name + "' skipped: no plugin of that name was found in " +
+                                 (searched.empty() ? std::string("(no search paths)") : searched)));
+      continue;
+    }
+    auto device = chooseDevice(*plugin, bc.device);
+    if (!device.ok()) {
+      SY_RETURN_IF_ERROR(problem(where + "backend '" + bc.name + "' skipped: " + device.status().message()));
+      continue;
+    }
+    std::vector<std::pair<std::string, std::string>> options(bc.options.begin(), bc.options.end());
+    auto instance = BackendInstance::create(plugin, *device, options);
+    if (!instance.ok()) {
+      // Bad options are the user's error, not a missing device: always fail.
+      return instance.status().withContext(where + "backend '" + bc.name + "'");
+    }
+    engine->backends_.push_back(EngineBackend{bc.name, std::move(*instance), std::move(options)});
+  }
+  if (config.fallback == FallbackPolicy::Reference) engine->backends_.push_back(EngineBackend{kReference, nullptr, {}});
+  if (engine->backends_.empty())
+    return invalidArgument("no backend is available and the fallback is 'error'",
+                           config.sourcePath.empty() ? "" : " (config " + config.sourcePath + ")");
+  return engine;
+}
+
+// ---------------------------------------------------------------------------
+// CompiledModel internals
+
+namespace {
+
+/// One compiled region.
+struct RegionExec {
+  int regionId = -1;
+  std::string backend;                 // who runs it
+  std::unique_ptr<Graph> graph;        // the region as a standalone graph
+  std::vector<const Value*> inputs;    // original values fed to the region's graph inputs
+  std::vector<const Value*> outputs;   // original values produced, in region-graph output order
+  std::shared_ptr<const Interpreter> interpreter;  // reference regions, and the retry path
+  std::shared_ptr<BackendInstance> instance;       // plugin regions
+  std::unique_ptr<GraphView> view;                 // keeps constant data alive for the plugin
+  sy_compiled* compiled = nullptr;
+  bool concurrent = true;
+  std::unique_ptr<std::mutex> serial;  // when the plugin does not allow concurrent execute
+
+  ~RegionExec() {
+    if (compiled) instance->plugin().api().compiled_destroy(compiled);
+  }
+};
+
+/// Builds the region's standalone graph. Region inputs produced by `constant`
+/// or `weight` nodes are re-created inside (so plugins see them as constants
+/// and nothing is transferred per run); the others become graph inputs.
+Result<std::unique_ptr<Graph>> extractRegion(const Graph& source, const Region& region,
+                                             std::vector<const Value*>& actualInputs) {
+  auto g = std::make_unique<Graph>(source.name() + ".region" + std::to_string(region.id));
+  g->setWeights(source.weights());
+  std::unordered_map<const Value*, Value*> map;
+  for (const Value* v : region.inputs) {
+    const Node* def = v->definingNode();
+    if (def && (def->op() == "constant" || def->op() == "weight")) {
+      cloneNodeInto(*def, g->body(), map);
+    } else {
+      map[v] = g->addInput(v->type(), v->name());
+      actualInputs.push_back(v);
+    }
+  }
+  for (const Node* n : region.nodes) cloneNodeInto(*n, g->body(), map);
+  for (const Value* v : region.outputs) {
+    auto it = map.find(v);
+    if (it == map.end()) return internalError("region ", region.id, ": output %", v->name(), " is not produced inside it");
+    g->addOutput(it->second);
+  }
+  SY_RETURN_IF_ERROR(verify(*g).withContext("region " + std::to_string(region.id) + " as a graph"));
+  return g;
+}
+
+/// Where a value is during one run: on the host, and/or on one device.
+struct Slot {
+  Tensor host;
+  std::shared_ptr<DeviceBuffer> device;
+  DType dtype = DType::F32;
+  Shape shape;
+};
+
+}  // namespace
+
+struct CompiledModel::Impl {
+  std::shared_ptr<const Graph> graph;
+  PartitionPlan plan;
+  std::vector<std::string> compileLog;
+  std::vector<std::unique_ptr<RegionExec>> regions;  // by region id
+  bool retryOnReference = false;
+};
+
+CompiledModel::CompiledModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CompiledModel::~CompiledModel() = default;
+const PartitionPlan& CompiledModel::plan() const { return impl_->plan; }
+const std::vector<std::string>& CompiledModel::compileLog() const { return impl_->compileLog; }
+const Graph& CompiledModel::graph() const { return *impl_->graph; }
+
+namespace {
+
+Status compileOnPlugin(RegionExec& exec, const std::shared_ptr<BackendInstance>& instance) {
+  auto view = std::make_unique<GraphView>(*exec.graph);
+  const sy_plugin_api& api = instance->plugin().api();
+  sy_compiled* compiled = nullptr;
+  if (sy_error* err = api.compile(instance->handle(), view->view(), &compiled))
+    return instance->plugin().toStatus(err, "compile");
+  if (!compiled) return internalError("plugin '", instance->plugin().name(), "': compile returned nothing");
+  sy_compiled_info info{};
+  info.struct_size = sizeof(info);
+  if (sy_error* err = api.compiled_info(compiled, &info)) {
+    api.compiled_destroy(compiled);
+    return instance->plugin().toStatus(err, "compiled_info");
+  }
+  exec.instance = instance;
+  exec.view = std::move(view);
+  exec.compiled = compiled;
+  exec.concurrent = info.concurrent_execute != 0;
+  if (!exec.concurrent) exec.serial = std::make_unique<std::mutex>();
+  return Status::OK();
+}
+
+bool supportsAll(const BackendCapability& cap, const Region& r) {
+  bool all = true;
+  for (const Node* n : r.nodes) {
+    auto check = [&](const Node* x) {
+      auto it = cap.nodes.find(x);
+      if (it == cap.nodes.end() || !it->second.supported) all = false;
+    };
+    check(n);
+    for (const Block* b : n->blocks()) forEachNode(b, [&](Node* x) { check(x); });
+  }
+  return all;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<const Graph> graph) const {
+  if (!graph) return invalidArgument("compile: no graph");
+  SY_RETURN_IF_ERROR(verify(*graph));
+
+  // 1. Ask every backend what it supports.
+  std::vector<BackendCapability> caps;
+  GraphView whole(*graph);
+  std::vector<sy_node_support> answers(whole.numNodes());
+  for (const EngineBackend& b : backends_) {
+    BackendCapability cap;
+    cap.name = b.name;
+    if (!b.instance) {
+      cap.hostVisible = true;
+      forEachNode(graph->body(), [&](Node* n) { cap.nodes[n] = NodeSupport{true, "", referenceCost(n)}; });
+      caps.push_back(std::move(cap));
+      continue;
+    }
+    cap.hostVisible = b.instance->device().hostVisibleMemory;
+    for (auto& a : answers) {
+      std::memset(&a, 0, sizeof(a));
+      a.struct_size = sizeof(a);
+    }
+    const sy_plugin_api& api = b.instance->plugin().api();
+    if (sy_error* err = api.query_support(b.instance->handle(), whole.view(), answers.data(), answers.size())) {
+      // A backend that cannot answer takes nothing; say why on every node.
+      const std::string why = b.instance->plugin().toStatus(err, "query_support").message();
+      for (size_t i = 0; i < whole.numNodes(); ++i) cap.nodes[whole.nodeAt(i)] = NodeSupport{false, why, 0};
+    } else {
+      for (size_t i = 0; i < whole.numNodes(); ++i) {
+        const sy_node_support& a = answers[i];
+        std::string reason(a.reason, strnlen(a.reason, SY_REASON_SIZE));
+        if (!a.supported && reason.empty()) reason = "declined (no reason given)";
+        cap.nodes[whole.nodeAt(i)] = NodeSupport{a.supported != 0, reason, a.cost};
+      }
+    }
+    caps.push_back(std::move(cap));
+  }
+
+  // 2. Partition.
+  PartitionOptions options;
+  options.policy = config_.partition.policy == PartitionPolicy::Cost ? PlacementPolicy::Cost : PlacementPolicy::Priority;
+  options.minRegionNodes = config_.partition.minRegionNodes;
+  options.transferCostPerByte = config_.partition.transferCostPerByte;
+  options.fallback = config_.fallback == FallbackPolicy::Reference ? kReference : "";
+  for (const PinConfig& p : config_.pins) {
+    bool known = false;
+    for (const auto& b : backends_) known = known || b.name == p.backend;
+    if (!known) {
+      const std::string line = p.where.toString() + ": pin to backend '" + p.backend + "' ignored: that backend is not in use";
+      if (config_.strict) return invalidArgument(line);
+      continue;
+    }
+    options.pins.push_back(PinRule{p.op, p.node, p.backend});
+  }
+  SY_ASSIGN_OR_RETURN(PartitionPlan plan, partition(*graph, caps, options));
+
+  // 3. Compile each region, falling back on failure.
+  auto impl = std::make_unique<CompiledModel::Impl>();
+  impl->graph = graph;
+  impl->retryOnReference = config_.retryOnReference;
+  impl->regions.resize(plan.regions.size());
+  for (const Region& region : plan.regions) {
+    auto exec = std::make_unique<RegionExec>();
+    exec->regionId = region.id;
+    SY_ASSIGN_OR_RETURN(exec->graph, extractRegion(*graph, region, exec->inputs));
+    exec->outputs = region.outputs;
+    std::string backend = region.backend;
+    // Candidates: the planned backend, then later backends in priority order that support the whole region.
+    std::vector<size_t> order;
+    size_t planned = 0;
+    for (size_t i = 0; i < backends_.size(); ++i)
+      if (backends_[i].name == backend) planned = i;
+    order.push_back(planned);
+    for (size_t i = planned + 1; i < backends_.size(); ++i)
+      if (supportsAll(caps[i], region)) order.push_back(i);
+    Status last;
+    bool done = false;
+    for (size_t i : order) {
+      const EngineBackend& b = backends_[i];
+      if (!b.instance) {
+        auto interp = Interpreter::create(std::shared_ptr<const Graph>(exec->graph.get(), [](const Graph*) {}));
+        if (!interp.ok()) return interp.status().withContext("region " + std::to_string(region.id));
+        exec->interpreter = *interp;
+        exec->backend = b.name;
+        done = true;
+        break;
+      }
+      Status st = compileOnPlugin(*exec, b.instance);
+      if (st.ok()) {
+        exec->backend = b.name;
+        done = true;
+        break;
+      }
+      impl->compileLog.push_back("region " + std::to_string(region.id) + ": compile on '" + b.name +
+                                 "' failed: " + st.message());
+      last = st;
+    }
+    if (!done)
+      return last.withContext("region " + std::to_string(region.id) + " could not be compiled on any backend");
+    if (exec->backend != region.backend) {
+      impl->compileLog.back() += "; moved to '" + exec->backend + "'";
+      plan.regions[static_cast<size_t>(region.id)].backend = exec->backend;
+      for (NodePlacement& p : plan.placements)
+        if (p.region == region.id) {
+          p.reason = "compile on '" + p.backend + "' failed (see the compile log): moved to '" + exec->backend + "'";
+          p.backend = exec->backend;
+        }
+    }
+    if (impl->retryOnReference && !exec->interpreter) {
+      auto interp = Interpreter::create(std::shared_ptr<const Graph>(exec->graph.get(), [](const Graph*) {}));
+      if (interp.ok()) exec->interpreter = *interp;
+    }
+    impl->regions[static_cast<size_t>(region.id)] = std::move(exec);
+  }
+  impl->plan = std::move(plan);
+  return std::shared_ptr<const CompiledModel>(new CompiledModel(std::move(impl)));
+}
+
+// ---------------------------------------------------------------------------
+// Running
+
+namespace {
+
+class RunState {
+ public:
+  explicit RunState(const CompiledModel::Impl& m) : m_(m) {}
+
+  Slot& slot(const Value* v) { return slots_[v]; }
+
+  void setHost(const Value* v, Tensor t) {
+    Slot& s = slots_[v];
+    s.dtype = t.dtype();
+    s.shape = t.shape();
+    s.device.reset();
+    s.host = std::move(t);
+  }
+
+  /// The value as a host tensor (downloading it if it lives on a device).
+  Result<Tensor> host(const Value* v) {
+    auto it = slots_.find(v);
+    if (it == slots_.end()) return internalError("value %", v->name(), " was never computed");
+    Slot& s = it->second;
+    if (s.host.valid()) return s.host;
+    if (!s.device) return internalError("value %", v->name(), " has no data");
+    if (void* p = s.device->hostPointer()) {
+      // Host-visible device memory: borrow it, no copy; the tensor keeps the buffer alive.
+      s.host = Tensor::borrow(s.dtype, s.shape, p, s.device);
+      return s.host;
+    }
+    SY_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(s.dtype, s.shape));
+    SY_RETURN_IF_ERROR(s.device->read(0, t.mutableData(), t.nbytes()).withContext("reading %" + v->name() + " back"));
+    s.host = t;
+    return t;
+  }
+
+  /// The value in a buffer of `backend` (uploading it if needed).
+  Result<std::shared_ptr<DeviceBuffer>> onDevice(const Value* v, const std::shared_ptr<BackendInstance>& backend,
+                                                 std::vector<Tensor>& keepalive) {
+    Slot& s = slots_[v];
+    if (s.device && &s.device->backend() == backend.get()) return s.device;
+    SY_ASSIGN_OR_RETURN(Tensor t, host(v));
+    const sy_plugin_api& api = backend->plugin().api();
+    if (api.buffer_wrap_host && backend->device().hostVisibleMemory) {
+      sy_buffer* b = nullptr;
+      if (sy_error* err = api.buffer_wrap_host(backend->handle(), t.data(), t.nbytes(), &b))
+        return backend->plugin().toStatus(err, "buffer_wrap_host");
+      keepalive.push_back(t);
+      return DeviceBuffer::adopt(backend, b);
+    }
+    SY_ASSIGN_OR_RETURN(std::shared_ptr<DeviceBuffer> buf, DeviceBuffer::allocate(backend, t.nbytes()));
+    SY_RETURN_IF_ERROR(buf->write(0, t.data(), t.nbytes()).withContext("uploading %" + v->name()));
+    return buf;
+  }
+
+  Status runBlock(const BlockPlan& bp) {
+    for (const Step& step : bp.steps) {
+      if (step.kind == Step::Kind::Region) {
+        SY_RETURN_IF_ERROR(runRegion(*m_.regions[static_cast<size_t>(step.region)]));
+      } else if (step.node->op() == "if") {
+        SY_RETURN_IF_ERROR(runIf(step).withContext(step.node->describe()));
+      } else {
+        SY_RETURN_IF_ERROR(runLoop(step).withContext(step.node->describe()));
+      }
+    }
+    return Status::OK();
+  }
+
+ private:
+  Status runRegion(const RegionExec& r) {
+    if (r.compiled) {
+      Status st = runOnPlugin(r);
+      if (st.ok()) return st;
+      const std::string where = "region " + std::to_string(r.regionId) + " on backend '" + r.backend + "'";
+      if (!m_.retryOnReference || !r.interpreter) return st.withContext(where);
+      // Retry on the reference interpreter, as the config allows.
+    }
+    std::vector<Tensor> inputs;
+    for (const Value* v : r.inputs) {
+      SY_ASSIGN_OR_RETURN(Tensor t, host(v));
+      inputs.push_back(std::move(t));
+    }
+    auto outs = r.interpreter->run(inputs);
+    if (!outs.ok()) return outs.status().withContext("region " + std::to_string(r.regionId) + " on the reference interpreter");
+    for (size_t i = 0; i < r.outputs.size(); ++i) setHost(r.outputs[i], (*outs)[i]);
+    return Status::OK();
+  }
+
+  Status runOnPlugin(const RegionExec& r) {
+    const sy_plugin_api& api = r.instance->plugin().api();
+    std::vector<Tensor> keepalive;
+    std::vector<std::shared_ptr<DeviceBuffer>> inBuffers;
+    std::vector<sy_tensor> ins(r.inputs.size());
+    for (size_t i = 0; i < r.inputs.size(); ++i) {
+      SY_ASSIGN_OR_RETURN(auto buf, onDevice(r.inputs[i], r.instance, keepalive));
+      const Slot& s = slots_[r.inputs[i]];
+      if (s.shape.size() > SY_MAX_RANK) return unimplemented("rank ", s.shape.size(), " is above the ABI's maximum ", SY_MAX_RANK);
+      sy_tensor& t = ins[i];
+      std::memset(&t, 0, sizeof(t));
+      t.struct_size = sizeof(t);
+      t.buffer = buf->handle();
+      t.dtype = toAbiDType(s.dtype);
+      t.rank = static_cast<int32_t>(s.shape.size());
+      std::copy(s.shape.begin(), s.shape.end(), t.dims);
+      inBuffers.push_back(std::move(buf));
+    }
+    std::vector<sy_tensor> outs(r.outputs.size());
+    for (sy_tensor& t : outs) {
+      std::memset(&t, 0, sizeof(t));
+      t.struct_size = sizeof(t);
+    }
+    sy_error* err = nullptr;
+    if (r.serial) {
+      std::lock_guard<std::mutex> lock(*r.serial);
+      err = api.execute(r.compiled, ins.data(), ins.size(), outs.data(), outs.size());
+    } else {
+      err = api.execute(r.compiled, ins.data(), ins.size(), outs.data(), outs.size());
+    }
+    if (err) return r.instance->plugin().toStatus(err, "execute");
+    // Adopt every output first so none leaks if a later one is malformed.
+    std::vector<std::shared_ptr<DeviceBuffer>> adopted;
+    for (const sy_tensor& t : outs) adopted.push_back(t.buffer ? DeviceBuffer::adopt(r.instance, t.buffer) : nullptr);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      const sy_tensor& t = outs[i];
+      const Value* v = r.outputs[i];
+      DType dtype;
+      if (!adopted[i] || !fromAbiDType(t.dtype, dtype) || t.rank < 0 || t.rank > SY_MAX_RANK)
+        return internalError("plugin '", r.instance->plugin().name(), "' returned a malformed output ", i, " (%", v->name(), ")");
+      Shape shape(t.dims, t.dims + t.rank);
+      auto numel = checkedNumel(shape);
+      if (!numel.ok() || dtype != v->type().dtype() ||
+          (v->type().rankKnown() && v->type().rank() != t.rank) ||
+          api.buffer_size(t.buffer) < t.offset + static_cast<size_t>(*numel) * dtypeSize(dtype))
+        return internalError("plugin '", r.instance->plugin().name(), "' returned ", dtypeName(dtype), shapeToString(shape),
+                             " for %", v->name(), ", declared ", v->type().toString());
+      if (t.offset != 0) {
+        // Keep the ABI simple on the host side: copy an offset output to the host.
+        SY_ASSIGN_OR_RETURN(Tensor h, Tensor::allocate(dtype, shape));
+        SY_RETURN_IF_ERROR(adopted[i]->read(t.offset, h.mutableData(), h.nbytes()));
+        setHost(v, std::move(h));
+        continue;
+      }
+      Slot& s = slots_[v];
+      s.host = Tensor();
+      s.device = adopted[i];
+      s.dtype = dtype;
+      s.shape = std::move(shape);
+    }
+    return Status::OK();
+  }
+
+  static Result<bool> truth(const Tensor& t, const char* what) {
+    if (t.numel() != 1) return invalidArgument(what, " must have exactly one element, got ", t.typeString());
+    return t.getInt(0) != 0;
+  }
+
+  /// Copies the slot of `from` to `to` (no data copy).
+  void alias(const Value* to, const Value* from) { slots_[to] = slots_[from]; }
+
+  Status runIf(const Step& step) {
+    SY_ASSIGN_OR_RETURN(Tensor c, host(step.node->input(0)));
+    SY_ASSIGN_OR_RETURN(bool cond, truth(c, "the condition"));
+    const BlockPlan& bp = step.blocks[cond ? 0 : 1];
+    SY_RETURN_IF_ERROR(runBlock(bp));
+    for (size_t i = 0; i < step.node->numOutputs(); ++i) alias(step.node->output(i), bp.block->returns()[i]);
+    return Status::OK();
+  }
+
+  Status runLoop(const Step& step) {
+    const Node* n = step.node;
+    SY_ASSIGN_OR_RETURN(Tensor tripT, host(n->input(0)));
+    if (tripT.numel() != 1) return invalidArgument("the max trip count must have one element");
+    int64_t maxTrip = tripT.getInt(0);
+    if (maxTrip < 0) maxTrip = std::numeric_limits<int64_t>::max();
+    SY_ASSIGN_OR_RETURN(Tensor c0, host(n->input(1)));
+    SY_ASSIGN_OR_RETURN(bool cond, truth(c0, "the loop condition"));
+    const BlockPlan& bp = step.blocks[0];
+    const Block* body = bp.block;
+    const size_t carried = n->numInputs() - 2;
+    const size_t scans = body->returns().size() - 1 - carried;
+    std::vector<Slot> state;
+    for (size_t i = 0; i < carried; ++i) state.push_back(slots_[n->input(2 + i)]);
+    std::vector<std::vector<Tensor>> scanned(scans);
+    for (int64_t iter = 0; iter < maxTrip && cond; ++iter) {
+      setHost(body->param(0), Tensor::scalarI64(iter));
+      setHost(body->param(1), Tensor::scalarBool(cond));
+      for (size_t i = 0; i < carried; ++i) slots_[body->param(2 + i)] = state[i];
+      SY_RETURN_IF_ERROR(runBlock(bp).withContext("iteration " + std::to_string(iter)));
+      SY_ASSIGN_OR_RETURN(Tensor c, host(body->returns()[0]));
+      SY_ASSIGN_OR_RETURN(cond, truth(c, "the condition yielded by the loop body"));
+      for (size_t i = 0; i < carried; ++i) state[i] = slots_[body->returns()[1 + i]];
+      for (size_t i = 0; i < scans; ++i) {
+        SY_ASSIGN_OR_RETURN(Tensor t, host(body->returns()[1 + carried + i]));
+        if (!scanned[i].empty() && scanned[i][0].shape() != t.shape())
+          return invalidArgument("scan output ", i, " changes shape between iterations");
+        scanned[i].push_back(std::move(t));
+      }
+    }
+    for (size_t i = 0; i < carried; ++i) slots_[n->output(i)] = state[i];
+    for (size_t i = 0; i < scans; ++i) {
+      const Type& declared = n->output(carried + i)->type();
+      Shape shape{static_cast<int64_t>(scanned[i].size())};
+      if (!scanned[i].empty()) shape.insert(shape.end(), scanned[i][0].shape().begin(), scanned[i][0].shape().end());
+      else if (declared.rankKnown())
+        for (int64_t d = 1; d < declared.rank(); ++d) shape.push_back(declared.dim(d).isStatic() ? declared.dim(d).value() : 0);
+      SY_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(declared.dtype(), shape));
+      size_t offset = 0;
+      for (const Tensor& p : scanned[i]) {
+        if (p.nbytes()) std::memcpy(static_cast<std::byte*>(out.mutableData()) + offset, p.data(), p.nbytes());
+        offset += p.nbytes();
+      }
+      setHost(n->output(carried + i), std::move(out));
+    }
+    return Status::OK();
+  }
+
+  const CompiledModel::Impl& m_;
+  std::unordered_map<const Value*, Slot> slots_;
+};
+
+}  // namespace
+
+Result<std::vector<Tensor>> CompiledModel::run(const std::vector<Tensor>& inputs) const {
+  SY_RETURN_IF_ERROR(bindInputs(*impl_->graph, inputs).status());
+  RunState state(*impl_);
+  for (size_t i = 0; i < inputs.size(); ++i) state.setHost(impl_->graph->inputs()[i], inputs[i]);
+  SY_RETURN_IF_ERROR(state.runBlock(impl_->plan.top));
+  std::vector<Tensor> outs;
+  for (const Value* v : impl_->graph->outputs()) {
+    SY_ASSIGN_OR_RETURN(Tensor t, state.host(v));
+    outs.push_back(std::move(t));
+  }
+  return outs;
+}
+
+}  // namespace sy

@@ -1,0 +1,288 @@
+// The partitioned runtime, with the in-tree test plugins (tests/plugins/):
+// memdev (a fake accelerator with its own memory) and the faulty ones.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <random>
+#include <thread>
+
+#include "switchyard/builder.h"
+#include "switchyard/engine.h"
+#include "switchyard/interpreter.h"
+#include "switchyard/program.h"
+#include "switchyard/text.h"
+#include "test_util.h"
+
+namespace sy {
+namespace {
+
+const std::string kPluginDir = SY_TEST_PLUGIN_DIR;
+
+/// A config that loads only the test plugins, with the given backends.
+Config testConfig(std::vector<BackendConfig> backends) {
+  Config c = defaultConfig();
+  c.pluginPaths = {kPluginDir};
+  c.backends = std::move(backends);
+  return c;
+}
+
+BackendConfig memdev(std::string ops = "", std::map<std::string, std::string> extra = {}) {
+  BackendConfig b;
+  b.name = "memdev";
+  if (!ops.empty()) b.options["ops"] = ops;
+  for (auto& [k, v] : extra) b.options[k] = v;
+  return b;
+}
+
+std::shared_ptr<const Graph> parse(const std::string& text) {
+  auto g = parseGraph(text);
+  EXPECT_TRUE(g.ok()) << g.status().toString();
+  return g.ok() ? std::shared_ptr<const Graph>(std::move(*g)) : nullptr;
+}
+
+std::vector<Tensor> reference(const std::shared_ptr<const Graph>& g, const std::vector<Tensor>& inputs) {
+  auto interp = Interpreter::create(g);
+  EXPECT_TRUE(interp.ok()) << interp.status().toString();
+  auto outs = (*interp)->run(inputs);
+  EXPECT_TRUE(outs.ok()) << outs.status().toString();
+  return outs.ok() ? *outs : std::vector<Tensor>{};
+}
+
+void expectSame(const std::vector<Tensor>& a, const std::vector<Tensor>& b, double tol = 1e-5) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].shape(), b[i].shape()) << "output " << i;
+    ASSERT_EQ(a[i].dtype(), b[i].dtype()) << "output " << i;
+    for (int64_t j = 0; j < a[i].numel(); ++j)
+      ASSERT_NEAR(a[i].getDouble(j), b[i].getDouble(j), tol * (1 + std::fabs(b[i].getDouble(j)))) << "output " << i << " element " << j;
+  }
+}
+
+const char* kMixed = R"(
+graph @mixed(%x: f32[N, 4], %w: f32[4, 4]) {
+  %a = matmul(%x, %w) : f32[N, 4]
+  %b = relu(%a) : f32[N, 4]
+  %c = exp(%b) : f32[N, 4]
+  %d = softmax(%c) {axis = -1} : f32[N, 4]
+  %e = add(%d, %b) : f32[N, 4]
+  %f = tanh(%e) : f32[N, 4]
+  return %f, %d
+}
+)";
+
+TEST(Runtime, SplitsAcrossMemdevAndReference) {
+  auto engine = Engine::create(testConfig({memdev()}));
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  ASSERT_EQ((*engine)->backends().size(), 2u);
+  EXPECT_EQ((*engine)->backends()[0].name, "memdev");
+  EXPECT_EQ((*engine)->backends()[1].name, "reference");
+  auto g = parse(kMixed);
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  const PartitionPlan& plan = (*model)->plan();
+  // softmax is not in memdev's default op list: three regions memdev / reference / memdev.
+  ASSERT_EQ(plan.regions.size(), 3u) << plan.toTable(true);
+  EXPECT_EQ(plan.regions[0].backend, "memdev");
+  EXPECT_EQ(plan.regions[1].backend, "reference");
+  EXPECT_EQ(plan.regions[2].backend, "memdev");
+  EXPECT_FALSE(plan.transfers.empty());
+  std::vector<Tensor> inputs = {testing::F({2, 4}, {1, -2, 3, 0.5, -1, 2, 0, 1}),
+                                testing::F({4, 4}, {0.1, 0.2, 0.3, 0.4, -0.5, 0.6, -0.7, 0.8, 0.9, -1, 1.1, 1.2, 0, 0.1, -0.2, 0.3})};
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  expectSame(*outs, reference(g, inputs));
+}
+
+TEST(Runtime, EverythingOnReferenceWithoutPlugins) {
+  // No plugin folder: only the reference interpreter remains (the environment may not add any).
+  unsetenv("SWITCHYARD_PLUGIN_PATH");
+  Config c = defaultConfig();
+  c.pluginPaths = {"/nonexistent-switchyard-plugins"};
+  auto engine = Engine::create(c);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto g = parse(kMixed);
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  ASSERT_EQ((*model)->plan().regions.size(), 1u);
+  EXPECT_EQ((*model)->plan().regions[0].backend, "reference");
+  std::vector<Tensor> inputs = {testing::F({1, 4}, {1, 2, 3, 4}), testing::F({4, 4}, std::vector<double>(16, 0.5))};
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok());
+  expectSame(*outs, reference(g, inputs));
+}
+
+TEST(Runtime, CallerInputsUnchangedAndErrorsNameTheInput) {
+  auto engine = Engine::create(testConfig({memdev()}));
+  ASSERT_TRUE(engine.ok());
+  auto g = parse(kMixed);
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok());
+  Tensor x = testing::F({1, 4}, {1, 2, 3, 4});
+  Tensor w = testing::F({4, 4}, std::vector<double>(16, 0.25));
+  Tensor xc = *x.clone(), wc = *w.clone();
+  ASSERT_TRUE((*model)->run({x, w}).ok());
+  EXPECT_TRUE(x.bitwiseEqual(xc));
+  EXPECT_TRUE(w.bitwiseEqual(wc));
+  auto bad = (*model)->run({x, testing::F({3, 4}, std::vector<double>(12, 1))});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("input 1"), std::string::npos) << bad.status().message();
+  EXPECT_TRUE(x.bitwiseEqual(xc));
+}
+
+TEST(Runtime, CompileFailureMovesRegionToReference) {
+  auto engine = Engine::create(testConfig({memdev("", {{"fail_compile_ops", "relu"}})}));
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto g = parse(kMixed);
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  ASSERT_FALSE((*model)->compileLog().empty());
+  EXPECT_NE((*model)->compileLog()[0].find("relu"), std::string::npos) << (*model)->compileLog()[0];
+  EXPECT_NE((*model)->compileLog()[0].find("moved to 'reference'"), std::string::npos) << (*model)->compileLog()[0];
+  EXPECT_EQ((*model)->plan().regions[0].backend, "reference");
+  std::vector<Tensor> inputs = {testing::F({1, 4}, {1, 2, 3, 4}), testing::F({4, 4}, std::vector<double>(16, 0.5))};
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  expectSame(*outs, reference(g, inputs));
+}
+
+TEST(Runtime, ExecuteFailureNamesRegionAndBackend) {
+  auto engine = Engine::create(testConfig({memdev("", {{"fail_execute_ops", "tanh"}})}));
+  ASSERT_TRUE(engine.ok());
+  auto g = parse(kMixed);
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok());
+  Tensor x = testing::F({1, 4}, {1, 2, 3, 4});
+  Tensor w = testing::F({4, 4}, std::vector<double>(16, 0.5));
+  auto outs = (*model)->run({x, w});
+  ASSERT_FALSE(outs.ok());
+  const std::string& msg = outs.status().message();
+  EXPECT_NE(msg.find("region 2 on backend 'memdev'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("tanh"), std::string::npos) << msg;
+}
+
+TEST(Runtime, ExecuteFailureRetriedOnReferenceWhenAllowed) {
+  Config c = testConfig({memdev("", {{"fail_execute_ops", "tanh"}})});
+  c.retryOnReference = true;
+  auto engine = Engine::create(c);
+  ASSERT_TRUE(engine.ok());
+  auto g = parse(kMixed);
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok());
+  std::vector<Tensor> inputs = {testing::F({1, 4}, {1, 2, 3, 4}), testing::F({4, 4}, std::vector<double>(16, 0.5))};
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  expectSame(*outs, reference(g, inputs));
+}
+
+TEST(Runtime, WeightsAreConstantsOfTheRegion) {
+  // The weight lives in the graph; the region that uses it gets it as constant data at compile time.
+  GraphBuilder b("w");
+  Value* x = b.input("x", Type::tensor(DType::F32, {Dim::symbol("N"), 3}));
+  Value* w = b.weight("w", testing::F({3, 2}, {1, 2, 3, 4, 5, 6}));
+  b.output(b.op("relu", {b.op("matmul", {x, w})}));
+  auto g = b.finish();
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  std::shared_ptr<const Graph> graph = std::move(*g);
+  auto engine = Engine::create(testConfig({memdev()}));
+  ASSERT_TRUE(engine.ok());
+  auto model = (*engine)->compile(graph);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  // One memdev region; the weight is not a per-run transfer.
+  ASSERT_EQ((*model)->plan().regions.size(), 1u) << (*model)->plan().toTable(true);
+  std::vector<Tensor> inputs = {testing::F({2, 3}, {1, 0, -1, 2, 1, 0})};
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  EXPECT_TENSOR((*outs)[0], DType::F32, (Shape{2, 2}), {0, 0, 5, 8});
+}
+
+TEST(Runtime, ControlFlowRecursesIntoBlocks) {
+  auto g = parse(R"(
+graph @cf(%x: f32[2, 2], %n: i64) {
+  %t = constant() {value = tensor<bool[]>[true]} : bool[]
+  %h = loop(%n, %t, %x) : f32[2, 2] {
+  ^body(%i: i64, %c: bool, %s: f32[2, 2]):
+    %a = add(%s, %x) : f32[2, 2]
+    %r = tanh(%a) : f32[2, 2]
+    %m = reduce_max(%r) {keepdims = 0} : f32[]
+    %z = constant() {value = tensor<f32[]>[0.5]} : f32[]
+    %k = less(%m, %z) : bool[]
+    yield %k, %r
+  }
+  return %h
+}
+)");
+  auto engine = Engine::create(testConfig({memdev()}));
+  ASSERT_TRUE(engine.ok());
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  bool hostLoop = false;
+  for (const Step& s : (*model)->plan().top.steps) hostLoop = hostLoop || s.kind == Step::Kind::ControlFlow;
+  EXPECT_TRUE(hostLoop) << (*model)->plan().toTable(true);
+  std::vector<Tensor> inputs = {testing::F({2, 2}, {0.1, -0.2, 0.05, 0.0}), Tensor::scalarI64(10)};
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  expectSame(*outs, reference(g, inputs));
+}
+
+TEST(Runtime, ConcurrentRunsGiveIdenticalResults) {
+  auto engine = Engine::create(testConfig({memdev()}));
+  ASSERT_TRUE(engine.ok());
+  auto g = parse(kMixed);
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok());
+  constexpr int kThreads = 8, kRuns = 25;
+  std::vector<std::vector<Tensor>> inputs, expected;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> uni(-1, 1);
+  for (int t = 0; t < kThreads; ++t) {
+    std::vector<double> xv(3 * 4), wv(16);
+    for (auto& v : xv) v = uni(rng);
+    for (auto& v : wv) v = uni(rng);
+    inputs.push_back({testing::F({3, 4}, xv), testing::F({4, 4}, wv)});
+    auto outs = (*model)->run(inputs.back());
+    ASSERT_TRUE(outs.ok());
+    expected.push_back(*outs);
+  }
+  std::vector<int> mismatches(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRuns; ++r) {
+        auto outs = (*model)->run(inputs[static_cast<size_t>(t)]);
+        if (!outs.ok() || outs->size() != expected[static_cast<size_t>(t)].size()) {
+          ++mismatches[static_cast<size_t>(t)];
+          continue;
+        }
+        for (size_t i = 0; i < outs->size(); ++i)
+          if (!(*outs)[i].bitwiseEqual(expected[static_cast<size_t>(t)][i])) ++mismatches[static_cast<size_t>(t)];
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[static_cast<size_t>(t)], 0) << "thread " << t;
+}
+
+TEST(Runtime, UnknownBackendIsSkippedWithALineOrRefusedWhenStrict) {
+  BackendConfig ghost;
+  ghost.name = "ghost";
+  ghost.where = SourceLocation{"my.yaml", 3, 5};
+  Config c = testConfig({ghost, memdev()});
+  auto engine = Engine::create(c);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  bool found = false;
+  for (const auto& w : (*engine)->warnings())
+    found = found || (w.find("my.yaml:3:5") != std::string::npos && w.find("ghost") != std::string::npos);
+  EXPECT_TRUE(found);
+  c.strict = true;
+  auto strict = Engine::create(c);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.status().message().find("ghost"), std::string::npos);
+}
+
+TEST(Runtime, BadBackendOptionIsAnError) {
+  auto engine = Engine::create(testConfig({memdev("", {{"no_such_option", "1"}})}));
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("no_such_option"), std::string::npos) << engine.status().message();
+}
+
+}  // namespace
+}  // namespace sy
