@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config python3
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
 )
 
 install_deps() {
