@@ -53,10 +53,10 @@ install_deps
 case "$cmd" in
   main)
     build release
-    echo "== switchyard run examples/mlp.sy (reference interpreter) =="
-    ./build/bin/switchyard run examples/mlp.sy --dim N=2
+    echo "== switchyard run examples/mlp.sy (configs/default.yaml: every plugin found, then the reference interpreter) =="
+    ./build/bin/switchyard run examples/mlp.sy --config configs/default.yaml --dim N=2
     echo "== switchyard run examples/recurrent.sy (loop + if) =="
-    ./build/bin/switchyard run examples/recurrent.sy --dim B=2
+    ./build/bin/switchyard run examples/recurrent.sy --config configs/default.yaml --dim B=2
     ;;
   build)
     build "$preset"
