@@ -1,5 +1,6 @@
 #include "switchyard/passes.h"
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -26,12 +27,26 @@ Result<size_t> foldConstants(Graph& graph, const FoldOptions& options) {
   for (Node* n : order) {
     if (n->op() == "if" && n->numBlocks() == 2) {
       const Tensor* cond = knownConstant(n->input(0));
+      if (cond && !options.foldWeights && n->input(0)->definingNode()->op() == "weight") cond = nullptr;
       if (cond && cond->numel() == 1) {
         // Inline the taken block in place of the `if`.
         Block* taken = n->block(cond->getInt(0) != 0 ? 0 : 1);
         std::vector<Value*> rets = taken->returns();
+        const std::unordered_set<const Node*> moved(taken->nodes().begin(), taken->nodes().end());
         graph.moveNodesBefore(taken, n);
-        for (size_t i = 0; i < n->numOutputs(); ++i) n->output(i)->replaceAllUsesWith(rets[i]);
+        for (size_t i = 0; i < n->numOutputs(); ++i) {
+          Value* out = n->output(i);
+          out->replaceAllUsesWith(rets[i]);
+          // A value computed in the taken block takes over the `if` output's
+          // name, so that names seen from outside (graph outputs) stay.
+          if (moved.count(rets[i]->definingNode()) &&
+              std::find(rets.begin(), rets.begin() + static_cast<std::ptrdiff_t>(i), rets[i]) ==
+                  rets.begin() + static_cast<std::ptrdiff_t>(i)) {
+            const std::string name = out->name();
+            graph.renameValue(out, name + ".dead");
+            graph.renameValue(rets[i], name);
+          }
+        }
         ++folded;
       }
       continue;
@@ -58,9 +73,13 @@ Result<size_t> foldConstants(Graph& graph, const FoldOptions& options) {
       Node* c = graph.createNode("constant");
       c->setAttr("value", (*outs)[i]);
       n->owningBlock()->insertNodeBefore(n, c);
-      Value* nv = c->addOutput(old->type(), old->name() + ".folded");
+      // The constant takes over the folded value's name (the dead node, removed
+      // below, gets another one), so the printed program keeps its names.
+      const std::string name = old->name();
+      graph.renameValue(old, name + ".dead");
+      Value* nv = c->addOutput(old->type(), name);
       auto merged = mergeTypes(old->type(), typeOf((*outs)[i]));
-      if (merged.ok()) nv->setType(*merged);
+      if (merged.ok() && !old->type().isScalar()) nv->setType(*merged);
       old->replaceAllUsesWith(nv);
     }
     ++folded;
@@ -70,31 +89,52 @@ Result<size_t> foldConstants(Graph& graph, const FoldOptions& options) {
 }
 
 Result<size_t> eliminateDeadCode(Graph& graph) {
-  size_t removed = 0;
-  // Walk blocks bottom-up; repeat until nothing changes, since removing a user
-  // can make its producers dead.
+  const size_t liveBefore = graph.numNodes();
+  // Blocks bottom-up (nested blocks first). Within a block, one backward walk
+  // finds every dead node: users come after their producers, so by the time a
+  // node is looked at, all its users in this block have been decided. A use
+  // inside a nested block counts only when the node owning that block (at
+  // this block's level) is live.
   std::function<void(Block*)> sweep = [&](Block* b) {
     for (Node* n : b->nodes())
       for (Block* nb : n->blocks()) sweep(nb);
-    bool changed = true;
-    while (changed) {
-      changed = false;
-      size_t before = b->nodes().size();
-      graph.eraseNodesIf(b, [](Node* n) {
-        const OpSchema* s = n->schema();
-        if (s && !s->pure) return false;
-        for (Value* o : n->outputs())
-          if (o->hasUses()) return false;
-        return true;
-      });
-      if (b->nodes().size() != before) {
-        removed += before - b->nodes().size();
-        changed = true;
+    std::unordered_set<const Node*> dead;
+    // The node of `b` that contains `user` (itself, or the owner of its block, ...).
+    auto atThisLevel = [b](const Node* user) -> const Node* {
+      while (user && user->owningBlock() != b) {
+        const Block* ub = user->owningBlock();
+        user = ub ? ub->owningNode() : nullptr;
       }
+      return user;
+    };
+    auto liveUse = [&](const Use& u) {
+      const Node* user = u.node ? u.node : u.block->owningNode();
+      if (!user) return true;  // a return of the graph body
+      if (!u.node && u.block == b) return true;  // yielded by this block
+      const Node* top = atThisLevel(user);
+      return !top || !dead.count(top);
+    };
+    const auto& nodes = b->nodes();
+    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+      Node* n = *it;
+      const OpSchema* s = n->schema();
+      if (s && !s->pure) continue;
+      bool used = false;
+      for (Value* o : n->outputs()) {
+        for (const Use& u : o->uses())
+          if (liveUse(u)) {
+            used = true;
+            break;
+          }
+        if (used) break;
+      }
+      if (!used) dead.insert(n);
     }
+    if (!dead.empty()) graph.eraseNodesIf(b, [&](Node* n) { return dead.count(n) != 0; });
   };
   sweep(graph.body());
-  return removed;
+  // Counts the nested nodes of removed control flow too.
+  return liveBefore - graph.numNodes();
 }
 
 namespace {

@@ -73,7 +73,8 @@ Result<std::unique_ptr<Graph>> loadProgramFromText(std::string_view text, const 
   SY_ASSIGN_OR_RETURN(std::unique_ptr<Graph> g, parseGraph(text, origin));
   if (hasWeightNodes(*g)) {
     if (weightsPath.empty()) return invalidArgument(origin, ": the program uses weights but no weights file was given");
-    SY_RETURN_IF_ERROR(attachWeights(*g, weightsPath));
+    // Weight errors name the weights file (and the weight); add the program.
+    SY_RETURN_IF_ERROR(attachWeights(*g, weightsPath).withContext(origin));
   }
   SY_RETURN_IF_ERROR(verify(*g).withContext(origin));
   return g;
