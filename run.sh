@@ -14,6 +14,8 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config python3
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+  libboost-dev libboost-filesystem-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
 )
 
 install_deps() {
