@@ -24,8 +24,16 @@
  *    `error_message`/`error_code` and releases it with `error_destroy`. Every
  *    error carries a human-readable message. Nothing throws or aborts across
  *    the boundary.
+ *  - Arrays of structs (values, nodes, attrs, blocks, options, out_support,
+ *    execute's tensors) are laid out by whoever allocates them, with elements
+ *    of that party's sizeof; every element of one array has the same
+ *    struct_size, and a reader steps through the array by the first element's
+ *    struct_size, never by its own sizeof.
+ *  - For output structs the caller sets struct_size (the host does, for
+ *    sy_device_info, sy_node_support, sy_compiled_info and execute's outputs).
  *  - Output parameters are named `out_*`; the callee sets them (to NULL / 0)
  *    first, so they are defined even on failure.
+ *  - Tensors are dense, row-major, little-endian.
  *  - Strings passed in are UTF-8 and NUL-terminated; they are only valid for
  *    the duration of the call unless stated otherwise.
  *  - Thread safety is stated per entry. "Any thread" means the host may call
@@ -257,9 +265,10 @@ typedef struct sy_plugin_api {
   void (*error_destroy)(sy_error* error);              /* NULL is a no-op */
 
   /* --- lifetime --- */
-  /* Optional (NULL: nothing to do). Called once after loading, before any
-   * other entry except the error ones. Fails when the plugin cannot work here
-   * (e.g. its device library is missing); the host then unloads it. */
+  /* Optional (NULL: nothing to do). Called after loading, before any other
+   * entry except the error ones. Fails when the plugin cannot work here (e.g.
+   * its device library is missing); the host then unloads it. A library that
+   * one process loads twice sees nested init/shutdown pairs: count them. */
   sy_error* (*init)(const sy_host_info* host);
   /* Optional. Called once before unloading, after every object is destroyed. */
   void (*shutdown)(void);
@@ -296,8 +305,8 @@ typedef struct sy_plugin_api {
   sy_error* (*compiled_info)(const sy_compiled* compiled, sy_compiled_info* out_info);
 
   /* Runs a compiled region. inputs[i] are in the region's input order and
-   * live on this backend's device (buffers from buffer_alloc of the same
-   * backend). The plugin allocates each output (buffer_alloc) and sets
+   * live on this backend's device (buffers from buffer_alloc or
+   * buffer_wrap_host of the same backend). The plugin allocates each output (buffer_alloc) and sets
    * outputs[i].buffer, offset, dtype, rank and dims; the host owns them
    * afterwards and frees them with buffer_free. Inputs are never modified.
    * On failure no output is left allocated. Thread safety: see
