@@ -58,7 +58,11 @@ class Lexer {
     if (c == '%' || c == '@' || c == '^') {
       advance();
       out.kind = c == '%' ? Tok::Percent : c == '@' ? Tok::At : Tok::Caret;
-      if (pos_ < src_.size() && src_[pos_] == '"') return readString(out.text, out);
+      if (pos_ < src_.size() && src_[pos_] == '"') {
+        SY_RETURN_IF_ERROR(readString(out.text, out));
+        if (out.text.empty() && c == '%') return error(out, "expected a value name after '%', got an empty string");
+        return Status::OK();
+      }
       const size_t start = pos_;
       while (pos_ < src_.size() && isNameChar(src_[pos_])) advance();
       if (pos_ == start) return error(out, std::string("expected a name after '") + c + "'");
@@ -91,8 +95,17 @@ class Lexer {
       out.text = std::string(1, c);
       return Status::OK();
     }
-    return error(out, std::string("unexpected character '") + (std::isprint(static_cast<unsigned char>(c)) ? std::string(1, c) : "\\x" + std::to_string(static_cast<unsigned char>(c))) + "'");
+    std::string shown(1, c);
+    if (!std::isprint(static_cast<unsigned char>(c))) {
+      static const char* hex = "0123456789abcdef";
+      const auto u = static_cast<unsigned char>(c);
+      shown = std::string("\\x") + hex[u >> 4] + hex[u & 0xf];
+    }
+    return error(out, "unexpected character '" + shown + "'");
   }
+
+  /// Characters not yet read.
+  size_t remaining() const { return src_.size() - pos_; }
 
   Status error(const Token& at, const std::string& msg) const {
     return invalidArgument(file_, ":", at.line, ":", at.col, ": ", msg);
@@ -220,6 +233,12 @@ class Parser {
 
  private:
   Status advance() { return lex_.next(tok_); }
+  /// True when the token after the current one is a block label.
+  bool nextIsCaret() const {
+    Lexer copy = lex_;
+    Token t;
+    return copy.next(t).ok() && t.kind == Tok::Caret;
+  }
   bool isPunct(const char* p) const { return tok_.kind == Tok::Punct && tok_.text == p; }
   bool isIdent(const char* w) const { return tok_.kind == Tok::Ident && tok_.text == w; }
   Status expected(const std::string& what) const { return lex_.error(tok_, "expected " + what + ", got " + describe(tok_)); }
@@ -277,9 +296,10 @@ class Parser {
     if (!isPunct("]")) {
       while (true) {
         if (tok_.kind == Tok::Int) {
+          const Token dimTok = tok_;
           int64_t v;
           SY_RETURN_IF_ERROR(parseInt(v));
-          if (v < 0) return lex_.error(tok_, "negative dimension " + std::to_string(v));
+          if (v < 0) return lex_.error(dimTok, "negative dimension " + std::to_string(v));
           dims.emplace_back(v);
         } else if (tok_.kind == Tok::Ident) {
           dims.push_back(Dim::symbol(tok_.text));
@@ -344,7 +364,8 @@ class Parser {
 
   Status parseBlockBody(Block* b, const char* terminator) {
     while (!isIdent(terminator)) {
-      if (tok_.kind == Tok::End || isPunct("}")) return expected(std::string("'") + terminator + "'");
+      if (tok_.kind == Tok::End || isPunct("}") || isIdent("return") || isIdent("yield"))
+        return expected(std::string("'") + terminator + "'");
       SY_RETURN_IF_ERROR(parseNode(b));
     }
     SY_RETURN_IF_ERROR(advance());
@@ -377,7 +398,9 @@ class Parser {
     SY_RETURN_IF_ERROR(expectPunct(")"));
     Node* n = graph_->createNode(opTok.text, inputs);
     b->appendNode(n);
-    if (isPunct("{")) SY_RETURN_IF_ERROR(parseAttrs(n, *schema));
+    // '{' starts the attributes, unless a '^' follows: then it opens the blocks of a
+    // node without attributes or outputs (`if(%c) {^then: ...}`).
+    if (isPunct("{") && !nextIsCaret()) SY_RETURN_IF_ERROR(parseAttrs(n, *schema));
     std::vector<Type> types;
     if (isPunct(":")) {
       SY_RETURN_IF_ERROR(advance());
@@ -407,6 +430,9 @@ class Parser {
       SY_RETURN_IF_ERROR(advance());
     }
     if (isPunct("{")) {
+      if (depth_ >= kMaxDepth)
+        return lex_.error(tok_, "blocks are nested more than " + std::to_string(kMaxDepth) + " deep");
+      ++depth_;
       SY_RETURN_IF_ERROR(advance());
       while (tok_.kind == Tok::Caret) {
         Block* nb = n->addBlock(tok_.text);
@@ -421,6 +447,7 @@ class Parser {
       }
       if (n->numBlocks() == 0) return expected("a block label '^name:'");
       SY_RETURN_IF_ERROR(expectPunct("}"));
+      --depth_;
     }
     // Outputs become visible after the node (and its blocks): a block cannot use its node's outputs.
     for (size_t i = 0; i < outNames.size(); ++i) SY_RETURN_IF_ERROR(define(n->output(i), outNames[i].text, outNames[i]));
@@ -531,9 +558,11 @@ class Parser {
     const auto shape = *t.staticShape();
     auto numel = checkedNumel(shape);
     if (!numel.ok()) return lex_.error(typeTok, numel.status().message());
-    // Cap literals to what the text could possibly hold, before allocating.
-    if (*numel > static_cast<int64_t>(1) << 32)
-      return lex_.error(typeTok, "tensor literal of " + std::to_string(*numel) + " elements is too large");
+    // Every element takes at least one character of the rest of the text: refuse
+    // literals that cannot possibly be complete before allocating anything.
+    if (static_cast<uint64_t>(*numel) > lex_.remaining())
+      return lex_.error(typeTok, "tensor literal of type " + t.toString() + " has " + std::to_string(*numel) +
+                                     " elements, more than the rest of the text can hold");
     auto alloc = Tensor::allocate(t.dtype(), shape);
     if (!alloc.ok()) return lex_.error(typeTok, alloc.status().message());
     Tensor tensor = *alloc;
@@ -544,12 +573,21 @@ class Parser {
         return lex_.error(tok_, "tensor literal has more than the " + std::to_string(tensor.numel()) +
                                     " values its type " + t.toString() + " holds");
       if (tok_.kind == Tok::Ident && (tok_.text == "true" || tok_.text == "false")) {
+        if (t.dtype() != DType::Bool) return expected("a number for a " + t.toString() + " tensor");
         tensor.setInt(i, tok_.text == "true" ? 1 : 0);
         SY_RETURN_IF_ERROR(advance());
       } else if (tok_.kind == Tok::Int && !isFloat(t.dtype())) {
+        const Token elemTok = tok_;
         int64_t v;
         SY_RETURN_IF_ERROR(parseInt(v));
+        const auto [lo, hi] = intRange(t.dtype());
+        if (v < lo || v > hi)
+          return lex_.error(elemTok, "value " + std::to_string(v) + " does not fit in " +
+                                         std::string(dtypeName(t.dtype())));
         tensor.setInt(i, v);
+      } else if (tok_.kind == Tok::Float && !isFloat(t.dtype())) {
+        return expected(std::string(t.dtype() == DType::Bool ? "true or false" : "an integer") + " for a " +
+                        t.toString() + " tensor");
       } else if (tok_.kind == Tok::Int || tok_.kind == Tok::Float) {
         double v;
         SY_RETURN_IF_ERROR(parseFloat(v));
@@ -572,13 +610,26 @@ class Parser {
     return Status::OK();
   }
 
+  static std::pair<int64_t, int64_t> intRange(DType d) {
+    switch (d) {
+      case DType::I8: return {-128, 127};
+      case DType::I32: return {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()};
+      case DType::Bool: return {0, 1};
+      default: return {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
+    }
+  }
+
   struct DefSite {
     Value* value;
     int line, col;
   };
 
+  // Nested blocks deeper than this are refused, so hostile input cannot exhaust the stack.
+  static constexpr int kMaxDepth = 100;
+
   Lexer lex_;
   Token tok_;
+  int depth_ = 0;
   std::unique_ptr<Graph> graph_;
   std::unordered_map<std::string, DefSite> names_;
 };

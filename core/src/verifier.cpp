@@ -54,6 +54,14 @@ Result<Type> joinTypes(const Type& a, const Type& b) {
 
 namespace {
 
+/// True when the type allows exactly one element (scalar, [], [1], [1, 1], unknown dims...).
+bool isOneElementLike(const Type& t) {
+  if (!t.rankKnown()) return true;
+  for (const Dim& d : t.dims())
+    if (d.isStatic() && d.value() != 1) return false;
+  return true;
+}
+
 bool isBoolScalarLike(const Type& t) {
   if (t.dtype() != DType::Bool) return false;
   if (!t.rankKnown()) return true;
@@ -86,7 +94,7 @@ Result<std::vector<Type>> inferIf(const Node& n) {
 Result<std::vector<Type>> inferLoop(const Node& n) {
   if (n.numInputs() < 2) return invalidArgument("needs at least 2 inputs (max trip count, condition)");
   const Type& trip = n.input(0)->type();
-  if (trip.dtype() != DType::I64 || (trip.rankKnown() && trip.rank() > 1))
+  if (trip.dtype() != DType::I64 || !isOneElementLike(trip))
     return invalidArgument("max trip count must be an i64 scalar, got ", trip.toString());
   if (!isBoolScalarLike(n.input(1)->type()))
     return invalidArgument("condition must be a bool scalar, got ", n.input(1)->type().toString());
@@ -119,6 +127,10 @@ Result<std::vector<Type>> inferLoop(const Node& n) {
                              " does not fit body parameter ", param.toString());
     auto t = joinTypes(init, next);
     if (!t.ok()) return t.status().withContext("carried value " + std::to_string(i));
+    // The next iteration receives the yielded value through the same parameter.
+    if (!typesCompatible(param, next))
+      return invalidArgument("carried value ", i, ": the body yields ", next.toString(),
+                             ", which does not fit body parameter ", param.toString());
     out.push_back(*t);
   }
   for (size_t i = 0; i < scans; ++i) {
@@ -231,7 +243,7 @@ class Verifier {
     }
     if (static_cast<int>(n->numBlocks()) != schema->numBlocks)
       return invalidArgument("op '", n->op(), "' takes ", schema->numBlocks, " blocks, got ", n->numBlocks());
-    if (n->op() != "if" && n->op() != "loop") SY_RETURN_IF_ERROR(checkAttributes(*schema, n->attrs()));
+    SY_RETURN_IF_ERROR(checkAttributes(*schema, n->attrs()));
     // Nested blocks see everything defined so far (outer-scope capture).
     for (const Block* b : n->blocks()) SY_RETURN_IF_ERROR(verifyBlock(b));
     SY_ASSIGN_OR_RETURN(std::vector<Type> inferred, inferNodeTypes(*n));
