@@ -70,7 +70,7 @@ case "$cmd" in
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
     filter=()
     # ThreadSanitizer is for the concurrency tests; the rest run under asan.
-    [ "$preset" = tsan ] && filter=(-R 'Concurrency|Thread')
+    [ "$preset" = tsan ] && filter=(-R 'Concurren|Thread')
     ctest --test-dir "$(build_dir "$preset")" --output-on-failure -j"$(nproc)" "${filter[@]}"
     ;;
   *)

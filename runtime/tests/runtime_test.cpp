@@ -155,7 +155,7 @@ TEST(Runtime, ExecuteFailureNamesRegionAndBackend) {
   Tensor w = testing::F({4, 4}, std::vector<double>(16, 0.5));
   auto outs = (*model)->run({x, w});
   ASSERT_FALSE(outs.ok());
-  const std::string& msg = outs.status().message();
+  const std::string msg = outs.status().message();
   EXPECT_NE(msg.find("region 2 on backend 'memdev'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("tanh"), std::string::npos) << msg;
 }
@@ -272,10 +272,14 @@ TEST(Runtime, UnknownBackendIsSkippedWithALineOrRefusedWhenStrict) {
   for (const auto& w : (*engine)->warnings())
     found = found || (w.find("my.yaml:3:5") != std::string::npos && w.find("ghost") != std::string::npos);
   EXPECT_TRUE(found);
+  // Strict: the missing backend is an error (no other plugin folder, so nothing else fails first).
+  c.pluginPaths = {"/nonexistent-switchyard-plugins"};
+  c.backends = {ghost};
   c.strict = true;
   auto strict = Engine::create(c);
   ASSERT_FALSE(strict.ok());
-  EXPECT_NE(strict.status().message().find("ghost"), std::string::npos);
+  EXPECT_NE(strict.status().message().find("ghost"), std::string::npos) << strict.status().message();
+  EXPECT_NE(strict.status().message().find("my.yaml:3:5"), std::string::npos) << strict.status().message();
 }
 
 TEST(Runtime, BadBackendOptionIsAnError) {
