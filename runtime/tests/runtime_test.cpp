@@ -282,6 +282,54 @@ TEST(Runtime, UnknownBackendIsSkippedWithALineOrRefusedWhenStrict) {
   EXPECT_NE(strict.status().message().find("my.yaml:3:5"), std::string::npos) << strict.status().message();
 }
 
+TEST(Runtime, FaultyCompilePluginFallsBackToTheNextBackend) {
+  // compile_fails supports relu/add but every compile fails: its region moves to memdev (next in
+  // priority order that supports it all), and the compile log says why.
+  BackendConfig bad;
+  bad.name = "compile_fails";
+  auto engine = Engine::create(testConfig({bad, memdev()}));
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto g = parse(R"(
+graph @g(%x: f32[3], %y: f32[3]) {
+  %a = add(%x, %y) : f32[3]
+  %r = relu(%a) : f32[3]
+  return %r
+}
+)");
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  ASSERT_EQ((*model)->compileLog().size(), 1u);
+  EXPECT_NE((*model)->compileLog()[0].find("out of device registers"), std::string::npos) << (*model)->compileLog()[0];
+  EXPECT_NE((*model)->compileLog()[0].find("moved to 'memdev'"), std::string::npos) << (*model)->compileLog()[0];
+  EXPECT_EQ((*model)->plan().regions[0].backend, "memdev");
+  auto outs = (*model)->run({testing::F({3}, {1, -5, 2}), testing::F({3}, {1, 1, -3})});
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  EXPECT_TENSOR((*outs)[0], DType::F32, (Shape{3}), {2, 0, 0});
+}
+
+TEST(Runtime, FaultyExecutePluginErrorNamesRegionAndBackend) {
+  BackendConfig bad;
+  bad.name = "execute_fails";
+  auto engine = Engine::create(testConfig({bad}));
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto g = parse(R"(
+graph @g(%x: f32[3]) {
+  %r = relu(%x) : f32[3]
+  return %r
+}
+)");
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  Tensor x = testing::F({3}, {1, -5, 2});
+  Tensor copy = *x.clone();
+  auto outs = (*model)->run({x});
+  ASSERT_FALSE(outs.ok());
+  const std::string msg = outs.status().message();
+  EXPECT_NE(msg.find("region 0 on backend 'execute_fails'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("device lost"), std::string::npos) << msg;
+  EXPECT_TRUE(x.bitwiseEqual(copy));
+}
+
 TEST(Runtime, BadBackendOptionIsAnError) {
   auto engine = Engine::create(testConfig({memdev("", {{"no_such_option", "1"}})}));
   ASSERT_FALSE(engine.ok());
