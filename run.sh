@@ -33,8 +33,13 @@ install_deps() {
 
 build() {
   local preset="$1"
+  shift
   cmake --preset "$preset" >/dev/null
-  cmake --build --preset "$preset" -- -j"$(nproc)"
+  if [ $# -gt 0 ]; then
+    cmake --build --preset "$preset" --target "$@" -- -j"$(nproc)"
+  else
+    cmake --build --preset "$preset" -- -j"$(nproc)"
+  fi
 }
 
 build_dir() {
@@ -64,7 +69,12 @@ case "$cmd" in
     build "$preset"
     ;;
   test)
-    build "$preset"
+    if [ "$preset" = tsan ]; then
+      # ThreadSanitizer is for the concurrency tests: build just those.
+      build tsan concurrency_test runtime_test sy_test_plugins
+    else
+      build "$preset"
+    fi
     export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
