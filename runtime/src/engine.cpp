@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -349,7 +350,15 @@ namespace {
 
 class RunState {
  public:
-  explicit RunState(const CompiledModel::Impl& m) : m_(m) {}
+  RunState(const CompiledModel::Impl& m, std::vector<TraceEvent>* trace)
+      : m_(m), trace_(trace), start_(std::chrono::steady_clock::now()) {}
+
+  double nowUs() const {
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start_).count();
+  }
+  void record(std::string name, std::string lane, double startUs) {
+    if (trace_) trace_->push_back(TraceEvent{std::move(name), std::move(lane), startUs, nowUs() - startUs});
+  }
 
   Slot& slot(const Value* v) { return slots_[v]; }
 
@@ -373,9 +382,11 @@ class RunState {
       s.host = Tensor::borrow(s.dtype, s.shape, p, s.device);
       return s.host;
     }
+    const double t0 = trace_ ? nowUs() : 0;
     SY_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(s.dtype, s.shape));
     SY_RETURN_IF_ERROR(s.device->read(0, t.mutableData(), t.nbytes()).withContext("reading %" + v->name() + " back"));
     s.host = t;
+    record("download %" + v->name() + " from " + s.device->backend().plugin().name(), "transfer", t0);
     return t;
   }
 
@@ -393,15 +404,21 @@ class RunState {
       keepalive.push_back(t);
       return DeviceBuffer::adopt(backend, b);
     }
+    const double t0 = trace_ ? nowUs() : 0;
     SY_ASSIGN_OR_RETURN(std::shared_ptr<DeviceBuffer> buf, DeviceBuffer::allocate(backend, t.nbytes()));
     SY_RETURN_IF_ERROR(buf->write(0, t.data(), t.nbytes()).withContext("uploading %" + v->name()));
+    record("upload %" + v->name() + " to " + backend->plugin().name(), "transfer", t0);
     return buf;
   }
 
   Status runBlock(const BlockPlan& bp) {
     for (const Step& step : bp.steps) {
       if (step.kind == Step::Kind::Region) {
-        SY_RETURN_IF_ERROR(runRegion(*m_.regions[static_cast<size_t>(step.region)]));
+        const RegionExec& r = *m_.regions[static_cast<size_t>(step.region)];
+        const double t0 = trace_ ? nowUs() : 0;
+        SY_RETURN_IF_ERROR(runRegion(r));
+        record("region " + std::to_string(r.regionId) + " (" + std::to_string(r.graph->numNodes()) + " nodes)",
+               r.backend, t0);
       } else if (step.node->op() == "if") {
         SY_RETURN_IF_ERROR(runIf(step).withContext(step.node->describe()));
       } else {
@@ -560,14 +577,20 @@ class RunState {
   }
 
   const CompiledModel::Impl& m_;
+  std::vector<TraceEvent>* trace_;
+  std::chrono::steady_clock::time_point start_;
   std::unordered_map<const Value*, Slot> slots_;
 };
 
 }  // namespace
 
 Result<std::vector<Tensor>> CompiledModel::run(const std::vector<Tensor>& inputs) const {
+  return run(inputs, RunOptions{});
+}
+
+Result<std::vector<Tensor>> CompiledModel::run(const std::vector<Tensor>& inputs, const RunOptions& options) const {
   SY_RETURN_IF_ERROR(bindInputs(*impl_->graph, inputs).status());
-  RunState state(*impl_);
+  RunState state(*impl_, options.trace);
   for (size_t i = 0; i < inputs.size(); ++i) state.setHost(impl_->graph->inputs()[i], inputs[i]);
   SY_RETURN_IF_ERROR(state.runBlock(impl_->plan.top));
   std::vector<Tensor> outs;

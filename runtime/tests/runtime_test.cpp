@@ -93,6 +93,31 @@ TEST(Runtime, SplitsAcrossMemdevAndReference) {
   expectSame(*outs, reference(g, inputs));
 }
 
+TEST(Runtime, TraceHasOneSlicePerRegionAndTransfer) {
+  auto engine = Engine::create(testConfig({memdev()}));
+  ASSERT_TRUE(engine.ok());
+  auto model = (*engine)->compile(parse(kMixed));
+  ASSERT_TRUE(model.ok());
+  std::vector<TraceEvent> trace;
+  RunOptions options;
+  options.trace = &trace;
+  auto outs = (*model)->run({testing::F({1, 4}, {1, 2, 3, 4}), testing::F({4, 4}, std::vector<double>(16, 0.5))}, options);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  int regions = 0, uploads = 0, downloads = 0;
+  for (const TraceEvent& e : trace) {
+    EXPECT_GE(e.durationUs, 0);
+    if (e.name.rfind("region ", 0) == 0) {
+      ++regions;
+      EXPECT_TRUE(e.lane == "memdev" || e.lane == "reference") << e.lane;
+    }
+    if (e.name.rfind("upload ", 0) == 0) ++uploads;
+    if (e.name.rfind("download ", 0) == 0) ++downloads;
+  }
+  EXPECT_EQ(regions, 3);
+  EXPECT_GE(uploads, 2);    // %x and %w into the first memdev region
+  EXPECT_GE(downloads, 1);  // back for the reference region and the outputs
+}
+
 TEST(Runtime, EverythingOnReferenceWithoutPlugins) {
   // No plugin folder: only the reference interpreter remains (the environment may not add any).
   unsetenv("SWITCHYARD_PLUGIN_PATH");

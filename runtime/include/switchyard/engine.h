@@ -21,6 +21,20 @@ namespace sy {
 
 class CompiledModel;
 
+/// One timed slice of a run (a region on a backend, or a transfer), for traces.
+struct TraceEvent {
+  std::string name;     ///< "region 2 (5 nodes)", "upload %x to memdev", "download %y from memdev"
+  std::string lane;     ///< the backend, or "transfer"
+  double startUs = 0;   ///< microseconds since the run started
+  double durationUs = 0;
+};
+
+/// Per-call options of CompiledModel::run.
+struct RunOptions {
+  /// When set, the run appends one event per region and per transfer.
+  std::vector<TraceEvent>* trace = nullptr;
+};
+
 /// One backend the engine will use, in priority order.
 struct EngineBackend {
   std::string name;  ///< backend name ("reference" for the interpreter)
@@ -76,6 +90,7 @@ class CompiledModel {
   /// region and its backend, unless the config allows retrying it on the
   /// reference interpreter. The inputs are never modified.
   Result<std::vector<Tensor>> run(const std::vector<Tensor>& inputs) const;
+  Result<std::vector<Tensor>> run(const std::vector<Tensor>& inputs, const RunOptions& options) const;
 
   /// The partition plan, with placements updated by compile fallbacks.
   const PartitionPlan& plan() const;
