@@ -63,6 +63,18 @@ Result<size_t> foldConstants(Graph& graph, const FoldOptions& options) {
       inputs.push_back(*t);
     }
     if (!allKnown) continue;
+    // Check the result size before computing it: folding must never attempt a
+    // huge allocation (e.g. constant_of_shape of [2^33]). With all inputs
+    // known, inference gives static shapes; anything else is left alone.
+    auto types = inferNodeTypes(*n);
+    if (!types.ok()) continue;
+    bool fits = true;
+    for (const Type& t : *types) {
+      const auto shape = t.staticShape();
+      const auto numel = shape ? checkedNumel(*shape) : Result<int64_t>(invalidArgument("not static"));
+      fits = fits && numel.ok() && *numel <= options.maxElements;
+    }
+    if (!fits) continue;
     auto outs = evalOp(n->op(), inputs, n->attrs(), static_cast<int>(n->numOutputs()));
     if (!outs.ok()) continue;  // leave it to fail (or not) at run time, with the node's context
     bool small = true;

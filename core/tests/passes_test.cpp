@@ -797,3 +797,22 @@ graph @g(%x: f32[N, 2]) {
 
 }  // namespace
 }  // namespace sy
+
+namespace sy {
+namespace {
+TEST(FoldConstantsLimits, HugeResultIsNotEvenComputed) {
+  // 2^33 f32 elements would be 32 GiB: the pass must skip the node from its inferred shape alone.
+  auto g = parseGraph(R"(
+graph @huge() {
+  %s = constant() {value = tensor<i64[1]>[8589934592]} : i64[1]
+  %z = constant_of_shape(%s) : f32[8589934592]
+  return %z
+}
+)");
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  auto folded = foldConstants(**g);
+  ASSERT_TRUE(folded.ok()) << folded.status().toString();
+  EXPECT_EQ(*folded, 0u);
+}
+}  // namespace
+}  // namespace sy

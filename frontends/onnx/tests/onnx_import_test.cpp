@@ -1,0 +1,994 @@
+// Tests of the ONNX importer on models built here with the protobuf API.
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <variant>
+
+#include "switchyard/interpreter.h"
+#include "switchyard/onnx_import.h"
+#include "switchyard/verifier.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace sy;
+using sy::testing::F;
+using sy::testing::I;
+
+namespace {
+
+using DimSpec = std::variant<int64_t, std::string>;
+
+onnx::TensorProto toProto(const std::string& name, const Tensor& t) {
+  onnx::TensorProto p;
+  p.set_name(name);
+  for (int64_t d : t.shape()) p.add_dims(d);
+  int type = onnx::TensorProto::FLOAT;
+  switch (t.dtype()) {
+    case DType::F32: type = onnx::TensorProto::FLOAT; break;
+    case DType::F16: type = onnx::TensorProto::FLOAT16; break;
+    case DType::BF16: type = onnx::TensorProto::BFLOAT16; break;
+    case DType::I8: type = onnx::TensorProto::INT8; break;
+    case DType::I32: type = onnx::TensorProto::INT32; break;
+    case DType::I64: type = onnx::TensorProto::INT64; break;
+    case DType::Bool: type = onnx::TensorProto::BOOL; break;
+  }
+  p.set_data_type(type);
+  p.set_raw_data(std::string(static_cast<const char*>(t.data()), t.nbytes()));
+  return p;
+}
+
+void setAttr(onnx::NodeProto* n, const std::string& name, int64_t v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+void setAttr(onnx::NodeProto* n, const std::string& name, double v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(static_cast<float>(v));
+}
+void setAttr(onnx::NodeProto* n, const std::string& name, const std::string& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(v);
+}
+void setAttr(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t x : v) a->add_ints(x);
+}
+void setAttr(onnx::NodeProto* n, const std::string& name, const onnx::GraphProto& g) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::GRAPH);
+  *a->mutable_g() = g;
+}
+
+void addValue(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list, const std::string& name, int elem,
+              const std::optional<std::vector<DimSpec>>& dims) {
+  auto* v = list->Add();
+  v->set_name(name);
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(elem);
+  if (!dims) return;
+  auto* shape = tt->mutable_shape();
+  for (const auto& d : *dims) {
+    auto* dim = shape->add_dim();
+    if (std::holds_alternative<int64_t>(d)) {
+      if (std::get<int64_t>(d) >= 0) dim->set_dim_value(std::get<int64_t>(d));
+    } else {
+      dim->set_dim_param(std::get<std::string>(d));
+    }
+  }
+}
+
+onnx::NodeProto* addNode(onnx::GraphProto* g, const std::string& op, const std::vector<std::string>& ins,
+                         const std::vector<std::string>& outs, const std::string& name = "") {
+  auto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_name(name);
+  for (const auto& i : ins) n->add_input(i);
+  for (const auto& o : outs) n->add_output(o);
+  return n;
+}
+
+constexpr int kF = onnx::TensorProto::FLOAT;
+constexpr int kI64 = onnx::TensorProto::INT64;
+constexpr int kBool = onnx::TensorProto::BOOL;
+
+struct Model {
+  onnx::ModelProto m;
+  onnx::GraphProto* g;
+  explicit Model(int64_t opset) {
+    m.set_ir_version(8);
+    auto* o = m.add_opset_import();
+    o->set_domain("");
+    o->set_version(opset);
+    g = m.mutable_graph();
+    g->set_name("test");
+  }
+  void input(const std::string& name, int elem, std::optional<std::vector<DimSpec>> dims) {
+    addValue(g->mutable_input(), name, elem, dims);
+  }
+  void output(const std::string& name, int elem = kF) { addValue(g->mutable_output(), name, elem, std::nullopt); }
+  onnx::NodeProto* node(const std::string& op, const std::vector<std::string>& ins,
+                        const std::vector<std::string>& outs, const std::string& name = "") {
+    return addNode(g, op, ins, outs, name);
+  }
+  void init(const std::string& name, const Tensor& t) { *g->add_initializer() = toProto(name, t); }
+  std::string bytes() const { return m.SerializeAsString(); }
+};
+
+Result<std::unique_ptr<Graph>> import(const Model& m, const std::string& baseDir = "", OnnxImportOptions o = {}) {
+  return importOnnxBytes(m.bytes(), "test.onnx", baseDir, o);
+}
+
+std::vector<Tensor> importAndRun(const Model& m, const std::vector<Tensor>& inputs, OnnxImportOptions o = {}) {
+  auto g = import(m, "", o);
+  EXPECT_TRUE(g.ok()) << g.status().toString();
+  if (!g.ok()) return {};
+  auto interp = Interpreter::create(std::shared_ptr<const Graph>(std::move(*g)));
+  EXPECT_TRUE(interp.ok()) << interp.status().toString();
+  if (!interp.ok()) return {};
+  auto r = (*interp)->run(inputs);
+  EXPECT_TRUE(r.ok()) << r.status().toString();
+  return r.ok() ? *r : std::vector<Tensor>{};
+}
+
+/// One-node model x -> op -> y, run on `x` with and without folding; returns y.
+Tensor runUnary(int64_t opset, const std::string& op, const Tensor& x,
+                const std::function<void(onnx::NodeProto*)>& attrs = {}, int outElem = kF) {
+  Model m(opset);
+  std::vector<DimSpec> dims(x.shape().begin(), x.shape().end());
+  m.input("x", kF, dims);
+  auto* n = m.node(op, {"x"}, {"y"}, "n0");
+  if (attrs) attrs(n);
+  m.output("y", outElem);
+  auto outs = importAndRun(m, {x});
+  return outs.empty() ? Tensor() : outs[0];
+}
+
+std::vector<double> values(const Tensor& t) {
+  std::vector<double> v;
+  for (int64_t i = 0; i < t.numel(); ++i) v.push_back(t.getDouble(i));
+  return v;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Basics: inputs, outputs, names, symbols, weights
+
+TEST(OnnxImport, InputsOutputsNamesAndSymbols) {
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{std::string("batch"), int64_t{3}});
+  m.input("w", kF, std::vector<DimSpec>{int64_t{3}, int64_t{2}});
+  m.input("z", kF, std::vector<DimSpec>{int64_t{-1}});  // unnamed dynamic dim
+  m.init("w", F({3, 2}, {1, 0, 0, 1, 1, 1}));           // an input that is also an initializer
+  m.init("b", F({2}, {10, 20}));
+  m.node("MatMul", {"x", "w"}, {"xw"}, "matmul_node");
+  m.node("Add", {"xw", "b"}, {"out:0"}, "add_node");
+  m.node("Relu", {"z"}, {"zr"}, "relu_node");
+  m.output("out:0");
+  m.output("zr");
+  auto g = import(m);
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  const Graph& graph = **g;
+  ASSERT_EQ(graph.inputs().size(), 2u);  // w is a weight, not an input
+  EXPECT_EQ(graph.inputs()[0]->name(), "x");
+  EXPECT_EQ(graph.inputs()[0]->type().toString(), "f32[batch, 3]");
+  EXPECT_TRUE(graph.inputs()[1]->type().dim(0).isSymbol());
+  EXPECT_EQ(graph.outputs()[0]->name(), "out:0");
+  EXPECT_EQ(graph.outputs()[0]->type().toString(), "f32[batch, 2]");
+  EXPECT_EQ(graph.outputs()[0]->definingNode()->name(), "add_node");
+  EXPECT_EQ(graph.weights().count("w"), 1u);
+  EXPECT_EQ(graph.weights().count("b"), 1u);
+  bool sawWeight = false;
+  forEachNode(graph.body(), [&](Node* n) { sawWeight = sawWeight || n->op() == "weight"; });
+  EXPECT_TRUE(sawWeight);
+
+  auto interp = Interpreter::create(std::shared_ptr<const Graph>(std::move(*g)));
+  ASSERT_TRUE(interp.ok());
+  auto r = (*interp)->run(std::vector<Tensor>{F({2, 3}, {1, 2, 3, 4, 5, 6}), F({2}, {-1, 1})});
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  EXPECT_TENSOR((*r)[0], DType::F32, (Shape{2, 2}), {14, 25, 20, 31});
+  EXPECT_TENSOR((*r)[1], DType::F32, (Shape{2}), {0, 1});
+}
+
+TEST(OnnxImport, UnsupportedElementTypeIsAnError) {
+  Model m(13);
+  m.input("x", onnx::TensorProto::DOUBLE, std::vector<DimSpec>{int64_t{2}});
+  m.node("Relu", {"x"}, {"y"});
+  m.output("y");
+  auto g = import(m);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("\"x\""), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("DOUBLE"), std::string::npos) << g.status().message();
+}
+
+TEST(OnnxImport, TypedDataFieldsAndConstantNode) {
+  Model m(13);
+  m.input("x", kI64, std::vector<DimSpec>{int64_t{3}});
+  onnx::TensorProto t;
+  t.set_name("k");
+  t.set_data_type(kI64);
+  t.add_dims(3);
+  for (int64_t v : {5, 6, 7}) t.add_int64_data(v);
+  *m.g->add_initializer() = t;
+  auto* c = m.node("Constant", {}, {"c"});
+  setAttr(c, "value_ints", std::vector<int64_t>{1, 1, 1});
+  m.node("Add", {"x", "k"}, {"s"});
+  m.node("Add", {"s", "c"}, {"y"});
+  m.output("y", kI64);
+  auto r = importAndRun(m, {I({3}, {1, 2, 3})});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TENSOR(r[0], DType::I64, (Shape{3}), {7, 9, 11});
+}
+
+// ---------------------------------------------------------------------------
+// Ops and opsets
+
+TEST(OnnxImport, ElementwiseLowerings) {
+  const Tensor x = F({5}, {-2, -0.5, 0, 0.5, 2});
+  auto near = [&](const Tensor& y, std::function<double(double)> f) {
+    ASSERT_TRUE(y.valid());
+    std::vector<double> e;
+    for (double v : values(x)) e.push_back(f(v));
+    EXPECT_TENSOR(y, DType::F32, (Shape{5}), e, 1e-5, 1e-5);
+  };
+  near(runUnary(13, "Softplus", x), [](double v) { return std::log(std::exp(v) + 1); });
+  near(runUnary(13, "Softsign", x), [](double v) { return v / (1 + std::fabs(v)); });
+  near(runUnary(13, "Elu", x, [](auto* n) { setAttr(n, "alpha", 0.5); }),
+       [](double v) { return v < 0 ? 0.5 * (std::exp(v) - 1) : v; });
+  near(runUnary(13, "Selu", x), [](double v) {
+    return 1.0507009873554805 * (v <= 0 ? 1.6732632423543772 * (std::exp(v) - 1) : v);
+  });
+  near(runUnary(13, "HardSigmoid", x), [](double v) { return std::clamp(0.2 * v + 0.5, 0.0, 1.0); });
+  near(runUnary(14, "HardSwish", x), [](double v) { return v * std::clamp(v / 6 + 0.5, 0.0, 1.0); });
+  near(runUnary(13, "LeakyRelu", x, [](auto* n) { setAttr(n, "alpha", 0.1); }),
+       [](double v) { return v < 0 ? 0.1 * v : v; });
+  near(runUnary(13, "Neg", x), [](double v) { return -v; });
+  near(runUnary(13, "Abs", x), [](double v) { return std::fabs(v); });
+  near(runUnary(13, "Sin", x), [](double v) { return std::sin(v); });
+  near(runUnary(13, "Cos", x), [](double v) { return std::cos(v); });
+  near(runUnary(13, "Erf", x), [](double v) { return std::erf(v); });
+  near(runUnary(13, "Sinh", x), [](double v) { return std::sinh(v); });
+  near(runUnary(13, "Cosh", x), [](double v) { return std::cosh(v); });
+  near(runUnary(13, "Tan", x), [](double v) { return std::tan(v); });
+  near(runUnary(13, "Asinh", x), [](double v) { return std::asinh(v); });
+  near(runUnary(13, "Mish", x), [](double v) { return v * std::tanh(std::log1p(std::exp(v))); });
+  near(runUnary(13, "ThresholdedRelu", x, [](auto* n) { setAttr(n, "alpha", 0.4); }),
+       [](double v) { return v > 0.4 ? v : 0; });
+  near(runUnary(12, "Celu", x), [](double v) { return std::max(0.0, v) + std::min(0.0, std::exp(v) - 1); });
+  near(runUnary(13, "Dropout", x), [](double v) { return v; });
+  near(runUnary(7, "Dropout", x, [](auto* n) { setAttr(n, "ratio", 0.3); }), [](double v) { return v; });
+  // Clip: attributes before 11, inputs from 11.
+  near(runUnary(6 + 1, "Clip", x, [](auto* n) {
+         setAttr(n, "min", -1.0);
+         setAttr(n, "max", 1.0);
+       }),
+       [](double v) { return std::clamp(v, -1.0, 1.0); });
+}
+
+TEST(OnnxImport, VariadicAndBinary) {
+  Model m(13);
+  for (const char* n : {"a", "b", "c"}) m.input(n, kF, std::vector<DimSpec>{int64_t{3}});
+  m.input("s", kF, std::vector<DimSpec>{int64_t{1}});
+  m.node("Sum", {"a", "b", "c"}, {"sum"});
+  m.node("Max", {"a", "b", "c"}, {"max"});
+  m.node("Min", {"a", "b"}, {"min"});
+  m.node("Mean", {"a", "b", "c"}, {"mean"});
+  m.node("PRelu", {"a", "s"}, {"prelu"});
+  m.node("Pow", {"b", "s"}, {"pow"});
+  m.node("GreaterOrEqual", {"a", "b"}, {"ge"});
+  m.node("Not", {"ge"}, {"nge"});
+  m.node("Xor", {"ge", "nge"}, {"x"});
+  for (const char* o : {"sum", "max", "min", "mean", "prelu", "pow"}) m.output(o);
+  m.output("nge", kBool);
+  m.output("x", kBool);
+  auto r = importAndRun(m, {F({3}, {1, -2, 3}), F({3}, {2, 2, 2}), F({3}, {0, 5, -1}), F({1}, {0.5})});
+  ASSERT_EQ(r.size(), 8u);
+  EXPECT_TENSOR(r[0], DType::F32, (Shape{3}), {3, 5, 4});
+  EXPECT_TENSOR(r[1], DType::F32, (Shape{3}), {2, 5, 3});
+  EXPECT_TENSOR(r[2], DType::F32, (Shape{3}), {1, -2, 2});
+  EXPECT_TENSOR(r[3], DType::F32, (Shape{3}), {1, 5.0 / 3, 4.0 / 3});
+  EXPECT_TENSOR(r[4], DType::F32, (Shape{3}), {1, -1, 3});
+  EXPECT_TENSOR(r[5], DType::F32, (Shape{3}), {std::sqrt(2.0), std::sqrt(2.0), std::sqrt(2.0)});
+  EXPECT_TENSOR(r[6], DType::Bool, (Shape{3}), {1, 1, 0});
+  EXPECT_TENSOR(r[7], DType::Bool, (Shape{3}), {1, 1, 1});
+}
+
+TEST(OnnxImport, ClipWithRunTimeBoundsLowersToMaxMin) {
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{4}});
+  m.input("lo", kF, std::vector<DimSpec>{});
+  m.node("Clip", {"x", "lo", ""}, {"y"});
+  m.output("y");
+  auto g = import(m);
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  bool sawMax = false;
+  forEachNode((*g)->body(), [&](Node* n) { sawMax = sawMax || n->op() == "maximum"; });
+  EXPECT_TRUE(sawMax);
+  auto r = importAndRun(m, {F({4}, {-3, -1, 1, 3}), F({}, {-2})});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TENSOR(r[0], DType::F32, (Shape{4}), {-2, -1, 1, 3});
+
+  // Constant bounds become the clip op's attributes.
+  Model c(13);
+  c.input("x", kF, std::vector<DimSpec>{int64_t{4}});
+  c.init("hi", F({}, {2}));
+  c.node("Clip", {"x", "", "hi"}, {"y"});
+  c.output("y");
+  auto r2 = importAndRun(c, {F({4}, {-3, -1, 1, 3})});
+  ASSERT_EQ(r2.size(), 1u);
+  EXPECT_TENSOR(r2[0], DType::F32, (Shape{4}), {-3, -1, 1, 2});
+}
+
+TEST(OnnxImport, SoftmaxBeforeAndAfterOpset13) {
+  const Tensor x = F({2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7});
+  // Opset 11, axis 1: softmax over the flattened [2, 4] rows.
+  Tensor y11 = runUnary(11, "Softmax", x, [](auto* n) { setAttr(n, "axis", int64_t{1}); });
+  std::vector<double> e11;
+  for (int r = 0; r < 2; ++r) {
+    double s = 0;
+    for (int i = 0; i < 4; ++i) s += std::exp(r * 4 + i);
+    for (int i = 0; i < 4; ++i) e11.push_back(std::exp(r * 4 + i) / s);
+  }
+  EXPECT_TENSOR(y11, DType::F32, (Shape{2, 2, 2}), e11, 1e-6, 1e-5);
+  // Opset 13, axis 1: softmax along dim 1 only.
+  Tensor y13 = runUnary(13, "Softmax", x, [](auto* n) { setAttr(n, "axis", int64_t{1}); });
+  const double a = 1 / (1 + std::exp(2.0)), b = 1 - a;
+  EXPECT_TENSOR(y13, DType::F32, (Shape{2, 2, 2}), {a, a, b, b, a, a, b, b}, 1e-6, 1e-5);
+  // LogSoftmax opset 11 default axis (1) on 2-D equals the last axis.
+  Tensor l = runUnary(11, "LogSoftmax", F({1, 2}, {0, 0}));
+  EXPECT_TENSOR(l, DType::F32, (Shape{1, 2}), {std::log(0.5), std::log(0.5)}, 1e-6, 1e-5);
+  Tensor h = runUnary(13, "Hardmax", F({2, 3}, {1, 3, 3, 5, 0, 1}));
+  EXPECT_TENSOR(h, DType::F32, (Shape{2, 3}), {0, 1, 0, 1, 0, 0});
+}
+
+TEST(OnnxImport, SqueezeUnsqueezeAttrBefore13InputFrom13) {
+  const Tensor x = F({1, 3, 1}, {1, 2, 3});
+  Tensor a = runUnary(11, "Squeeze", x, [](auto* n) { setAttr(n, "axes", std::vector<int64_t>{0}); });
+  EXPECT_EQ(a.shape(), (Shape{3, 1}));
+  Tensor b = runUnary(11, "Unsqueeze", x, [](auto* n) { setAttr(n, "axes", std::vector<int64_t>{-1}); });
+  EXPECT_EQ(b.shape(), (Shape{1, 3, 1, 1}));
+
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{1}, int64_t{3}, int64_t{1}});
+  m.init("axes", I({1}, {2}));
+  m.node("Squeeze", {"x", "axes"}, {"s"});
+  m.node("Unsqueeze", {"s", "axes"}, {"u"});
+  m.output("s");
+  m.output("u");
+  auto r = importAndRun(m, {x});
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].shape(), (Shape{1, 3}));
+  EXPECT_EQ(r[1].shape(), (Shape{1, 3, 1}));
+
+  // Axes computed at run time: an error that names the node.
+  Model bad(13);
+  bad.input("x", kF, std::vector<DimSpec>{int64_t{1}, int64_t{3}});
+  bad.input("axes", kI64, std::vector<DimSpec>{int64_t{1}});
+  bad.node("Squeeze", {"x", "axes"}, {"s"}, "my_squeeze");
+  bad.output("s");
+  auto g = import(bad);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("my_squeeze"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("Squeeze, opset 13"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("constant"), std::string::npos) << g.status().message();
+}
+
+TEST(OnnxImport, ReduceAxesAttrOrInputByOpset) {
+  const Tensor x = F({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor s11 = runUnary(11, "ReduceSum", x, [](auto* n) {
+    setAttr(n, "axes", std::vector<int64_t>{1});
+    setAttr(n, "keepdims", int64_t{0});
+  });
+  EXPECT_TENSOR(s11, DType::F32, (Shape{2}), {6, 15});
+  Tensor m13 = runUnary(13, "ReduceMean", x, [](auto* n) { setAttr(n, "axes", std::vector<int64_t>{0}); });
+  EXPECT_TENSOR(m13, DType::F32, (Shape{1, 3}), {2.5, 3.5, 4.5});
+  Tensor l2 = runUnary(13, "ReduceL2", x, [](auto* n) { setAttr(n, "axes", std::vector<int64_t>{1}); });
+  EXPECT_TENSOR(l2, DType::F32, (Shape{2, 1}), {std::sqrt(14.0), std::sqrt(77.0)}, 1e-5, 1e-5);
+  Tensor lse = runUnary(13, "ReduceLogSumExp", x, [](auto* n) { setAttr(n, "keepdims", int64_t{0}); });
+  double s = 0;
+  for (int i = 1; i <= 6; ++i) s += std::exp(i);
+  EXPECT_TENSOR(lse, DType::F32, (Shape{}), {std::log(s)}, 1e-5, 1e-5);
+
+  for (auto [op, opset] : std::vector<std::pair<const char*, int>>{{"ReduceSum", 13}, {"ReduceMax", 18}}) {
+    Model m(opset);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{2}, int64_t{3}});
+    m.init("axes", I({1}, {-1}));
+    auto* n = m.node(op, {"x", "axes"}, {"y"});
+    setAttr(n, "keepdims", int64_t{0});
+    m.output("y");
+    auto r = importAndRun(m, {x});
+    ASSERT_EQ(r.size(), 1u) << op;
+    EXPECT_TENSOR(r[0], DType::F32, (Shape{2}), std::string(op) == "ReduceSum" ? std::vector<double>{6, 15}
+                                                                                : std::vector<double>{3, 6});
+  }
+  Tensor am = runUnary(13, "ArgMax", x, [](auto* n) {
+    setAttr(n, "axis", int64_t{1});
+    setAttr(n, "keepdims", int64_t{0});
+  }, kI64);
+  EXPECT_TENSOR(am, DType::I64, (Shape{2}), {2, 2});
+}
+
+TEST(OnnxImport, SplitVersions) {
+  const Tensor x = F({6}, {1, 2, 3, 4, 5, 6});
+  {
+    Model m(11);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{6}});
+    auto* n = m.node("Split", {"x"}, {"a", "b"});
+    setAttr(n, "split", std::vector<int64_t>{2, 4});
+    m.output("a");
+    m.output("b");
+    auto r = importAndRun(m, {x});
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_TENSOR(r[1], DType::F32, (Shape{4}), {3, 4, 5, 6});
+  }
+  {
+    Model m(13);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{6}});
+    m.init("split", I({2}, {5, 1}));
+    m.node("Split", {"x", "split"}, {"a", "b"});
+    m.output("a");
+    m.output("b");
+    auto r = importAndRun(m, {x});
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_TENSOR(r[1], DType::F32, (Shape{1}), {6});
+  }
+  {
+    Model m(18);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{6}});
+    auto* n = m.node("Split", {"x"}, {"a", "b", "c"});
+    setAttr(n, "num_outputs", int64_t{3});
+    for (const char* o : {"a", "b", "c"}) m.output(o);
+    auto r = importAndRun(m, {x});
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_TENSOR(r[2], DType::F32, (Shape{2}), {5, 6});
+  }
+}
+
+TEST(OnnxImport, SliceAndPadVersions) {
+  const Tensor x = F({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor s9 = runUnary(9, "Slice", x, [](auto* n) {
+    setAttr(n, "starts", std::vector<int64_t>{1});
+    setAttr(n, "ends", std::vector<int64_t>{100});
+    setAttr(n, "axes", std::vector<int64_t>{1});
+  });
+  EXPECT_TENSOR(s9, DType::F32, (Shape{2, 2}), {2, 3, 5, 6});
+  {
+    Model m(13);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{2}, int64_t{3}});
+    m.init("starts", I({2}, {0, 2}));
+    m.init("ends", I({2}, {2, -100}));
+    m.init("steps", I({2}, {1, -2}));
+    m.node("Slice", {"x", "starts", "ends", "", "steps"}, {"y"});
+    m.output("y");
+    auto r = importAndRun(m, {x});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_TENSOR(r[0], DType::F32, (Shape{2, 2}), {3, 1, 6, 4});
+  }
+  Tensor p2 = runUnary(2 + 8, "Pad", x, [](auto* n) {
+    setAttr(n, "pads", std::vector<int64_t>{0, 1, 0, 0});
+    setAttr(n, "value", 9.0);
+  });
+  EXPECT_TENSOR(p2, DType::F32, (Shape{2, 4}), {9, 1, 2, 3, 9, 4, 5, 6});
+  {
+    Model m(18);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{2}, int64_t{3}});
+    m.init("pads", I({2}, {1, 0}));
+    m.init("v", F({}, {-1}));
+    m.init("axes", I({1}, {0}));
+    m.node("Pad", {"x", "pads", "v", "axes"}, {"y"});
+    m.output("y");
+    auto r = importAndRun(m, {x});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_TENSOR(r[0], DType::F32, (Shape{3, 3}), {-1, -1, -1, 1, 2, 3, 4, 5, 6});
+  }
+}
+
+TEST(OnnxImport, ShapeArithmeticFoldsToConstants) {
+  // Shape -> Gather -> Unsqueeze -> Concat -> Reshape, as exporters write it.
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{2}, int64_t{3}, int64_t{4}});
+  m.init("zero", I({}, {0}));
+  m.init("minus1", I({1}, {-1}));
+  m.init("ax0", I({1}, {0}));
+  m.node("Shape", {"x"}, {"shape"});
+  m.node("Gather", {"shape", "zero"}, {"n"});
+  m.node("Unsqueeze", {"n", "ax0"}, {"n1"});
+  auto* c = m.node("Concat", {"n1", "minus1"}, {"newshape"});
+  setAttr(c, "axis", int64_t{0});
+  m.node("Reshape", {"x", "newshape"}, {"y"});
+  m.output("y");
+  auto g = import(m);
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  EXPECT_EQ((*g)->outputs()[0]->type().toString(), "f32[2, 12]");
+  int nodes = 0;
+  forEachNode((*g)->body(), [&](Node* n) { nodes += n->op() != "constant" && n->op() != "weight"; });
+  EXPECT_EQ(nodes, 1);  // only the reshape is left
+
+  // Without folding the same model keeps the shape ops and still runs.
+  OnnxImportOptions noFold;
+  noFold.foldConstants = false;
+  auto g2 = import(m, "", noFold);
+  ASSERT_TRUE(g2.ok()) << g2.status().toString();
+  int nodes2 = 0;
+  forEachNode((*g2)->body(), [&](Node* n) { nodes2 += n->op() == "shape"; });
+  EXPECT_EQ(nodes2, 1);
+  std::vector<double> v(24);
+  for (int i = 0; i < 24; ++i) v[static_cast<size_t>(i)] = i;
+  auto r = importAndRun(m, {F({2, 3, 4}, v)}, noFold);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].shape(), (Shape{2, 12}));
+}
+
+TEST(OnnxImport, NnOps) {
+  // Gemm with transB, Conv, MaxPool, BatchNorm, Flatten, in one model.
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{std::string("N"), int64_t{1}, int64_t{4}, int64_t{4}});
+  m.init("w", F({2, 1, 2, 2}, {1, 1, 1, 1, 0, 0, 0, 1}));
+  m.init("b", F({2}, {0, 1}));
+  m.init("scale", F({2}, {1, 2}));
+  m.init("bias", F({2}, {0, 0}));
+  m.init("mean", F({2}, {0, 0}));
+  m.init("var", F({2}, {1, 1}));
+  m.init("fc", F({3, 8}, std::vector<double>(24, 0.5)));
+  auto* conv = m.node("Conv", {"x", "w", "b"}, {"c"}, "conv");
+  setAttr(conv, "kernel_shape", std::vector<int64_t>{2, 2});
+  setAttr(conv, "strides", std::vector<int64_t>{2, 2});
+  auto* bn = m.node("BatchNormalization", {"c", "scale", "bias", "mean", "var"}, {"bnout"}, "bn");
+  setAttr(bn, "epsilon", 0.0);
+  auto* pool = m.node("MaxPool", {"bnout"}, {"p"});
+  setAttr(pool, "kernel_shape", std::vector<int64_t>{1, 1});
+  m.node("Flatten", {"p"}, {"f"});
+  auto* gemm = m.node("Gemm", {"f", "fc"}, {"y"}, "gemm");
+  setAttr(gemm, "transB", int64_t{1});
+  setAttr(gemm, "alpha", 2.0);
+  m.output("y");
+  std::vector<double> v(16, 1.0);
+  auto r = importAndRun(m, {F({1, 1, 4, 4}, v)});
+  ASSERT_EQ(r.size(), 1u);
+  // conv: channel 0 = 4 per window, channel 1 = 1 + 1 = 2; bn scales ch1 by 2 -> 4; sum = 8 * 4 = 32; * 0.5 * 2
+  EXPECT_TENSOR(r[0], DType::F32, (Shape{1, 3}), {32, 32, 32});
+
+  // A used training output of BatchNormalization is an error.
+  Model t(9);
+  t.input("x", kF, std::vector<DimSpec>{int64_t{1}, int64_t{2}});
+  for (const char* n : {"s", "b", "m", "v"}) t.init(n, F({2}, {1, 1}));
+  t.node("BatchNormalization", {"x", "s", "b", "m", "v"}, {"y", "running_mean"}, "bn_train");
+  t.output("y");
+  t.output("running_mean");
+  auto g = import(t);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("bn_train"), std::string::npos) << g.status().message();
+}
+
+TEST(OnnxImport, ResizeAndUpsample) {
+  const Tensor x = F({1, 1, 2, 2}, {1, 2, 3, 4});
+  {
+    Model m(9);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{1}, int64_t{1}, int64_t{2}, int64_t{2}});
+    m.init("scales", F({4}, {1, 1, 2, 2}));
+    auto* n = m.node("Upsample", {"x", "scales"}, {"y"});
+    setAttr(n, "mode", std::string("nearest"));
+    m.output("y");
+    auto r = importAndRun(m, {x});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_TENSOR(r[0], DType::F32, (Shape{1, 1, 4, 4}), {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
+  }
+  {
+    Model m(13);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{1}, int64_t{1}, int64_t{2}, int64_t{2}});
+    m.init("sizes", I({4}, {1, 1, 1, 4}));
+    auto* n = m.node("Resize", {"x", "", "", "sizes"}, {"y"});
+    setAttr(n, "mode", std::string("nearest"));
+    setAttr(n, "coordinate_transformation_mode", std::string("asymmetric"));
+    setAttr(n, "nearest_mode", std::string("floor"));
+    m.output("y");
+    auto r = importAndRun(m, {x});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_TENSOR(r[0], DType::F32, (Shape{1, 1, 1, 4}), {1, 1, 2, 2});
+  }
+  {
+    Model m(13);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{1}, int64_t{1}, int64_t{2}, int64_t{2}});
+    m.init("scales", F({4}, {1, 1, 2, 2}));
+    auto* n = m.node("Resize", {"x", "", "scales"}, {"y"}, "cubic_resize");
+    setAttr(n, "mode", std::string("cubic"));
+    m.output("y");
+    auto g = import(m);
+    ASSERT_FALSE(g.ok());
+    EXPECT_NE(g.status().message().find("cubic_resize"), std::string::npos);
+  }
+}
+
+TEST(OnnxImport, CumSumTriluOneHotLayerNormOutputs) {
+  Tensor cs = [] {
+    Model m(14);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{2}, int64_t{3}});
+    m.init("axis", I({}, {1}));
+    auto* n = m.node("CumSum", {"x", "axis"}, {"y"});
+    setAttr(n, "exclusive", int64_t{1});
+    m.output("y");
+    auto r = importAndRun(m, {F({2, 3}, {1, 2, 3, 4, 5, 6})});
+    return r.empty() ? Tensor() : r[0];
+  }();
+  EXPECT_TENSOR(cs, DType::F32, (Shape{2, 3}), {0, 1, 3, 0, 4, 9});
+  {
+    Model m(14);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{3}, int64_t{3}});
+    m.init("k", I({}, {1}));
+    m.node("Trilu", {"x", "k"}, {"y"});
+    m.output("y");
+    auto r = importAndRun(m, {F({3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9})});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_TENSOR(r[0], DType::F32, (Shape{3, 3}), {0, 2, 3, 0, 0, 6, 0, 0, 0});
+  }
+  {
+    Model m(11);
+    m.input("i", kI64, std::vector<DimSpec>{int64_t{3}});
+    m.init("depth", I({}, {3}));
+    m.init("values", F({2}, {0, 5}));
+    m.node("OneHot", {"i", "depth", "values"}, {"y"});
+    m.output("y");
+    auto r = importAndRun(m, {I({3}, {0, 2, -1})});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_TENSOR(r[0], DType::F32, (Shape{3, 3}), {5, 0, 0, 0, 0, 5, 0, 0, 5});
+  }
+  {
+    Model m(17);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{2}, int64_t{2}});
+    m.init("s", F({2}, {1, 1}));
+    m.node("LayerNormalization", {"x", "s"}, {"y", "mean", "inv"});
+    for (const char* o : {"y", "mean", "inv"}) m.output(o);
+    auto r = importAndRun(m, {F({2, 2}, {1, 3, 0, 0})});
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_TENSOR(r[1], DType::F32, (Shape{2, 1}), {2, 0});
+    EXPECT_TENSOR(r[2], DType::F32, (Shape{2, 1}), {1 / std::sqrt(1 + 1e-5), 1 / std::sqrt(1e-5)}, 1e-4, 1e-4);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Control flow
+
+TEST(OnnxImport, IfWithOuterScopeCaptures) {
+  Model m(13);
+  m.input("cond", kBool, std::vector<DimSpec>{});
+  m.input("x", kF, std::vector<DimSpec>{std::string("N")});
+  m.init("two", F({}, {2}));
+  onnx::GraphProto thenG, elseG;
+  thenG.set_name("then");
+  addNode(&thenG, "Mul", {"x", "two"}, {"t"}, "then_mul");  // captures x and the initializer
+  addValue(thenG.mutable_output(), "t", kF, std::nullopt);
+  elseG.set_name("else");
+  addNode(&elseG, "Neg", {"x"}, {"e"}, "else_neg");
+  addValue(elseG.mutable_output(), "e", kF, std::nullopt);
+  auto* n = m.node("If", {"cond"}, {"y"}, "the_if");
+  setAttr(n, "then_branch", thenG);
+  setAttr(n, "else_branch", elseG);
+  m.output("y");
+  auto g = import(m);
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  EXPECT_EQ((*g)->outputs()[0]->definingNode()->op(), "if");
+  EXPECT_EQ((*g)->outputs()[0]->definingNode()->name(), "the_if");
+  auto r1 = importAndRun(m, {sy::testing::B({}, {1}), F({2}, {1, 2})});
+  ASSERT_EQ(r1.size(), 1u);
+  EXPECT_TENSOR(r1[0], DType::F32, (Shape{2}), {2, 4});
+  auto r0 = importAndRun(m, {sy::testing::B({}, {0}), F({2}, {1, 2})});
+  ASSERT_EQ(r0.size(), 1u);
+  EXPECT_TENSOR(r0[0], DType::F32, (Shape{2}), {-1, -2});
+}
+
+TEST(OnnxImport, LoopWithCarriedScanAndCapture) {
+  // for i in range(M): acc = acc + x * i; scan out acc.
+  Model m(13);
+  m.input("M", kI64, std::vector<DimSpec>{});
+  m.input("x", kF, std::vector<DimSpec>{int64_t{2}});
+  m.init("acc0", F({2}, {0, 0}));
+  onnx::GraphProto body;
+  body.set_name("body");
+  addValue(body.mutable_input(), "i", kI64, std::vector<DimSpec>{});
+  addValue(body.mutable_input(), "c", kBool, std::vector<DimSpec>{});
+  addValue(body.mutable_input(), "acc", kF, std::vector<DimSpec>{int64_t{2}});
+  auto* cast = addNode(&body, "Cast", {"i"}, {"fi"});
+  setAttr(cast, "to", int64_t{onnx::TensorProto::FLOAT});
+  addNode(&body, "Mul", {"x", "fi"}, {"xi"});  // captures x
+  addNode(&body, "Add", {"acc", "xi"}, {"acc_next"});
+  addNode(&body, "Identity", {"c"}, {"c_next"});
+  addNode(&body, "Identity", {"acc_next"}, {"scan"});
+  addValue(body.mutable_output(), "c_next", kBool, std::nullopt);
+  addValue(body.mutable_output(), "acc_next", kF, std::nullopt);
+  addValue(body.mutable_output(), "scan", kF, std::nullopt);
+  auto* n = m.node("Loop", {"M", "", "acc0"}, {"acc_final", "trace"}, "the_loop");
+  setAttr(n, "body", body);
+  m.output("acc_final");
+  m.output("trace");
+  auto r = importAndRun(m, {I({}, {3}), F({2}, {1, 10})});
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_TENSOR(r[0], DType::F32, (Shape{2}), {3, 30});
+  EXPECT_TENSOR(r[1], DType::F32, (Shape{3, 2}), {0, 0, 1, 10, 3, 30});
+}
+
+TEST(OnnxImport, LoopWhoseCarriedShapeGrows) {
+  // acc = concat(acc, x) each iteration: the carried type must be widened.
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{1}});
+  m.init("M", I({}, {3}));
+  m.init("cond", sy::testing::B({}, {1}));
+  m.init("acc0", F({1}, {0}));
+  onnx::GraphProto body;
+  body.set_name("body");
+  addValue(body.mutable_input(), "i", kI64, std::vector<DimSpec>{});
+  addValue(body.mutable_input(), "c", kBool, std::vector<DimSpec>{});
+  addValue(body.mutable_input(), "acc", kF, std::nullopt);
+  auto* cat = addNode(&body, "Concat", {"acc", "x"}, {"acc_next"});
+  setAttr(cat, "axis", int64_t{0});
+  addNode(&body, "Identity", {"c"}, {"c_next"});
+  addValue(body.mutable_output(), "c_next", kBool, std::nullopt);
+  addValue(body.mutable_output(), "acc_next", kF, std::nullopt);
+  auto* n = m.node("Loop", {"M", "cond", "acc0"}, {"acc_final"});
+  setAttr(n, "body", body);
+  m.output("acc_final");
+  auto r = importAndRun(m, {F({1}, {7})});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TENSOR(r[0], DType::F32, (Shape{4}), {0, 7, 7, 7});
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+TEST(OnnxImport, UnsupportedOpsAreListedAllAtOnce) {
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{3}});
+  m.node("Relu", {"x"}, {"a"});
+  m.node("FancyOp", {"a"}, {"b"}, "fancy1");
+  m.node("Acos", {"b"}, {"c"}, "acos1");
+  m.node("FancyOp", {"c"}, {"d"}, "fancy2");
+  auto* custom = m.node("MyOp", {"d"}, {"e"}, "mine");
+  custom->set_domain("com.example");
+  m.output("e");
+  auto g = import(m);
+  ASSERT_FALSE(g.ok());
+  const std::string msg = g.status().message();
+  EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(msg.find("node \"fancy1\" (FancyOp, opset 13)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("FancyOp (2 nodes: \"fancy1\", \"fancy2\")"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Acos (1 node: \"acos1\")"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("com.example.MyOp"), std::string::npos) << msg;
+}
+
+TEST(OnnxImport, UnsupportedOpInsideSubgraphIsListed) {
+  Model m(13);
+  m.input("c", kBool, std::vector<DimSpec>{});
+  m.input("x", kF, std::vector<DimSpec>{int64_t{3}});
+  onnx::GraphProto t, e;
+  addNode(&t, "Atan", {"x"}, {"y1"}, "inner_atan");
+  addValue(t.mutable_output(), "y1", kF, std::nullopt);
+  addNode(&e, "Relu", {"x"}, {"y2"});
+  addValue(e.mutable_output(), "y2", kF, std::nullopt);
+  auto* n = m.node("If", {"c"}, {"y"});
+  setAttr(n, "then_branch", t);
+  setAttr(n, "else_branch", e);
+  m.node("TopK", {"y"}, {"z"}, "outer_topk");
+  m.output("z");
+  auto g = import(m);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("inner_atan"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("outer_topk"), std::string::npos) << g.status().message();
+}
+
+TEST(OnnxImport, UnsupportedAttributeNamesTheNode) {
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{3}});
+  auto* n = m.node("Relu", {"x"}, {"y"}, "relu7");
+  setAttr(n, "mystery", int64_t{1});
+  m.output("y");
+  auto g = import(m);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("relu7"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("mystery"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("opset 13"), std::string::npos) << g.status().message();
+}
+
+TEST(OnnxImport, OpsetOutOfRange) {
+  Model m(19);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{3}});
+  m.node("Relu", {"x"}, {"y"});
+  m.output("y");
+  EXPECT_FALSE(import(m).ok());
+  Model old(5);
+  old.input("x", kF, std::vector<DimSpec>{int64_t{3}});
+  old.node("Relu", {"x"}, {"y"});
+  old.output("y");
+  EXPECT_TRUE(import(old).ok());  // Relu did not change before opset 7
+  Model oldReshape(4);
+  oldReshape.input("x", kF, std::vector<DimSpec>{int64_t{3}});
+  auto* n = oldReshape.node("Reshape", {"x"}, {"y"}, "old_reshape");
+  setAttr(n, "shape", std::vector<int64_t>{3});
+  oldReshape.output("y");
+  auto g = import(oldReshape);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("old_reshape"), std::string::npos) << g.status().message();
+}
+
+TEST(OnnxImport, BadTensorsAreErrors) {
+  auto withInit = [](onnx::TensorProto t) {
+    Model m(13);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{2}});
+    t.set_name("w");
+    *m.g->add_initializer() = t;
+    m.node("Add", {"x", "w"}, {"y"});
+    m.output("y");
+    return import(m);
+  };
+  onnx::TensorProto t;
+  t.set_data_type(kF);
+  t.add_dims(2);
+  t.set_raw_data(std::string(7, '\0'));  // 8 bytes needed
+  EXPECT_FALSE(withInit(t).ok());
+  t.clear_dims();
+  t.add_dims(-2);
+  EXPECT_FALSE(withInit(t).ok());
+  t.clear_dims();
+  t.add_dims(int64_t{1} << 40);
+  t.add_dims(int64_t{1} << 40);
+  t.clear_raw_data();
+  EXPECT_FALSE(withInit(t).ok());
+  onnx::TensorProto f;
+  f.set_data_type(kF);
+  f.add_dims(2);
+  f.add_float_data(1);  // one value for two elements
+  EXPECT_FALSE(withInit(f).ok());
+  onnx::TensorProto d;
+  d.set_data_type(onnx::TensorProto::DOUBLE);
+  d.add_dims(2);
+  d.add_double_data(1);
+  d.add_double_data(2);
+  auto r = withInit(d);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("DOUBLE"), std::string::npos);
+}
+
+TEST(OnnxImport, TruncatedAndCorruptedBytesAreErrorsNotCrashes) {
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{std::string("N"), int64_t{2}});
+  m.init("w", F({2, 2}, {1, 2, 3, 4}));
+  m.node("MatMul", {"x", "w"}, {"h"}, "mm");
+  m.node("Relu", {"h"}, {"y"}, "relu");
+  m.output("y");
+  const std::string bytes = m.bytes();
+  ASSERT_TRUE(importOnnxBytes(bytes, "m", "").ok());
+  int errors = 0;
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    auto r = importOnnxBytes(std::string_view(bytes.data(), len), "m", "");
+    errors += !r.ok();
+    if (r.ok()) {
+      EXPECT_TRUE(verify(**r).ok());
+    }
+  }
+  EXPECT_GT(errors, static_cast<int>(bytes.size() / 2));
+  std::mt19937 rng(1234);
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::string b = bytes;
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < flips; ++k) b[rng() % b.size()] ^= static_cast<char>(1 + rng() % 255);
+    auto r = importOnnxBytes(b, "m", "");
+    if (r.ok()) {
+      EXPECT_TRUE(verify(**r).ok());
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Files and external data
+
+class OnnxFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("sy_onnx_test_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "model");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  static void write(const fs::path& p, const std::string& bytes) {
+    std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  /// A model whose initializer "w" (f32[4]) lives in external file `location`.
+  std::string externalModel(const std::string& location, int64_t offset = 0) {
+    Model m(13);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{4}});
+    onnx::TensorProto t;
+    t.set_name("w");
+    t.set_data_type(kF);
+    t.add_dims(4);
+    t.set_data_location(onnx::TensorProto::EXTERNAL);
+    auto* kv = t.add_external_data();
+    kv->set_key("location");
+    kv->set_value(location);
+    kv = t.add_external_data();
+    kv->set_key("offset");
+    kv->set_value(std::to_string(offset));
+    *m.g->add_initializer() = t;
+    m.node("Add", {"x", "w"}, {"y"});
+    m.output("y");
+    return m.bytes();
+  }
+  static std::string floats(std::vector<float> v) {
+    return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+  }
+  fs::path dir_;
+};
+
+TEST_F(OnnxFiles, ExternalDataInsideTheFolder) {
+  fs::create_directories(dir_ / "model" / "data");
+  write(dir_ / "model" / "data" / "w.bin", std::string(8, 'x') + floats({1, 2, 3, 4}));
+  write(dir_ / "model" / "m.onnx", externalModel("data/w.bin", 8));
+  auto g = importOnnxFile((dir_ / "model" / "m.onnx").string());
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  auto interp = Interpreter::create(std::shared_ptr<const Graph>(std::move(*g)));
+  ASSERT_TRUE(interp.ok());
+  auto r = (*interp)->run(std::vector<Tensor>{F({4}, {10, 10, 10, 10})});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TENSOR((*r)[0], DType::F32, (Shape{4}), {11, 12, 13, 14});
+}
+
+TEST_F(OnnxFiles, ExternalDataEscapesAreRejected) {
+  write(dir_ / "secret.bin", floats({1, 2, 3, 4}));
+  const std::string model = (dir_ / "model" / "m.onnx").string();
+  for (const std::string& loc : {std::string("../secret.bin"), std::string("data/../../secret.bin"),
+                                 (dir_ / "secret.bin").string()}) {
+    write(model, externalModel(loc));
+    auto g = importOnnxFile(model);
+    ASSERT_FALSE(g.ok()) << loc;
+    EXPECT_NE(g.status().message().find("\"w\""), std::string::npos) << g.status().message();
+  }
+  // A symlink inside the folder that points outside.
+  fs::create_symlink(dir_ / "secret.bin", dir_ / "model" / "link.bin");
+  write(model, externalModel("link.bin"));
+  auto g = importOnnxFile(model);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("outside"), std::string::npos) << g.status().message();
+  // Reading past the end of the file.
+  write(dir_ / "model" / "short.bin", floats({1, 2}));
+  write(model, externalModel("short.bin"));
+  EXPECT_FALSE(importOnnxFile(model).ok());
+  // From bytes without a folder, external data is not allowed.
+  EXPECT_FALSE(importOnnxBytes(externalModel("short.bin"), "mem", "").ok());
+}
+
+TEST_F(OnnxFiles, ReadTensorFileAndMissingFile) {
+  write(dir_ / "t.pb", toProto("t", I({2}, {4, 5})).SerializeAsString());
+  auto t = readOnnxTensorFile((dir_ / "t.pb").string());
+  ASSERT_TRUE(t.ok()) << t.status().toString();
+  EXPECT_TENSOR(*t, DType::I64, (Shape{2}), {4, 5});
+  write(dir_ / "bad.pb", "\xff\xff\xff");
+  EXPECT_FALSE(readOnnxTensorFile((dir_ / "bad.pb").string()).ok());
+  EXPECT_FALSE(readOnnxTensorFile((dir_ / "none.pb").string()).ok());
+  EXPECT_FALSE(importOnnxFile((dir_ / "none.onnx").string()).ok());
+}
+
+TEST(OnnxImport, HugeConstantResultsAreNotFoldedAtImport) {
+  // A 32 GiB ConstantOfShape must not be evaluated while importing.
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{1}});
+  m.init("shape", I({1}, {int64_t{1} << 33}));
+  m.node("ConstantOfShape", {"shape"}, {"big"});
+  m.node("Add", {"big", "x"}, {"y"});
+  m.output("y");
+  auto g = import(m);
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  bool kept = false;
+  forEachNode((*g)->body(), [&](Node* n) { kept = kept || n->op() == "constant_of_shape"; });
+  EXPECT_TRUE(kept);
+}
