@@ -60,10 +60,13 @@ install_deps
 case "$cmd" in
   main)
     build release
-    echo "== switchyard run examples/mlp.sy (configs/default.yaml: every plugin found, then the reference interpreter) =="
-    ./build/bin/switchyard run examples/mlp.sy --config configs/default.yaml --dim N=2
-    echo "== switchyard run examples/recurrent.sy (loop + if) =="
-    ./build/bin/switchyard run examples/recurrent.sy --config configs/default.yaml --dim B=2
+    m=examples/models/transformer
+    echo "== switchyard run $m/model.onnx with configs/default.yaml, checked against PyTorch's output =="
+    ./build/bin/switchyard run "$m/model.onnx" --config configs/default.yaml \
+      --input x="$m/input_x.npy" --input mask="$m/input_mask.npy" \
+      --expect y="$m/output_y.npy" --rtol 1e-4 --atol 1e-5
+    echo "== switchyard plan $m/model.onnx =="
+    ./build/bin/switchyard plan "$m/model.onnx" --config configs/default.yaml
     ;;
   build)
     build "$preset"

@@ -1,32 +1,59 @@
-// `switchyard`: the command line.
+// `switchyard`: the command line (docs/cli.md).
 //
-//   switchyard run PROGRAM.sy [--config F] [--backends a,b] [--seed S] [--dim N=8]...
-//   switchyard plan PROGRAM.sy [--config F] [--backends a,b] [--format table|json|dot] [--explain]
+//   switchyard run MODEL [--config F] [--backends a,b] [--input NAME=FILE.npy]... [--random-inputs --seed S]
+//                        [--dim N=8]... [--output-dir D] [--expect NAME=FILE.npy]... [--rtol R --atol A] [--trace F.json]
+//   switchyard bench MODEL [--warmup N] [--iterations N | --time S] [--threads T] [--json] [--trace F.json] ...
+//   switchyard plan MODEL [--config F] [--backends a,b] [--format table|json|dot] [--explain]
+//   switchyard convert MODEL.onnx -o OUT.sy                writes OUT.sy and OUT.safetensors
 //   switchyard devices [--config F] [--json]
-//   switchyard check PROGRAM.sy                          parse, verify, print the canonical text
-//   switchyard optimize PROGRAM.sy [-o OUT.sy]           run the standard passes
-//   switchyard ops [--markdown]                          list the op set
+//   switchyard check MODEL                                 parse, verify, print the canonical text
+//   switchyard optimize MODEL [-o OUT.sy]                  run the standard passes
+//   switchyard ops [--markdown]                            list the op set
+//
+// MODEL is a Switchyard program (.sy, weights in the .safetensors beside it)
+// or an ONNX model (.onnx; needs the importer, built with libonnx-dev).
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
+#include <variant>
 
 #include "switchyard/config.h"
 #include "switchyard/engine.h"
 #include "switchyard/interpreter.h"
+#include "switchyard/npy.h"
 #include "switchyard/op_registry.h"
 #include "switchyard/passes.h"
 #include "switchyard/program.h"
 #include "switchyard/text.h"
+#if SY_HAVE_ONNX
+#include "switchyard/onnx_import.h"
+#endif
 
 namespace {
 
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::ordered_json;
+
 // Exit codes (docs/cli.md).
 constexpr int kExitOk = 0;
-constexpr int kExitError = 1;  // the model or the run failed
+constexpr int kExitError = 1;  // the model, the config, the run failed, or outputs did not match
 constexpr int kExitUsage = 2;  // bad command line
 
 int fail(const sy::Status& st) {
@@ -34,35 +61,41 @@ int fail(const sy::Status& st) {
   return kExitError;
 }
 
-/// Deterministic inputs for a graph: floats in [-1, 1), ints in [0, 4), bools alternating.
-sy::Result<std::vector<sy::Tensor>> makeInputs(const sy::Graph& g, uint64_t seed,
-                                               const std::map<std::string, int64_t>& dims) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> uni(-1.0, 1.0);
-  std::vector<sy::Tensor> inputs;
-  for (const sy::Value* in : g.inputs()) {
-    const sy::Type& t = in->type();
-    if (!t.rankKnown()) return sy::invalidArgument("input %", in->name(), " has unknown rank; cannot make an input for it");
-    sy::Shape shape;
-    for (const sy::Dim& d : t.dims()) {
-      if (d.isStatic()) {
-        shape.push_back(d.value());
-      } else if (d.isSymbol() && dims.count(d.symbolName())) {
-        shape.push_back(dims.at(d.symbolName()));
-      } else {
-        return sy::invalidArgument("input %", in->name(), " has dimension '", d.toString(), "' in ", t.toString(),
-                                   "; give its size with --dim ", d.isSymbol() ? d.symbolName() : "NAME", "=SIZE");
-      }
-    }
-    SY_ASSIGN_OR_RETURN(sy::Tensor tensor, sy::Tensor::allocate(t.dtype(), shape));
-    for (int64_t i = 0; i < tensor.numel(); ++i) {
-      if (sy::isFloat(t.dtype())) tensor.setDouble(i, uni(rng));
-      else if (t.dtype() == sy::DType::Bool) tensor.setInt(i, i % 2 == 0);
-      else tensor.setInt(i, static_cast<int64_t>(rng() % 4));
-    }
-    inputs.push_back(std::move(tensor));
+int usage(const std::string& message) {
+  std::fprintf(stderr, "switchyard: error: %s\nRun with --help for more information.\n", message.c_str());
+  return kExitUsage;
+}
+
+double msSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+bool endsWith(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  for (size_t i = 0; i < suffix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[s.size() - suffix.size() + i])) != suffix[i]) return false;
   }
-  return inputs;
+  return true;
+}
+
+bool isOnnx(const std::string& path) { return endsWith(path, ".onnx"); }
+
+/// A .sy program or an .onnx model.
+sy::Result<std::shared_ptr<sy::Graph>> loadModel(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return sy::notFound("cannot open ", path, ": no such file");
+  if (fs::is_directory(path, ec)) return sy::invalidArgument(path, " is a directory, not a model file");
+  if (isOnnx(path)) {
+#if SY_HAVE_ONNX
+    SY_ASSIGN_OR_RETURN(std::unique_ptr<sy::Graph> g, sy::importOnnxFile(path));
+    return std::shared_ptr<sy::Graph>(std::move(g));
+#else
+    return sy::unimplemented("cannot read ", path, ": this switchyard was built without the ONNX importer "
+                             "(install libonnx-dev and libprotobuf-dev and rebuild with -DSY_BUILD_ONNX=ON)");
+#endif
+  }
+  SY_ASSIGN_OR_RETURN(std::unique_ptr<sy::Graph> g, sy::loadProgram(path));
+  return std::shared_ptr<sy::Graph>(std::move(g));
 }
 
 /// The config from --config (or the defaults), then SWITCHYARD_BACKENDS, then --backends.
@@ -84,6 +117,348 @@ sy::Result<std::unique_ptr<sy::Engine>> makeEngine(const std::string& path, cons
   return engine;
 }
 
+std::string backendList(const sy::Engine& engine) {
+  std::string s;
+  for (size_t i = 0; i < engine.backends().size(); ++i) s += (i ? ", " : "") + engine.backends()[i].name;
+  return s;
+}
+
+/// "2 regions (memdev: 1, reference: 1)".
+std::string regionSummary(const sy::PartitionPlan& plan) {
+  std::map<std::string, int> perBackend;
+  for (const sy::Region& r : plan.regions) ++perBackend[r.backend];
+  std::string s = std::to_string(plan.regions.size()) + (plan.regions.size() == 1 ? " region" : " regions");
+  if (!perBackend.empty()) {
+    s += " (";
+    bool first = true;
+    for (const auto& [b, n] : perBackend) {
+      s += (first ? "" : ", ") + b + ": " + std::to_string(n);
+      first = false;
+    }
+    s += ")";
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// Inputs
+
+/// `NAME=FILE` (or just `FILE`, meaning the model's only input or output).
+struct NamedFile {
+  std::string name;  // empty: the only one
+  std::string path;
+  std::string arg;   // as given, for messages
+};
+
+std::vector<NamedFile> splitNamedFiles(const std::vector<std::string>& args) {
+  std::vector<NamedFile> out;
+  for (const std::string& a : args) {
+    NamedFile f;
+    f.arg = a;
+    const size_t eq = a.find('=');
+    if (eq == std::string::npos) {
+      f.path = a;
+    } else {
+      f.name = a.substr(0, eq);
+      f.path = a.substr(eq + 1);
+      if (!f.name.empty() && f.name[0] == '%') f.name.erase(0, 1);
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::string valueNames(const std::vector<sy::Value*>& values) {
+  std::string s;
+  for (size_t i = 0; i < values.size(); ++i) s += (i ? ", " : "") + values[i]->name();
+  return s.empty() ? "(none)" : s;
+}
+
+/// Index of the value a NamedFile refers to, or a usage message.
+std::variant<size_t, std::string> resolveName(const NamedFile& f, const std::vector<sy::Value*>& values,
+                                              const char* what, const char* flag) {
+  if (f.name.empty()) {
+    if (values.size() == 1) return size_t{0};
+    return std::string(flag) + " " + f.arg + ": the model has " + std::to_string(values.size()) + " " + what +
+           "s (" + valueNames(values) + "); write " + flag + " NAME=FILE.npy";
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i]->name() == f.name) return i;
+  }
+  return std::string(flag) + " " + f.arg + ": the model has no " + what + " '" + f.name + "' (its " + what +
+         "s: " + valueNames(values) + ")";
+}
+
+/// Random input for `v`: floats uniform in [-1, 1), ints in [0, 4), bools alternating.
+sy::Result<sy::Tensor> randomInput(const sy::Value& v, std::mt19937_64& rng, const std::map<std::string, int64_t>& dims,
+                                   std::vector<std::string>& defaulted) {
+  std::uniform_real_distribution<double> uni(-1.0, 1.0);
+  const sy::Type& t = v.type();
+  if (!t.rankKnown()) return sy::invalidArgument("input %", v.name(), " has unknown rank; give it with --input ", v.name(), "=FILE.npy");
+  sy::Shape shape;
+  for (const sy::Dim& d : t.dims()) {
+    if (d.isStatic()) {
+      shape.push_back(d.value());
+    } else if (d.isSymbol() && dims.count(d.symbolName())) {
+      shape.push_back(dims.at(d.symbolName()));
+    } else if (d.isSymbol()) {
+      if (std::find(defaulted.begin(), defaulted.end(), d.symbolName()) == defaulted.end())
+        defaulted.push_back(d.symbolName());
+      shape.push_back(1);
+    } else {
+      return sy::invalidArgument("input %", v.name(), " has an unknown dimension in ", t.toString(),
+                                 "; give the input with --input ", v.name(), "=FILE.npy");
+    }
+  }
+  SY_ASSIGN_OR_RETURN(sy::Tensor tensor, sy::Tensor::allocate(t.dtype(), shape));
+  for (int64_t i = 0; i < tensor.numel(); ++i) {
+    if (sy::isFloat(t.dtype())) tensor.setDouble(i, uni(rng));
+    else if (t.dtype() == sy::DType::Bool) tensor.setInt(i, i % 2 == 0);
+    else tensor.setInt(i, static_cast<int64_t>(rng() % 4));
+  }
+  return tensor;
+}
+
+struct InputOptions {
+  std::vector<std::string> inputArgs;
+  std::vector<std::string> dimArgs;
+  bool randomInputs = false;
+  uint64_t seed = 0;
+};
+
+struct Inputs {
+  std::vector<sy::Tensor> tensors;
+  std::vector<std::string> origin;  // "x.npy" or "random"
+};
+
+/// Builds the inputs; `usageError` is set for command-line mistakes (exit 2).
+sy::Result<Inputs> gatherInputs(const sy::Graph& g, const InputOptions& o, bool randomWhenNoneGiven,
+                                std::string& usageError) {
+  std::map<std::string, int64_t> dims;
+  for (const std::string& d : o.dimArgs) {
+    const size_t eq = d.find('=');
+    try {
+      if (eq == std::string::npos || eq == 0) throw std::invalid_argument(d);
+      size_t used = 0;
+      const long long v = std::stoll(d.substr(eq + 1), &used);
+      if (used != d.size() - eq - 1 || v < 0) throw std::invalid_argument(d);
+      dims[d.substr(0, eq)] = v;
+    } catch (const std::exception&) {
+      usageError = "--dim expects NAME=SIZE, got '" + d + "'";
+      return sy::invalidArgument(usageError);
+    }
+  }
+  const auto& ins = g.inputs();
+  Inputs result;
+  result.tensors.resize(ins.size());
+  result.origin.resize(ins.size());
+  for (const NamedFile& f : splitNamedFiles(o.inputArgs)) {
+    auto idx = resolveName(f, ins, "input", "--input");
+    if (auto* msg = std::get_if<std::string>(&idx)) {
+      usageError = *msg;
+      return sy::invalidArgument(usageError);
+    }
+    const size_t i = std::get<size_t>(idx);
+    if (result.tensors[i].valid()) {
+      usageError = "input '" + ins[i]->name() + "' is given twice";
+      return sy::invalidArgument(usageError);
+    }
+    SY_ASSIGN_OR_RETURN(sy::Tensor t, sy::readNpyFile(f.path));
+    const sy::Type& want = ins[i]->type();
+    if (t.dtype() != want.dtype())
+      return sy::invalidArgument("input %", ins[i]->name(), " is declared ", want.toString(), " but ", f.path, " holds ",
+                                 t.typeString(), "; save it as ", sy::dtypeName(want.dtype()));
+    sy::Type actual = sy::Type::tensor(t.dtype(), std::vector<sy::Dim>(t.shape().begin(), t.shape().end()));
+    if (!sy::typesCompatible(want, actual))
+      return sy::invalidArgument("input %", ins[i]->name(), " is declared ", want.toString(), " but ", f.path, " holds ",
+                                 t.typeString());
+    result.tensors[i] = std::move(t);
+    result.origin[i] = f.path;
+  }
+  const bool random = o.randomInputs || (randomWhenNoneGiven && o.inputArgs.empty());
+  std::vector<std::string> missing;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    if (!result.tensors[i].valid()) missing.push_back(ins[i]->name());
+  }
+  if (!missing.empty() && !random) {
+    std::string names;
+    for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+    usageError = "no data for input(s) " + names + "; give each with --input NAME=FILE.npy, or pass --random-inputs";
+    return sy::invalidArgument(usageError);
+  }
+  std::mt19937_64 rng(o.seed);
+  std::vector<std::string> defaulted;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    if (result.tensors[i].valid()) continue;
+    SY_ASSIGN_OR_RETURN(result.tensors[i], randomInput(*ins[i], rng, dims, defaulted));
+    result.origin[i] = "random";
+  }
+  for (const std::string& d : defaulted)
+    std::fprintf(stderr, "switchyard: note: dimension '%s' not given; using 1 (set it with --dim %s=SIZE)\n",
+                 d.c_str(), d.c_str());
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Outputs
+
+std::string unravel(const sy::Shape& shape, int64_t flat) {
+  std::vector<int64_t> idx(shape.size());
+  for (size_t k = shape.size(); k-- > 0;) {
+    if (shape[k] > 0) {
+      idx[k] = flat % shape[k];
+      flat /= shape[k];
+    }
+  }
+  std::string s = "[";
+  for (size_t k = 0; k < idx.size(); ++k) s += (k ? ", " : "") + std::to_string(idx[k]);
+  return s + "]";
+}
+
+std::string fmt(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%.7g", v);
+  return buf;
+}
+
+std::string fixed(double v, int digits) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
+
+/// "min -0.5 max 1.2 mean 0.1" (and NaN/Inf counts when there are any).
+std::string statsLine(const sy::Tensor& t) {
+  if (t.numel() == 0) return "empty";
+  double mn = INFINITY, mx = -INFINITY, sum = 0;
+  int64_t nans = 0, infs = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const double v = t.getDouble(i);
+    if (std::isnan(v)) {
+      ++nans;
+      continue;
+    }
+    if (std::isinf(v)) ++infs;
+    mn = std::min(mn, v);
+    mx = std::max(mx, v);
+    sum += v;
+  }
+  std::string s;
+  if (nans < t.numel()) s = "min " + fmt(mn) + "  max " + fmt(mx) + "  mean " + fmt(sum / static_cast<double>(t.numel() - nans));
+  if (nans) s += (s.empty() ? "" : "  ") + std::to_string(nans) + " NaN";
+  if (infs) s += "  " + std::to_string(infs) + " Inf";
+  return s;
+}
+
+/// A file name for an output value (ONNX names may hold '/' or ':').
+std::string fileNameFor(const std::string& valueName) {
+  std::string s;
+  for (char c : valueName) s += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') ? c : '_';
+  if (s.empty() || s == "." || s == "..") s = "output";
+  return s;
+}
+
+struct Comparison {
+  bool match = true;
+  std::string problem;  // shape or dtype mismatch
+  int64_t mismatches = 0;
+  int64_t worst = -1;  // flat index of the worst element
+  double worstGot = 0, worstExpected = 0, maxAbsDiff = 0;
+};
+
+/// |got - expected| <= atol + rtol * |expected| elementwise; NaN matches NaN, Inf matches the same Inf.
+Comparison compareTensors(const sy::Tensor& got, const sy::Tensor& expected, double rtol, double atol) {
+  Comparison c;
+  if (got.shape() != expected.shape()) {
+    c.match = false;
+    c.problem = "shape " + sy::shapeToString(got.shape()) + " but the expected shape is " +
+                sy::shapeToString(expected.shape());
+    return c;
+  }
+  if (sy::isBool(got.dtype()) != sy::isBool(expected.dtype())) {
+    c.match = false;
+    c.problem = std::string("dtype ") + std::string(sy::dtypeName(got.dtype())) + " but the expected dtype is " +
+                std::string(sy::dtypeName(expected.dtype()));
+    return c;
+  }
+  double worstExcess = -1;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const double a = got.getDouble(i), e = expected.getDouble(i);
+    bool ok;
+    double excess = 0;
+    if (std::isnan(a) || std::isnan(e)) {
+      ok = std::isnan(a) && std::isnan(e);
+      excess = ok ? 0 : INFINITY;
+    } else if (std::isinf(a) || std::isinf(e)) {
+      ok = a == e;
+      excess = ok ? 0 : INFINITY;
+    } else {
+      const double diff = std::fabs(a - e);
+      const double allowed = atol + rtol * std::fabs(e);
+      ok = diff <= allowed;
+      c.maxAbsDiff = std::max(c.maxAbsDiff, diff);
+      excess = allowed > 0 ? diff / allowed : (diff > 0 ? INFINITY : 0);
+    }
+    if (!ok) ++c.mismatches;
+    if (!ok && excess > worstExcess) {
+      worstExcess = excess;
+      c.worst = i;
+      c.worstGot = a;
+      c.worstExpected = e;
+    }
+  }
+  c.match = c.mismatches == 0;
+  return c;
+}
+
+// ---------------------------------------------------------------------------
+// Traces (Chrome trace event format; opens in Perfetto and chrome://tracing)
+
+struct TraceRecorder {
+  std::vector<std::pair<double, sy::TraceEvent>> events;  // (offset of the run in µs, event)
+  void addRun(double runStartUs, double runDurUs, int index, std::vector<sy::TraceEvent>& evs) {
+    events.push_back({0, sy::TraceEvent{"run " + std::to_string(index), "run", runStartUs, runDurUs}});
+    for (auto& e : evs) events.push_back({runStartUs, std::move(e)});
+    evs.clear();
+  }
+  sy::Status write(const std::string& path, const std::string& model) const {
+    Json list = Json::array();
+    std::map<std::string, int> tids;
+    auto tidOf = [&](const std::string& lane) {
+      auto it = tids.find(lane);
+      if (it != tids.end()) return it->second;
+      const int id = static_cast<int>(tids.size()) + 1;
+      tids[lane] = id;
+      list.push_back(Json{{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", id}, {"args", {{"name", lane}}}});
+      list.push_back(Json{{"name", "thread_sort_index"}, {"ph", "M"}, {"pid", 1}, {"tid", id}, {"args", {{"sort_index", id}}}});
+      return id;
+    };
+    list.push_back(Json{{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"tid", 0}, {"args", {{"name", "switchyard " + model}}}});
+    tidOf("run");
+    for (const auto& [offset, e] : events) {
+      const bool transfer = e.lane == "transfer";
+      list.push_back(Json{{"name", e.name},
+                          {"cat", e.lane == "run" ? "run" : transfer ? "transfer" : "region"},
+                          {"ph", "X"},
+                          {"ts", offset + e.startUs},
+                          {"dur", e.durationUs},
+                          {"pid", 1},
+                          {"tid", tidOf(e.lane)}});
+    }
+    std::ofstream out(path, std::ios::trunc);
+    if (!out) return sy::invalidArgument("cannot write the trace ", path, ": ", std::strerror(errno));
+    out << "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n";  // one event per line
+    for (size_t i = 0; i < list.size(); ++i) out << list[i].dump() << (i + 1 < list.size() ? ",\n" : "\n");
+    out << "]}\n";
+    out.close();
+    if (!out) return sy::invalidArgument("cannot write the trace ", path, ": ", std::strerror(errno));
+    return sy::Status::OK();
+  }
+};
+
+// ---------------------------------------------------------------------------
+// devices
+
 std::string deviceTypeName(sy_device_type t) {
   switch (t) {
     case SY_DEVICE_CPU: return "cpu";
@@ -92,45 +467,24 @@ std::string deviceTypeName(sy_device_type t) {
   }
 }
 
-std::string jsonEscape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\', o += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      o += buf;
-    } else o += c;
-  }
-  return o;
-}
-
 int listDevices(const sy::Engine& engine, bool json) {
   if (json) {
-    std::cout << "{\"plugins\": [";
-    bool first = true;
+    Json j;
+    j["plugins"] = Json::array();
     for (const auto& p : engine.plugins()) {
-      std::cout << (first ? "" : ", ") << "{\"name\": \"" << jsonEscape(p->name()) << "\", \"version\": \""
-                << jsonEscape(p->version()) << "\", \"abi\": \"" << p->abiVersion() << "\", \"path\": \""
-                << jsonEscape(p->path()) << "\", \"devices\": [";
-      first = false;
-      for (size_t i = 0; i < p->devices().size(); ++i) {
-        const auto& d = p->devices()[i];
-        std::cout << (i ? ", " : "") << "{\"index\": " << d.index << ", \"name\": \"" << jsonEscape(d.name)
-                  << "\", \"type\": \"" << deviceTypeName(d.type) << "\", \"memory_bytes\": " << d.memoryBytes
-                  << ", \"score\": " << d.score << ", \"host_visible\": " << (d.hostVisibleMemory ? "true" : "false") << "}";
-      }
-      std::cout << "]}";
+      Json pj{{"name", p->name()}, {"version", p->version()}, {"abi", p->abiVersion()}, {"path", p->path()}};
+      pj["devices"] = Json::array();
+      for (const auto& d : p->devices())
+        pj["devices"].push_back(Json{{"index", d.index}, {"name", d.name}, {"type", deviceTypeName(d.type)},
+                                     {"memory_bytes", d.memoryBytes}, {"score", d.score},
+                                     {"host_visible", static_cast<bool>(d.hostVisibleMemory)}});
+      j["plugins"].push_back(std::move(pj));
     }
-    std::cout << "], \"failed\": [";
-    for (size_t i = 0; i < engine.loadFailures().size(); ++i) {
-      const auto& f = engine.loadFailures()[i];
-      std::cout << (i ? ", " : "") << "{\"path\": \"" << jsonEscape(f.path) << "\", \"reason\": \"" << jsonEscape(f.reason) << "\"}";
-    }
-    std::cout << "], \"backends\": [";
-    for (size_t i = 0; i < engine.backends().size(); ++i)
-      std::cout << (i ? ", " : "") << "\"" << jsonEscape(engine.backends()[i].name) << "\"";
-    std::cout << "]}\n";
+    j["failed"] = Json::array();
+    for (const auto& f : engine.loadFailures()) j["failed"].push_back(Json{{"path", f.path}, {"reason", f.reason}});
+    j["backends"] = Json::array();
+    for (const auto& b : engine.backends()) j["backends"].push_back(b.name);
+    std::cout << j.dump() << "\n";
     return kExitOk;
   }
   std::cout << "Plugins (searched: ";
@@ -147,57 +501,429 @@ int listDevices(const sy::Engine& engine, bool json) {
                 << "\n";
   }
   for (const auto& f : engine.loadFailures()) std::cout << "  not loaded: " << f.reason << "\n";
-  std::cout << "Backends in priority order: ";
-  for (size_t i = 0; i < engine.backends().size(); ++i) std::cout << (i ? ", " : "") << engine.backends()[i].name;
-  std::cout << "\n";
+  std::cout << "Backends in priority order: " << backendList(engine) << "\n";
   return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// run
+
+struct RunArgs {
+  InputOptions in;
+  std::string outputDir;
+  std::vector<std::string> expectArgs;
+  double rtol = 1e-4, atol = 1e-5;
+  std::string tracePath;
+};
+
+int runModel(const std::string& modelPath, const sy::Graph& graph, const sy::Engine& engine,
+             const sy::CompiledModel& model, const RunArgs& a) {
+  std::string usageError;
+  // .sy programs with no --input get random inputs (as they always have); .onnx models need --random-inputs.
+  auto inputs = gatherInputs(graph, a.in, !isOnnx(modelPath), usageError);
+  if (!usageError.empty()) return usage(usageError);
+  if (!inputs.ok()) return fail(inputs.status());
+
+  // Resolve --expect before running, so that a typo is caught first.
+  std::vector<std::pair<size_t, NamedFile>> expects;
+  for (const NamedFile& f : splitNamedFiles(a.expectArgs)) {
+    auto idx = resolveName(f, graph.outputs(), "output", "--expect");
+    if (auto* msg = std::get_if<std::string>(&idx)) return usage(*msg);
+    expects.push_back({std::get<size_t>(idx), f});
+  }
+  std::vector<sy::Tensor> expected;
+  for (const auto& [i, f] : expects) {
+    auto t = sy::readNpyFile(f.path);
+    if (!t.ok()) return fail(t.status());
+    expected.push_back(std::move(*t));
+  }
+
+  std::cout << "model: " << modelPath << " (" << graph.numNodes() << " nodes)\n";
+  std::cout << "backends: " << backendList(engine) << "; " << regionSummary(model.plan()) << "\n";
+  for (size_t i = 0; i < inputs->tensors.size(); ++i)
+    std::cout << "input  %" << graph.inputs()[i]->name() << " = " << inputs->tensors[i].toString(8)
+              << (inputs->origin[i] == "random" ? "  (random)" : "  (from " + inputs->origin[i] + ")") << "\n";
+
+  std::vector<sy::TraceEvent> events;
+  sy::RunOptions options;
+  if (!a.tracePath.empty()) options.trace = &events;
+  const auto t0 = Clock::now();
+  auto outs = model.run(inputs->tensors, options);
+  const double ms = msSince(t0);
+  if (!outs.ok()) return fail(outs.status());
+
+  if (!a.outputDir.empty()) {
+    std::error_code ec;
+    fs::create_directories(a.outputDir, ec);
+    if (ec) return fail(sy::invalidArgument("cannot create the output folder ", a.outputDir, ": ", ec.message()));
+  }
+  int status = kExitOk;
+  for (size_t i = 0; i < outs->size(); ++i) {
+    const sy::Tensor& t = (*outs)[i];
+    const std::string& name = graph.outputs()[i]->name();
+    std::cout << "output %" << name << " = " << t.toString(8) << "\n";
+    std::cout << "       " << statsLine(t) << "\n";
+    if (!a.outputDir.empty()) {
+      const std::string path = (fs::path(a.outputDir) / (fileNameFor(name) + ".npy")).string();
+      sy::Tensor toWrite = t;
+      if (t.dtype() == sy::DType::BF16) {  // NumPy has no bf16: write f32
+        auto f = sy::Tensor::allocate(sy::DType::F32, t.shape());
+        if (!f.ok()) return fail(f.status());
+        for (int64_t k = 0; k < t.numel(); ++k) f->setDouble(k, t.getDouble(k));
+        toWrite = *f;
+        std::cout << "       (bf16 written as f32: NumPy has no bf16)\n";
+      }
+      sy::Status st = sy::writeNpyFile(toWrite, path);
+      if (!st.ok()) return fail(st);
+      std::cout << "       written to " << path << "\n";
+    }
+    for (size_t e = 0; e < expects.size(); ++e) {
+      if (expects[e].first != i) continue;
+      const std::string& epath = expects[e].second.path;
+      const Comparison c = compareTensors(t, expected[e], a.rtol, a.atol);
+      if (!c.problem.empty()) {
+        std::cout << "       MISMATCH with " << epath << ": " << c.problem << "\n";
+        std::fprintf(stderr, "switchyard: error: output %%%s does not match %s: it has %s\n", name.c_str(),
+                     epath.c_str(), c.problem.c_str());
+        status = kExitError;
+      } else if (!c.match) {
+        const std::string where = unravel(t.shape(), c.worst);
+        const double diff = std::fabs(c.worstGot - c.worstExpected);
+        std::cout << "       MISMATCH with " << epath << ": " << c.mismatches << " of " << t.numel()
+                  << " elements differ (rtol " << fmt(a.rtol) << ", atol " << fmt(a.atol) << "); worst at " << where
+                  << ": got " << fmt(c.worstGot) << ", expected " << fmt(c.worstExpected) << " (|diff| " << fmt(diff)
+                  << ")\n";
+        std::fprintf(stderr,
+                     "switchyard: error: output %%%s does not match %s: %lld of %lld elements differ; worst at %s: "
+                     "got %s, expected %s\n",
+                     name.c_str(), epath.c_str(), static_cast<long long>(c.mismatches),
+                     static_cast<long long>(t.numel()), where.c_str(), fmt(c.worstGot).c_str(),
+                     fmt(c.worstExpected).c_str());
+        status = kExitError;
+      } else {
+        std::cout << "       matches " << epath << " (max |diff| " << fmt(c.maxAbsDiff) << ", rtol " << fmt(a.rtol)
+                  << ", atol " << fmt(a.atol) << ")\n";
+      }
+    }
+  }
+  std::cout << "time: " << fixed(ms, 3) << " ms\n";
+  if (!a.tracePath.empty()) {
+    TraceRecorder rec;
+    rec.addRun(0, ms * 1000.0, 0, events);
+    sy::Status st = rec.write(a.tracePath, modelPath);
+    if (!st.ok()) return fail(st);
+    std::cout << "trace: " << a.tracePath << "\n";
+  }
+  return status;
+}
+
+// ---------------------------------------------------------------------------
+// bench
+
+struct BenchArgs {
+  InputOptions in;
+  int warmup = 5;
+  int64_t iterations = 0;  // 0: default (100) unless --time
+  double seconds = 0;
+  int threads = 1;
+  bool json = false;
+  std::string tracePath;
+};
+
+/// Nearest-rank percentile of sorted values.
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  rank = std::clamp<size_t>(rank, 1, sorted.size());
+  return sorted[rank - 1];
+}
+
+/// A one-line progress indicator on stderr, only when stderr is a terminal.
+class Progress {
+ public:
+  Progress() : enabled_(isatty(fileno(stderr)) != 0) {}
+  void update(const std::string& text, bool force = false) {
+    if (!enabled_) return;
+    const auto now = Clock::now();
+    if (!force && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    std::fprintf(stderr, "\r\033[K%s", text.c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void clear() {
+    if (enabled_ && shown_) std::fprintf(stderr, "\r\033[K");
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  Clock::time_point last_{};
+};
+
+int64_t peakRssBytes() {
+  struct rusage ru {};
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+int benchModel(const std::string& modelPath, const sy::Graph& graph, const sy::Engine& engine,
+               const sy::CompiledModel& model, const BenchArgs& a, double loadMs, double compileMs) {
+  std::string usageError;
+  // Like onnxruntime_perf_test and trtexec, bench makes random inputs for whatever --input does not give,
+  // unless some inputs are given without --random-inputs.
+  auto inputs = gatherInputs(graph, a.in, true, usageError);
+  if (!usageError.empty()) return usage(usageError);
+  if (!inputs.ok()) return fail(inputs.status());
+  const std::vector<sy::Tensor>& in = inputs->tensors;
+
+  Progress progress;
+  for (int i = 0; i < a.warmup; ++i) {
+    progress.update("warmup " + std::to_string(i + 1) + "/" + std::to_string(a.warmup));
+    auto r = model.run(in);
+    if (!r.ok()) {
+      progress.clear();
+      return fail(r.status());
+    }
+  }
+
+  // Latency: one caller.
+  const int64_t iterations = a.iterations > 0 ? a.iterations : (a.seconds > 0 ? 0 : 100);
+  std::vector<double> lat;
+  TraceRecorder rec;
+  std::vector<sy::TraceEvent> events;
+  sy::RunOptions options;
+  if (!a.tracePath.empty()) options.trace = &events;
+  const auto phase0 = Clock::now();
+  while (true) {
+    const double elapsed = msSince(phase0) / 1000.0;
+    if (iterations > 0 ? static_cast<int64_t>(lat.size()) >= iterations : elapsed >= a.seconds) break;
+    const auto t0 = Clock::now();
+    auto r = model.run(in, options);
+    const double ms = msSince(t0);
+    if (!r.ok()) {
+      progress.clear();
+      return fail(r.status());
+    }
+    if (options.trace) {
+      rec.addRun(std::chrono::duration<double, std::micro>(t0 - phase0).count(), ms * 1000.0,
+                 static_cast<int>(lat.size()), events);
+    }
+    lat.push_back(ms);
+    progress.update("latency " + std::to_string(lat.size()) +
+                    (iterations > 0 ? "/" + std::to_string(iterations) : " runs, " + fixed(elapsed, 1) + "/" + fixed(a.seconds, 1) + " s"));
+  }
+  const double latencyWallS = msSince(phase0) / 1000.0;
+
+  // Throughput: T callers on the same CompiledModel.
+  int64_t tpRuns = static_cast<int64_t>(lat.size());
+  double tpWallS = latencyWallS;
+  if (a.threads > 1) {
+    std::atomic<int64_t> started{0}, done{0};
+    std::atomic<bool> stop{false};
+    std::mutex errMu;
+    sy::Status firstError;
+    const int64_t total = iterations > 0 ? iterations : 0;
+    const auto t0 = Clock::now();
+    std::vector<std::thread> workers;
+    for (int t = 0; t < a.threads; ++t) {
+      workers.emplace_back([&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+          if (total > 0) {
+            if (started.fetch_add(1) >= total) break;
+          } else if (msSince(t0) / 1000.0 >= a.seconds) {
+            break;
+          }
+          auto r = model.run(in);
+          if (!r.ok()) {
+            std::lock_guard<std::mutex> lock(errMu);
+            if (firstError.ok()) firstError = r.status();
+            stop = true;
+            break;
+          }
+          done.fetch_add(1);
+        }
+      });
+    }
+    while (true) {
+      bool finished = total > 0 ? done.load() >= total : msSince(t0) / 1000.0 >= a.seconds;
+      if (finished || stop.load()) break;
+      progress.update("throughput, " + std::to_string(a.threads) + " threads: " + std::to_string(done.load()) + " runs");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (auto& w : workers) w.join();
+    tpWallS = msSince(t0) / 1000.0;
+    tpRuns = done.load();
+    if (!firstError.ok()) {
+      progress.clear();
+      return fail(firstError);
+    }
+  }
+  progress.clear();
+
+  std::vector<double> sorted = lat;
+  std::sort(sorted.begin(), sorted.end());
+  double mean = 0;
+  for (double v : sorted) mean += v;
+  mean = sorted.empty() ? 0 : mean / static_cast<double>(sorted.size());
+  const double runsPerS = tpWallS > 0 ? static_cast<double>(tpRuns) / tpWallS : 0;
+  const int64_t rss = peakRssBytes();
+
+  if (!a.tracePath.empty()) {
+    sy::Status st = rec.write(a.tracePath, modelPath);
+    if (!st.ok()) return fail(st);
+  }
+
+  if (a.json) {
+    Json j;
+    j["model"] = modelPath;
+    j["backends"] = Json::array();
+    for (const auto& b : engine.backends()) j["backends"].push_back(b.name);
+    Json regions = Json::object();
+    for (const sy::Region& r : model.plan().regions) regions[r.backend] = regions.value(r.backend, 0) + 1;
+    j["regions"] = regions;
+    j["nodes"] = graph.numNodes();
+    j["load_ms"] = loadMs;
+    j["compile_ms"] = compileMs;
+    j["warmup"] = a.warmup;
+    j["latency_ms"] = Json{{"runs", sorted.size()},
+                           {"min", sorted.empty() ? 0 : sorted.front()},
+                           {"median", percentile(sorted, 50)},
+                           {"mean", mean},
+                           {"p90", percentile(sorted, 90)},
+                           {"p99", percentile(sorted, 99)},
+                           {"max", sorted.empty() ? 0 : sorted.back()}};
+    j["throughput"] = Json{{"threads", a.threads}, {"runs", tpRuns}, {"seconds", tpWallS}, {"runs_per_second", runsPerS}};
+    j["peak_rss_bytes"] = rss;
+    if (!a.tracePath.empty()) j["trace"] = a.tracePath;
+    std::cout << j.dump() << "\n";
+    return kExitOk;
+  }
+  std::cout << "model:      " << modelPath << " (" << graph.numNodes() << " nodes)\n";
+  std::cout << "backends:   " << backendList(engine) << "; " << regionSummary(model.plan()) << "\n";
+  std::cout << "load:       " << fixed(loadMs, 2) << " ms, compile " << fixed(compileMs, 2) << " ms\n";
+  std::cout << "inputs:     ";
+  for (size_t i = 0; i < in.size(); ++i)
+    std::cout << (i ? ", " : "") << "%" << graph.inputs()[i]->name() << " " << in[i].typeString()
+              << (inputs->origin[i] == "random" ? " (random)" : "");
+  std::cout << "\n";
+  std::cout << "warmup:     " << a.warmup << " runs\n";
+  char line[256];
+  std::snprintf(line, sizeof(line), "latency:    %zu runs, one caller: min %.3f  median %.3f  mean %.3f  p90 %.3f  p99 %.3f  max %.3f ms\n",
+                sorted.size(), sorted.empty() ? 0 : sorted.front(), percentile(sorted, 50), mean,
+                percentile(sorted, 90), percentile(sorted, 99), sorted.empty() ? 0 : sorted.back());
+  std::cout << line;
+  std::snprintf(line, sizeof(line), "throughput: %d thread%s, %lld runs in %.3f s: %.1f runs/s\n", a.threads,
+                a.threads == 1 ? "" : "s", static_cast<long long>(tpRuns), tpWallS, runsPerS);
+  std::cout << line;
+  std::snprintf(line, sizeof(line), "peak RSS:   %.1f MiB\n", static_cast<double>(rss) / (1024.0 * 1024.0));
+  std::cout << line;
+  if (!a.tracePath.empty()) std::cout << "trace:      " << a.tracePath << " (the single-caller runs)\n";
+  return kExitOk;
+}
+
+void addInputOptions(CLI::App* cmd, InputOptions& o) {
+  cmd->add_option("--input,-i", o.inputArgs, "model input from a .npy file, NAME=FILE.npy (repeat per input; "
+                                              "FILE.npy alone for a model with one input)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--random-inputs", o.randomInputs,
+                "generate the inputs not given with --input: floats uniform in [-1, 1), ints in [0, 4), bools alternating");
+  cmd->add_option("--seed", o.seed, "seed of the generated inputs (default 0)");
+  cmd->add_option("--dim", o.dimArgs, "size of a symbolic dimension for generated inputs, NAME=SIZE (default 1)")
+      ->allow_extra_args(false);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Switchyard: run ML programs across CPUs, GPUs and other devices."};
+  CLI::App app{"Switchyard: run ML models across CPUs, GPUs and other devices."};
   app.require_subcommand(1);
+  app.footer("MODEL is a Switchyard program (.sy) or an ONNX model (.onnx).\n"
+             "Exit codes: 0 success, 1 the model/config/run failed or outputs did not match, 2 bad command line.\n"
+             "See docs/cli.md.");
 
   std::string program;
-  uint64_t seed = 0;
-  std::vector<std::string> dimArgs;
-  std::string configPath, backendList, format = "table";
+  std::string configPath, backends, format = "table";
   bool strict = false, explain = false, json = false;
-  auto* run = app.add_subcommand("run", "Partition a program over the configured backends, run it and print its "
-                                        "outputs.\nExample: switchyard run examples/mlp.sy --config configs/default.yaml --dim N=2");
-  run->add_option("program", program, "the .sy program")->required();
-  run->add_option("--config", configPath, "device config (YAML)");
-  run->add_option("--backends", backendList, "backends in priority order, e.g. opencl,cpu (overrides the config)");
-  run->add_flag("--strict", strict, "a plugin that cannot be loaded is an error");
-  run->add_option("--seed", seed, "seed of the generated inputs");
-  run->add_option("--dim", dimArgs, "size of a symbolic dimension, NAME=SIZE");
 
-  auto* plan = app.add_subcommand("plan", "Show how a program is split across backends.\n"
-                                          "Example: switchyard plan examples/mlp.sy --format table --explain");
-  plan->add_option("program", program, "the .sy program")->required();
-  plan->add_option("--config", configPath, "device config (YAML)");
-  plan->add_option("--backends", backendList, "backends in priority order (overrides the config)");
+  auto addEngineOptions = [&](CLI::App* cmd) {
+    cmd->add_option("--config", configPath, "device config (YAML; see docs/config.md)");
+    cmd->add_option("--backends", backends, "backends in priority order, e.g. opencl,cpu (overrides the config)");
+    cmd->add_flag("--strict", strict, "a plugin that cannot be loaded is an error");
+  };
+
+  RunArgs runArgs;
+  auto* run = app.add_subcommand("run", "Load a model, split it over the configured backends, run it once, and print, "
+                                        "write or check its outputs.\n"
+                                        "Examples:\n"
+                                        "  switchyard run examples/mlp.sy --config configs/default.yaml --dim N=2\n"
+                                        "  switchyard run examples/models/mlp/model.onnx --input x=examples/models/mlp/input_x.npy \\\n"
+                                        "      --expect y=examples/models/mlp/output_y.npy --output-dir out/ --trace run.json");
+  run->add_option("model", program, "the model: .sy or .onnx")->required();
+  addEngineOptions(run);
+  addInputOptions(run, runArgs.in);
+  run->add_option("--output-dir,-o", runArgs.outputDir, "write every output as NAME.npy into this folder");
+  run->add_option("--expect", runArgs.expectArgs, "compare output NAME with a .npy file, NAME=FILE.npy (repeatable); "
+                                                  "a mismatch exits with 1")
+      ->allow_extra_args(false);
+  run->add_option("--rtol", runArgs.rtol, "relative tolerance of --expect: |got - expected| <= atol + rtol * |expected| (default 1e-4)");
+  run->add_option("--atol", runArgs.atol, "absolute tolerance of --expect (default 1e-5)");
+  run->add_option("--trace", runArgs.tracePath, "write a Chrome trace (JSON, opens in Perfetto) of the run");
+
+  BenchArgs benchArgs;
+  auto* bench = app.add_subcommand("bench", "Time a model: latency (min, median, p90, p99) of one caller, throughput "
+                                            "of --threads callers sharing one compiled model, and peak memory.\n"
+                                            "Examples:\n"
+                                            "  switchyard bench examples/models/cnn/model.onnx --iterations 200 --threads 4\n"
+                                            "  switchyard bench examples/mlp.sy --dim N=64 --time 5 --json");
+  bench->add_option("model", program, "the model: .sy or .onnx")->required();
+  addEngineOptions(bench);
+  addInputOptions(bench, benchArgs.in);
+  bench->add_option("--warmup", benchArgs.warmup, "untimed runs first (default 5)")->check(CLI::NonNegativeNumber);
+  auto* iterOpt = bench->add_option("--iterations,-n", benchArgs.iterations, "timed runs (default 100)")
+                      ->check(CLI::PositiveNumber);
+  auto* timeOpt = bench->add_option("--time,-t", benchArgs.seconds, "run for this many seconds instead (per phase)")
+                      ->check(CLI::PositiveNumber);
+  iterOpt->excludes(timeOpt);
+  bench->add_option("--threads", benchArgs.threads, "concurrent callers for the throughput phase (default 1)")
+      ->check(CLI::Range(1, 1024));
+  bench->add_flag("--json", benchArgs.json, "print one JSON object");
+  bench->add_option("--trace", benchArgs.tracePath, "write a Chrome trace (JSON, opens in Perfetto) of the timed runs");
+
+  auto* plan = app.add_subcommand("plan", "Show how a model is split across backends.\n"
+                                          "Examples:\n"
+                                          "  switchyard plan examples/mlp.sy --format table --explain\n"
+                                          "  switchyard plan examples/models/cnn/model.onnx --format dot | dot -Tsvg > plan.svg");
+  plan->add_option("model", program, "the model: .sy or .onnx")->required();
+  addEngineOptions(plan);
   plan->add_option("--format", format, "table, json or dot")->check(CLI::IsMember({"table", "json", "dot"}));
   plan->add_flag("--explain", explain, "say for every node where it runs and why not elsewhere");
-  plan->add_flag("--strict", strict, "a plugin that cannot be loaded is an error");
+
+  std::string outPath;
+  bool convertOptimize = false;
+  auto* convert = app.add_subcommand("convert", "Convert a model to a Switchyard program: OUT.sy (text IR) and "
+                                                "OUT.safetensors (weights).\n"
+                                                "Example: switchyard convert examples/models/cnn/model.onnx -o cnn.sy");
+  convert->add_option("model", program, "the model: .onnx (or .sy)")->required();
+  convert->add_option("-o,--output", outPath, "the .sy file to write")->required();
+  convert->add_flag("--optimize", convertOptimize, "run the standard passes first (as `switchyard optimize`)");
 
   auto* devices = app.add_subcommand("devices", "List plugins, their devices, and plugins that failed to load.\n"
                                                 "Example: switchyard devices --json");
   devices->add_option("--config", configPath, "device config (YAML)");
-  devices->add_option("--backends", backendList, "backends in priority order (overrides the config)");
+  devices->add_option("--backends", backends, "backends in priority order (overrides the config)");
   devices->add_flag("--json", json, "print JSON");
 
-  auto* check = app.add_subcommand("check", "Parse and verify a program, then print its canonical text.\n"
+  auto* check = app.add_subcommand("check", "Load and verify a model, then print its canonical text.\n"
                                             "Example: switchyard check examples/mlp.sy");
-  check->add_option("program", program, "the .sy program")->required();
+  check->add_option("model", program, "the model: .sy or .onnx")->required();
 
-  std::string outPath;
   auto* optimize = app.add_subcommand("optimize", "Run the standard passes (shape propagation, constant folding, "
                                                   "CSE, DCE) and print or write the result.\n"
                                                   "Example: switchyard optimize examples/mlp.sy -o /tmp/mlp.sy");
-  optimize->add_option("program", program, "the .sy program")->required();
-  optimize->add_option("-o,--output", outPath, "write the optimised program here");
+  optimize->add_option("model", program, "the model: .sy or .onnx")->required();
+  optimize->add_option("-o,--output", outPath, "write the optimised program here (and its .safetensors)");
 
   bool markdown = false;
   auto* ops = app.add_subcommand("ops", "List the op set.\nExample: switchyard ops --markdown");
@@ -220,47 +946,57 @@ int main(int argc, char** argv) {
   }
 
   if (*devices) {
-    auto engine = makeEngine(configPath, backendList, false);
+    auto engine = makeEngine(configPath, backends, false);
     if (!engine.ok()) return fail(engine.status());
     return listDevices(**engine, json);
   }
 
-  auto loaded = sy::loadProgram(program);
+  if (*bench && benchArgs.seconds > 0 && benchArgs.iterations > 0)
+    return usage("--iterations and --time exclude each other");
+  if (*convert && !endsWith(outPath, ".sy")) return usage("convert -o expects a .sy file name, got '" + outPath + "'");
+
+  const auto loadStart = Clock::now();
+  auto loaded = loadModel(program);
   if (!loaded.ok()) return fail(loaded.status());
+  const double loadMs = msSince(loadStart);
   std::shared_ptr<sy::Graph> graph = std::move(*loaded);
 
   if (*check) {
     std::cout << sy::printGraph(*graph);
     return kExitOk;
   }
-  if (*optimize) {
-    sy::Status st = sy::runStandardPasses(*graph);
-    if (!st.ok()) return fail(st);
+  if (*optimize || *convert) {
+    if (*optimize || convertOptimize) {
+      sy::Status st = sy::runStandardPasses(*graph);
+      if (!st.ok()) return fail(st);
+    }
     if (outPath.empty()) {
       std::cout << sy::printGraph(*graph);
-    } else {
-      st = sy::saveProgram(*graph, outPath);
-      if (!st.ok()) return fail(st);
+      return kExitOk;
+    }
+    sy::Status st = sy::saveProgram(*graph, outPath);
+    if (!st.ok()) return fail(st);
+    if (*convert) {
+      const auto count = [](size_t n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); };
+      std::cout << "wrote " << outPath << " (" << count(graph->numNodes(), "node") << ", "
+                << count(graph->inputs().size(), "input") << ", " << count(graph->outputs().size(), "output") << ")";
+      if (!graph->weights().empty()) {
+        size_t bytes = 0;
+        for (const auto& [n, t] : graph->weights()) bytes += t.nbytes();
+        std::cout << " and " << sy::weightsPathFor(outPath) << " (" << graph->weights().size() << " weights, " << bytes
+                  << " bytes)";
+      }
+      std::cout << "\n";
     }
     return kExitOk;
   }
 
-  // run
-  std::map<std::string, int64_t> dims;
-  for (const std::string& d : dimArgs) {
-    const size_t eq = d.find('=');
-    try {
-      if (eq == std::string::npos) throw std::invalid_argument(d);
-      dims[d.substr(0, eq)] = std::stoll(d.substr(eq + 1));
-    } catch (const std::exception&) {
-      std::fprintf(stderr, "switchyard: error: --dim expects NAME=SIZE, got '%s'\n", d.c_str());
-      return kExitUsage;
-    }
-  }
-  auto engine = makeEngine(configPath, backendList, strict);
+  auto engine = makeEngine(configPath, backends, strict);
   if (!engine.ok()) return fail(engine.status());
+  const auto compileStart = Clock::now();
   auto model = (*engine)->compile(graph);
   if (!model.ok()) return fail(model.status());
+  const double compileMs = msSince(compileStart);
   for (const std::string& line : (*model)->compileLog()) std::fprintf(stderr, "switchyard: warning: %s\n", line.c_str());
   if (*plan) {
     if (format == "json") std::cout << (*model)->plan().toJson() << "\n";
@@ -268,16 +1004,6 @@ int main(int argc, char** argv) {
     else std::cout << (*model)->plan().toTable(explain);
     return kExitOk;
   }
-  auto inputs = makeInputs(*graph, seed, dims);
-  if (!inputs.ok()) return fail(inputs.status());
-  std::cout << "backends: ";
-  for (size_t i = 0; i < (*engine)->backends().size(); ++i) std::cout << (i ? ", " : "") << (*engine)->backends()[i].name;
-  std::cout << "; " << (*model)->plan().regions.size() << " region(s)\n";
-  for (size_t i = 0; i < inputs->size(); ++i)
-    std::cout << "input  %" << graph->inputs()[i]->name() << " = " << (*inputs)[i].toString(8) << "\n";
-  auto outs = (*model)->run(*inputs);
-  if (!outs.ok()) return fail(outs.status());
-  for (size_t i = 0; i < outs->size(); ++i)
-    std::cout << "output %" << graph->outputs()[i]->name() << " = " << (*outs)[i].toString(32) << "\n";
-  return kExitOk;
+  if (*bench) return benchModel(program, *graph, **engine, **model, benchArgs, loadMs, compileMs);
+  return runModel(program, *graph, **engine, **model, runArgs);
 }

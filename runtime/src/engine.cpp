@@ -83,7 +83,13 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
 
   for (const BackendConfig& bc : wanted) {
     const std::string where = bc.where.file.empty() ? std::string() : bc.where.toString() + ": ";
-    if (bc.name == kReference) continue;  // always last, see below
+    if (bc.name == kReference) {
+      // Listed explicitly: the interpreter takes that place in the priority order.
+      if (std::none_of(engine->backends_.begin(), engine->backends_.end(),
+                       [](const EngineBackend& b) { return b.name == kReference; }))
+        engine->backends_.push_back(EngineBackend{kReference, nullptr, {}});
+      continue;
+    }
     std::shared_ptr<LoadedPlugin> plugin = engine->host_.find(bc.name);
     if (!plugin) {
       std::string searched;
@@ -105,7 +111,10 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
     }
     engine->backends_.push_back(EngineBackend{bc.name, std::move(*instance), std::move(options)});
   }
-  if (config.fallback == FallbackPolicy::Reference) engine->backends_.push_back(EngineBackend{kReference, nullptr, {}});
+  const bool referenceListed = std::any_of(engine->backends_.begin(), engine->backends_.end(),
+                                           [](const EngineBackend& b) { return b.name == kReference; });
+  if (config.fallback == FallbackPolicy::Reference && !referenceListed)
+    engine->backends_.push_back(EngineBackend{kReference, nullptr, {}});
   if (engine->backends_.empty())
     return invalidArgument("no backend is available and the fallback is 'error'",
                            config.sourcePath.empty() ? "" : " (config " + config.sourcePath + ")");

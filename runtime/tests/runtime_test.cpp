@@ -355,6 +355,20 @@ graph @g(%x: f32[3]) {
   EXPECT_TRUE(x.bitwiseEqual(copy));
 }
 
+TEST(Runtime, ReferenceListedExplicitlyWorksWithFallbackError) {
+  // configs/reference-only.yaml: backends [reference], fallback error.
+  auto config = loadConfig(std::string(SY_SOURCE_DIR) + "/configs/reference-only.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().toString();
+  config->pluginPaths = {SY_TEST_PLUGIN_DIR};
+  auto engine = Engine::create(*config);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  ASSERT_EQ((*engine)->backends().size(), 1u);
+  EXPECT_EQ((*engine)->backends()[0].name, "reference");
+  auto model = (*engine)->compile(parse(kMixed));
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  for (const Region& r : (*model)->plan().regions) EXPECT_EQ(r.backend, "reference");
+}
+
 TEST(Runtime, BadBackendOptionIsAnError) {
   auto engine = Engine::create(testConfig({memdev("", {{"no_such_option", "1"}})}));
   ASSERT_FALSE(engine.ok());
