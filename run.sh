@@ -2,8 +2,9 @@
 # Switchyard's one entry point: installs what the build needs (Debian packages,
 # idempotent and quiet when all is there), configures, builds, then runs.
 #
-#   ./run.sh                 the main job: run the sample program on the default
-#                            configuration and print its outputs
+#   ./run.sh                 the main job: run the example transformer (ONNX) on
+#                            configs/default.yaml, check it against PyTorch's
+#                            output, and show how it was partitioned
 #   ./run.sh test [PRESET]   build with PRESET (release, debug, asan, tsan;
 #                            default release) and run the test suite with ctest
 #   ./run.sh build [PRESET]  configure and build only
