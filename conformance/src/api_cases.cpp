@@ -640,7 +640,14 @@ void noLeaks(Target& t, CaseResult& r) {
   c.expect(live.buffers == 0 && live.compiled == 0 && live.backends <= 1,
            "handles the suite issued are still open: " + std::to_string(live.buffers) + " buffers, " +
                std::to_string(live.compiled) + " compiled");
-  c.expect(grown < 32 * 1024, "resident memory grew by " + std::to_string(grown / 1024) +
+  // Under a sanitizer, freed memory sits in quarantine and resident memory
+  // grows by design; the handle counts above still catch leaks there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  constexpr bool kMeasureResident = false;
+#else
+  constexpr bool kMeasureResident = true;
+#endif
+  c.expect(!kMeasureResident || grown < 32 * 1024, "resident memory grew by " + std::to_string(grown / 1024) +
                                   " MiB over 2000 compile/execute/destroy cycles (a leak?)");
   c.finish(t, "2000 cycles, resident memory +" + std::to_string(std::max(0L, grown)) + " KiB");
 }
