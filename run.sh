@@ -17,6 +17,13 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libboost-dev libboost-filesystem-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
+  # CPU plugin: oneDNN, and OpenBLAS as the benchmarks' peer
+  libdnnl-dev libopenblas-dev
+  # OpenCL plugin: the ICD loader, headers, and PoCL (an OpenCL device on the CPU)
+  ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
+  # Vulkan plugin: the loader, glslc, Mesa's lavapipe (a Vulkan device on the
+  # CPU) and the Khronos validation layer for the plugin's validation run
+  libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
 )
 
 install_deps() {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <unordered_map>
 
@@ -78,8 +79,19 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
   for (const PluginLoadFailure& f : engine->host_.failures()) SY_RETURN_IF_ERROR(problem("plugin not loaded: " + f.reason));
 
   std::vector<BackendConfig> wanted = config.backends;
-  if (wanted.empty())
-    for (const auto& p : engine->host_.plugins()) wanted.push_back(BackendConfig{p->name(), "", {}, {}});
+  if (wanted.empty()) {
+    // No list: every plugin found, best device first (a discrete GPU before a
+    // CPU runtime, the native CPU plugin before a CPU OpenCL/Vulkan driver);
+    // equal scores keep the discovery (file name) order.
+    std::vector<std::pair<int32_t, std::string>> found;
+    for (const auto& p : engine->host_.plugins()) {
+      int32_t best = std::numeric_limits<int32_t>::min();
+      for (const DeviceDescription& d : p->devices()) best = std::max(best, d.score);
+      found.emplace_back(best, p->name());
+    }
+    std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& f : found) wanted.push_back(BackendConfig{f.second, "", {}, {}});
+  }
 
   for (const BackendConfig& bc : wanted) {
     const std::string where = bc.where.file.empty() ? std::string() : bc.where.toString() + ": ";
