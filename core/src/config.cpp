@@ -25,8 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // The keys each mapping accepts, in the order the docs list them.
-const std::vector<std::string> kTopKeys = {"backends",     "fallback", "retry_on_reference", "partition", "pins",
-                                           "plugin_paths", "strict"};
+const std::vector<std::string> kTopKeys = {"backends",     "fallback", "retry_on_reference",   "partition", "pins",
+                                           "plugin_paths", "strict",   "default_plugin_paths"};
 const std::vector<std::string> kBackendKeys = {"name", "device", "options"};
 const std::vector<std::string> kPartitionKeys = {"policy", "min_region_nodes", "transfer_cost_per_byte"};
 const std::vector<std::string> kPinKeys = {"op", "node", "backend"};
@@ -110,6 +110,7 @@ class Parser {
       if (key == "pins") return parsePins(value, config);
       if (key == "plugin_paths") return parsePluginPaths(value, config);
       if (key == "strict") return boolValue(value, key, config.strict);
+      if (key == "default_plugin_paths") return boolValue(value, key, config.defaultPluginPaths);
       return internalError("unhandled config key ", key);
     });
   }

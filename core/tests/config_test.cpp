@@ -238,7 +238,7 @@ TEST(Config, FolderInsteadOfFile) {
 TEST(ConfigErrors, UnknownTopLevelKey) {
   expectError("backends: [cpu]\nfallbak: reference\n",
               {"t.yaml:2:1", "unknown key 'fallbak'", "did you mean 'fallback'",
-               "valid keys: backends, fallback, retry_on_reference, partition, pins, plugin_paths, strict"});
+               "valid keys: backends, fallback, retry_on_reference, partition, pins, plugin_paths, strict, default_plugin_paths"});
 }
 
 TEST(ConfigErrors, UnknownNestedKeys) {
@@ -495,3 +495,15 @@ TEST(Config, EveryYamlExampleInTheDocsParses) {
 }
 
 }  // namespace
+
+TEST(Config, DefaultPluginPathsCanBeTurnedOff) {
+  auto on = sy::parseConfig("plugin_paths: [/opt/p]\n", "t.yaml", "/");
+  ASSERT_TRUE(on.ok()) << on.status().toString();
+  EXPECT_TRUE(on->defaultPluginPaths);
+  auto off = sy::parseConfig("plugin_paths: [/opt/p]\ndefault_plugin_paths: false\n", "t.yaml", "/");
+  ASSERT_TRUE(off.ok()) << off.status().toString();
+  EXPECT_FALSE(off->defaultPluginPaths);
+  auto bad = sy::parseConfig("default_plugin_paths: sometimes\n", "t.yaml", "/");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("t.yaml:1:23"), std::string::npos) << bad.status().message();
+}

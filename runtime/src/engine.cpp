@@ -68,7 +68,8 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
   std::unique_ptr<Engine> engine(new Engine());
   engine->config_ = config;
   engine->searchPaths_ = config.pluginPaths;
-  for (const std::string& p : defaultPluginSearchPaths()) engine->searchPaths_.push_back(p);
+  if (config.defaultPluginPaths)
+    for (const std::string& p : defaultPluginSearchPaths()) engine->searchPaths_.push_back(p);
   engine->host_.discover(engine->searchPaths_);
 
   auto problem = [&](const std::string& line) -> Status {

@@ -22,6 +22,7 @@ const std::string kPluginDir = SY_TEST_PLUGIN_DIR;
 Config testConfig(std::vector<BackendConfig> backends) {
   Config c = defaultConfig();
   c.pluginPaths = {kPluginDir};
+  c.defaultPluginPaths = false;  // only the test plugins, whatever else is built
   c.backends = std::move(backends);
   return c;
 }
@@ -123,6 +124,7 @@ TEST(Runtime, EverythingOnReferenceWithoutPlugins) {
   unsetenv("SWITCHYARD_PLUGIN_PATH");
   Config c = defaultConfig();
   c.pluginPaths = {"/nonexistent-switchyard-plugins"};
+  c.defaultPluginPaths = false;  // not build/plugins either
   auto engine = Engine::create(c);
   ASSERT_TRUE(engine.ok()) << engine.status().toString();
   auto g = parse(kMixed);
@@ -134,6 +136,34 @@ TEST(Runtime, EverythingOnReferenceWithoutPlugins) {
   auto outs = (*model)->run(inputs);
   ASSERT_TRUE(outs.ok());
   expectSame(*outs, reference(g, inputs));
+}
+
+TEST(Runtime, HermeticPluginSearchSeesOnlyTheListedFolders) {
+  // No backends listed and default paths off: every plugin of the test folder
+  // that loads (memdev) and nothing from build/plugins or the environment.
+  setenv("SWITCHYARD_PLUGIN_PATH", "/nonexistent-env-plugins", 1);
+  Config c = testConfig({});
+  auto engine = Engine::create(c);
+  unsetenv("SWITCHYARD_PLUGIN_PATH");
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  std::vector<std::string> names;
+  for (const auto& b : (*engine)->backends()) names.push_back(b.name);
+  EXPECT_EQ((*engine)->searchPaths(), (std::vector<std::string>{kPluginDir}));
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.front(), "memdev");  // the best device score of the folder (10)
+  EXPECT_EQ(names.back(), "reference");
+  for (const auto& p : (*engine)->plugins())
+    EXPECT_EQ(p->path().rfind(kPluginDir, 0), 0u) << p->name() << " loaded from " << p->path();
+  // With default paths on, the environment's folder is searched after the listed one.
+  c.defaultPluginPaths = true;
+  setenv("SWITCHYARD_PLUGIN_PATH", "/nonexistent-env-plugins", 1);
+  auto open = Engine::create(c);
+  unsetenv("SWITCHYARD_PLUGIN_PATH");
+  ASSERT_TRUE(open.ok()) << open.status().toString();
+  const auto& paths = (*open)->searchPaths();
+  ASSERT_GE(paths.size(), 2u);
+  EXPECT_EQ(paths[0], kPluginDir);
+  EXPECT_EQ(paths[1], "/nonexistent-env-plugins");
 }
 
 TEST(Runtime, CallerInputsUnchangedAndErrorsNameTheInput) {
@@ -299,6 +329,7 @@ TEST(Runtime, UnknownBackendIsSkippedWithALineOrRefusedWhenStrict) {
   EXPECT_TRUE(found);
   // Strict: the missing backend is an error (no other plugin folder, so nothing else fails first).
   c.pluginPaths = {"/nonexistent-switchyard-plugins"};
+  c.defaultPluginPaths = false;
   c.backends = {ghost};
   c.strict = true;
   auto strict = Engine::create(c);

@@ -67,12 +67,15 @@ struct PartitionConfig {
 };
 
 struct Config {
-  std::vector<BackendConfig> backends;  ///< priority order; empty = every plugin found, in discovery order
+  std::vector<BackendConfig> backends;  ///< priority order; empty = every plugin found, best device score first
   FallbackPolicy fallback = FallbackPolicy::Reference;
   bool retryOnReference = false;  ///< a region that fails at run time is retried on the reference interpreter
   PartitionConfig partition;
   std::vector<PinConfig> pins;
   std::vector<std::string> pluginPaths;  ///< relative paths are resolved against the config file's folder
+  /// Also search SWITCHYARD_PLUGIN_PATH and the install's plugin folders after
+  /// pluginPaths; false makes the search hermetic (only pluginPaths).
+  bool defaultPluginPaths = true;
   bool strict = false;                   ///< a plugin that fails to load is an error, not a warning
   std::string sourcePath;                ///< the file it came from ("" for defaults)
 };
