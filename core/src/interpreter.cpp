@@ -5,6 +5,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "switchyard/control_flow.h"
 #include "switchyard/op_registry.h"
 #include "switchyard/passes.h"
 #include "switchyard/verifier.h"
@@ -231,13 +232,8 @@ class Runner {
     return Status::OK();
   }
 
-  static Result<bool> truth(const Tensor& t, const char* what) {
-    if (t.numel() != 1) return invalidArgument(what, " must have exactly one element, got ", t.typeString());
-    return t.getInt(0) != 0;
-  }
-
   Status runIf(const ExecNode& np) {
-    SY_ASSIGN_OR_RETURN(bool cond, truth(slots_[np.in[0]], "the condition"));
+    SY_ASSIGN_OR_RETURN(bool cond, conditionValue(slots_[np.in[0]], "the condition"));
     const ExecBlock& b = np.blocks[cond ? 0 : 1];
     SY_RETURN_IF_ERROR(runBlock(b));
     std::vector<Tensor> outs;
@@ -246,37 +242,29 @@ class Runner {
   }
 
   Status runLoop(const ExecNode& np) {
-    const Tensor& tripT = slots_[np.in[0]];
-    if (tripT.numel() != 1) return invalidArgument("the max trip count must have one element, got ", tripT.typeString());
-    int64_t maxTrip = tripT.getInt(0);
-    if (maxTrip < 0) maxTrip = std::numeric_limits<int64_t>::max();
-    SY_ASSIGN_OR_RETURN(bool cond, truth(slots_[np.in[1]], "the loop condition"));
+    SY_ASSIGN_OR_RETURN(const int64_t maxTrip, loopTripCount(slots_[np.in[0]]));
+    SY_ASSIGN_OR_RETURN(bool cond, conditionValue(slots_[np.in[1]], "the loop condition"));
     const size_t carried = np.in.size() - 2;
     const ExecBlock& body = np.blocks[0];
     const size_t scans = body.returns.size() - 1 - carried;
     std::vector<Tensor> state;
     for (size_t i = 0; i < carried; ++i) state.push_back(slots_[np.in[2 + i]]);
-    std::vector<std::vector<Tensor>> scanned(scans);
-    int64_t iter = 0;
-    for (; iter < maxTrip && cond; ++iter) {
+    std::vector<ScanCollector> scanned;
+    for (size_t i = 0; i < scans; ++i) scanned.emplace_back(i);
+    for (int64_t iter = 0; iter < maxTrip && cond; ++iter) {
       slots_[body.params[0]] = Tensor::scalarI64(iter);
       slots_[body.params[1]] = Tensor::scalarBool(cond);
       for (size_t i = 0; i < carried; ++i) slots_[body.params[2 + i]] = state[i];
       SY_RETURN_IF_ERROR(runBlock(body).withContext("iteration " + std::to_string(iter)));
-      SY_ASSIGN_OR_RETURN(cond, truth(slots_[body.returns[0]], "the condition yielded by the loop body"));
+      SY_ASSIGN_OR_RETURN(cond, conditionValue(slots_[body.returns[0]], "the condition yielded by the loop body"));
       for (size_t i = 0; i < carried; ++i) state[i] = slots_[body.returns[1 + i]];
-      for (size_t i = 0; i < scans; ++i) {
-        const Tensor& t = slots_[body.returns[1 + carried + i]];
-        if (!scanned[i].empty() && scanned[i][0].shape() != t.shape())
-          return invalidArgument("scan output ", i, " has shape ", shapeToString(t.shape()), " in iteration ", iter,
-                                 " but ", shapeToString(scanned[i][0].shape()), " in iteration 0");
-        scanned[i].push_back(t);
-      }
+      for (size_t i = 0; i < scans; ++i) SY_RETURN_IF_ERROR(scanned[i].add(slots_[body.returns[1 + carried + i]], iter));
     }
     std::vector<Tensor> outs = std::move(state);
+    auto resolve = [this](const Dim& d) { return this->resolve(d); };
     for (size_t i = 0; i < scans; ++i) {
-      SY_ASSIGN_OR_RETURN(Tensor stacked, stack(scanned[i], np.outTypes[carried + i],
-                                                np.node->block(0)->returns()[1 + carried + i]->type()));
+      SY_ASSIGN_OR_RETURN(Tensor stacked, scanned[i].stack(np.outTypes[carried + i],
+                                                           np.node->block(0)->returns()[1 + carried + i]->type(), resolve));
       outs.push_back(std::move(stacked));
     }
     return storeOutputs(np, std::move(outs));
@@ -291,32 +279,6 @@ class Runner {
       if (it != bindings_.end()) return it->second;
     }
     return std::nullopt;
-  }
-
-  /// Stacks the scan values of every iteration along a new first axis. With
-  /// no iterations the element shape comes from the types: the loop output's
-  /// declared type (dims 1..), else the type the body yields, with symbols
-  /// resolved by this run's bindings; a dim known nowhere becomes 0.
-  Result<Tensor> stack(const std::vector<Tensor>& parts, const Type& declared, const Type& element) const {
-    Shape shape{static_cast<int64_t>(parts.size())};
-    if (!parts.empty()) {
-      shape.insert(shape.end(), parts[0].shape().begin(), parts[0].shape().end());
-    } else if (declared.rankKnown() || element.rankKnown()) {
-      const int64_t rank = declared.rankKnown() ? declared.rank() - 1 : element.rank();
-      const bool useElement = element.rankKnown() && element.rank() == rank;
-      for (int64_t i = 0; i < rank; ++i) {
-        std::optional<int64_t> d = declared.rankKnown() ? resolve(declared.dim(i + 1)) : std::nullopt;
-        if (!d && useElement) d = resolve(element.dim(i));
-        shape.push_back(d.value_or(0));
-      }
-    }
-    SY_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(declared.dtype(), shape));
-    size_t offset = 0;
-    for (const Tensor& p : parts) {
-      if (p.nbytes()) std::memcpy(static_cast<std::byte*>(out.mutableData()) + offset, p.data(), p.nbytes());
-      offset += p.nbytes();
-    }
-    return out;
   }
 
   std::vector<Tensor> slots_;

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "switchyard/control_flow.h"
 #include "switchyard/graph_view.h"
 #include "switchyard/interpreter.h"
 #include "switchyard/op_registry.h"
@@ -533,17 +534,12 @@ class RunState {
     return Status::OK();
   }
 
-  static Result<bool> truth(const Tensor& t, const char* what) {
-    if (t.numel() != 1) return invalidArgument(what, " must have exactly one element, got ", t.typeString());
-    return t.getInt(0) != 0;
-  }
-
   /// Copies the slot of `from` to `to` (no data copy).
   void alias(const Value* to, const Value* from) { slots_[to] = slots_[from]; }
 
   Status runIf(const Step& step) {
     SY_ASSIGN_OR_RETURN(Tensor c, host(step.node->input(0)));
-    SY_ASSIGN_OR_RETURN(bool cond, truth(c, "the condition"));
+    SY_ASSIGN_OR_RETURN(bool cond, conditionValue(c, "the condition"));
     const BlockPlan& bp = step.blocks[cond ? 0 : 1];
     SY_RETURN_IF_ERROR(runBlock(bp));
     for (size_t i = 0; i < step.node->numOutputs(); ++i) alias(step.node->output(i), bp.block->returns()[i]);
@@ -553,46 +549,39 @@ class RunState {
   Status runLoop(const Step& step) {
     const Node* n = step.node;
     SY_ASSIGN_OR_RETURN(Tensor tripT, host(n->input(0)));
-    if (tripT.numel() != 1) return invalidArgument("the max trip count must have one element");
-    int64_t maxTrip = tripT.getInt(0);
-    if (maxTrip < 0) maxTrip = std::numeric_limits<int64_t>::max();
+    SY_ASSIGN_OR_RETURN(const int64_t maxTrip, loopTripCount(tripT));
     SY_ASSIGN_OR_RETURN(Tensor c0, host(n->input(1)));
-    SY_ASSIGN_OR_RETURN(bool cond, truth(c0, "the loop condition"));
+    SY_ASSIGN_OR_RETURN(bool cond, conditionValue(c0, "the loop condition"));
     const BlockPlan& bp = step.blocks[0];
     const Block* body = bp.block;
     const size_t carried = n->numInputs() - 2;
     const size_t scans = body->returns().size() - 1 - carried;
     std::vector<Slot> state;
     for (size_t i = 0; i < carried; ++i) state.push_back(slots_[n->input(2 + i)]);
-    std::vector<std::vector<Tensor>> scanned(scans);
+    std::vector<ScanCollector> scanned;
+    for (size_t i = 0; i < scans; ++i) scanned.emplace_back(i);
     for (int64_t iter = 0; iter < maxTrip && cond; ++iter) {
       setHost(body->param(0), Tensor::scalarI64(iter));
       setHost(body->param(1), Tensor::scalarBool(cond));
       for (size_t i = 0; i < carried; ++i) slots_[body->param(2 + i)] = state[i];
       SY_RETURN_IF_ERROR(runBlock(bp).withContext("iteration " + std::to_string(iter)));
       SY_ASSIGN_OR_RETURN(Tensor c, host(body->returns()[0]));
-      SY_ASSIGN_OR_RETURN(cond, truth(c, "the condition yielded by the loop body"));
+      SY_ASSIGN_OR_RETURN(cond, conditionValue(c, "the condition yielded by the loop body"));
       for (size_t i = 0; i < carried; ++i) state[i] = slots_[body->returns()[1 + i]];
       for (size_t i = 0; i < scans; ++i) {
         SY_ASSIGN_OR_RETURN(Tensor t, host(body->returns()[1 + carried + i]));
-        if (!scanned[i].empty() && scanned[i][0].shape() != t.shape())
-          return invalidArgument("scan output ", i, " changes shape between iterations");
-        scanned[i].push_back(std::move(t));
+        SY_RETURN_IF_ERROR(scanned[i].add(std::move(t), iter));
       }
     }
     for (size_t i = 0; i < carried; ++i) slots_[n->output(i)] = state[i];
+    // The runtime binds no symbols of its own: only static dims are known here.
+    auto resolve = [](const Dim& d) -> std::optional<int64_t> {
+      if (d.isStatic()) return d.value();
+      return std::nullopt;
+    };
     for (size_t i = 0; i < scans; ++i) {
-      const Type& declared = n->output(carried + i)->type();
-      Shape shape{static_cast<int64_t>(scanned[i].size())};
-      if (!scanned[i].empty()) shape.insert(shape.end(), scanned[i][0].shape().begin(), scanned[i][0].shape().end());
-      else if (declared.rankKnown())
-        for (int64_t d = 1; d < declared.rank(); ++d) shape.push_back(declared.dim(d).isStatic() ? declared.dim(d).value() : 0);
-      SY_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(declared.dtype(), shape));
-      size_t offset = 0;
-      for (const Tensor& p : scanned[i]) {
-        if (p.nbytes()) std::memcpy(static_cast<std::byte*>(out.mutableData()) + offset, p.data(), p.nbytes());
-        offset += p.nbytes();
-      }
+      SY_ASSIGN_OR_RETURN(Tensor out, scanned[i].stack(n->output(carried + i)->type(),
+                                                       body->returns()[1 + carried + i]->type(), resolve));
       setHost(n->output(carried + i), std::move(out));
     }
     return Status::OK();
