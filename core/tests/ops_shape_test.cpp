@@ -275,6 +275,12 @@ TEST(Slice, NegativeSteps) {
                 Shape({0}), {});
   EXPECT_TENSOR(run1("slice", {iota10(), I({1}, {9}), I({1}, {0}), I({1}, {0}), I({1}, {kMin})}), DType::I64,
                 Shape({1}), {9});
+  // A huge step on an outer axis: one element, and no overflow of step * stride (UBSan checks).
+  Tensor m = I({2, 5}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  EXPECT_TENSOR(run1("slice", {m, I({1}, {0}), I({1}, {kMax}), I({1}, {0}), I({1}, {kMax})}), DType::I64,
+                Shape({1, 5}), {0, 1, 2, 3, 4});
+  EXPECT_TENSOR(run1("slice", {m, I({1}, {-1}), I({1}, {kMin}), I({1}, {0}), I({1}, {kMin})}), DType::I64,
+                Shape({1, 5}), {5, 6, 7, 8, 9});
 }
 
 TEST(Slice, OmittedAndNegativeAxes) {

@@ -626,7 +626,9 @@ Status kernelSlice(KernelContext& ctx) {
   int64_t base = 0;
   for (size_t i = 0; i < r; ++i) {
     outShape[i] = per[i].count;
-    strides[i] = per[i].step * inStrides[i];
+    // With two or more elements |step| < dim, so the product fits; with one or
+    // none the step is never used (and may be near INT64_MAX).
+    strides[i] = per[i].count > 1 ? per[i].step * inStrides[i] : 0;
     if (per[i].count > 0) base += per[i].start * inStrides[i];
   }
   SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), std::move(outShape)));

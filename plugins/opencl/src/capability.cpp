@@ -242,6 +242,7 @@ std::optional<Dims> constantInts(const sdk::GraphView& graph, const sdk::ValueVi
     const std::optional<sdk::AttrView> a = p->findAttr("value");
     if (!a || a->kind() != SY_ATTR_TENSOR) return std::nullopt;
     const sy_tensor_literal& t = a->asTensor();
+    if (t.bytes > 0 && t.data == nullptr) return std::nullopt;  // malformed literal: declined
     data = t.data;
     bytes = t.bytes;
     dtype = t.dtype;

@@ -209,12 +209,13 @@ OpenClBackend::OpenClBackend(Device& device, BackendOptions options) : device_(d
                               " -DSY_LOCAL_MEM=", device.localMemBytes());
   if (!options_.extraBuildOptions.empty()) buildOptions_ += " " + options_.extraBuildOptions;
   cl_int err = CL_SUCCESS;
-  queue_ = Queue(clCreateCommandQueue(device.context(), device.id(), 0, &err));
+  context_ = device.context();
+  queue_ = Queue(clCreateCommandQueue(context_, device.id(), 0, &err));
   checkCl(err, "clCreateCommandQueue");
 }
 
 std::unique_ptr<ClBuffer> OpenClBackend::allocateCl(size_t bytes) {
-  return std::make_unique<ClBuffer>(device_.context(), queue_.get(), bytes);
+  return std::make_unique<ClBuffer>(context_, queue_.get(), bytes);
 }
 
 std::unique_ptr<sdk::Buffer> OpenClBackend::allocate(size_t bytes) { return allocateCl(bytes); }

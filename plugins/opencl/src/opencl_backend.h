@@ -131,6 +131,9 @@ class OpenClBackend final : public sdk::Backend {
 
   Device& device() { return device_; }
   cl_command_queue queue() const { return queue_.get(); }
+  /// The device's context (taken once: Device::context() shares a mutex with
+  /// program builds, which take about a second).
+  cl_context context() const { return context_; }
   /// Work-group size of the row kernels (SY_WG), a power of two.
   size_t rowWorkGroup() const { return rowWorkGroup_; }
   /// Local size of 1-D launches: work_group_size when given, else 0 (the driver picks).
@@ -144,6 +147,7 @@ class OpenClBackend final : public sdk::Backend {
   BackendOptions options_;
   size_t rowWorkGroup_ = 1;
   std::string buildOptions_;
+  cl_context context_ = nullptr;  // owned by device_
   Queue queue_;
 };
 

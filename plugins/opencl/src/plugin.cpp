@@ -105,6 +105,7 @@ class OpenClPlugin : public sdk::Plugin {
   std::vector<std::unique_ptr<Device>>& devices() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (enumerated_) return devices_;
+    devices_.clear();  // a failed earlier enumeration may have listed some
     cl_uint numPlatforms = 0;
     cl_int err = clGetPlatformIDs(0, nullptr, &numPlatforms);
     if (err == CL_SUCCESS && numPlatforms > 0) {

@@ -39,6 +39,34 @@ Kernel makeKernel(cl_program program, const char* name) {
 
 cl_long L(int64_t v) { return static_cast<cl_long>(v); }
 
+/// Throws unless a constant's literal is well formed (a malformed view must
+/// not make us read through NULL or past its arrays).
+void checkLiteral(const sdk::NodeView& node, const sy_tensor_literal& t) {
+  sdk::require(t.rank >= 0 && t.rank <= SY_MAX_RANK && (t.rank == 0 || t.dims != nullptr) &&
+                   (t.bytes == 0 || t.data != nullptr),
+               SY_ERROR_INVALID_ARGUMENT, node.describe(), ": malformed tensor literal (rank ", t.rank,
+               t.rank > 0 && t.dims == nullptr ? ", no dims" : "", t.bytes > 0 && t.data == nullptr ? ", no data" : "",
+               ")");
+}
+
+/// A value's type as the region declares it: rank (-1 unknown) and dims (-1 dynamic).
+struct Declared {
+  int32_t rank = -1;
+  Dims dims;
+};
+
+/// Throws unless `dims`, computed at run time, can be a value of type `d`.
+/// Later steps index dims by the declared ranks (perm, axes, windows), so a
+/// region whose declared types disagree with what its ops compute stops here
+/// instead of reading past the end of a shape.
+void checkDeclared(const Declared& d, const Dims& dims, const char* what) {
+  if (d.rank < 0) return;
+  bool ok = static_cast<size_t>(d.rank) == dims.size();
+  for (size_t i = 0; ok && i < dims.size(); ++i) ok = d.dims[i] < 0 || d.dims[i] == dims[i];
+  sdk::require(ok, SY_ERROR_INVALID_ARGUMENT, what, " has shape ", sdk::formatDims(dims), ", but the region declares ",
+               sdk::formatDims(d.dims), d.rank == 0 ? " (rank 0)" : "");
+}
+
 // ============================================================================
 // Window arithmetic (conv, pools): the reference's rules (core/src/ops/nn.cpp
 // forwardAxis), on concrete dims at run time.
@@ -181,6 +209,11 @@ class OpenClRegion final : public sdk::CompiledRegion {
       return dataOps[slot];
     };
 
+    declared_.resize(numValues_);
+    for (size_t i = 0; i < numValues_; ++i) {
+      const sdk::ValueView v = region.value(static_cast<int64_t>(i));
+      declared_[i] = Declared{v.rank(), v.dims().vec()};
+    }
     std::vector<int> uses(numValues_, 0);
     std::vector<bool> isReturn(numValues_, false);
     const sdk::BlockView body = region.body();
@@ -459,6 +492,7 @@ class OpenClRegion final : public sdk::CompiledRegion {
       const Step& s = steps_[i];
       try {
         runStep(s, kernels.get(i), run);
+        checkDeclared(declared_[static_cast<size_t>(s.output)], values[s.output].dims, "the result");
       } catch (const sdk::Error& e) {
         clFinish(queue);  // nothing of this run stays in flight after an error
         sdk::fail(e.code(), s.describe, ": ", e.what());
@@ -556,6 +590,7 @@ class OpenClRegion final : public sdk::CompiledRegion {
     Dims dims = out.dims().vec();
     if (node.op() == "constant") {
       const sy_tensor_literal& t = node.findAttr("value")->asTensor();
+      checkLiteral(node, t);
       data = t.data;
       bytes = t.bytes;
       dims.assign(t.dims, t.dims + std::max(t.rank, 0));
@@ -564,6 +599,7 @@ class OpenClRegion final : public sdk::CompiledRegion {
     }
     sdk::require(bytes == sdk::tensorBytes(out.dtype(), dims), SY_ERROR_INVALID_ARGUMENT, node.describe(),
                  ": constant data of ", bytes, " bytes for ", out.typeString());
+    if (out.hasRank()) checkDeclared(Declared{out.rank(), out.dims().vec()}, dims, "the constant");
     Constant c{out.index(), dims, backend_.allocateCl(bytes)};
     if (bytes > 0) c.buffer->write(0, data, bytes);  // uploaded once, here
     constants_.push_back(std::move(c));
@@ -572,7 +608,7 @@ class OpenClRegion final : public sdk::CompiledRegion {
   cl_mem meta(Run& run, const Dims& data) {
     cl_int err = CL_SUCCESS;
     Dims padded = data.empty() ? Dims{0} : data;
-    cl_mem m = clCreateBuffer(backend_.device().context(), CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+    cl_mem m = clCreateBuffer(backend_.context(), CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                               padded.size() * sizeof(int64_t), padded.data(), &err);
     checkCl(err, "clCreateBuffer");
     run.scratch.emplace_back(m);
@@ -706,8 +742,11 @@ class OpenClRegion final : public sdk::CompiledRegion {
           seen[a] = true;
           const int64_t d = x[a];
           int64_t b = s.starts[j], e = s.ends[j];
-          const int64_t st = steps[j];
-          sdk::require(st != 0, SY_ERROR_INVALID_ARGUMENT, "step 0");
+          sdk::require(steps[j] != 0, SY_ERROR_INVALID_ARGUMENT, "step 0");
+          // A step beyond the dim takes at most one element, as a step of d + 1
+          // does; clamping keeps -st and step * stride from overflowing (steps
+          // of INT64_MAX / INT64_MIN are legal).
+          const int64_t st = std::clamp<int64_t>(steps[j], -(d + 1), d + 1);
           step[a] = st;
           if (d == 0) {
             count[a] = 0;
@@ -781,7 +820,7 @@ class OpenClRegion final : public sdk::CompiledRegion {
         cl_mem y = produce(run, s, dims);
         if (n == 0) return;
         cl_int zero = 0, err = CL_SUCCESS;
-        cl_mem flag = clCreateBuffer(backend_.device().context(), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+        cl_mem flag = clCreateBuffer(backend_.context(), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
                                      sizeof(zero), &zero, &err);
         checkCl(err, "clCreateBuffer");
         run.scratch.emplace_back(flag);
@@ -1004,6 +1043,11 @@ class OpenClRegion final : public sdk::CompiledRegion {
         const int64_t batches = sdk::elementCount(batch);
         cl_mem y = produce(run, s, out);
         if (M == 0 || N == 0 || batches == 0) return;
+        // sy_matmul takes M, N, K and the batch id as int.
+        constexpr int64_t kIntMax = 0x7fffffff;
+        sdk::require(M <= kIntMax - 64 && N <= kIntMax - 64 && Ka <= kIntMax - 64 && batches <= kIntMax / 2,
+                     SY_ERROR_UNIMPLEMENTED, "matmul dims ", M, " x ", Ka, " x ", N, " (", batches,
+                     " batches) exceed the kernel's 32-bit indexing");
         // Per-batch element offsets of a and b (broadcast batch dims read offset 0).
         const Dims sa = broadcastStrides(batchA, batch), sb = broadcastStrides(batchB, batch);
         const Dims bst = rowMajorStrides(batch);
@@ -1120,6 +1164,7 @@ class OpenClRegion final : public sdk::CompiledRegion {
   std::vector<int32_t> returnDtypes_;
   std::vector<Constant> constants_;
   std::vector<Step> steps_;
+  std::vector<Declared> declared_;  // per value index
   std::mutex poolMutex_;
   std::vector<KernelSet> pool_;
 };

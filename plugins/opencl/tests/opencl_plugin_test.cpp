@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <climits>
+#include <cstdint>
+#include <list>
 #include <cmath>
 #include <random>
 #include <thread>
@@ -630,6 +633,254 @@ TEST(OpenClPlugin, ConcurrentExecuteOfOneRegion) {
   }
   for (auto& th : threads) th.join();
   for (const std::string& f : failures) EXPECT_TRUE(f.empty()) << f;
+}
+
+
+// ============================================================================
+// Review regressions: the raw C ABI with hand-made (also malformed) views.
+
+/// Frees an sy_error and returns its message ("" for NULL).
+std::string takeError(const sy_plugin_api& api, sy_error* e) {
+  if (e == nullptr) return "";
+  std::string m = api.error_message(e);
+  if (m.empty()) m = "(empty message)";
+  api.error_destroy(e);
+  return m;
+}
+
+/// A hand-built region: values, nodes (in body order) and the body.
+struct RawRegion {
+  std::vector<std::unique_ptr<int64_t[]>> dimStore;
+  std::vector<sy_value_info> values;
+  std::vector<sy_node_view> nodes;
+  std::list<std::vector<int32_t>> lists;  // stable: the node views point into it
+  std::vector<int32_t> bodyNodes, params, returns;
+
+  int32_t value(const char* name, int32_t dtype, std::vector<int64_t> dims) {
+    auto d = std::make_unique<int64_t[]>(std::max<size_t>(dims.size(), 1));
+    std::copy(dims.begin(), dims.end(), d.get());
+    sy_value_info v{};
+    v.struct_size = sizeof v;
+    v.name = name;
+    v.dtype = dtype;
+    v.rank = static_cast<int32_t>(dims.size());
+    v.dims = d.get();
+    dimStore.push_back(std::move(d));
+    values.push_back(v);
+    return static_cast<int32_t>(values.size() - 1);
+  }
+  void node(const char* op, std::vector<int32_t> in, std::vector<int32_t> out, const sy_attr* attrs = nullptr,
+            size_t numAttrs = 0) {
+    lists.push_back(std::move(in));
+    const std::vector<int32_t>& i = lists.back();
+    lists.push_back(std::move(out));
+    const std::vector<int32_t>& o = lists.back();
+    sy_node_view n{};
+    n.struct_size = sizeof n;
+    n.op = op;
+    n.name = op;
+    n.num_inputs = i.size();
+    n.inputs = i.data();
+    n.num_outputs = o.size();
+    n.outputs = o.data();
+    n.num_attrs = numAttrs;
+    n.attrs = attrs;
+    bodyNodes.push_back(static_cast<int32_t>(nodes.size()));
+    nodes.push_back(n);
+  }
+  sy_graph_view view() const {
+    sy_graph_view g{};
+    g.struct_size = sizeof g;
+    g.num_values = values.size();
+    g.values = values.data();
+    g.num_nodes = nodes.size();
+    g.nodes = nodes.data();
+    g.body.struct_size = sizeof(sy_block_view);
+    g.body.label = "body";
+    g.body.num_params = params.size();
+    g.body.params = params.data();
+    g.body.num_nodes = bodyNodes.size();
+    g.body.nodes = bodyNodes.data();
+    g.body.num_returns = returns.size();
+    g.body.returns = returns.data();
+    return g;
+  }
+};
+
+sy_attr tensorAttr(const char* name, const sy_tensor_literal* t) {
+  sy_attr a{};
+  a.struct_size = sizeof a;
+  a.name = name;
+  a.kind = SY_ATTR_TENSOR;
+  a.tensor = t;
+  return a;
+}
+
+sy_attr intsAttr(const char* name, const int64_t* v, size_t n) {
+  sy_attr a{};
+  a.struct_size = sizeof a;
+  a.name = name;
+  a.kind = SY_ATTR_INTS;
+  a.count = n;
+  a.ints = v;
+  return a;
+}
+
+/// Compiles `region` on device 0 and runs it once with f32 `input` (rank 1).
+/// Returns the first error's message ("" when everything succeeded).
+std::string compileAndRunRaw(const LoadedPlugin& plugin, const RawRegion& region, const std::vector<float>& input,
+                             std::vector<sy_option> options = {}) {
+  const sy_plugin_api& api = plugin.api();
+  sy_backend* backend = nullptr;
+  std::string e = takeError(api, api.backend_create(0, options.data(), options.size(), &backend));
+  if (!e.empty()) return e;
+  const sy_graph_view view = region.view();
+  sy_compiled* compiled = nullptr;
+  e = takeError(api, api.compile(backend, &view, &compiled));
+  if (e.empty()) {
+    sy_buffer* in = nullptr;
+    e = takeError(api, api.buffer_alloc(backend, input.size() * 4, &in));
+    if (e.empty()) e = takeError(api, api.buffer_write(in, 0, input.data(), input.size() * 4));
+    if (e.empty()) {
+      sy_tensor t{};
+      t.struct_size = sizeof t;
+      t.buffer = in;
+      t.dtype = SY_DTYPE_F32;
+      t.rank = 1;
+      t.dims[0] = static_cast<int64_t>(input.size());
+      std::vector<sy_tensor> outs(region.returns.size());
+      for (auto& o : outs) o.struct_size = sizeof o;
+      e = takeError(api, api.execute(compiled, &t, 1, outs.data(), outs.size()));
+      for (auto& o : outs) api.buffer_free(o.buffer);
+    }
+    api.buffer_free(in);
+    api.compiled_destroy(compiled);
+  }
+  api.backend_destroy(backend);
+  return e;
+}
+
+// A literal with rank 2 but no dims array (a malformed view) is an error, not
+// a read through NULL.
+TEST(OpenClPlugin, ReviewMalformedConstantLiteralIsAnError) {
+  SKIP_WITHOUT_OPENCL();
+  auto plugin = PluginHost::load(kPluginPath);
+  ASSERT_TRUE(plugin.ok());
+  RawRegion r;
+  const int32_t x = r.value("x", SY_DTYPE_F32, {4});
+  const int32_t c = r.value("c", SY_DTYPE_F32, {2, 2});
+  const int32_t y = r.value("y", SY_DTYPE_F32, {2, 2});
+  float data[4] = {1, 2, 3, 4};
+  sy_tensor_literal lit{};
+  lit.struct_size = sizeof lit;
+  lit.dtype = SY_DTYPE_F32;
+  lit.rank = 2;
+  lit.dims = nullptr;  // malformed
+  lit.data = data;
+  lit.bytes = sizeof data;
+  const sy_attr value = tensorAttr("value", &lit);
+  r.node("constant", {}, {c}, &value, 1);
+  const int64_t shape[] = {2, 2};
+  (void)shape;
+  r.node("exp", {c}, {y});
+  r.params = {x};
+  r.returns = {y};
+  const std::string e = compileAndRunRaw(**plugin, r, {1, 2, 3, 4});
+  EXPECT_NE(e.find("malformed tensor literal"), std::string::npos) << e;
+}
+
+// A region whose declared types disagree with what its ops compute (reshape
+// to [6] declared as [2, 3], then transpose with perm [1, 0]) fails cleanly
+// instead of indexing the computed shape by the declared rank.
+TEST(OpenClPlugin, ReviewDeclaredTypesThatDisagreeAreAnError) {
+  SKIP_WITHOUT_OPENCL();
+  auto plugin = PluginHost::load(kPluginPath);
+  ASSERT_TRUE(plugin.ok());
+  RawRegion r;
+  const int32_t x = r.value("x", SY_DTYPE_F32, {6});
+  const int32_t s = r.value("s", SY_DTYPE_I64, {1});
+  const int32_t y = r.value("y", SY_DTYPE_F32, {2, 3});  // wrong: the reshape gives [6]
+  const int32_t t = r.value("t", SY_DTYPE_F32, {3, 2});
+  int64_t shapeData[1] = {6};
+  int64_t shapeDims[1] = {1};
+  sy_tensor_literal lit{};
+  lit.struct_size = sizeof lit;
+  lit.dtype = SY_DTYPE_I64;
+  lit.rank = 1;
+  lit.dims = shapeDims;
+  lit.data = shapeData;
+  lit.bytes = sizeof shapeData;
+  const sy_attr value = tensorAttr("value", &lit);
+  const int64_t perm[] = {1, 0};
+  const sy_attr permAttr = intsAttr("perm", perm, 2);
+  r.node("constant", {}, {s}, &value, 1);
+  r.node("reshape", {x, s}, {y});
+  r.node("transpose", {y}, {t}, &permAttr, 1);
+  r.params = {x};
+  r.returns = {t};
+  const std::string e = compileAndRunRaw(**plugin, r, {1, 2, 3, 4, 5, 6});
+  EXPECT_FALSE(e.empty());
+  EXPECT_NE(e.find("declares"), std::string::npos) << e;
+}
+
+// buffer_alloc of sizes near SIZE_MAX is an error (no wrap-around to a tiny
+// allocation that later writes would overrun).
+TEST(OpenClPlugin, ReviewHugeBufferAllocIsAnError) {
+  SKIP_WITHOUT_OPENCL();
+  auto plugin = PluginHost::load(kPluginPath);
+  ASSERT_TRUE(plugin.ok());
+  const sy_plugin_api& api = (*plugin)->api();
+  sy_backend* backend = nullptr;
+  ASSERT_EQ(takeError(api, api.backend_create(0, nullptr, 0, &backend)), "");
+  for (size_t bytes : {SIZE_MAX, SIZE_MAX - 100, SIZE_MAX / 2 + 1, size_t{1} << 50}) {
+    sy_buffer* b = nullptr;
+    const std::string e = takeError(api, api.buffer_alloc(backend, bytes, &b));
+    EXPECT_FALSE(e.empty()) << bytes;
+    EXPECT_EQ(b, nullptr);
+    api.buffer_free(b);
+  }
+  api.backend_destroy(backend);
+}
+
+// Slice steps of INT64_MAX / INT64_MIN and starts far below -dim, with ONNX
+// clamping. Checked against values written here: the reference interpreter
+// itself overflows (step * stride, core/src/ops/shape.cpp) on such steps.
+TEST(OpenClPlugin, ReviewSliceWithExtremeStepsAndStarts) {
+  SKIP_WITHOUT_OPENCL();
+  auto engine = openclEngine(true);
+  ASSERT_NE(engine, nullptr);
+  const Tensor x = randomF({5, 6}, -1, 1, 11);
+  auto run = [&](const std::string& text) -> std::vector<double> {
+    auto model = engine->compile(parse(text));
+    EXPECT_TRUE(model.ok()) << model.status().toString();
+    if (!model.ok()) return {};
+    auto out = (*model)->run({x});
+    EXPECT_TRUE(out.ok()) << out.status().toString();
+    if (!out.ok()) return {};
+    std::vector<double> v;
+    for (int64_t i = 0; i < (*out)[0].numel(); ++i) v.push_back((*out)[0].getDouble(i));
+    return v;
+  };
+  // Rows: start 0, step INT64_MAX: row 0. Columns: start -100 clamps to 0, step -1: column 0.
+  EXPECT_EQ(run(R"(graph @g(%x: f32[5, 6]) {
+  %st = constant() {value = tensor<i64[2]>[0, -100]} : i64[2]
+  %en = constant() {value = tensor<i64[2]>[9223372036854775807, -9223372036854775807]} : i64[2]
+  %ax = constant() {value = tensor<i64[2]>[0, 1]} : i64[2]
+  %sp = constant() {value = tensor<i64[2]>[9223372036854775807, -1]} : i64[2]
+  %y = slice(%x, %st, %en, %ax, %sp) : f32[1, 1]
+  return %y
+})"),
+            (std::vector<double>{x.getDouble(0)}));
+  // Rows: start 4, step -INT64_MAX: row 4. Columns: 3 down to -7 (clamped) by -2: columns 3, 1.
+  EXPECT_EQ(run(R"(graph @g(%x: f32[5, 6]) {
+  %st = constant() {value = tensor<i64[2]>[4, 3]} : i64[2]
+  %en = constant() {value = tensor<i64[2]>[-9223372036854775807, -7]} : i64[2]
+  %ax = constant() {value = tensor<i64[2]>[0, 1]} : i64[2]
+  %sp = constant() {value = tensor<i64[2]>[-9223372036854775807, -2]} : i64[2]
+  %y = slice(%x, %st, %en, %ax, %sp) : f32[1, 2]
+  return %y
+})"),
+            (std::vector<double>{x.getDouble(4 * 6 + 3), x.getDouble(4 * 6 + 1)}));
 }
 
 }  // namespace

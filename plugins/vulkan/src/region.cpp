@@ -78,6 +78,34 @@ bool sameShape(const sdk::ValueView& a, const sdk::ValueView& b) {
   return true;
 }
 
+/// Throws unless a constant's literal is well formed (a malformed view must
+/// not make us read through NULL or past its arrays).
+void checkLiteral(const sdk::NodeView& node, const sy_tensor_literal& t) {
+  sdk::require(t.rank >= 0 && t.rank <= SY_MAX_RANK && (t.rank == 0 || t.dims != nullptr) &&
+                   (t.bytes == 0 || t.data != nullptr),
+               SY_ERROR_INVALID_ARGUMENT, node.describe(), ": malformed tensor literal (rank ", t.rank,
+               t.rank > 0 && t.dims == nullptr ? ", no dims" : "", t.bytes > 0 && t.data == nullptr ? ", no data" : "",
+               ")");
+}
+
+/// A value's type as the region declares it: rank (-1 unknown) and dims (-1 dynamic).
+struct Declared {
+  int32_t rank = -1;
+  Dims dims;
+};
+
+/// Throws unless `dims`, computed at run time, can be a value of type `d`.
+/// Later steps index dims by the declared ranks (perm, axes, windows), so a
+/// region whose declared types disagree with what its ops compute stops here
+/// instead of reading past the end of a shape.
+void checkDeclared(const Declared& d, const Dims& dims, const char* what) {
+  if (d.rank < 0) return;
+  bool ok = static_cast<size_t>(d.rank) == dims.size();
+  for (size_t i = 0; ok && i < dims.size(); ++i) ok = d.dims[i] < 0 || d.dims[i] == dims[i];
+  sdk::require(ok, SY_ERROR_INVALID_ARGUMENT, what, " has shape ", sdk::formatDims(dims), ", but the region declares ",
+               sdk::formatDims(d.dims), d.rank == 0 ? " (rank 0)" : "");
+}
+
 // ============================================================================
 // Steps
 
@@ -192,6 +220,7 @@ class VulkanRegion final : public sdk::CompiledRegion {
   };
   std::vector<Constant> constants_;
   std::vector<Step> steps_;
+  std::vector<Declared> declared_;  // per value index
 };
 
 // ============================================================================
@@ -204,6 +233,7 @@ void VulkanRegion::addConstant(const sdk::NodeView& node) {
   Dims dims = out.dims().vec();
   if (node.op() == "constant") {
     const sy_tensor_literal& t = node.findAttr("value")->asTensor();
+    checkLiteral(node, t);
     data = t.data;
     bytes = t.bytes;
     dims.assign(t.dims, t.dims + std::max(t.rank, 0));
@@ -212,12 +242,18 @@ void VulkanRegion::addConstant(const sdk::NodeView& node) {
   }
   sdk::require(bytes == sdk::tensorBytes(out.dtype(), dims), SY_ERROR_INVALID_ARGUMENT, node.describe(),
                ": constant data of ", bytes, " bytes for ", out.typeString());
+  if (out.hasRank()) checkDeclared(Declared{out.rank(), out.dims().vec()}, dims, "the constant");
   Constant c{out.index(), dims, out.dtype(), backend_.allocateVk(bytes)};
   if (bytes > 0) c.buffer->write(0, data, bytes);  // uploaded once, here
   constants_.push_back(std::move(c));
 }
 
 void VulkanRegion::build(const sdk::GraphView& region) {
+  declared_.resize(numValues_);
+  for (size_t i = 0; i < numValues_; ++i) {
+    const sdk::ValueView v = region.value(static_cast<int64_t>(i));
+    declared_[i] = Declared{v.rank(), v.dims().vec()};
+  }
   std::vector<int> uses(numValues_, 0);
   std::vector<bool> isReturn(numValues_, false);
   const sdk::BlockView body = region.body();
@@ -590,6 +626,20 @@ void VulkanRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vec
     }
   } cleanup{ctx, owned, handedOut};
 
+  // Note [Gather errors]: every gather dispatch gets a host-visible word that
+  // the shader sets when an index is out of range (it writes 0 for that
+  // element and never reads outside the data); after the run a set word is
+  // an error, as in the reference.
+  struct ErrorFlags {
+    DeviceContext& ctx;
+    std::vector<std::pair<std::string, Allocation>> flags;
+    ~ErrorFlags() {
+      for (auto& f : flags) ctx.hostArena().free(f.second);
+    }
+  } errorFlags{ctx, {}};
+  std::vector<RunValue> flagValues;
+  flagValues.reserve(steps_.size());
+
   auto allocate = [&](int32_t value, int32_t dtype, Dims dims) -> RunValue& {
     const size_t bytes = sdk::tensorBytes(dtype, dims);
     Allocation a = ctx.deviceArena().allocate(std::max<size_t>(bytes, 4));
@@ -603,6 +653,8 @@ void VulkanRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vec
   auto binding = [&](const RunValue& v) {
     const size_t bytes = sdk::tensorBytes(v.dtype, v.dims);
     if (bytes == 0) return Command::Binding{ctx.dummy().buffer, ctx.dummy().offset, 64};
+    sdk::require(bytes <= ctx.maxBinding(), SY_ERROR_UNIMPLEMENTED, "a tensor of ", bytes,
+                 " bytes is larger than the device's maxStorageBufferRange (", ctx.maxBinding(), ")");
     const VkDeviceSize range = std::min<VkDeviceSize>((bytes + 3) / 4 * 4, v.capacity);
     return Command::Binding{v.buffer, v.offset, range};
   };
@@ -940,7 +992,10 @@ void VulkanRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vec
             if (perm.empty()) {
               for (size_t i = x.size(); i-- > 0;) perm.push_back(static_cast<int64_t>(i));
             }
+            sdk::require(perm.size() == x.size(), SY_ERROR_INVALID_ARGUMENT, "perm does not match rank ", x.size());
             for (int64_t p : perm) {
+              sdk::require(p >= 0 && static_cast<size_t>(p) < x.size(), SY_ERROR_INVALID_ARGUMENT, "perm entry ", p,
+                           " out of range");
               dims.push_back(x[static_cast<size_t>(p)]);
               src.push_back(st[static_cast<size_t>(p)]);
             }
@@ -961,24 +1016,35 @@ void VulkanRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vec
             dims = x;
             src = st;
             const int64_t r = static_cast<int64_t>(x.size());
+            std::vector<bool> seen(x.size(), false);
             for (size_t k = 0; k < starts.size(); ++k) {
               sdk::require(axes[k] >= -r && axes[k] < r, SY_ERROR_INVALID_ARGUMENT, "slice axis ", axes[k],
                            " out of range");
               const size_t a = normAxis(axes[k], x.size());
-              const int64_t d = x[a], step = steps[k];
-              sdk::require(step != 0, SY_ERROR_INVALID_ARGUMENT, "slice step 0");
+              // A repeated axis would add its start to the base twice.
+              sdk::require(!seen[a], SY_ERROR_INVALID_ARGUMENT, "slice axis ", axes[k], " repeated");
+              seen[a] = true;
+              const int64_t d = x[a];
+              sdk::require(steps[k] != 0, SY_ERROR_INVALID_ARGUMENT, "slice step 0");
+              // A step beyond the dim takes at most one element, as a step of
+              // d + 1 does; clamping keeps the arithmetic below from overflowing
+              // (steps of INT64_MAX / INT64_MIN are legal).
+              const int64_t step = std::clamp<int64_t>(steps[k], -(d + 1), d + 1);
+              // ONNX clamping, as the reference (core/src/ops/shape.cpp clampSlice).
               int64_t b = starts[k], e = ends[k];
-              if (b < 0) b = std::max<int64_t>(b, -d - 1) + d;
-              if (e < 0) e = std::max<int64_t>(e, -d - 1) + d;
-              int64_t len;
-              if (step > 0) {
+              if (b < 0) b += d;
+              if (e < 0) e += d;
+              int64_t len = 0;
+              if (d == 0) {
+                b = 0;
+              } else if (step > 0) {
                 b = std::clamp<int64_t>(b, 0, d);
                 e = std::clamp<int64_t>(e, 0, d);
-                len = e > b ? (e - b + step - 1) / step : 0;
+                len = e > b ? (e - b - 1) / step + 1 : 0;
               } else {
-                b = std::clamp<int64_t>(b, -1, d - 1);
+                b = std::clamp<int64_t>(b, 0, d - 1);
                 e = std::clamp<int64_t>(e, -1, d - 1);
-                len = b > e ? (b - e + (-step) - 1) / (-step) : 0;
+                len = b > e ? (b - e - 1) / -step + 1 : 0;
               }
               dims[a] = len;
               if (len > 0) base += b * st[a];
@@ -1065,7 +1131,11 @@ void VulkanRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vec
           if (n == 0) break;
           std::vector<uint32_t> words = {u32(product(data.dims, 0, axis)), u32(len),
                                          u32(product(data.dims, axis + 1, data.dims.size())), u32(count)};
-          Command c = dispatch(s, Shader::Gather, {{0, &data}, {1, &idx}, {2, &y}}, words, u32(n),
+          Allocation flag = ctx.hostArena().allocate(4);
+          errorFlags.flags.emplace_back(s.describe, flag);
+          std::memset(flag.mapped, 0, 4);
+          flagValues.push_back(RunValue{flag.buffer, flag.offset, flag.size, flag.mapped, {1}, SY_DTYPE_I32, -1, true});
+          Command c = dispatch(s, Shader::Gather, {{0, &data}, {1, &idx}, {2, &y}, {3, &flagValues.back()}}, words, u32(n),
                                static_cast<uint32_t>(sdk::dtypeSize(data.dtype) / 4),
                                idx.dtype == SY_DTYPE_I64 ? 1u : 0u);
           grid(c, static_cast<uint64_t>(n), wg);
@@ -1073,6 +1143,7 @@ void VulkanRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vec
           break;
         }
       }
+      for (int32_t o : s.outputs) checkDeclared(declared_[static_cast<size_t>(o)], values[o].dims, "the result");
     } catch (const sdk::Error& e) {
       sdk::fail(e.code(), s.describe, ": ", e.what());
     }
@@ -1212,6 +1283,11 @@ void VulkanRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vec
       throw;
     }
     ctx.releaseExec(std::move(exec));
+  }
+  for (const auto& [describe, flag] : errorFlags.flags) {
+    uint32_t bad = 0;
+    std::memcpy(&bad, flag.mapped, 4);
+    sdk::require(bad == 0, SY_ERROR_INVALID_ARGUMENT, describe, ": an index is out of range");
   }
 
   for (size_t i = 0; i < returns_.size(); ++i) {

@@ -164,6 +164,11 @@ class DeviceContext {
   uint32_t workGroupSize() const { return workGroupSize_; }
   uint32_t matmulTile() const { return matmulTile_; }
   const std::string& pipelineCachePath() const { return cachePath_; }
+  /// maxMemoryAllocationSize (VkPhysicalDeviceMaintenance3Properties): the
+  /// largest buffer this context hands out.
+  VkDeviceSize maxAllocation() const { return maxAllocation_; }
+  /// maxStorageBufferRange: the largest tensor a dispatch can bind.
+  VkDeviceSize maxBinding() const { return properties_.limits.maxStorageBufferRange; }
 
   /// The compute pipeline of `shader` with its specialization constants
   /// (from this context's map, else created through the VkPipelineCache).
@@ -187,8 +192,12 @@ class DeviceContext {
   void savePipelineCache();
 
  private:
+  void create(const BackendOptions& options);
+  void destroy(bool saveCache) noexcept;
+
   std::shared_ptr<Instance> instance_;
   VkPhysicalDevice physical_;
+  VkDeviceSize maxAllocation_ = VkDeviceSize{1} << 31;
   VkPhysicalDeviceProperties properties_{};
   PhysicalInfo info_;
   VkDevice device_ = VK_NULL_HANDLE;

@@ -23,9 +23,12 @@
 
 namespace sy_vulkan {
 
+// Never destroyed: the debug messenger callback (also called from
+// vkDestroyInstance) and the exported sy_vulkan_get_stats may run during
+// static destruction, after a function-local static would be gone.
 GlobalStats& stats() {
-  static GlobalStats s;
-  return s;
+  static GlobalStats* s = new GlobalStats;
+  return *s;
 }
 
 const char* vkResultName(VkResult r) {
@@ -315,9 +318,22 @@ uint32_t floorPow2(uint32_t v) {
 
 }  // namespace
 
+// A constructor that throws never runs the destructor: whatever create()
+// made before the failure (the VkDevice, layouts, the pipeline cache, memory)
+// is released by destroy() here, so a bad option or a failed call leaks
+// nothing (and leaves no live VkDevice behind the instance).
 DeviceContext::DeviceContext(std::shared_ptr<Instance> instance, VkPhysicalDevice physical,
                              const BackendOptions& options)
     : instance_(std::move(instance)), physical_(physical) {
+  try {
+    create(options);
+  } catch (...) {
+    destroy(/*saveCache=*/false);
+    throw;
+  }
+}
+
+void DeviceContext::create(const BackendOptions& options) {
   vkGetPhysicalDeviceProperties(physical_, &properties_);
   info_ = describe(physical_);
   queueFamily_ = static_cast<uint32_t>(computeQueueFamily(physical_));
@@ -349,6 +365,13 @@ DeviceContext::DeviceContext(std::shared_ptr<Instance> instance, VkPhysicalDevic
   p2.pNext = &subgroup;
   vkGetPhysicalDeviceProperties2(physical_, &p2);
   const VkPhysicalDeviceLimits& limits = properties_.limits;
+  {
+    VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+    VkPhysicalDeviceProperties2 q{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    q.pNext = &m3;
+    vkGetPhysicalDeviceProperties2(physical_, &q);
+    maxAllocation_ = m3.maxMemoryAllocationSize > 0 ? m3.maxMemoryAllocationSize : (VkDeviceSize{1} << 31);
+  }
   const uint32_t maxWg = std::min(limits.maxComputeWorkGroupInvocations, limits.maxComputeWorkGroupSize[0]);
   const uint32_t sg = std::max<uint32_t>(subgroup.subgroupSize, 1);
   workGroupSize_ = floorPow2(std::min<uint32_t>(maxWg, std::max<uint32_t>(4 * sg, 64)));
@@ -433,11 +456,19 @@ DeviceContext::DeviceContext(std::shared_ptr<Instance> instance, VkPhysicalDevic
   dummy_ = deviceArena_->allocate(64);
 }
 
-DeviceContext::~DeviceContext() {
-  if (device_ != VK_NULL_HANDLE) vkDeviceWaitIdle(device_);
-  savePipelineCache();
+DeviceContext::~DeviceContext() { destroy(/*saveCache=*/true); }
+
+void DeviceContext::destroy(bool saveCache) noexcept {
+  if (device_ == VK_NULL_HANDLE) return;
+  vkDeviceWaitIdle(device_);
+  if (saveCache) {
+    try {
+      savePipelineCache();
+    } catch (...) {  // out of memory: the cache file is not written
+    }
+  }
   for (auto& e : execPool_) {
-    vkDestroyDescriptorPool(device_, e->descriptors, nullptr);
+    if (e->descriptors != VK_NULL_HANDLE) vkDestroyDescriptorPool(device_, e->descriptors, nullptr);
     vkDestroyFence(device_, e->fence, nullptr);
     vkDestroyCommandPool(device_, e->pool, nullptr);
   }
@@ -456,7 +487,8 @@ DeviceContext::~DeviceContext() {
   if (cache_ != VK_NULL_HANDLE) vkDestroyPipelineCache(device_, cache_, nullptr);
   if (pipelineLayout_ != VK_NULL_HANDLE) vkDestroyPipelineLayout(device_, pipelineLayout_, nullptr);
   if (setLayout_ != VK_NULL_HANDLE) vkDestroyDescriptorSetLayout(device_, setLayout_, nullptr);
-  if (device_ != VK_NULL_HANDLE) vkDestroyDevice(device_, nullptr);
+  vkDestroyDevice(device_, nullptr);
+  device_ = VK_NULL_HANDLE;
 }
 
 void DeviceContext::savePipelineCache() {

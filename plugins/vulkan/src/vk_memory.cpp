@@ -2,6 +2,7 @@
 // for memory that is not mapped, and the backend's buffer entries.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "vk_backend.h"
 
@@ -44,6 +45,9 @@ size_t Arena::blockCount() const {
 }
 
 Allocation Arena::allocate(VkDeviceSize bytes) {
+  // Rounding a size near 2^64 up to the alignment would wrap to a tiny one.
+  sdk::require(bytes <= std::numeric_limits<VkDeviceSize>::max() / 2, SY_ERROR_OUT_OF_MEMORY, "cannot allocate ",
+               bytes, " bytes of ", what_, " memory");
   const VkDeviceSize size = roundUp(std::max<VkDeviceSize>(bytes, 4), alignment_);
   std::lock_guard<std::mutex> lock(mutex_);
   auto take = [&](Block& b) -> std::optional<Allocation> {
@@ -242,13 +246,50 @@ VulkanBackend::VulkanBackend(std::shared_ptr<Instance> instance, VkPhysicalDevic
 
 VulkanBackend::~VulkanBackend() = default;
 
-std::unique_ptr<VkBuf> VulkanBackend::allocateVk(size_t bytes) { return std::make_unique<VkBuf>(*context_, bytes); }
+std::unique_ptr<VkBuf> VulkanBackend::allocateVk(size_t bytes) {
+  sdk::require(bytes <= context_->maxAllocation(), SY_ERROR_OUT_OF_MEMORY, "cannot allocate ", bytes,
+               " bytes: the device's largest allocation (maxMemoryAllocationSize) is ", context_->maxAllocation());
+  return std::make_unique<VkBuf>(*context_, bytes);
+}
 
 std::unique_ptr<sdk::Buffer> VulkanBackend::allocate(size_t bytes) { return allocateVk(bytes); }
 
+namespace {
+
+/// Why a node's tensors cannot be bound to a dispatch: a static tensor larger
+/// than maxStorageBufferRange (shaders index 32-bit words through one
+/// binding). "" when all fit (dims that are not static are checked at run time).
+std::string tooLargeToBind(const sdk::NodeView& node, VkDeviceSize limit) {
+  const std::string_view op = node.op();
+  if (op == "constant" || op == "weight" || isView(op)) return "";  // never bound themselves
+  auto check = [&](const sdk::ValueView& v) -> std::string {
+    if (!v.isStatic() || sdk::dtypeSize(v.dtype()) == 0) return "";
+    const double bytes = static_cast<double>(sdk::dtypeSize(v.dtype())) *
+                         std::max<double>(1.0, [&] {
+                           double n = 1;
+                           for (int64_t d : v.dims()) n *= static_cast<double>(d);
+                           return n;
+                         }());
+    if (bytes <= static_cast<double>(limit)) return "";
+    return sdk::format("tensor ", v.typeString(), " is larger than the device's maxStorageBufferRange (", limit,
+                       " bytes)");
+  };
+  for (size_t i = 0; i < node.numInputs(); ++i) {
+    if (!node.hasInput(i)) continue;
+    if (std::string r = check(node.input(i)); !r.empty()) return r;
+  }
+  for (size_t i = 0; i < node.numOutputs(); ++i) {
+    if (std::string r = check(node.output(i)); !r.empty()) return r;
+  }
+  return "";
+}
+
+}  // namespace
+
 void VulkanBackend::querySupport(const sdk::GraphView& graph, std::vector<sdk::NodeSupport>& support) {
   for (const sdk::NodeView node : graph.nodes()) {
-    const std::string reason = whyNot(graph, node);
+    std::string reason = whyNot(graph, node);
+    if (reason.empty()) reason = tooLargeToBind(node, context_->maxBinding());
     support[node.index()] =
         reason.empty() ? sdk::NodeSupport::yes(estimateCost(node, *context_)) : sdk::NodeSupport::no(reason);
   }
