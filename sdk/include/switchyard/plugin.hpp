@@ -1057,12 +1057,16 @@ struct RegionValue {
   explicit RegionValue(const ValueView& v)
       : name(v.name()), dtype(v.dtype()), rank(v.rank()), dims(v.dims().vec()), typeString(v.typeString()) {}
 
-  /// Throws (with `code`) unless a tensor of `dtype` and `dims` can be this value.
-  void check(int32_t tensorDtype, ArrayRef<int64_t> tensorDims, int32_t code, std::string_view what) const {
+  /// Throws (with `code`) unless a tensor of `dtype` and `dims` can be this
+  /// value; the message starts "<kind> <index><suffix>". Builds no string
+  /// unless it fails (execute calls this for every tensor of every run).
+  void check(int32_t tensorDtype, ArrayRef<int64_t> tensorDims, int32_t code, const char* kind, size_t index,
+             const char* suffix = "") const {
     bool ok = tensorDtype == dtype && (rank < 0 || static_cast<size_t>(rank) == tensorDims.size());
     for (size_t i = 0; ok && rank >= 0 && i < dims.size(); ++i) ok = dims[i] < 0 || dims[i] == tensorDims[i];
-    require(ok, code, what, " ('", name, "'): expected ", typeString, ", got ", dtypeName(tensorDtype),
-            formatDims(tensorDims));
+    if (!ok)
+      fail(code, kind, " ", index, suffix, " ('", name, "'): expected ", typeString, ", got ", dtypeName(tensorDtype),
+           formatDims(tensorDims));
   }
 };
 
@@ -1326,15 +1330,16 @@ struct SY_SDK_HIDDEN Entries {
       args.reserve(num_inputs);
       for (size_t i = 0; i < in.size(); ++i) {
         const sy_tensor& t = in[i];
-        const std::string what = format("input ", i);
-        require(t.rank >= 0 && t.rank <= SY_MAX_RANK, SY_ERROR_INVALID_ARGUMENT, what, ": rank ", t.rank,
-                " out of range");
+        // Messages are built only on failure: this runs for every input of every call.
+        if (t.rank < 0 || t.rank > SY_MAX_RANK)
+          fail(SY_ERROR_INVALID_ARGUMENT, "input ", i, ": rank ", t.rank, " out of range");
         const ArrayRef<int64_t> dims(t.dims, static_cast<size_t>(t.rank));
         const Buffer& buffer = bufferOf(t.buffer);
         const size_t bytes = tensorBytes(t.dtype, dims);
-        require(rangeFits(t.offset, bytes, buffer.size()), SY_ERROR_INVALID_ARGUMENT, what, ": ", bytes,
-                " bytes at offset ", t.offset, " do not fit in its buffer of ", buffer.size());
-        compiled->inputs[i].check(t.dtype, dims, SY_ERROR_INVALID_ARGUMENT, what);
+        if (!rangeFits(t.offset, bytes, buffer.size()))
+          fail(SY_ERROR_INVALID_ARGUMENT, "input ", i, ": ", bytes, " bytes at offset ", t.offset,
+               " do not fit in its buffer of ", buffer.size());
+        compiled->inputs[i].check(t.dtype, dims, SY_ERROR_INVALID_ARGUMENT, "input", i);
         args.emplace_back(buffer, t.offset, t.dtype, dims);
       }
 
@@ -1345,12 +1350,13 @@ struct SY_SDK_HIDDEN Entries {
       handles.reserve(num_outputs);
       for (size_t i = 0; i < num_outputs; ++i) {
         OutputTensor& r = results[i];
-        const std::string what = format("output ", i, " of execute (a bug in the plugin)");
-        require(r.isSet(), SY_ERROR_INTERNAL, what, ": not set");
+        constexpr const char* bug = " of execute (a bug in the plugin)";
+        if (!r.isSet()) fail(SY_ERROR_INTERNAL, "output ", i, bug, ": not set");
         const size_t bytes = tensorBytes(r.dtype(), r.dims());
-        require(rangeFits(r.offset(), bytes, r.buffer()->size()), SY_ERROR_INTERNAL, what, ": ", bytes,
-                " bytes at offset ", r.offset(), " do not fit in its buffer of ", r.buffer()->size());
-        compiled->outputs[i].check(r.dtype(), r.dims(), SY_ERROR_INTERNAL, what);
+        if (!rangeFits(r.offset(), bytes, r.buffer()->size()))
+          fail(SY_ERROR_INTERNAL, "output ", i, bug, ": ", bytes, " bytes at offset ", r.offset(),
+               " do not fit in its buffer of ", r.buffer()->size());
+        compiled->outputs[i].check(r.dtype(), r.dims(), SY_ERROR_INTERNAL, "output", i, bug);
         handles.push_back(std::make_unique<sy_buffer>());
       }
       // Nothing below throws: hand every output to the host at once.

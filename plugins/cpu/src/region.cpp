@@ -1,0 +1,1133 @@
+// The region compiler: turns a region into a list of steps (oneDNN fast paths
+// with their fusions, fused elementwise chains, views, generic kernels),
+// decides which values may stay in oneDNN blocked layouts, and plans memory.
+// Execute runs the steps on a per-call state (RegionRun), so one compiled
+// region runs from many threads at once.
+//
+// Note [Memory planning]
+// Intermediates live in one arena per call, at offsets planned so that
+// values whose lifetimes (first step .. last step that reads them, views
+// extending their root) do not overlap share memory: greedy by size, lowest
+// fitting offset (TFLite's "greedy by size"). Region outputs get their own
+// buffers (handed to the host without a copy); inputs and constants are used
+// in place. A plan is keyed by the input dims: the first run with new input
+// dims allocates each value separately, records the sizes, and makes the
+// plan that later runs with those dims use (a static region does that first
+// run at compile time, on zeros, which also creates every oneDNN primitive
+// and prepacks weights). A value that needs more bytes than planned (a shape
+// that depends on data) falls back to its own allocation, so a plan is a
+// hint and never wrong. Plans and their arenas are reused: each plan keeps a
+// free list of arenas, one per concurrent caller. At most kMaxPlans input
+// signatures are cached per region; later ones run unplanned.
+//
+// Set SY_CPU_PLAN_LOG=<file> to append one line per plan made
+// ("plan arena_bytes=A sum_bytes=S values=V steps=N"), used by the tests.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <limits>
+#include <cstdio>
+#include <cstdlib>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "steps.h"
+
+namespace sy_cpu {
+
+bool sameShape(const ValueInfo& a, const ValueInfo& b) {
+  if (a.rank < 0 || a.rank != b.rank) return false;
+  for (size_t i = 0; i < a.dims.size(); ++i) {
+    if (a.dims[i] >= 0 || b.dims[i] >= 0) {
+      if (a.dims[i] != b.dims[i]) return false;
+    } else if (a.symbols[i].empty() || a.symbols[i] != b.symbols[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+
+constexpr size_t kMaxPlans = 16;
+constexpr size_t kAlignment = 64;
+
+size_t alignUp(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+
+/// Bytes of a dense tensor (sdk::tensorBytes formats its error message on
+/// every call; this one only when it fails).
+size_t bytesOf(int32_t dtype, const Dims& dims) {
+  const size_t size = sdk::dtypeSize(dtype);
+  SY_CPU_REQUIRE(size != 0, SY_ERROR_INVALID_ARGUMENT, "unknown dtype ", dtype);
+  uint64_t n = size;
+  for (int32_t i = 0; i < dims.rank; ++i) {
+    const int64_t d = dims.d[i];
+    SY_CPU_REQUIRE(d >= 0 && (d == 0 || n <= std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d) / 2),
+                   SY_ERROR_INVALID_ARGUMENT, "bad or too large shape ", sdk::formatDims(dims.ref()));
+    n *= static_cast<uint64_t>(d);
+  }
+  return static_cast<size_t>(n);
+}
+
+bool isViewOp(std::string_view op) {
+  return op == "reshape" || op == "flatten" || op == "squeeze" || op == "unsqueeze" || op == "identity";
+}
+
+int64_t normAxisOf(int64_t axis, int64_t rank, const char* what) {
+  const int64_t a = axis < 0 ? axis + rank : axis;
+  SY_CPU_REQUIRE(a >= 0 && a < rank, SY_ERROR_INVALID_ARGUMENT, what, " ", axis, " out of range for rank ", rank);
+  return a;
+}
+
+// ============================================================================
+// Views: the output aliases the input's memory with new dims.
+
+class ViewStep final : public Step {
+ public:
+  explicit ViewStep(const sdk::NodeView& node) : op_(node.op()) {
+    allowzero_ = node.attrInt("allowzero", 0) != 0;
+    axis_ = node.attrInt("axis", 1);
+    axes_ = node.attrInts("axes");
+  }
+
+  void run(Run& run) const override {
+    const RunValue& x = run.in(*this, 0);
+    Dims out = x.dims;
+    const int64_t rank = x.dims.rank;
+    if (op_ == "flatten") {
+      const int64_t axis = axis_ < 0 ? axis_ + rank : axis_;
+      SY_CPU_REQUIRE(axis >= 0 && axis <= rank, SY_ERROR_INVALID_ARGUMENT, "axis ", axis_, " out of range for rank ",
+                   rank);
+      int64_t a = 1, b = 1;
+      for (int64_t i = 0; i < rank; ++i) (i < axis ? a : b) *= x.dims.d[i];
+      out.rank = 2;
+      out.d[0] = a;
+      out.d[1] = b;
+    } else if (op_ == "squeeze") {
+      std::vector<int64_t> axes = axes_;
+      if (run.has(*this, 1)) axes = readInts(run.in(*this, 1));
+      std::vector<bool> drop(static_cast<size_t>(rank), false);
+      if (axes.empty()) {
+        for (int64_t i = 0; i < rank; ++i) drop[static_cast<size_t>(i)] = x.dims.d[i] == 1;
+      }
+      for (int64_t a : axes) {
+        const int64_t i = normAxisOf(a, rank, "squeeze axis");
+        SY_CPU_REQUIRE(x.dims.d[i] == 1, SY_ERROR_INVALID_ARGUMENT, "squeeze axis ", a, " of ",
+                     sdk::formatDims(x.dims.ref()), " does not have size 1");
+        drop[static_cast<size_t>(i)] = true;
+      }
+      out.rank = 0;
+      for (int64_t i = 0; i < rank; ++i) {
+        if (!drop[static_cast<size_t>(i)]) out.d[out.rank++] = x.dims.d[i];
+      }
+    } else if (op_ == "unsqueeze") {
+      std::vector<int64_t> axes = axes_;
+      if (run.has(*this, 1)) axes = readInts(run.in(*this, 1));
+      const int64_t outRank = rank + static_cast<int64_t>(axes.size());
+      SY_CPU_REQUIRE(outRank <= SY_MAX_RANK, SY_ERROR_INVALID_ARGUMENT, "unsqueeze gives rank ", outRank);
+      std::vector<bool> added(static_cast<size_t>(outRank), false);
+      for (int64_t a : axes) {
+        const int64_t i = normAxisOf(a, outRank, "unsqueeze axis");
+        SY_CPU_REQUIRE(!added[static_cast<size_t>(i)], SY_ERROR_INVALID_ARGUMENT, "unsqueeze axis ", a, " repeated");
+        added[static_cast<size_t>(i)] = true;
+      }
+      out.rank = static_cast<int32_t>(outRank);
+      int64_t j = 0;
+      for (int64_t i = 0; i < outRank; ++i) out.d[i] = added[static_cast<size_t>(i)] ? 1 : x.dims.d[j++];
+    } else if (op_ == "reshape") {
+      const std::vector<int64_t> shape = readInts(run.in(*this, 1));
+      SY_CPU_REQUIRE(shape.size() <= SY_MAX_RANK, SY_ERROR_INVALID_ARGUMENT, "reshape to rank ", shape.size());
+      const int64_t total = x.dims.numElements();
+      out.rank = static_cast<int32_t>(shape.size());
+      int inferred = -1;
+      int64_t known = 1;
+      for (size_t i = 0; i < shape.size(); ++i) {
+        int64_t d = shape[i];
+        if (d == 0 && !allowzero_) {
+          SY_CPU_REQUIRE(static_cast<int64_t>(i) < rank, SY_ERROR_INVALID_ARGUMENT, "reshape: 0 at position ", i,
+                       " beyond the input rank");
+          d = x.dims.d[i];
+        }
+        if (d == -1) {
+          SY_CPU_REQUIRE(inferred < 0, SY_ERROR_INVALID_ARGUMENT, "reshape: more than one -1 in ",
+                       sdk::formatDims(shape));
+          inferred = static_cast<int>(i);
+          d = 1;
+        } else {
+          SY_CPU_REQUIRE(d >= 0, SY_ERROR_INVALID_ARGUMENT, "reshape: negative dim ", d);
+          known *= d;
+        }
+        out.d[i] = d;
+      }
+      if (inferred >= 0) {
+        SY_CPU_REQUIRE(known > 0 && total % known == 0, SY_ERROR_INVALID_ARGUMENT, "reshape: cannot infer -1 for ",
+                     sdk::formatDims(x.dims.ref()), " into ", sdk::formatDims(shape));
+        out.d[inferred] = total / known;
+      }
+      SY_CPU_REQUIRE(out.numElements() == total, SY_ERROR_INVALID_ARGUMENT, "reshape of ",
+                   sdk::formatDims(x.dims.ref()), " into ", sdk::formatDims(out.ref()),
+                   " changes the element count");
+    }
+    run.alias(*this, 0, 0, out);
+  }
+
+ private:
+  static std::vector<int64_t> readInts(const RunValue& v) {
+    const int64_t n = v.dims.numElements();
+    std::vector<int64_t> out(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      out[static_cast<size_t>(i)] = v.dtype == SY_DTYPE_I32 ? static_cast<const int32_t*>(v.data)[i]
+                                                             : static_cast<const int64_t*>(v.data)[i];
+    }
+    return out;
+  }
+
+  std::string op_;
+  bool allowzero_ = false;
+  int64_t axis_ = 1;
+  std::vector<int64_t> axes_;
+};
+
+std::string viewWhyNot(const sdk::NodeView& node) {
+  const std::string_view op = node.op();
+  if (node.numOutputs() != 1 || node.numInputs() < 1 || !node.hasInput(0)) return "unexpected inputs/outputs";
+  if (op == "reshape") {
+    if (node.numInputs() != 2 || !node.hasInput(1)) return "reshape needs data and shape";
+    const int32_t dt = node.input(1).dtype();
+    if (dt != SY_DTYPE_I64 && dt != SY_DTYPE_I32) return "reshape's shape is not i64/i32";
+  } else if (op == "squeeze" || op == "unsqueeze") {
+    if (node.numInputs() > 2) return "unexpected inputs";
+    if (node.numInputs() == 2 && node.hasInput(1)) {
+      const int32_t dt = node.input(1).dtype();
+      if (dt != SY_DTYPE_I64 && dt != SY_DTYPE_I32) return "axes input is not i64/i32";
+    }
+  } else if (node.numInputs() != 1) {
+    return "unexpected inputs";
+  }
+  if (node.output(0).dtype() != node.input(0).dtype()) return "output dtype differs from the input's";
+  return "";
+}
+
+// ============================================================================
+// Post-op patterns
+
+/// The input index of binary `node` that is not `cur` (-1 when both or neither are).
+int otherOperand(const sdk::NodeView& node, int32_t cur) {
+  if (node.numInputs() != 2 || !node.hasInput(0) || !node.hasInput(1)) return -1;
+  const bool a = node.input(0).index() == cur, b = node.input(1).index() == cur;
+  if (a == b) return -1;
+  return a ? 1 : 0;
+}
+
+/// The one f32 value of a constant scalar-like operand ([], [1], [1, 1], ...).
+std::optional<float> constantScalar(const sdk::ValueView& v) {
+  if (v.dtype() != SY_DTYPE_F32 || !v.isConstant() || !v.isStatic() || v.numElements() != 1) return std::nullopt;
+  float f = 0;
+  std::memcpy(&f, v.constantData(), sizeof f);
+  return f;
+}
+
+/// mul/div/add/sub of `cur` and a constant scalar as oneDNN eltwise_linear (alpha * x + beta).
+std::optional<Activation> linearOf(const sdk::NodeView& node, int32_t cur, const ValueInfo& cv) {
+  const std::string_view op = node.op();
+  if (op != "mul" && op != "div" && op != "add" && op != "sub") return std::nullopt;
+  const int other = otherOperand(node, cur);
+  if (other < 0) return std::nullopt;
+  const sdk::ValueView o = node.input(static_cast<size_t>(other));
+  const std::optional<float> c = constantScalar(o);
+  if (!c || cv.rank < 0 || o.rank() > cv.rank) return std::nullopt;  // a wider scalar would widen the result
+  const auto lin = [](float alpha, float beta) { return Activation{dnnl::algorithm::eltwise_linear, alpha, beta}; };
+  if (op == "mul") return lin(*c, 0.f);
+  if (op == "add") return lin(1.f, *c);
+  if (op == "sub") return other == 1 ? lin(1.f, -*c) : lin(-1.f, *c);
+  if (other == 1 && *c != 0.f && std::isfinite(1.f / *c)) return lin(1.f / *c, 0.f);  // x / c
+  return std::nullopt;
+}
+
+// ============================================================================
+// Generic kernels (kernel.h)
+
+class GenericStep final : public Step {
+ public:
+  explicit GenericStep(std::unique_ptr<Kernel> kernel) : kernel_(std::move(kernel)) {}
+
+  void run(Run& run) const override {
+    Tensor ins[64];
+    std::vector<Tensor> bigIns;
+    Tensor* in = ins;
+    if (inputs.size() > 64) {
+      bigIns.resize(inputs.size());
+      in = bigIns.data();
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!run.has(*this, i)) {
+        in[i] = Tensor{};
+        continue;
+      }
+      const RunValue& v = run.in(*this, i);
+      in[i].data = v.data;
+      in[i].dtype = v.dtype;
+      in[i].dims = v.dims;
+    }
+    Dims dimsSmall[4];
+    Tensor outsSmall[4];
+    std::vector<Dims> dimsBig;
+    std::vector<Tensor> outsBig;
+    Dims* dims = dimsSmall;
+    Tensor* outs = outsSmall;
+    if (outputs.size() > 4) {
+      dimsBig.resize(outputs.size());
+      outsBig.resize(outputs.size());
+      dims = dimsBig.data();
+      outs = outsBig.data();
+    }
+    kernel_->outputShapes(in, inputs.size(), dims, outputs.size());
+    for (size_t o = 0; o < outputs.size(); ++o) {
+      outs[o].data = run.out(*this, o, dims[o]);
+      outs[o].dtype = outDtypes[o];
+      outs[o].dims = dims[o];
+    }
+    kernel_->run(in, inputs.size(), outs, outputs.size(), run.exec());
+  }
+
+ private:
+  std::unique_ptr<Kernel> kernel_;
+};
+
+// ============================================================================
+// The compiled region
+
+struct Plan {
+  std::vector<int64_t> offset;  // per value: arena offset, -1 when not in the arena
+  std::vector<size_t> bytes;    // per value: planned bytes
+  size_t arenaBytes = 0;
+  std::mutex mutex;
+  std::vector<AlignedBlock> freeArenas;
+
+  AlignedBlock take() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!freeArenas.empty()) {
+        AlignedBlock b = std::move(freeArenas.back());
+        freeArenas.pop_back();
+        return b;
+      }
+    }
+    return AlignedBlock(arenaBytes);
+  }
+  void give(AlignedBlock b) {
+    std::lock_guard<std::mutex> lock(mutex);
+    freeArenas.push_back(std::move(b));
+  }
+};
+
+struct ConstantValue {
+  int32_t value;
+  const void* data;
+  Dims dims;
+  int32_t dtype;
+};
+
+class CpuRegion;
+
+/// The per-execute state.
+class RegionRun final : public Run {
+ public:
+  RegionRun(const CpuRegion& region, Plan* plan, void* arena);
+  const RunValue& in(const Step& step, size_t i) override;
+  const RunValue& raw(const Step& step, size_t i) override;
+  bool has(const Step& step, size_t i) const override { return i < step.inputs.size() && step.inputs[i] >= 0; }
+  void* out(const Step& step, size_t o, const Dims& dims) override;
+  void* outBlocked(const Step& step, size_t o, const Dims& dims, const dnnl::memory::desc* md) override;
+  void alias(const Step& step, size_t o, size_t input, const Dims& dims) override;
+  void keepAlive(std::shared_ptr<const void> p) override { keepAlive_.push_back(std::move(p)); }
+  void* scratch(size_t bytes) override {
+    const size_t n = alignUp(std::max<size_t>(bytes, 1));
+    scratchWanted_ += n;
+    if (scratchUsed_ + n <= scratchBlock_.size()) {
+      void* p = static_cast<std::byte*>(scratchBlock_.data()) + scratchUsed_;
+      scratchUsed_ += n;
+      return p;
+    }
+    scratch_.emplace_back(n);
+    return scratch_.back().data();
+  }
+  /// Scratch memory for this run (bump-allocated; see CpuRegion::scratchPool_).
+  void setScratchBlock(AlignedBlock block) { scratchBlock_ = std::move(block); }
+  AlignedBlock takeScratchBlock() { return std::move(scratchBlock_); }
+  size_t scratchWanted() const { return scratchWanted_; }
+  const Exec& exec() const override { return exec_; }
+  int threads() const override { return exec_.threads(); }
+  dnnl::stream& stream() override {
+    // One stream per thread, reused across runs (a CPU stream is only a
+    // handle, but making one allocates). A run stays on its calling thread.
+    thread_local dnnl::stream stream(dnnlEngine());
+    return stream;
+  }
+
+  /// Frees the own allocations of values that are dead now.
+  void freeAfter(const std::vector<size_t>& dead);
+  std::vector<RunValue> values;
+  std::vector<size_t> bytes;                              // per value: bytes it got (for a new plan)
+  std::vector<std::unique_ptr<CpuBuffer>> outBuffers;     // per value: a region output's own buffer
+
+ private:
+  void* memoryFor(int32_t v, size_t bytes);
+  const CpuRegion& region_;
+  Plan* plan_;
+  std::byte* arena_;
+  PoolExec exec_;
+  std::vector<AlignedBlock> heap_;                        // per value: own allocation
+  std::vector<std::shared_ptr<const void>> keepAlive_;
+  std::vector<AlignedBlock> scratch_;                     // scratch beyond scratchBlock_
+  AlignedBlock scratchBlock_;
+  size_t scratchUsed_ = 0, scratchWanted_ = 0;
+  std::vector<std::optional<RunValue>> plain_;            // per value (made on first use): row-major copy of a blocked value
+};
+
+class CpuRegion final : public sdk::CompiledRegion {
+ public:
+  CpuRegion(const CpuBackend& backend, const sdk::GraphView& region);
+  ~CpuRegion() override;
+
+  bool concurrentExecute() const override { return true; }
+  void execute(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs) override;
+
+  /// Runs once on zeros when every input is static (see Note [Memory planning]).
+  void warmUp();
+
+  int threads() const { return threads_; }
+  size_t numValues() const { return info_.size(); }
+  const std::vector<ValueInfo>& info() const { return info_; }
+  const std::vector<int32_t>& lastUse() const { return last_; }
+  const std::vector<int32_t>& rootOf() const { return root_; }
+  const std::vector<bool>& isOutput() const { return isOutput_; }
+
+  /// A reorder from `md` to row-major dims (cached per layout).
+  dnnl::reorder toPlainReorder(const dnnl::memory::desc& md, const Dims& dims, int nthr) const;
+
+ private:
+  void buildSteps(const sdk::GraphView& region);
+  std::vector<int32_t> matchGeluErf(const std::vector<sdk::NodeView>& nodes, int32_t cur,
+                                    const std::vector<bool>& taken) const;
+  void analyse();
+  std::shared_ptr<Plan> makePlan(const RegionRun& run) const;
+  static std::vector<int64_t> signature(const std::vector<sdk::InputTensor>& inputs);
+
+  int threads_;
+  std::vector<ValueInfo> info_;
+  std::vector<int32_t> params_, returns_;
+  std::vector<std::unique_ptr<Step>> steps_;
+  std::vector<ConstantValue> constants_;
+  std::vector<AlignedBlock> ownedConstants_;
+  std::vector<int32_t> last_;  // per value: last step reading it (INT_MAX: lives to the end)
+  std::vector<int32_t> root_;  // per value: the value whose memory it uses (views)
+  std::vector<bool> isOutput_;
+  std::vector<std::vector<size_t>> freeAt_;  // per step: root values whose memory is dead after it
+
+  std::unique_ptr<std::atomic<int64_t>[]> profile_;  // SY_CPU_PROFILE: ns per step, summed over runs
+  // Scratch blocks (oneDNN scratchpads, layout conversions) reused across
+  // runs: each run takes one of the largest size a run has needed so far.
+  mutable std::mutex scratchMutex_;
+  mutable std::vector<AlignedBlock> scratchPool_;
+  mutable size_t scratchHint_ = 0;
+  mutable std::shared_mutex plansMutex_;
+  mutable std::map<std::vector<int64_t>, std::shared_ptr<Plan>> plans_;
+  mutable std::mutex reorderMutex_;
+  mutable std::vector<std::pair<dnnl::memory::desc, dnnl::reorder>> reorders_;
+};
+
+// ---------------------------------------------------------------------------
+// RegionRun
+
+RegionRun::RegionRun(const CpuRegion& region, Plan* plan, void* arena)
+    : values(region.numValues()),
+      bytes(region.numValues(), 0),
+      outBuffers(region.numValues()),
+      region_(region),
+      plan_(plan),
+      arena_(static_cast<std::byte*>(arena)),
+      exec_(region.threads()),
+      heap_() {}
+
+const RunValue& RegionRun::raw(const Step& step, size_t i) {
+  SY_CPU_REQUIRE(has(step, i), SY_ERROR_INTERNAL, "input ", i, " is absent");
+  const RunValue& v = values[static_cast<size_t>(step.inputs[i])];
+  SY_CPU_REQUIRE(v.set, SY_ERROR_INTERNAL, "input ", i, " was never computed");
+  return v;
+}
+
+const RunValue& RegionRun::in(const Step& step, size_t i) {
+  const RunValue& v = raw(step, i);
+  if (v.md == nullptr) return v;
+  const size_t id = static_cast<size_t>(step.inputs[i]);
+  if (plain_.empty()) plain_.resize(values.size());
+  if (!plain_[id]) {
+    RunValue p = v;
+    p.md = nullptr;
+    p.data = scratch(static_cast<size_t>(v.dims.numElements()) * sizeof(float));
+    const int nthr = static_cast<int>(
+        std::max(1.0, std::min<double>(threads(), static_cast<double>(v.dims.numElements()) / 2e6)));
+    dnnl::reorder r = region_.toPlainReorder(*v.md, v.dims, nthr);
+    dnnl::memory::dims d(v.dims.d, v.dims.d + v.dims.rank);
+    dnnl::memory src(*v.md, dnnlEngine(), v.data);
+    dnnl::memory::dims strides(d.size(), 1);
+    for (size_t k = d.size(); k-- > 1;) strides[k - 1] = strides[k] * d[k];
+    dnnl::memory plainMem(dnnl::memory::desc(d, dnnl::memory::data_type::f32, strides), dnnlEngine(), p.data);
+    {
+      std::optional<OmpSlots> slots;
+      if (nthr > 1) {
+        slots.emplace(nthr);
+      } else {
+        setOmpThreads(1);
+      }
+      std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, plainMem}};
+      const dnnl_memory_desc_t* smd =
+          dnnl_primitive_desc_query_md(r.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
+      if (smd != nullptr && dnnl::memory::desc(*smd).get_size() > 0) {
+        const dnnl::memory::desc md(*smd);
+        args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(md, dnnlEngine(), scratch(md.get_size()));
+      }
+      r.execute(stream(), args);
+      stream().wait();
+    }
+    plain_[id] = p;
+  }
+  return *plain_[id];
+}
+
+void* RegionRun::memoryFor(int32_t v, size_t n) {
+  const size_t id = static_cast<size_t>(v);
+  bytes[id] = n;
+  if (region_.isOutput()[id] && outBuffers[id] == nullptr) {
+    outBuffers[id] = std::make_unique<CpuBuffer>(n);
+    return outBuffers[id]->hostPointer();
+  }
+  if (plan_ != nullptr && plan_->offset[id] >= 0 && n <= plan_->bytes[id]) return arena_ + plan_->offset[id];
+  if (heap_.empty()) heap_.resize(values.size());
+  heap_[id] = AlignedBlock(n);
+  return heap_[id].data();
+}
+
+void* RegionRun::out(const Step& step, size_t o, const Dims& dims) {
+  const int32_t v = step.outputs[o];
+  const int32_t dtype = step.outDtypes[o];
+  const size_t n = bytesOf(dtype, dims);
+  RunValue& rv = values[static_cast<size_t>(v)];
+  rv.data = memoryFor(v, n);
+  rv.dims = dims;
+  rv.dtype = dtype;
+  rv.md = nullptr;
+  rv.set = true;
+  return rv.data;
+}
+
+void* RegionRun::outBlocked(const Step& step, size_t o, const Dims& dims, const dnnl::memory::desc* md) {
+  const int32_t v = step.outputs[o];
+  RunValue& rv = values[static_cast<size_t>(v)];
+  rv.data = memoryFor(v, md->get_size());
+  rv.dims = dims;
+  rv.dtype = step.outDtypes[o];
+  rv.md = md;
+  rv.set = true;
+  return rv.data;
+}
+
+void RegionRun::alias(const Step& step, size_t o, size_t input, const Dims& dims) {
+  const RunValue& x = in(step, input);
+  RunValue& rv = values[static_cast<size_t>(step.outputs[o])];
+  rv = x;
+  rv.dims = dims;
+  rv.dtype = step.outDtypes[o];
+  rv.set = true;
+}
+
+void RegionRun::freeAfter(const std::vector<size_t>& dead) {
+  if (heap_.empty()) return;
+  for (size_t v : dead) heap_[v] = AlignedBlock();
+}
+
+// ---------------------------------------------------------------------------
+// CpuRegion
+
+std::vector<int64_t> CpuRegion::signature(const std::vector<sdk::InputTensor>& inputs) {
+  std::vector<int64_t> key;
+  for (const sdk::InputTensor& t : inputs) {
+    key.push_back(static_cast<int64_t>(t.rank()));
+    for (int64_t d : t.dims()) key.push_back(d);
+  }
+  return key;
+}
+
+dnnl::reorder CpuRegion::toPlainReorder(const dnnl::memory::desc& md, const Dims& dims, int nthr) const {
+  std::lock_guard<std::mutex> lock(reorderMutex_);
+  for (const auto& [from, r] : reorders_) {
+    if (from == md) return r;
+  }
+  dnnl::memory::dims d(dims.d, dims.d + dims.rank);
+  dnnl::memory::dims strides(d.size(), 1);
+  for (size_t k = d.size(); k-- > 1;) strides[k - 1] = strides[k] * d[k];
+  const dnnl::memory::desc plain(d, dnnl::memory::data_type::f32, strides);
+  setOmpThreads(nthr);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // (plain reorders need none; never the library's)
+  dnnl::reorder r(dnnl::reorder::primitive_desc(dnnlEngine(), md, dnnlEngine(), plain, attr));
+  reorders_.emplace_back(md, r);
+  return r;
+}
+
+CpuRegion::CpuRegion(const CpuBackend& backend, const sdk::GraphView& region)
+    : threads_(backend.options().threads) {
+  buildSteps(region);
+  analyse();
+  if (const char* p = std::getenv("SY_CPU_PROFILE"); p != nullptr && *p != '\0' && *p != '0') {
+    profile_.reset(new std::atomic<int64_t>[steps_.size()]);
+    for (size_t s = 0; s < steps_.size(); ++s) profile_[s] = 0;
+    std::fprintf(stderr, "cpu region: %zu steps (threads %d)\n", steps_.size(), threads_);
+    for (size_t s = 0; s < steps_.size(); ++s) {
+      std::fprintf(stderr, "  step %zu: %s%s\n", s, steps_[s]->describe.c_str(),
+                   steps_[s]->blockedOk() ? " [blocked output]" : "");
+    }
+  }
+}
+
+// Note [Profiling]: with SY_CPU_PROFILE=1 a region prints its steps (with
+// what each fused) when compiled, and the time spent in each when destroyed.
+CpuRegion::~CpuRegion() {
+  if (!profile_) return;
+  int64_t total = 0;
+  for (size_t s = 0; s < steps_.size(); ++s) total += profile_[s].load();
+  std::fprintf(stderr, "cpu region profile (total %.3f ms over all runs):\n", static_cast<double>(total) / 1e6);
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const double ms = static_cast<double>(profile_[s].load()) / 1e6;
+    std::fprintf(stderr, "  %8.3f ms %5.1f%%  step %zu: %s\n", ms, total > 0 ? 100.0 * ms * 1e6 / static_cast<double>(total) : 0.0,
+                 s, steps_[s]->describe.c_str());
+  }
+}
+
+void CpuRegion::buildSteps(const sdk::GraphView& region) {
+  const size_t numValues = region.numValues();
+  info_.resize(numValues);
+  for (size_t i = 0; i < numValues; ++i) {
+    const sdk::ValueView v = region.value(static_cast<int64_t>(i));
+    ValueInfo& vi = info_[i];
+    vi.dtype = v.dtype();
+    vi.rank = v.rank();
+    vi.dims = v.dims().vec();
+    for (size_t d = 0; d < vi.dims.size(); ++d) {
+      const char* s = v.dimSymbol(d);
+      vi.symbols.push_back(s != nullptr ? s : "");
+    }
+    vi.constData = v.constantData();
+    vi.constBytes = v.constantBytes();
+  }
+  const sdk::BlockView body = region.body();
+  for (size_t i = 0; i < body.numParams(); ++i) params_.push_back(body.param(i).index());
+  for (size_t i = 0; i < body.numReturns(); ++i) {
+    returns_.push_back(body.returnValue(i).index());
+    info_[static_cast<size_t>(returns_.back())].isOutput = true;
+  }
+  std::vector<sdk::NodeView> nodes;
+  for (size_t p = 0; p < body.numNodes(); ++p) {
+    nodes.push_back(body.node(p));
+    const sdk::NodeView& n = nodes.back();
+    for (size_t i = 0; i < n.numInputs(); ++i) {
+      if (n.hasInput(i)) info_[static_cast<size_t>(n.input(i).index())].consumers.push_back(static_cast<int32_t>(p));
+    }
+    for (size_t o = 0; o < n.numOutputs(); ++o) info_[static_cast<size_t>(n.output(o).index())].producer = static_cast<int32_t>(p);
+  }
+  std::vector<int32_t> ids(numValues);
+  for (size_t i = 0; i < numValues; ++i) ids[i] = static_cast<int32_t>(i);
+
+  // The single node consuming value v (all its uses), or -1.
+  auto soleConsumer = [&](int32_t v) -> int32_t {
+    const ValueInfo& vi = info_[static_cast<size_t>(v)];
+    if (vi.isOutput || vi.consumers.empty()) return -1;
+    for (int32_t c : vi.consumers) {
+      if (c != vi.consumers[0]) return -1;
+    }
+    return vi.consumers[0];
+  };
+
+  std::vector<bool> taken(nodes.size(), false);
+  std::vector<std::pair<size_t, std::unique_ptr<Step>>> placed;  // (position of last node, step)
+  auto place = [&](size_t position, std::unique_ptr<Step> step) { placed.emplace_back(position, std::move(step)); };
+
+  for (size_t p = 0; p < nodes.size(); ++p) {
+    if (taken[p]) continue;
+    const sdk::NodeView& node = nodes[p];
+    const std::string_view op = node.op();
+    taken[p] = true;
+    if (node.numBlocks() > 0) sdk::fail(SY_ERROR_UNIMPLEMENTED, node.describe(), ": control flow is not supported by cpu");
+    if (op == "constant" || op == "weight") {
+      const sdk::ValueView out = node.output(0);
+      ConstantValue c{out.index(), out.constantData(), Dims::of(out.dims()), out.dtype()};
+      if (c.data == nullptr && op == "constant") {
+        const std::optional<sdk::AttrView> a = node.findAttr("value");
+        SY_CPU_REQUIRE(a && a->kind() == SY_ATTR_TENSOR, SY_ERROR_INVALID_ARGUMENT, node.describe(),
+                     ": constant without a tensor 'value'");
+        const sy_tensor_literal& t = a->asTensor();
+        c.dims = Dims::of(sdk::ArrayRef<int64_t>(t.dims, static_cast<size_t>(std::max(t.rank, 0))));
+        SY_CPU_REQUIRE(t.dtype == out.dtype() && t.bytes == sdk::tensorBytes(t.dtype, c.dims.ref()),
+                     SY_ERROR_INVALID_ARGUMENT, node.describe(), ": literal does not match ", out.typeString());
+        ownedConstants_.emplace_back(t.bytes);
+        if (t.bytes > 0) std::memcpy(ownedConstants_.back().data(), t.data, t.bytes);
+        c.data = ownedConstants_.back().data();
+      }
+      SY_CPU_REQUIRE(c.data != nullptr || sdk::tensorBytes(c.dtype, c.dims.ref()) == 0, SY_ERROR_INVALID_ARGUMENT,
+                   node.describe(), ": the weight's data was not given at compile time");
+      SY_CPU_REQUIRE(out.isStatic(), SY_ERROR_INVALID_ARGUMENT, node.describe(), ": constant of non-static type ",
+                   out.typeString());
+      constants_.push_back(c);
+      continue;
+    }
+
+    std::unique_ptr<Step> step;
+    size_t position = p;
+    std::string describe = node.describe();
+    if (dnnlWhyNot(node).empty()) {
+      DnnlFusion fusion;
+      int32_t cur = node.output(0).index();
+      const bool isConv = op == "conv";
+      const bool isMatmul = op == "matmul" || op == "gemm";
+      const bool isBn = op == "batch_norm";
+      if (isConv) {
+        const int32_t c = soleConsumer(cur);
+        if (c >= 0 && !taken[static_cast<size_t>(c)] && nodes[c].op() == "batch_norm" &&
+            nodes[c].input(0).index() == cur && dnnlCanFoldBn(node, nodes[c])) {
+          fusion.foldedBn = nodes[c];
+          taken[static_cast<size_t>(c)] = true;
+          position = static_cast<size_t>(c);
+          cur = nodes[c].output(0).index();
+          describe += sdk::format(" + ", nodes[c].describe());
+        }
+      }
+      bool haveSum = false;
+      if ((isConv || isMatmul || isBn) && dnnlCanTakePostOps(node)) {
+        for (;;) {
+          const int32_t c = soleConsumer(cur);
+          if (c < 0 && !isBn) {
+            // The exported GELU reads cur twice: div -> erf -> add -> mul(cur, .) -> mul(., 0.5).
+            const std::vector<int32_t> gelu = matchGeluErf(nodes, cur, taken);
+            if (gelu.empty()) break;
+            bool haveGelu = false;
+            for (const DnnlFusion::PostOp& q : fusion.postOps) {
+              haveGelu = haveGelu || (q.act && q.act->alg == dnnl::algorithm::eltwise_gelu_erf) ||
+                         (!q.act && q.sumOperand < 0 && activationOf(q.node)->alg == dnnl::algorithm::eltwise_gelu_erf);
+            }
+            if (haveGelu) break;
+            const sdk::NodeView& last = nodes[static_cast<size_t>(gelu.back())];
+            fusion.postOps.push_back({last, -1, Activation{dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f}});
+            for (int32_t g : gelu) {
+              taken[static_cast<size_t>(g)] = true;
+              describe += sdk::format(" + ", nodes[static_cast<size_t>(g)].describe());
+            }
+            position = std::max(position, static_cast<size_t>(gelu.back()));
+            cur = last.output(0).index();
+            continue;
+          }
+          if (c < 0 || taken[static_cast<size_t>(c)]) break;
+          const sdk::NodeView& cn = nodes[static_cast<size_t>(c)];
+          if (cn.numOutputs() != 1 || cn.output(0).dtype() != SY_DTYPE_F32) break;
+          if (isBn && !(cn.op() == "relu" && fusion.postOps.empty())) break;
+          const ValueInfo& cv = info_[static_cast<size_t>(cur)];
+          // oneDNN 2.6's jit post-op injectors share one set of constants per
+          // algorithm: two eltwise post-ops of the same algorithm with different
+          // parameters compute wrong results (seen with two eltwise_linear on
+          // brgemm matmul). Adjacent linear ones are merged (dnnl_steps.cpp);
+          // any other repeat ends the fusion.
+          auto repeats = [&](dnnl::algorithm alg) {
+            for (size_t k = 0; k < fusion.postOps.size(); ++k) {
+              const DnnlFusion::PostOp& q = fusion.postOps[k];
+              if (q.sumOperand >= 0) continue;
+              const Activation qa = q.act ? *q.act : *activationOf(q.node);
+              if (qa.alg != alg) continue;
+              const bool adjacentLinear = alg == dnnl::algorithm::eltwise_linear && k + 1 == fusion.postOps.size();
+              if (!adjacentLinear) return true;
+            }
+            return false;
+          };
+          if (const std::optional<Activation> act = cn.numInputs() == 1 ? activationOf(cn) : std::nullopt) {
+            if (repeats(act->alg)) break;
+            fusion.postOps.push_back({cn, -1});
+          } else if (isBn) {
+            break;
+          } else if (const int other = otherOperand(cn, cur);
+                     isMatmul && cn.op() == "add" && other >= 0 && !fusion.biasAdd && fusion.postOps.empty() &&
+                     dnnlCanTakeBias(node, fusion, cn, other)) {
+            fusion.biasAdd = cn;
+            fusion.biasAddOperand = other;
+          } else if (const std::optional<Activation> lin = linearOf(cn, cur, cv)) {
+            if (repeats(lin->alg)) break;
+            fusion.postOps.push_back({cn, -1, lin});
+          } else if (cn.op() == "add" && other >= 0 && !haveSum) {
+            const ValueInfo& ov = info_[static_cast<size_t>(cn.input(static_cast<size_t>(other)).index())];
+            if (ov.dtype != SY_DTYPE_F32 || !sameShape(ov, cv) ||
+                !sameShape(info_[static_cast<size_t>(cn.output(0).index())], cv)) {
+              break;
+            }
+            fusion.postOps.push_back({cn, other});
+            haveSum = true;
+          } else {
+            break;
+          }
+          taken[static_cast<size_t>(c)] = true;
+          position = std::max(position, static_cast<size_t>(c));
+          cur = cn.output(0).index();
+          describe += sdk::format(" + ", cn.describe());
+        }
+      }
+      step = makeDnnlStep(node, fusion, ids, info_, threads_);
+      step->outputs = {cur};
+    } else if (chainWhyNot(node).empty()) {
+      std::vector<sdk::NodeView> chain = {node};
+      int32_t cur = node.output(0).index();
+      for (;;) {
+        const int32_t c = soleConsumer(cur);
+        if (c < 0 || taken[static_cast<size_t>(c)] || !chainWhyNot(nodes[static_cast<size_t>(c)]).empty()) break;
+        chain.push_back(nodes[static_cast<size_t>(c)]);
+        taken[static_cast<size_t>(c)] = true;
+        position = static_cast<size_t>(c);
+        cur = nodes[static_cast<size_t>(c)].output(0).index();
+        describe += sdk::format(" + ", nodes[static_cast<size_t>(c)].describe());
+      }
+      step = makeChainStep(region, chain, ids);
+      step->outputs = {cur};
+    } else if (isViewOp(op) && viewWhyNot(node).empty()) {
+      step = std::make_unique<ViewStep>(node);
+      for (size_t i = 0; i < node.numInputs(); ++i) step->inputs.push_back(node.hasInput(i) ? node.input(i).index() : -1);
+      step->outputs = {node.output(0).index()};
+    } else {
+      std::string why;
+      std::unique_ptr<Kernel> kernel = makeKernel(node, why);
+      if (kernel == nullptr) sdk::fail(SY_ERROR_UNIMPLEMENTED, node.describe(), ": not supported by cpu: ", why);
+      step = std::make_unique<GenericStep>(std::move(kernel));
+      for (size_t i = 0; i < node.numInputs(); ++i) step->inputs.push_back(node.hasInput(i) ? node.input(i).index() : -1);
+      for (size_t o = 0; o < node.numOutputs(); ++o) step->outputs.push_back(node.output(o).index());
+    }
+    step->describe = describe;
+    step->outDtypes.clear();
+    for (int32_t v : step->outputs) step->outDtypes.push_back(info_[static_cast<size_t>(v)].dtype);
+    place(position, std::move(step));
+  }
+  std::stable_sort(placed.begin(), placed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [pos, s] : placed) steps_.push_back(std::move(s));
+}
+
+/// Matches PyTorch's exported exact GELU on `cur`:
+///   d = div(cur, sqrt 2); e = erf(d); a = add(e, 1); m = mul(cur, a); y = mul(m, 0.5)
+/// (operands of add/mul in either order, the constants f32 scalars). Returns the
+/// node positions of d, e, a, m, y, or nothing. `cur` must be read by d and m
+/// only, and each intermediate only by the next node (and never returned).
+std::vector<int32_t> CpuRegion::matchGeluErf(const std::vector<sdk::NodeView>& nodes, int32_t cur,
+                                             const std::vector<bool>& taken) const {
+  const ValueInfo& cv = info_[static_cast<size_t>(cur)];
+  if (cv.isOutput || cv.consumers.size() != 2 || cv.consumers[0] == cv.consumers[1]) return {};
+  auto near = [](std::optional<float> v, double want) { return v && std::fabs(*v - want) < 1e-3 * std::fabs(want); };
+  auto sole = [&](int32_t v) -> int32_t {
+    const ValueInfo& vi = info_[static_cast<size_t>(v)];
+    if (vi.isOutput || vi.consumers.size() != 1) return -1;
+    return taken[static_cast<size_t>(vi.consumers[0])] ? -1 : vi.consumers[0];
+  };
+  auto scalarOperand = [&](const sdk::NodeView& n, int32_t x) -> std::optional<float> {
+    const int o = otherOperand(n, x);
+    if (o < 0 || n.input(static_cast<size_t>(o)).rank() > cv.rank) return std::nullopt;
+    return constantScalar(n.input(static_cast<size_t>(o)));
+  };
+  int32_t d = -1, m = -1;
+  for (int32_t c : cv.consumers) {
+    if (taken[static_cast<size_t>(c)]) return {};
+    const sdk::NodeView& n = nodes[static_cast<size_t>(c)];
+    if (n.op() == "div" && n.input(0).index() == cur) d = c;
+    if (n.op() == "mul") m = c;
+  }
+  if (d < 0 || m < 0 || !near(scalarOperand(nodes[static_cast<size_t>(d)], cur), 1.4142135623730951)) return {};
+  const int32_t e = sole(nodes[static_cast<size_t>(d)].output(0).index());
+  if (e < 0 || nodes[static_cast<size_t>(e)].op() != "erf") return {};
+  const int32_t a = sole(nodes[static_cast<size_t>(e)].output(0).index());
+  if (a < 0 || nodes[static_cast<size_t>(a)].op() != "add" ||
+      !near(scalarOperand(nodes[static_cast<size_t>(a)], nodes[static_cast<size_t>(e)].output(0).index()), 1.0)) {
+    return {};
+  }
+  const int32_t aOut = nodes[static_cast<size_t>(a)].output(0).index();
+  if (sole(aOut) != m || otherOperand(nodes[static_cast<size_t>(m)], aOut) < 0 ||
+      nodes[static_cast<size_t>(m)].input(static_cast<size_t>(otherOperand(nodes[static_cast<size_t>(m)], aOut))).index() != cur) {
+    return {};
+  }
+  const int32_t mOut = nodes[static_cast<size_t>(m)].output(0).index();
+  const int32_t y = sole(mOut);
+  if (y < 0 || nodes[static_cast<size_t>(y)].op() != "mul" ||
+      !near(scalarOperand(nodes[static_cast<size_t>(y)], mOut), 0.5)) {
+    return {};
+  }
+  for (int32_t v : {nodes[static_cast<size_t>(y)].output(0).index()}) {
+    if (!sameShape(info_[static_cast<size_t>(v)], cv)) return {};
+  }
+  return {d, e, a, m, y};
+}
+
+void CpuRegion::analyse() {
+  const size_t n = info_.size();
+  isOutput_.assign(n, false);
+  for (int32_t r : returns_) isOutput_[static_cast<size_t>(r)] = true;
+  root_.resize(n);
+  for (size_t v = 0; v < n; ++v) root_[v] = static_cast<int32_t>(v);
+  last_.assign(n, -1);
+  // Consumers of each value among the steps, to decide blocked layouts.
+  std::vector<std::vector<std::pair<const Step*, size_t>>> uses(n);
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const Step& step = *steps_[s];
+    for (size_t i = 0; i < step.inputs.size(); ++i) {
+      const int32_t v = step.inputs[i];
+      if (v < 0) continue;
+      uses[static_cast<size_t>(v)].emplace_back(&step, i);
+      last_[static_cast<size_t>(v)] = static_cast<int32_t>(s);
+    }
+    if (dynamic_cast<const ViewStep*>(&step) != nullptr) {
+      root_[static_cast<size_t>(step.outputs[0])] = root_[static_cast<size_t>(step.inputs[0])];
+    }
+  }
+  for (auto& step : steps_) {
+    if (!step->mayProduceBlocked()) continue;
+    const size_t v = static_cast<size_t>(step->outputs[0]);
+    bool ok = !isOutput_[v] && !uses[v].empty();
+    for (const auto& [user, i] : uses[v]) ok = ok && user->acceptsBlocked(i);
+    step->setBlockedOk(ok);
+  }
+  // Views extend their root's life; a returned value lives to the end.
+  for (size_t v = 0; v < n; ++v) {
+    const size_t r = static_cast<size_t>(root_[v]);
+    const int32_t end = isOutput_[v] ? INT_MAX : last_[v];
+    last_[r] = std::max(last_[r], end);
+  }
+  freeAt_.assign(steps_.size(), {});
+  for (size_t v = 0; v < n; ++v) {
+    if (root_[v] != static_cast<int32_t>(v) || last_[v] < 0 || last_[v] == INT_MAX) continue;
+    freeAt_[static_cast<size_t>(last_[v])].push_back(v);
+  }
+}
+
+std::shared_ptr<Plan> CpuRegion::makePlan(const RegionRun& run) const {
+  auto plan = std::make_shared<Plan>();
+  const size_t n = info_.size();
+  plan->offset.assign(n, -1);
+  plan->bytes = run.bytes;
+  // Definition step of each value.
+  std::vector<int32_t> def(n, -1);
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    for (int32_t v : steps_[s]->outputs) def[static_cast<size_t>(v)] = static_cast<int32_t>(s);
+  }
+  struct Item {
+    size_t v;
+    size_t bytes;
+    int32_t first, last;
+  };
+  std::vector<Item> items;
+  size_t sum = 0;
+  for (size_t v = 0; v < n; ++v) {
+    if (def[v] < 0 || isOutput_[v] || root_[v] != static_cast<int32_t>(v) || run.bytes[v] == 0) continue;
+    const int32_t last = last_[v] == INT_MAX ? static_cast<int32_t>(steps_.size()) : std::max(last_[v], def[v]);
+    items.push_back({v, alignUp(run.bytes[v]), def[v], last});
+    sum += alignUp(run.bytes[v]);
+  }
+  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.bytes > b.bytes; });
+  std::vector<const Item*> placedItems;
+  size_t arena = 0;
+  for (const Item& it : items) {
+    // Lowest offset that does not collide with a placed value alive at the same time.
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (const Item* p : placedItems) {
+      if (p->last < it.first || it.last < p->first) continue;
+      const size_t off = static_cast<size_t>(plan->offset[p->v]);
+      busy.emplace_back(off, off + p->bytes);
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    for (const auto& [b, e] : busy) {
+      if (offset + it.bytes <= b) break;
+      offset = std::max(offset, e);
+    }
+    plan->offset[it.v] = static_cast<int64_t>(offset);
+    arena = std::max(arena, offset + it.bytes);
+    placedItems.push_back(&it);
+  }
+  plan->arenaBytes = arena;
+  if (const char* log = std::getenv("SY_CPU_PLAN_LOG"); log != nullptr && *log != '\0') {
+    if (FILE* f = std::fopen(log, "a")) {
+      std::fprintf(f, "plan arena_bytes=%zu sum_bytes=%zu values=%zu steps=%zu\n", arena, sum, items.size(),
+                   steps_.size());
+      std::fclose(f);
+    }
+  }
+  return plan;
+}
+
+void CpuRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs) {
+  setOmpThreads(threads_);
+  const std::vector<int64_t> key = signature(inputs);
+  std::shared_ptr<Plan> plan;
+  {
+    std::shared_lock<std::shared_mutex> lock(plansMutex_);
+    auto it = plans_.find(key);
+    if (it != plans_.end()) plan = it->second;
+  }
+  AlignedBlock arena;
+  if (plan) arena = plan->take();
+  RegionRun run(*this, plan.get(), arena.data());
+  {
+    std::lock_guard<std::mutex> lock(scratchMutex_);
+    if (!scratchPool_.empty()) {
+      run.setScratchBlock(std::move(scratchPool_.back()));
+      scratchPool_.pop_back();
+    } else if (scratchHint_ > 0) {
+      run.setScratchBlock(AlignedBlock(scratchHint_));
+    }
+  }
+  struct GiveBackScratch {
+    const CpuRegion& region;
+    RegionRun& run;
+    ~GiveBackScratch() {
+      std::lock_guard<std::mutex> lock(region.scratchMutex_);
+      region.scratchHint_ = std::max(region.scratchHint_, run.scratchWanted());
+      AlignedBlock b = run.takeScratchBlock();
+      if (b.size() >= region.scratchHint_ && region.scratchPool_.size() < 64) region.scratchPool_.push_back(std::move(b));
+    }
+  } giveBackScratch{*this, run};
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    RunValue& v = run.values[static_cast<size_t>(params_[i])];
+    v.data = const_cast<void*>(inputs[i].hostData());
+    v.dims = Dims::of(inputs[i].dims());
+    v.dtype = inputs[i].dtype();
+    v.set = true;
+  }
+  for (const ConstantValue& c : constants_) {
+    RunValue& v = run.values[static_cast<size_t>(c.value)];
+    v.data = const_cast<void*>(c.data);
+    v.dims = c.dims;
+    v.dtype = c.dtype;
+    v.set = true;
+  }
+  const bool profile = profile_ != nullptr;
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const Step& step = *steps_[s];
+    const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    try {
+      step.run(run);
+      if (profile) {
+        profile_[s].fetch_add(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count(),
+            std::memory_order_relaxed);
+      }
+    } catch (const sdk::Error& e) {
+      sdk::fail(e.code(), step.describe, ": ", e.what());
+    } catch (const dnnl::error& e) {
+      sdk::fail(SY_ERROR_INTERNAL, step.describe, ": oneDNN: ", e.what());
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      sdk::fail(SY_ERROR_INTERNAL, step.describe, ": ", e.what());
+    }
+    run.freeAfter(freeAt_[s]);
+  }
+  for (size_t i = 0; i < returns_.size(); ++i) {
+    const size_t v = static_cast<size_t>(returns_[i]);
+    const RunValue& rv = run.values[v];
+    SY_CPU_REQUIRE(rv.set, SY_ERROR_INTERNAL, "region output ", i, " was never computed");
+    if (run.outBuffers[v] != nullptr && rv.md == nullptr &&
+        run.outBuffers[v]->hostPointer() == rv.data) {
+      outputs[i].set(std::move(run.outBuffers[v]), rv.dtype, rv.dims.ref());
+      continue;
+    }
+    // An input, a constant, a view or an output returned twice: copy.
+    const size_t n = bytesOf(rv.dtype, rv.dims);
+    auto copy = std::make_unique<CpuBuffer>(n);
+    if (n > 0) std::memcpy(copy->hostPointer(), rv.data, n);
+    outputs[i].set(std::move(copy), rv.dtype, rv.dims.ref());
+  }
+  if (plan) {
+    plan->give(std::move(arena));
+  } else {
+    std::unique_lock<std::shared_mutex> lock(plansMutex_);
+    if (plans_.size() < kMaxPlans && plans_.find(key) == plans_.end()) plans_[key] = makePlan(run);
+  }
+}
+
+void CpuRegion::warmUp() {
+  std::vector<std::unique_ptr<sdk::HostBuffer>> buffers;
+  std::vector<sdk::InputTensor> inputs;
+  for (int32_t p : params_) {
+    const ValueInfo& vi = info_[static_cast<size_t>(p)];
+    if (!vi.isStatic()) return;
+    buffers.push_back(sdk::HostBuffer::allocate(sdk::tensorBytes(vi.dtype, vi.dims)));
+    inputs.emplace_back(*buffers.back(), 0, vi.dtype, vi.dims);
+  }
+  std::vector<sdk::OutputTensor> outputs(returns_.size());
+  try {
+    execute(inputs, outputs);
+  } catch (...) {
+    // Zeros may not be valid data (e.g. a shape input): the first real run plans then.
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<sdk::CompiledRegion> compileRegion(const CpuBackend& backend, const sdk::GraphView& region) {
+  setOmpThreads(backend.options().threads);
+  auto r = std::make_unique<CpuRegion>(backend, region);
+  r->warmUp();
+  return r;
+}
+
+// ============================================================================
+// Capability
+
+std::string cpuWhyNot(const sdk::GraphView& graph, const sdk::NodeView& node, double* cost) {
+  *cost = 0.0;
+  const std::string_view op = node.op();
+  if (node.numBlocks() > 0 || op == "if" || op == "loop") {
+    return sdk::format("control flow ('", op, "') runs on the host; cpu takes its blocks' nodes instead");
+  }
+  double elements = 0;
+  for (size_t o = 0; o < node.numOutputs(); ++o) {
+    double e = 1;
+    for (int64_t d : node.output(o).dims()) e *= d >= 0 ? static_cast<double>(d) : 1.0;
+    elements += e;
+  }
+  // The reference interpreter's estimate (runtime/src/engine.cpp), which ours must beat.
+  const bool heavy = op == "matmul" || op == "gemm" || op == "conv" || op == "conv_transpose";
+  const double reference = elements * (heavy ? 64 : 1) * 2e-8;
+  if (op == "constant" || op == "weight") {
+    if (node.numOutputs() != 1) return "unexpected number of outputs";
+    const sdk::ValueView out = node.output(0);
+    if (!out.isStatic()) return "constant of non-static type";
+    if (op == "weight" && !out.isConstant()) return "the weight's data was not given at compile time";
+    return "";
+  }
+  if (dnnlWhyNot(node).empty()) {
+    *cost = std::min(1e-7 + dnnlCost(node), 0.25 * reference + 1e-8);
+    return "";
+  }
+  if (chainWhyNot(node).empty()) {
+    *cost = std::min(5e-8 + elements * 5e-10, 0.25 * reference + 1e-8);
+    return "";
+  }
+  if (isViewOp(op) && viewWhyNot(node).empty()) return "";
+  std::string why;
+  std::unique_ptr<Kernel> kernel;
+  try {
+    kernel = makeKernel(node, why);
+  } catch (const sdk::Error& e) {
+    return e.what();
+  }
+  if (kernel == nullptr) return why.empty() ? sdk::format("op '", op, "' is not implemented by cpu") : why;
+  *cost = std::min(1e-7 + elements * 2e-9, 0.5 * reference + 1e-8);
+  if (heavy) *cost = std::min(1e-7 + elements * 64 * 4e-9, 0.5 * reference + 1e-8);
+  (void)graph;
+  return "";
+}
+
+}  // namespace sy_cpu

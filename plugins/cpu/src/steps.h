@@ -1,0 +1,167 @@
+// The steps a compiled region runs, and the per-execute state they share.
+// region.cpp builds the step list (fusion, layouts, memory planning);
+// elementwise.cpp and dnnl_steps.cpp define the fast-path steps.
+#pragma once
+
+#include <dnnl.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "cpu_backend.h"
+
+namespace sy_cpu {
+
+/// A value while a region runs: its memory, logical (row-major) dims and,
+/// when a oneDNN step left it in a blocked layout, that layout.
+struct RunValue {
+  void* data = nullptr;
+  Dims dims;
+  int32_t dtype = SY_DTYPE_F32;
+  /// Non-null: the data is in this oneDNN layout, not row-major (owned by
+  /// the producing step's cache entry, which outlives the run: cached, or
+  /// kept by Run::keepAlive).
+  const dnnl::memory::desc* md = nullptr;
+  bool set = false;
+};
+
+class Step;
+
+/// Per-execute state: values, memory and the thread context. Made by the
+/// region for each call; never shared between calls.
+class Run {
+ public:
+  virtual ~Run() = default;
+  /// Input i of `step`, in row-major layout (a blocked value is reordered
+  /// into scratch memory first, once per run).
+  virtual const RunValue& in(const Step& step, size_t i) = 0;
+  /// Input i as it is (possibly blocked; check .md).
+  virtual const RunValue& raw(const Step& step, size_t i) = 0;
+  /// True when input i is present (optional inputs may be absent).
+  virtual bool has(const Step& step, size_t i) const = 0;
+  /// Memory for output `o` of `step` with these dims (row-major, the step's
+  /// output dtype), defined as the value.
+  virtual void* out(const Step& step, size_t o, const Dims& dims) = 0;
+  /// Memory for output `o` in the oneDNN layout `md` (bytes = md.get_size());
+  /// `md` must live as long as the region (a step cache entry).
+  virtual void* outBlocked(const Step& step, size_t o, const Dims& dims, const dnnl::memory::desc* md) = 0;
+  /// Output `o` is input `input`'s (row-major) memory with new dims (views).
+  virtual void alias(const Step& step, size_t o, size_t input, const Dims& dims) = 0;
+  /// Keeps `p` alive until the run ends (a primitive cache entry that was not
+  /// cached, whose layout descriptor a blocked output points to).
+  virtual void keepAlive(std::shared_ptr<const void> p) = 0;
+  /// Scratch memory living until the end of the run.
+  virtual void* scratch(size_t bytes) = 0;
+  virtual const Exec& exec() const = 0;
+  virtual int threads() const = 0;
+  virtual dnnl::stream& stream() = 0;
+};
+
+/// One step of a compiled region: a fused group of nodes or one node.
+class Step {
+ public:
+  virtual ~Step() = default;
+  /// Runs the step (throws sdk::Error; the region adds `describe`).
+  virtual void run(Run& run) const = 0;
+  /// True when input i may be given in a oneDNN blocked layout (raw()).
+  virtual bool acceptsBlocked(size_t /*i*/) const { return false; }
+  /// True when the step may leave output 0 in a blocked layout.
+  virtual bool mayProduceBlocked() const { return false; }
+  /// The region allows a blocked output 0 (every consumer accepts it).
+  void setBlockedOk(bool ok) { blockedOk_ = ok; }
+  bool blockedOk() const { return blockedOk_; }
+
+  std::string describe;          ///< "'conv' node 'x' (+ relu, add)" for errors
+  std::vector<int32_t> inputs;   ///< region value ids (-1: absent optional input)
+  std::vector<int32_t> outputs;  ///< region value ids
+  std::vector<int32_t> outDtypes;
+
+ private:
+  bool blockedOk_ = false;
+};
+
+// ============================================================================
+// Compile-time view of the region used by the step builders
+
+/// What the builders know about one value of the region.
+struct ValueInfo {
+  int32_t dtype = SY_DTYPE_F32;
+  int32_t rank = -1;
+  std::vector<int64_t> dims;                    ///< -1 for dynamic
+  std::vector<std::string> symbols;             ///< "" when none
+  const void* constData = nullptr;              ///< compile-time constant bytes
+  size_t constBytes = 0;
+  int32_t producer = -1;                        ///< top-level node position, -1 for inputs/constants
+  std::vector<int32_t> consumers;               ///< node positions (one entry per use)
+  bool isOutput = false;
+  bool isStatic() const {
+    if (rank < 0) return false;
+    for (int64_t d : dims) {
+      if (d < 0) return false;
+    }
+    return true;
+  }
+};
+
+/// Same shape at compile time (numbers or the same symbols).
+bool sameShape(const ValueInfo& a, const ValueInfo& b);
+
+/// Eltwise activations that can become oneDNN post-ops, and their params.
+struct Activation {
+  dnnl::algorithm alg = dnnl::algorithm::undef;
+  float alpha = 0.f, beta = 0.f;
+};
+std::optional<Activation> activationOf(const sdk::NodeView& node);
+
+// ---- elementwise.cpp
+/// Ops the fused elementwise chains take (f32).
+bool isChainUnary(std::string_view op);
+bool isChainBinary(std::string_view op);
+/// "" when `node` can be part of a fused f32 chain.
+std::string chainWhyNot(const sdk::NodeView& node);
+/// A step running `nodes` (a chain: each node's output feeds the next; only
+/// the last output leaves) as one pass.
+std::unique_ptr<Step> makeChainStep(const sdk::GraphView& region, const std::vector<sdk::NodeView>& nodes,
+                                    const std::vector<int32_t>& valueIds);
+
+// ---- dnnl_steps.cpp
+/// "" when a oneDNN fast path takes `node` (conv, matmul, gemm, pooling,
+/// batch_norm in f32 with supported attributes).
+std::string dnnlWhyNot(const sdk::NodeView& node);
+/// Flops-based cost estimate (seconds) for a node dnnlWhyNot accepts.
+double dnnlCost(const sdk::NodeView& node);
+
+/// What the region compiler hands the oneDNN step builder.
+struct DnnlFusion {
+  /// Batch-norm folded into conv: the bn node.
+  std::optional<sdk::NodeView> foldedBn;
+  /// add(x, bias) folded into a matmul bias: the constant bias value.
+  std::optional<sdk::NodeView> biasAdd;
+  int32_t biasAddOperand = -1;  ///< which input of biasAdd is the bias
+  /// Post-ops in order: an activation node, or an add whose other operand
+  /// (index `sumOperand`) is summed in.
+  struct PostOp {
+    sdk::NodeView node;
+    int sumOperand = -1;                ///< -1: activation
+    std::optional<Activation> act = {};  ///< when set, this instead of activationOf(node)
+  };
+  std::vector<PostOp> postOps;
+};
+
+/// Builds the oneDNN step of `node` with `fusion`; `ids` maps view value
+/// indices to region value ids; `info` is per region value id.
+std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& fusion,
+                                   const std::vector<int32_t>& ids, const std::vector<ValueInfo>& info,
+                                   int threads);
+/// Whether `node`'s oneDNN step can take `fusion` additions: conv folds bn,
+/// conv/matmul/gemm take post-ops, matmul/gemm take a bias add.
+bool dnnlCanFoldBn(const sdk::NodeView& conv, const sdk::NodeView& bn);
+bool dnnlCanTakePostOps(const sdk::NodeView& node);
+bool dnnlCanTakeBias(const sdk::NodeView& node, const DnnlFusion& fusion, const sdk::NodeView& add, int biasOperand);
+
+}  // namespace sy_cpu

@@ -1,0 +1,490 @@
+// The CPU plugin, loaded from the build tree and run through sy::Engine,
+// compared with the reference interpreter: device info, the oneDNN fast paths
+// and their fusions, fused elementwise chains, dynamic shapes, concurrent
+// execute, option validation and memory planning.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "switchyard/engine.h"
+#include "switchyard/interpreter.h"
+#include "switchyard/plugin_host.h"
+#include "switchyard/text.h"
+#include "test_util.h"
+
+namespace sy {
+namespace {
+
+const std::string kPluginDir = SY_CPU_PLUGIN_DIR;
+const std::string kPluginPath = kPluginDir + "/libsy_plugin_cpu.so";
+
+Config cpuConfig(bool fallbackError, std::map<std::string, std::string> options = {}) {
+  Config c = defaultConfig();
+  if (fallbackError) c.fallback = FallbackPolicy::Error;
+  c.pluginPaths = {kPluginDir};
+  BackendConfig b;
+  b.name = "cpu";
+  b.options = std::move(options);
+  c.backends = {b};
+  return c;
+}
+
+/// An engine with cpu only; with `fallbackError`, no reference fallback, so
+/// tiny test graphs are not given back to the reference for being cheap there.
+std::unique_ptr<Engine> cpuEngine(bool fallbackError = true, std::map<std::string, std::string> options = {}) {
+  auto engine = Engine::create(cpuConfig(fallbackError, std::move(options)));
+  EXPECT_TRUE(engine.ok()) << engine.status().toString();
+  return engine.ok() ? std::move(*engine) : nullptr;
+}
+
+std::shared_ptr<const Graph> parse(const std::string& text) {
+  auto g = parseGraph(text);
+  EXPECT_TRUE(g.ok()) << g.status().toString() << "\n" << text;
+  return g.ok() ? std::shared_ptr<const Graph>(std::move(*g)) : nullptr;
+}
+
+std::vector<double> randomValues(int64_t n, double lo, double hi, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> dist(lo, hi);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& x : v) x = dist(gen);
+  return v;
+}
+
+Tensor randomF(Shape shape, double lo = -2, double hi = 2, unsigned seed = 1) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return testing::F(std::move(shape), randomValues(n, lo, hi, seed));
+}
+
+/// `%name = constant() {value = tensor<f32[dims]>[...]} : f32[dims]` with random values.
+std::string constantLine(const std::string& name, const std::vector<int64_t>& dims, double lo, double hi,
+                         unsigned seed) {
+  int64_t n = 1;
+  std::string shape;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    n *= dims[i];
+    shape += (i ? ", " : "") + std::to_string(dims[i]);
+  }
+  std::ostringstream os;
+  os.precision(9);
+  os << "  %" << name << " = constant() {value = tensor<f32[" << shape << "]>[";
+  const std::vector<double> v = randomValues(n, lo, hi, seed);
+  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << std::showpoint << static_cast<float>(v[i]);
+  os << "]} : f32[" << shape << "]\n";
+  return os.str();
+}
+
+void expectClose(const std::vector<Tensor>& got, const std::vector<Tensor>& want, double tol = 1e-4) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].shape(), want[i].shape()) << "output " << i;
+    ASSERT_EQ(got[i].dtype(), want[i].dtype()) << "output " << i;
+    for (int64_t j = 0; j < got[i].numel(); ++j) {
+      const double g = got[i].getDouble(j), w = want[i].getDouble(j);
+      if (std::isnan(w)) {
+        EXPECT_TRUE(std::isnan(g)) << "output " << i << " element " << j;
+        continue;
+      }
+      ASSERT_NEAR(g, w, tol * (1 + std::fabs(w))) << "output " << i << " element " << j;
+    }
+  }
+}
+
+std::vector<Tensor> reference(const std::shared_ptr<const Graph>& g, const std::vector<Tensor>& inputs) {
+  auto interp = Interpreter::create(g);
+  EXPECT_TRUE(interp.ok()) << interp.status().toString();
+  if (!interp.ok()) return {};
+  auto want = (*interp)->run(inputs);
+  EXPECT_TRUE(want.ok()) << want.status().toString();
+  return want.ok() ? *want : std::vector<Tensor>{};
+}
+
+/// Compiles `text` on cpu only, checks every region is on cpu, runs it and
+/// compares with the reference interpreter.
+void checkGraph(const std::string& text, const std::vector<Tensor>& inputs, double tol = 1e-4) {
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(text);
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  for (const auto& r : (*model)->plan().regions) EXPECT_EQ(r.backend, "cpu") << (*model)->plan().toTable(true);
+  EXPECT_TRUE((*model)->compileLog().empty()) << (*model)->compileLog()[0];
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  expectClose(*outs, reference(g, inputs), tol);
+}
+
+std::string convBnReluGraph(const std::string& batch) {
+  std::string t = "graph @g(%x: f32[" + batch + ", 4, 9, 9]) {\n";
+  t += constantLine("w", {8, 4, 3, 3}, -0.5, 0.5, 11);
+  t += constantLine("b", {8}, -0.5, 0.5, 12);
+  t += constantLine("gamma", {8}, 0.5, 1.5, 13);
+  t += constantLine("beta", {8}, -0.5, 0.5, 14);
+  t += constantLine("mean", {8}, -0.3, 0.3, 15);
+  t += constantLine("var", {8}, 0.2, 1.5, 16);
+  t += constantLine("w2", {8, 4, 1, 1}, -0.5, 0.5, 17);  // grouped 1x1 conv, group 2
+  t += "  %c = conv(%x, %w, %b) {pads = [1, 1, 1, 1], strides = [2, 2]} : f32[" + batch + ", 8, 5, 5]\n";
+  t += "  %n = batch_norm(%c, %gamma, %beta, %mean, %var) {epsilon = 0.001} : f32[" + batch + ", 8, 5, 5]\n";
+  t += "  %r = relu(%n) : f32[" + batch + ", 8, 5, 5]\n";
+  t += "  %c2 = conv(%r, %w2) {group = 2} : f32[" + batch + ", 8, 5, 5]\n";
+  t += "  %s = add(%c2, %r) : f32[" + batch + ", 8, 5, 5]\n";
+  t += "  %p = max_pool(%s) {kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]} : f32[" + batch +
+       ", 8, 3, 3]\n";
+  t += "  %q = global_avg_pool(%p) : f32[" + batch + ", 8, 1, 1]\n";
+  t += "  return %q, %s\n}\n";
+  return t;
+}
+
+// ============================================================================
+
+TEST(CpuPlugin, DeviceInfo) {
+  auto plugin = PluginHost::load(kPluginPath);
+  ASSERT_TRUE(plugin.ok()) << plugin.status().toString();
+  EXPECT_EQ((*plugin)->name(), "cpu");
+  ASSERT_EQ((*plugin)->devices().size(), 1u);
+  const auto& d = (*plugin)->devices()[0];
+  EXPECT_FALSE(d.name.empty());
+  EXPECT_NE(d.name.find("threads)"), std::string::npos) << d.name;
+  EXPECT_TRUE(d.hostVisibleMemory);
+  EXPECT_GT(d.memoryBytes, 0u);
+  EXPECT_GT(d.score, 0);
+}
+
+TEST(CpuPlugin, ConvBatchNormReluFoldMatchesReference) {
+  checkGraph(convBnReluGraph("2"), {randomF({2, 4, 9, 9}, -1, 1, 3)});
+}
+
+TEST(CpuPlugin, MatmulBiasGelu) {
+  std::string t = "graph @g(%x: f32[3, 5, 16]) {\n";
+  t += constantLine("w", {16, 24}, -0.5, 0.5, 21);
+  t += constantLine("bias", {24}, -0.5, 0.5, 22);
+  t += constantLine("w2", {24, 16}, -0.5, 0.5, 23);
+  t += constantLine("c", {16}, -0.5, 0.5, 24);
+  t += "  %shape = constant() {value = tensor<i64[2]>[15, 24]} : i64[2]\n";
+  t += "  %m = matmul(%x, %w) : f32[3, 5, 24]\n";
+  t += "  %a = add(%bias, %m) : f32[3, 5, 24]\n";
+  t += "  %g = gelu(%a) : f32[3, 5, 24]\n";
+  t += "  %x2 = reshape(%g, %shape) : f32[15, 24]\n";
+  t += "  %m2 = gemm(%x2, %w2, %c) {alpha = 0.5, beta = 2.0} : f32[15, 16]\n";
+  t += "  return %g, %m2\n}\n";
+  checkGraph(t, {randomF({3, 5, 16}, -1, 1, 4)});
+  // gelu tanh and a runtime weight: matmul(x, w) + bias -> gelu(tanh) -> tanh
+  // Two scalar post-ops around a relu (oneDNN 2.6 miscomputes two eltwise_linear
+  // post-ops in one primitive: the second one must not be fused), and a conv
+  // with a scalar scale, shift and clip.
+  checkGraph(R"(graph @g(%x: f32[4, 6], %w: f32[6, 8], %c: f32[2, 3, 5, 5], %k: f32[4, 3, 3, 3]) {
+  %two = constant() {value = tensor<f32[]>[2.0]} : f32[]
+  %one = constant() {value = tensor<f32[]>[1.0]} : f32[]
+  %m = matmul(%x, %w) : f32[4, 8]
+  %s = mul(%m, %two) : f32[4, 8]
+  %t = relu(%s) : f32[4, 8]
+  %u = add(%t, %one) : f32[4, 8]
+  %v = sub(%one, %u) : f32[4, 8]
+  %y = conv(%c, %k) {pads = [1, 1, 1, 1]} : f32[2, 4, 5, 5]
+  %y2 = div(%y, %two) : f32[2, 4, 5, 5]
+  %y3 = sub(%y2, %one) : f32[2, 4, 5, 5]
+  %y4 = clip(%y3) {min = -1.0, max = 0.5} : f32[2, 4, 5, 5]
+  return %v, %y4
+})",
+             {randomF({4, 6}, -1, 1, 11), randomF({6, 8}, -1, 1, 12), randomF({2, 3, 5, 5}, -1, 1, 13),
+              randomF({4, 3, 3, 3}, -1, 1, 14)});
+  checkGraph(R"(graph @g(%x: f32[7, 9], %w: f32[9, 5], %b: f32[5]) {
+  %m = matmul(%x, %w) : f32[7, 5]
+  %a = add(%m, %b) : f32[7, 5]
+  %g = gelu(%a) {approximate = "tanh"} : f32[7, 5]
+  %t = tanh(%g) : f32[7, 5]
+  return %t
+})",
+             {randomF({7, 9}, -1, 1, 5), randomF({9, 5}, -1, 1, 6), randomF({5}, -1, 1, 7)});
+}
+
+TEST(CpuPlugin, ExportedGeluScalarOpsAndSoftmaxFuseIntoMatmul) {
+  // matmul + bias + the GELU PyTorch exports (div/erf/add/mul/mul, reading the
+  // matmul output twice) -> one step with a gelu post-op; then a matmul whose
+  // output is divided by a scalar and shifted (linear post-ops), and softmax.
+  std::string t = "graph @g(%x: f32[N, 16]) {\n";
+  t += constantLine("w", {16, 32}, -0.5, 0.5, 41);
+  t += constantLine("bias", {32}, -0.5, 0.5, 42);
+  t += constantLine("w2", {32, 8}, -0.5, 0.5, 43);
+  t += "  %sq = constant() {value = tensor<f32[]>[1.4142135]} : f32[]\n";
+  t += "  %one = constant() {value = tensor<f32[]>[1.0]} : f32[]\n";
+  t += "  %half = constant() {value = tensor<f32[]>[0.5]} : f32[]\n";
+  t += "  %scale = constant() {value = tensor<f32[]>[2.828427]} : f32[]\n";
+  t += "  %m = matmul(%x, %w) : f32[N, 32]\n";
+  t += "  %a = add(%m, %bias) : f32[N, 32]\n";
+  t += "  %d = div(%a, %sq) : f32[N, 32]\n";
+  t += "  %e = erf(%d) : f32[N, 32]\n";
+  t += "  %p = add(%one, %e) : f32[N, 32]\n";
+  t += "  %q = mul(%a, %p) : f32[N, 32]\n";
+  t += "  %g = mul(%half, %q) : f32[N, 32]\n";
+  t += "  %m2 = matmul(%g, %w2) : f32[N, 8]\n";
+  t += "  %s = div(%m2, %scale) : f32[N, 8]\n";
+  t += "  %u = sub(%one, %s) : f32[N, 8]\n";
+  t += "  %y = softmax(%u) {axis = -1} : f32[N, 8]\n";
+  t += "  %z = log_softmax(%u) {axis = 0} : f32[N, 8]\n";
+  t += "  return %y, %z\n}\n";
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(t);
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  for (int64_t n : {5, 64}) {
+    const std::vector<Tensor> inputs = {randomF({n, 16}, -2, 2, static_cast<unsigned>(n))};
+    auto outs = (*model)->run(inputs);
+    ASSERT_TRUE(outs.ok()) << outs.status().toString();
+    expectClose(*outs, reference(g, inputs));
+  }
+}
+
+TEST(CpuPlugin, ElementwiseChainWithBroadcasting) {
+  // One chain: same shape, scalar, a row [6], a column [4, 1] and a general
+  // broadcast [2, 1, 6] widening the result to [2, 4, 6]; %e is also an
+  // output, so the chain is cut there.
+  checkGraph(R"(graph @g(%x: f32[4, 6], %row: f32[6], %col: f32[4, 1], %s: f32[], %big: f32[2, 1, 6]) {
+  %a = relu(%x) : f32[4, 6]
+  %b = mul(%a, %row) : f32[4, 6]
+  %c = sub(%col, %b) : f32[4, 6]
+  %d = div(%c, %s) : f32[4, 6]
+  %e = tanh(%d) : f32[4, 6]
+  %f = add(%e, %big) : f32[2, 4, 6]
+  %g = sigmoid(%f) : f32[2, 4, 6]
+  %h = maximum(%g, %s) : f32[2, 4, 6]
+  %i = silu(%h) : f32[2, 4, 6]
+  %j = exp(%i) : f32[2, 4, 6]
+  %k = erf(%j) : f32[2, 4, 6]
+  %l = clip(%k) {min = 0.1, max = 0.9} : f32[2, 4, 6]
+  %m = leaky_relu(%l) {alpha = 0.2} : f32[2, 4, 6]
+  %n = pow(%m, %s) : f32[2, 4, 6]
+  %o = round(%n) : f32[2, 4, 6]
+  return %o, %e, %n
+})",
+             {randomF({4, 6}, -2, 2, 1), randomF({6}, -1, 1, 2), randomF({4, 1}, -1, 1, 3),
+              randomF({}, 0.5, 1.5, 4), randomF({2, 1, 6}, -1, 1, 5)});
+  for (const char* op : {"neg", "abs", "exp", "sin", "cos", "tanh", "sigmoid", "relu", "gelu", "erf", "silu", "floor",
+                         "ceil", "round", "sign"}) {
+    SCOPED_TRACE(op);
+    checkGraph(std::string("graph @g(%x: f32[3, 700]) {\n  %y = ") + op + "(%x) : f32[3, 700]\n  return %y\n}\n",
+               {randomF({3, 700}, -6, 6, 9)});
+  }
+  for (const char* op : {"log", "sqrt", "rsqrt", "reciprocal"}) {
+    SCOPED_TRACE(op);
+    checkGraph(std::string("graph @g(%x: f32[3, 700]) {\n  %y = ") + op + "(%x) : f32[3, 700]\n  return %y\n}\n",
+               {randomF({3, 700}, 0.1, 6, 9)});
+  }
+}
+
+TEST(CpuPlugin, DynamicBatchDim) {
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(convBnReluGraph("N"));
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  // Repeated sizes reuse their plan; more sizes than a step caches (32) make
+  // uncached primitives whose blocked outputs must stay valid for the run.
+  std::vector<int64_t> batches = {1, 3, 1, 5, 3};
+  for (int64_t n = 6; n < 42; ++n) batches.push_back(n);
+  batches.push_back(2);
+  for (int64_t n : batches) {
+    SCOPED_TRACE(n);
+    const std::vector<Tensor> inputs = {randomF({n, 4, 9, 9}, -1, 1, static_cast<unsigned>(n) + 1)};
+    auto outs = (*model)->run(inputs);
+    ASSERT_TRUE(outs.ok()) << outs.status().toString();
+    expectClose(*outs, reference(g, inputs));
+  }
+  auto mlp = parse(R"(graph @g(%x: f32[N, 6], %w: f32[6, 3]) {
+  %a = matmul(%x, %w) : f32[N, 3]
+  %b = relu(%a) : f32[N, 3]
+  %c = mul(%b, %b) : f32[N, 3]
+  return %c
+})");
+  auto m2 = engine->compile(mlp);
+  ASSERT_TRUE(m2.ok()) << m2.status().toString();
+  // More sizes than the per-step primitive cache (32) and the plan cache (16) hold.
+  std::vector<int64_t> sizes = {1, 4, 17, 0};
+  for (int64_t n = 2; n < 60; n += 1) sizes.push_back(n);
+  sizes.push_back(4);
+  for (int64_t n : sizes) {
+    SCOPED_TRACE(n);
+    const std::vector<Tensor> inputs = {randomF({n, 6}, -1, 1, 3), randomF({6, 3}, -1, 1, 4)};
+    auto outs = (*m2)->run(inputs);
+    ASSERT_TRUE(outs.ok()) << outs.status().toString();
+    expectClose(*outs, reference(mlp, inputs));
+  }
+}
+
+/// A block with a matmul + bias + exported GELU, an elementwise chain large
+/// enough to use the pool, softmax and a transpose (generic kernel).
+std::string attentionLikeGraph() {
+  std::string t = "graph @g(%x: f32[N, 64, 32]) {\n";
+  t += constantLine("w", {32, 96}, -0.3, 0.3, 51);
+  t += constantLine("bias", {96}, -0.3, 0.3, 52);
+  t += "  %sq = constant() {value = tensor<f32[]>[1.4142135]} : f32[]\n";
+  t += "  %one = constant() {value = tensor<f32[]>[1.0]} : f32[]\n";
+  t += "  %half = constant() {value = tensor<f32[]>[0.5]} : f32[]\n";
+  t += "  %m = matmul(%x, %w) : f32[N, 64, 96]\n";
+  t += "  %a = add(%bias, %m) : f32[N, 64, 96]\n";
+  t += "  %d = div(%a, %sq) : f32[N, 64, 96]\n";
+  t += "  %e = erf(%d) : f32[N, 64, 96]\n";
+  t += "  %p = add(%e, %one) : f32[N, 64, 96]\n";
+  t += "  %q = mul(%a, %p) : f32[N, 64, 96]\n";
+  t += "  %g = mul(%q, %half) : f32[N, 64, 96]\n";
+  t += "  %t = transpose(%g) {perm = [0, 2, 1]} : f32[N, 96, 64]\n";
+  t += "  %s = softmax(%t) {axis = -1} : f32[N, 96, 64]\n";
+  t += "  %u = sigmoid(%s) : f32[N, 96, 64]\n";
+  t += "  %v = mul(%u, %t) : f32[N, 96, 64]\n";
+  t += "  %r = reduce_sum(%v) {axes = [2], keepdims = 0} : f32[N, 96]\n";
+  t += "  return %r, %v\n}\n";
+  return t;
+}
+
+TEST(CpuPlugin, ConcurrentExecuteFromFourThreads) {
+  for (const auto& [text, shape] : std::vector<std::pair<std::string, Shape>>{
+           {convBnReluGraph("N"), Shape{4, 9, 9}}, {attentionLikeGraph(), Shape{64, 32}}}) {
+    auto engine = cpuEngine();
+    ASSERT_NE(engine, nullptr);
+    auto g = parse(text);
+    ASSERT_NE(g, nullptr);
+    auto model = engine->compile(g);
+    ASSERT_TRUE(model.ok()) << model.status().toString();
+    constexpr int kThreads = 4, kRuns = 25;
+    std::vector<std::vector<Tensor>> inputs, want;
+    for (int t = 0; t < kThreads; ++t) {
+      Shape full = {1 + t % 2};
+      full.insert(full.end(), shape.begin(), shape.end());
+      inputs.push_back({randomF(full, -1, 1, 100 + static_cast<unsigned>(t))});
+      want.push_back(reference(g, inputs.back()));
+    }
+    std::vector<std::string> errors(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kRuns; ++i) {
+          auto outs = (*model)->run(inputs[static_cast<size_t>(t)]);
+          if (!outs.ok()) {
+            errors[static_cast<size_t>(t)] = outs.status().toString();
+            return;
+          }
+          const auto& w = want[static_cast<size_t>(t)];
+          for (size_t o = 0; o < w.size(); ++o) {
+            for (int64_t j = 0; j < w[o].numel(); ++j) {
+              if (std::fabs((*outs)[o].getDouble(j) - w[o].getDouble(j)) > 1e-4 * (1 + std::fabs(w[o].getDouble(j)))) {
+                errors[static_cast<size_t>(t)] = "run " + std::to_string(i) + " output " + std::to_string(o) +
+                                                  " element " + std::to_string(j) + " differs";
+                return;
+              }
+            }
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[static_cast<size_t>(t)], "") << "thread " << t;
+  }
+}
+
+TEST(CpuPlugin, ThreadsOption) {
+  for (const char* bad : {"abc", "-1", "2.5", "100000"}) {
+    SCOPED_TRACE(bad);
+    Config c = cpuConfig(true, {{"threads", bad}});
+    c.strict = true;
+    auto engine = Engine::create(c);
+    ASSERT_FALSE(engine.ok());
+    const std::string msg = engine.status().message();
+    EXPECT_NE(msg.find("threads"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(std::string("'") + bad + "'"), std::string::npos) << msg;
+  }
+  Config c = cpuConfig(true, {{"threads", "bogus_key_test"}});
+  c.backends[0].options = {{"treads", "2"}};
+  c.strict = true;
+  auto unknown = Engine::create(c);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("treads"), std::string::npos) << unknown.status().message();
+  for (const char* good : {"1", "2", "auto"}) {
+    SCOPED_TRACE(good);
+    auto engine = cpuEngine(true, {{"threads", good}});
+    ASSERT_NE(engine, nullptr);
+    auto g = parse(convBnReluGraph("2"));
+    auto model = engine->compile(g);
+    ASSERT_TRUE(model.ok()) << model.status().toString();
+    const std::vector<Tensor> inputs = {randomF({2, 4, 9, 9}, -1, 1, 8)};
+    auto outs = (*model)->run(inputs);
+    ASSERT_TRUE(outs.ok()) << outs.status().toString();
+    expectClose(*outs, reference(g, inputs));
+  }
+}
+
+TEST(CpuPlugin, MemoryPlanReusesIntermediates) {
+  const std::string log = ::testing::TempDir() + "/sy_cpu_plan_log.txt";
+  std::remove(log.c_str());
+  ASSERT_EQ(setenv("SY_CPU_PLAN_LOG", log.c_str(), 1), 0);
+  // A chain of matmuls (not fusable with each other): 5 intermediates of
+  // 64x64 floats, at most 2 alive at once.
+  std::string t = "graph @g(%x: f32[64, 64]) {\n";
+  for (int i = 0; i < 6; ++i) t += constantLine("w" + std::to_string(i), {64, 64}, -0.2, 0.2, 30 + i);
+  std::string prev = "x";
+  for (int i = 0; i < 6; ++i) {
+    const std::string y = "m" + std::to_string(i);
+    t += "  %" + y + " = matmul(%" + prev + ", %w" + std::to_string(i) + ") : f32[64, 64]\n";
+    prev = y;
+  }
+  t += "  return %" + prev + "\n}\n";
+  checkGraph(t, {randomF({64, 64}, -1, 1, 2)}, 1e-3);
+  unsetenv("SY_CPU_PLAN_LOG");
+  std::ifstream in(log);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line)) << "no plan was logged to " << log;
+  size_t arena = 0, sum = 0;
+  ASSERT_EQ(std::sscanf(line.c_str(), "plan arena_bytes=%zu sum_bytes=%zu", &arena, &sum), 2) << line;
+  EXPECT_EQ(sum, 5u * 64 * 64 * 4) << line;
+  EXPECT_EQ(arena, 2u * 64 * 64 * 4) << line;
+  EXPECT_LT(arena, sum) << line;
+}
+
+TEST(CpuPlugin, RunTimeErrorsNameTheNode) {
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(R"(graph @g(%a: f32[N, 3], %b: f32[M, 3]) {
+  %c = add(%a, %b) : f32[N, 3]
+  %d = exp(%c) : f32[N, 3]
+  return %d
+})");
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  auto bad = (*model)->run({randomF({2, 3}), randomF({3, 3})});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'add' node"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("broadcast"), std::string::npos) << bad.status().message();
+}
+
+TEST(CpuPlugin, DeclinesControlFlowWithReason) {
+  auto engine = cpuEngine(false);
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(R"(graph @g(%c: bool, %x: f32[3]) {
+  %y = if(%c) : f32[3] {
+  ^then:
+    %a = exp(%x) : f32[3]
+    yield %a
+  ^else:
+    yield %x
+  }
+  return %y
+})");
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  const std::string table = (*model)->plan().toTable(true);
+  EXPECT_NE(table.find("control flow"), std::string::npos) << table;
+}
+
+}  // namespace
+}  // namespace sy
