@@ -149,7 +149,10 @@ template <class... Args>
   throw Error(code, format(args...));
 }
 
-/// Throws Error(code, format(args...)) unless `condition` holds.
+/// Throws Error(code, format(args...)) unless `condition` holds. The
+/// arguments are evaluated before the check: on hot paths (anything execute
+/// runs per call) write `if (!ok) fail(...)` when a message argument is itself
+/// a call that builds a string (formatDims, describe, typeString).
 template <class... Args>
 void require(bool condition, int32_t code, const Args&... args) {
   if (!condition) fail(code, args...);
@@ -265,9 +268,9 @@ inline std::string formatDims(ArrayRef<int64_t> dims) {
 inline int64_t elementCount(ArrayRef<int64_t> dims) {
   int64_t n = 1;
   for (int64_t d : dims) {
-    require(d >= 0, SY_ERROR_INVALID_ARGUMENT, "negative dim in ", formatDims(dims));
-    require(d == 0 || n <= std::numeric_limits<int64_t>::max() / d, SY_ERROR_INVALID_ARGUMENT,
-            "element count of ", formatDims(dims), " overflows");
+    if (d < 0) fail(SY_ERROR_INVALID_ARGUMENT, "negative dim in ", formatDims(dims));
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+      fail(SY_ERROR_INVALID_ARGUMENT, "element count of ", formatDims(dims), " overflows");
     n *= d;
   }
   return n;
@@ -278,8 +281,8 @@ inline size_t tensorBytes(int32_t dtype, ArrayRef<int64_t> dims) {
   const size_t size = dtypeSize(dtype);
   require(size != 0, SY_ERROR_INVALID_ARGUMENT, "unknown dtype ", dtype);
   const auto n = static_cast<uint64_t>(elementCount(dims));
-  require(n <= std::numeric_limits<size_t>::max() / size, SY_ERROR_INVALID_ARGUMENT, "byte size of ",
-          dtypeName(dtype), formatDims(dims), " overflows");
+  if (n > std::numeric_limits<size_t>::max() / size)
+    fail(SY_ERROR_INVALID_ARGUMENT, "byte size of ", dtypeName(dtype), formatDims(dims), " overflows");
   return static_cast<size_t>(n) * size;
 }
 
@@ -588,8 +591,8 @@ class NodeView {
     }
   }
   int32_t valueIndex(const int32_t* list, size_t count, size_t i, const char* what) const {
-    require(i < count, SY_ERROR_INVALID_ARGUMENT, describe(), ": ", what, " ", i, " out of range (", count, ")");
-    require(list != nullptr, SY_ERROR_INVALID_ARGUMENT, describe(), ": NULL ", what, " list");
+    if (i >= count) fail(SY_ERROR_INVALID_ARGUMENT, describe(), ": ", what, " ", i, " out of range (", count, ")");
+    if (list == nullptr) fail(SY_ERROR_INVALID_ARGUMENT, describe(), ": NULL ", what, " list");
     return list[i];
   }
 
@@ -687,7 +690,7 @@ inline ValueView BlockView::returnValue(size_t i) const {
 
 inline ValueView NodeView::input(size_t i) const {
   const int32_t v = valueIndex(node_->inputs, node_->num_inputs, i, "input");
-  require(v >= 0, SY_ERROR_INVALID_ARGUMENT, describe(), ": optional input ", i, " is absent");
+  if (v < 0) fail(SY_ERROR_INVALID_ARGUMENT, describe(), ": optional input ", i, " is absent");
   return graph_->value(v);
 }
 inline ValueView NodeView::output(size_t i) const {
