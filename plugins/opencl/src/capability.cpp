@@ -291,8 +291,9 @@ Dims broadcastShape(const Dims& a, const Dims& b) {
   for (size_t i = 0; i < r; ++i) {
     const int64_t x = i + a.size() >= r ? a[i + a.size() - r] : 1;
     const int64_t y = i + b.size() >= r ? b[i + b.size() - r] : 1;
-    sdk::require(x == y || x == 1 || y == 1, SY_ERROR_INVALID_ARGUMENT, "shapes ", sdk::formatDims(a), " and ",
-                 sdk::formatDims(b), " do not broadcast");
+    if (!(x == y || x == 1 || y == 1))
+      sdk::fail(SY_ERROR_INVALID_ARGUMENT, "shapes ", sdk::formatDims(a), " and ", sdk::formatDims(b),
+                " do not broadcast");
     out[i] = x == 1 ? y : x;
   }
   return out;

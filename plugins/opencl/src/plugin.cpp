@@ -97,8 +97,9 @@ class OpenClPlugin : public sdk::Plugin {
       if (!std::regex_search(all[i]->name, re)) continue;
       if (!best || all[i]->score > all[*best]->score) best = i;
     }
-    sdk::require(best.has_value(), SY_ERROR_INVALID_ARGUMENT, "option 'device_name': no OpenCL device matches '",
-                 pattern, "' (case-insensitive; devices: ", names.empty() ? "none" : names, ")");
+    if (!best.has_value())
+      sdk::fail(SY_ERROR_INVALID_ARGUMENT, "option 'device_name': no OpenCL device matches '", pattern,
+                "' (case-insensitive; devices: ", names.empty() ? "none" : names, ")");
     return *best;
   }
 

@@ -42,11 +42,11 @@ cl_long L(int64_t v) { return static_cast<cl_long>(v); }
 /// Throws unless a constant's literal is well formed (a malformed view must
 /// not make us read through NULL or past its arrays).
 void checkLiteral(const sdk::NodeView& node, const sy_tensor_literal& t) {
-  sdk::require(t.rank >= 0 && t.rank <= SY_MAX_RANK && (t.rank == 0 || t.dims != nullptr) &&
-                   (t.bytes == 0 || t.data != nullptr),
-               SY_ERROR_INVALID_ARGUMENT, node.describe(), ": malformed tensor literal (rank ", t.rank,
-               t.rank > 0 && t.dims == nullptr ? ", no dims" : "", t.bytes > 0 && t.data == nullptr ? ", no data" : "",
-               ")");
+  if (!(t.rank >= 0 && t.rank <= SY_MAX_RANK && (t.rank == 0 || t.dims != nullptr) &&
+        (t.bytes == 0 || t.data != nullptr)))
+    sdk::fail(SY_ERROR_INVALID_ARGUMENT, node.describe(), ": malformed tensor literal (rank ", t.rank,
+              t.rank > 0 && t.dims == nullptr ? ", no dims" : "", t.bytes > 0 && t.data == nullptr ? ", no data" : "",
+              ")");
 }
 
 /// A value's type as the region declares it: rank (-1 unknown) and dims (-1 dynamic).
@@ -63,8 +63,9 @@ void checkDeclared(const Declared& d, const Dims& dims, const char* what) {
   if (d.rank < 0) return;
   bool ok = static_cast<size_t>(d.rank) == dims.size();
   for (size_t i = 0; ok && i < dims.size(); ++i) ok = d.dims[i] < 0 || d.dims[i] == dims[i];
-  sdk::require(ok, SY_ERROR_INVALID_ARGUMENT, what, " has shape ", sdk::formatDims(dims), ", but the region declares ",
-               sdk::formatDims(d.dims), d.rank == 0 ? " (rank 0)" : "");
+  if (!ok)
+    sdk::fail(SY_ERROR_INVALID_ARGUMENT, what, " has shape ", sdk::formatDims(dims), ", but the region declares ",
+              sdk::formatDims(d.dims), d.rank == 0 ? " (rank 0)" : "");
 }
 
 // ============================================================================
@@ -594,11 +595,13 @@ class OpenClRegion final : public sdk::CompiledRegion {
       data = t.data;
       bytes = t.bytes;
       dims.assign(t.dims, t.dims + std::max(t.rank, 0));
-      sdk::require(bytes == sdk::tensorBytes(t.dtype, dims), SY_ERROR_INVALID_ARGUMENT, node.describe(),
-                   ": the literal has ", bytes, " bytes for ", sdk::formatDims(dims));
+      if (!(bytes == sdk::tensorBytes(t.dtype, dims)))
+        sdk::fail(SY_ERROR_INVALID_ARGUMENT, node.describe(), ": the literal has ", bytes, " bytes for ",
+                  sdk::formatDims(dims));
     }
-    sdk::require(bytes == sdk::tensorBytes(out.dtype(), dims), SY_ERROR_INVALID_ARGUMENT, node.describe(),
-                 ": constant data of ", bytes, " bytes for ", out.typeString());
+    if (!(bytes == sdk::tensorBytes(out.dtype(), dims)))
+      sdk::fail(SY_ERROR_INVALID_ARGUMENT, node.describe(), ": constant data of ", bytes, " bytes for ",
+                out.typeString());
     if (out.hasRank()) checkDeclared(Declared{out.rank(), out.dims().vec()}, dims, "the constant");
     Constant c{out.index(), dims, backend_.allocateCl(bytes)};
     if (bytes > 0) c.buffer->write(0, data, bytes);  // uploaded once, here
@@ -663,8 +666,9 @@ class OpenClRegion final : public sdk::CompiledRegion {
       case Kind::Fused: {
         const Dims dims = in(0).dims;
         for (size_t i = 1; i < s.inputs.size(); ++i) {
-          sdk::require(in(i).dims == dims, SY_ERROR_INVALID_ARGUMENT, "operand shapes ", sdk::formatDims(dims),
-                       " and ", sdk::formatDims(in(i).dims), " differ");
+          if (!(in(i).dims == dims))
+            sdk::fail(SY_ERROR_INVALID_ARGUMENT, "operand shapes ", sdk::formatDims(dims), " and ",
+                      sdk::formatDims(in(i).dims), " differ");
         }
         const int64_t n = sdk::elementCount(dims);
         cl_mem y = produce(run, s, dims);
@@ -793,8 +797,9 @@ class OpenClRegion final : public sdk::CompiledRegion {
           const Dims& d = in(i).dims;
           sdk::require(d.size() == r, SY_ERROR_INVALID_ARGUMENT, "input ", i, " has rank ", d.size());
           for (size_t j = 0; j < r; ++j) {
-            sdk::require(j == axis || d[j] == first[j], SY_ERROR_INVALID_ARGUMENT, "input ", i, " ",
-                         sdk::formatDims(d), " does not match input 0 ", sdk::formatDims(first));
+            if (!(j == axis || d[j] == first[j]))
+              sdk::fail(SY_ERROR_INVALID_ARGUMENT, "input ", i, " ", sdk::formatDims(d), " does not match input 0 ",
+                        sdk::formatDims(first));
           }
           dims[axis] += d[axis];
         }
@@ -879,25 +884,28 @@ class OpenClRegion final : public sdk::CompiledRegion {
       case Kind::Pool: {
         const Dims& x = in(0).dims;
         const bool conv = s.kind == Kind::Conv;
-        sdk::require(x.size() >= 3, SY_ERROR_INVALID_ARGUMENT, "x must be [N, C, D1, ...], got ", sdk::formatDims(x));
+        if (!(x.size() >= 3))
+          sdk::fail(SY_ERROR_INVALID_ARGUMENT, "x must be [N, C, D1, ...], got ", sdk::formatDims(x));
         const Dims spatial(x.begin() + 2, x.end());
         Dims kernel = s.window.kernel;
         int64_t M = x[1];
         if (conv) {
           const Dims& w = in(1).dims;
-          sdk::require(w.size() == x.size(), SY_ERROR_INVALID_ARGUMENT, "w ", sdk::formatDims(w), " and x ",
-                       sdk::formatDims(x), " differ in rank");
+          if (!(w.size() == x.size()))
+            sdk::fail(SY_ERROR_INVALID_ARGUMENT, "w ", sdk::formatDims(w), " and x ", sdk::formatDims(x),
+                      " differ in rank");
           const Dims wk(w.begin() + 2, w.end());
-          sdk::require(kernel.empty() || kernel == wk, SY_ERROR_INVALID_ARGUMENT, "kernel_shape does not match w ",
-                       sdk::formatDims(w));
+          if (!(kernel.empty() || kernel == wk))
+            sdk::fail(SY_ERROR_INVALID_ARGUMENT, "kernel_shape does not match w ", sdk::formatDims(w));
           kernel = wk;
           M = w[0];
-          sdk::require(s.group >= 1 && x[1] % s.group == 0 && M % s.group == 0 && w[1] * s.group == x[1],
-                       SY_ERROR_INVALID_ARGUMENT, "x ", sdk::formatDims(x), " and w ", sdk::formatDims(w),
-                       " do not match with group ", s.group);
+          if (!(s.group >= 1 && x[1] % s.group == 0 && M % s.group == 0 && w[1] * s.group == x[1]))
+            sdk::fail(SY_ERROR_INVALID_ARGUMENT, "x ", sdk::formatDims(x), " and w ", sdk::formatDims(w),
+                      " do not match with group ", s.group);
           if (s.flag) {
-            sdk::require(in(2).dims == Dims{M}, SY_ERROR_INVALID_ARGUMENT, "b ", sdk::formatDims(in(2).dims),
-                         " must have one value per output channel (", M, ")");
+            if (!(in(2).dims == Dims{M}))
+              sdk::fail(SY_ERROR_INVALID_ARGUMENT, "b ", sdk::formatDims(in(2).dims),
+                        " must have one value per output channel (", M, ")");
           }
         }
         Dims outSpatial;
@@ -926,8 +934,9 @@ class OpenClRegion final : public sdk::CompiledRegion {
         const Dims& x = in(0).dims;
         sdk::require(x.size() >= 2, SY_ERROR_INVALID_ARGUMENT, "x must be [N, C, ...]");
         for (size_t i = 1; i < 5; ++i) {
-          sdk::require(in(i).dims == Dims{x[1]}, SY_ERROR_INVALID_ARGUMENT, "input ", i, " ",
-                       sdk::formatDims(in(i).dims), " must be [", x[1], "]");
+          if (!(in(i).dims == Dims{x[1]}))
+            sdk::fail(SY_ERROR_INVALID_ARGUMENT, "input ", i, " ", sdk::formatDims(in(i).dims), " must be [", x[1],
+                      "]");
         }
         const int64_t n = sdk::elementCount(x);
         cl_mem y = produce(run, s, x);
@@ -953,8 +962,9 @@ class OpenClRegion final : public sdk::CompiledRegion {
               const int64_t nd = norm[norm.size() - p.size() + j];
               ok = p[j] == 1 || p[j] == nd;
             }
-            sdk::require(ok, SY_ERROR_INVALID_ARGUMENT, "input ", i, " ", sdk::formatDims(p),
-                         " does not broadcast to the normalised dims ", sdk::formatDims(norm));
+            if (!ok)
+              sdk::fail(SY_ERROR_INVALID_ARGUMENT, "input ", i, " ", sdk::formatDims(p),
+                        " does not broadcast to the normalised dims ", sdk::formatDims(norm));
           }
           m = norm;
           const Dims ss = broadcastStrides(in(1).dims, norm);
@@ -965,8 +975,9 @@ class OpenClRegion final : public sdk::CompiledRegion {
         } else {  // instance_norm
           sdk::require(x.size() >= 2, SY_ERROR_INVALID_ARGUMENT, "x must be [N, C, ...]");
           for (size_t i = 1; i < 3; ++i) {
-            sdk::require(in(i).dims == Dims{x[1]}, SY_ERROR_INVALID_ARGUMENT, "input ", i, " ",
-                         sdk::formatDims(in(i).dims), " must be [", x[1], "]");
+            if (!(in(i).dims == Dims{x[1]}))
+              sdk::fail(SY_ERROR_INVALID_ARGUMENT, "input ", i, " ", sdk::formatDims(in(i).dims), " must be [", x[1],
+                        "]");
           }
           m = {0};
         }
@@ -1032,8 +1043,9 @@ class OpenClRegion final : public sdk::CompiledRegion {
         const size_t ra = a.size(), rb = b.size();
         const int64_t M = gemm && s.transA ? a[1] : a[ra - 2], Ka = gemm && s.transA ? a[0] : a[ra - 1];
         const int64_t Kb = gemm && s.transB ? b[1] : b[rb - 2], N = gemm && s.transB ? b[0] : b[rb - 1];
-        sdk::require(Ka == Kb, SY_ERROR_INVALID_ARGUMENT, "inner dims differ: ", sdk::formatDims(in(0).dims), " and ",
-                     sdk::formatDims(in(1).dims));
+        if (!(Ka == Kb))
+          sdk::fail(SY_ERROR_INVALID_ARGUMENT, "inner dims differ: ", sdk::formatDims(in(0).dims), " and ",
+                    sdk::formatDims(in(1).dims));
         const Dims batchA(a.begin(), a.end() - 2), batchB(b.begin(), b.end() - 2);
         const Dims batch = broadcastShape(batchA, batchB);
         Dims out = batch;
@@ -1069,8 +1081,9 @@ class OpenClRegion final : public sdk::CompiledRegion {
         cl_int hasC = 0;
         if (gemm && s.inputs.size() == 3) {
           const Dims& cd = in(2).dims;
-          sdk::require(broadcastShape(cd, out) == out, SY_ERROR_INVALID_ARGUMENT, "c ", sdk::formatDims(cd),
-                       " does not broadcast to ", sdk::formatDims(out));
+          if (!(broadcastShape(cd, out) == out))
+            sdk::fail(SY_ERROR_INVALID_ARGUMENT, "c ", sdk::formatDims(cd), " does not broadcast to ",
+                      sdk::formatDims(out));
           const Dims cs = broadcastStrides(cd, out);
           scm = cs[0];
           scn = cs[1];
@@ -1111,8 +1124,8 @@ class OpenClRegion final : public sdk::CompiledRegion {
       }
       for (int64_t a : s.ints) {
         const size_t i = normAxis(a, x.size());
-        sdk::require(i < x.size() && x[i] == 1, SY_ERROR_INVALID_ARGUMENT, "squeeze axis ", a, " of ",
-                     sdk::formatDims(x), " does not have size 1");
+        if (!(i < x.size() && x[i] == 1))
+          sdk::fail(SY_ERROR_INVALID_ARGUMENT, "squeeze axis ", a, " of ", sdk::formatDims(x), " does not have size 1");
         drop[i] = true;
       }
       Dims out;
@@ -1148,12 +1161,14 @@ class OpenClRegion final : public sdk::CompiledRegion {
       }
     }
     if (inferred >= 0) {
-      sdk::require(known > 0 && total % known == 0, SY_ERROR_INVALID_ARGUMENT, "reshape: cannot infer -1 for ",
-                   sdk::formatDims(x), " into ", sdk::formatDims(s.ints));
+      if (!(known > 0 && total % known == 0))
+        sdk::fail(SY_ERROR_INVALID_ARGUMENT, "reshape: cannot infer -1 for ", sdk::formatDims(x), " into ",
+                  sdk::formatDims(s.ints));
       out[static_cast<size_t>(inferred)] = total / known;
     }
-    sdk::require(sdk::elementCount(out) == total, SY_ERROR_INVALID_ARGUMENT, "reshape of ", sdk::formatDims(x),
-                 " into ", sdk::formatDims(out), " changes the element count");
+    if (!(sdk::elementCount(out) == total))
+      sdk::fail(SY_ERROR_INVALID_ARGUMENT, "reshape of ", sdk::formatDims(x), " into ", sdk::formatDims(out),
+                " changes the element count");
     return out;
   }
 

@@ -46,8 +46,9 @@ Dims broadcastShape(const Dims& a, const Dims& b) {
   for (size_t i = 0; i < r; ++i) {
     const int64_t x = i + a.size() >= r ? a[i + a.size() - r] : 1;
     const int64_t y = i + b.size() >= r ? b[i + b.size() - r] : 1;
-    sdk::require(x == y || x == 1 || y == 1, SY_ERROR_INVALID_ARGUMENT, "shapes ", sdk::formatDims(a), " and ",
-                 sdk::formatDims(b), " do not broadcast");
+    if (!(x == y || x == 1 || y == 1))
+      sdk::fail(SY_ERROR_INVALID_ARGUMENT, "shapes ", sdk::formatDims(a), " and ", sdk::formatDims(b),
+                " do not broadcast");
     out[i] = x == 1 ? y : x;
   }
   return out;
@@ -81,11 +82,11 @@ bool sameShape(const sdk::ValueView& a, const sdk::ValueView& b) {
 /// Throws unless a constant's literal is well formed (a malformed view must
 /// not make us read through NULL or past its arrays).
 void checkLiteral(const sdk::NodeView& node, const sy_tensor_literal& t) {
-  sdk::require(t.rank >= 0 && t.rank <= SY_MAX_RANK && (t.rank == 0 || t.dims != nullptr) &&
-                   (t.bytes == 0 || t.data != nullptr),
-               SY_ERROR_INVALID_ARGUMENT, node.describe(), ": malformed tensor literal (rank ", t.rank,
-               t.rank > 0 && t.dims == nullptr ? ", no dims" : "", t.bytes > 0 && t.data == nullptr ? ", no data" : "",
-               ")");
+  if (!(t.rank >= 0 && t.rank <= SY_MAX_RANK && (t.rank == 0 || t.dims != nullptr) &&
+        (t.bytes == 0 || t.data != nullptr)))
+    sdk::fail(SY_ERROR_INVALID_ARGUMENT, node.describe(), ": malformed tensor literal (rank ", t.rank,
+              t.rank > 0 && t.dims == nullptr ? ", no dims" : "", t.bytes > 0 && t.data == nullptr ? ", no data" : "",
+              ")");
 }
 
 /// A value's type as the region declares it: rank (-1 unknown) and dims (-1 dynamic).
@@ -102,8 +103,9 @@ void checkDeclared(const Declared& d, const Dims& dims, const char* what) {
   if (d.rank < 0) return;
   bool ok = static_cast<size_t>(d.rank) == dims.size();
   for (size_t i = 0; ok && i < dims.size(); ++i) ok = d.dims[i] < 0 || d.dims[i] == dims[i];
-  sdk::require(ok, SY_ERROR_INVALID_ARGUMENT, what, " has shape ", sdk::formatDims(dims), ", but the region declares ",
-               sdk::formatDims(d.dims), d.rank == 0 ? " (rank 0)" : "");
+  if (!ok)
+    sdk::fail(SY_ERROR_INVALID_ARGUMENT, what, " has shape ", sdk::formatDims(dims), ", but the region declares ",
+              sdk::formatDims(d.dims), d.rank == 0 ? " (rank 0)" : "");
 }
 
 // ============================================================================
@@ -237,11 +239,13 @@ void VulkanRegion::addConstant(const sdk::NodeView& node) {
     data = t.data;
     bytes = t.bytes;
     dims.assign(t.dims, t.dims + std::max(t.rank, 0));
-    sdk::require(bytes == sdk::tensorBytes(t.dtype, dims), SY_ERROR_INVALID_ARGUMENT, node.describe(),
-                 ": the literal has ", bytes, " bytes for ", sdk::formatDims(dims));
+    if (!(bytes == sdk::tensorBytes(t.dtype, dims)))
+      sdk::fail(SY_ERROR_INVALID_ARGUMENT, node.describe(), ": the literal has ", bytes, " bytes for ",
+                sdk::formatDims(dims));
   }
-  sdk::require(bytes == sdk::tensorBytes(out.dtype(), dims), SY_ERROR_INVALID_ARGUMENT, node.describe(),
-               ": constant data of ", bytes, " bytes for ", out.typeString());
+  if (!(bytes == sdk::tensorBytes(out.dtype(), dims)))
+    sdk::fail(SY_ERROR_INVALID_ARGUMENT, node.describe(), ": constant data of ", bytes, " bytes for ",
+              out.typeString());
   if (out.hasRank()) checkDeclared(Declared{out.rank(), out.dims().vec()}, dims, "the constant");
   Constant c{out.index(), dims, out.dtype(), backend_.allocateVk(bytes)};
   if (bytes > 0) c.buffer->write(0, data, bytes);  // uploaded once, here
@@ -525,8 +529,8 @@ Dims viewShape(const Step& s, const Dims& x) {
     }
     for (int64_t a : s.ints) {
       const size_t i = normAxis(a, x.size());
-      sdk::require(i < x.size() && x[i] == 1, SY_ERROR_INVALID_ARGUMENT, "squeeze axis ", a, " of ",
-                   sdk::formatDims(x), " does not have size 1");
+      if (!(i < x.size() && x[i] == 1))
+        sdk::fail(SY_ERROR_INVALID_ARGUMENT, "squeeze axis ", a, " of ", sdk::formatDims(x), " does not have size 1");
       drop[i] = true;
     }
     Dims out;
@@ -561,12 +565,14 @@ Dims viewShape(const Step& s, const Dims& x) {
     }
   }
   if (inferred >= 0) {
-    sdk::require(known > 0 && total % known == 0, SY_ERROR_INVALID_ARGUMENT, "reshape: cannot infer -1 for ",
-                 sdk::formatDims(x), " into ", sdk::formatDims(s.ints));
+    if (!(known > 0 && total % known == 0))
+      sdk::fail(SY_ERROR_INVALID_ARGUMENT, "reshape: cannot infer -1 for ", sdk::formatDims(x), " into ",
+                sdk::formatDims(s.ints));
     out[static_cast<size_t>(inferred)] = total / known;
   }
-  sdk::require(sdk::elementCount(out) == total, SY_ERROR_INVALID_ARGUMENT, "reshape of ", sdk::formatDims(x),
-               " into ", sdk::formatDims(out), " changes the element count");
+  if (!(sdk::elementCount(out) == total))
+    sdk::fail(SY_ERROR_INVALID_ARGUMENT, "reshape of ", sdk::formatDims(x), " into ", sdk::formatDims(out),
+              " changes the element count");
   return out;
 }
 
@@ -807,8 +813,9 @@ void VulkanRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vec
           const size_t ra = a.size(), rb = b.size();
           const int64_t M = gemm && s.transA ? a[1] : a[ra - 2], Ka = gemm && s.transA ? a[0] : a[ra - 1];
           const int64_t Kb = gemm && s.transB ? b[1] : b[rb - 2], N = gemm && s.transB ? b[0] : b[rb - 1];
-          sdk::require(Ka == Kb, SY_ERROR_INVALID_ARGUMENT, "inner dims differ: ", sdk::formatDims(in(0).dims),
-                       " and ", sdk::formatDims(in(1).dims));
+          if (!(Ka == Kb))
+            sdk::fail(SY_ERROR_INVALID_ARGUMENT, "inner dims differ: ", sdk::formatDims(in(0).dims), " and ",
+                      sdk::formatDims(in(1).dims));
           const Dims batchA(a.begin(), a.end() - 2), batchB(b.begin(), b.end() - 2);
           const Dims batch = broadcastShape(batchA, batchB);
           Dims out = batch;
@@ -826,8 +833,9 @@ void VulkanRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vec
           const RunValue* c = nullptr;
           if (gemm && s.inputs.size() == 3) {
             const Dims& cd = in(2).dims;
-            sdk::require(broadcastShape(cd, out) == out, SY_ERROR_INVALID_ARGUMENT, "c ", sdk::formatDims(cd),
-                         " does not broadcast to ", sdk::formatDims(out));
+            if (!(broadcastShape(cd, out) == out))
+              sdk::fail(SY_ERROR_INVALID_ARGUMENT, "c ", sdk::formatDims(cd), " does not broadcast to ",
+                        sdk::formatDims(out));
             const Dims cs = broadcastStrides(cd, out);
             scm = cs[0];
             scn = cs[1];
@@ -866,9 +874,9 @@ void VulkanRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vec
             sdk::require(w.size() == x.size(), SY_ERROR_INVALID_ARGUMENT, "w rank differs from x");
             M = w[0];
             kernel.assign(w.begin() + 2, w.end());
-            sdk::require(s.group >= 1 && x[1] % s.group == 0 && M % s.group == 0 && w[1] * s.group == x[1],
-                         SY_ERROR_INVALID_ARGUMENT, "channels ", x[1], " and ", M, " do not fit group ", s.group,
-                         " with w ", sdk::formatDims(w));
+            if (!(s.group >= 1 && x[1] % s.group == 0 && M % s.group == 0 && w[1] * s.group == x[1]))
+              sdk::fail(SY_ERROR_INVALID_ARGUMENT, "channels ", x[1], " and ", M, " do not fit group ", s.group,
+                        " with w ", sdk::formatDims(w));
             if (!s.lists[0].empty()) {
               sdk::require(s.lists[0] == kernel, SY_ERROR_INVALID_ARGUMENT, "kernel_shape differs from w");
             }
@@ -1073,8 +1081,9 @@ void VulkanRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vec
             const Dims& d = in(i).dims;
             sdk::require(d.size() == rank, SY_ERROR_INVALID_ARGUMENT, "concat inputs of different ranks");
             for (size_t k = 0; k < rank; ++k) {
-              sdk::require(k == axis || d[k] == out[k], SY_ERROR_INVALID_ARGUMENT, "concat input ", i, " ",
-                           sdk::formatDims(d), " does not match ", sdk::formatDims(in(0).dims));
+              if (!(k == axis || d[k] == out[k]))
+                sdk::fail(SY_ERROR_INVALID_ARGUMENT, "concat input ", i, " ", sdk::formatDims(d), " does not match ",
+                          sdk::formatDims(in(0).dims));
             }
             out[axis] += d[axis];
           }

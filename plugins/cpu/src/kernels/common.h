@@ -50,10 +50,13 @@ template <class... Args>
 [[noreturn]] void failArg(const std::string& who, const Args&... args) {
   sdk::fail(SY_ERROR_INVALID_ARGUMENT, who, ": ", args...);
 }
-template <class... Args>
-void check(bool ok, const std::string& who, const Args&... args) {
-  if (!ok) failArg(who, args...);
-}
+/// SY_KCHECK(ok, who, message...): failArg(who, message...) unless ok. A macro
+/// so that the message arguments (dimsStr(...), describe()) are evaluated only
+/// when the check fails: outputShapes and run call these on every execute.
+#define SY_KCHECK(ok, ...)                                  \
+  do {                                                      \
+    if (!(ok)) ::sy_cpu::kernels::failArg(__VA_ARGS__);     \
+  } while (0)
 
 /// Sets whyNot and returns nullptr: "op: reason".
 template <class... Args>
@@ -73,7 +76,7 @@ inline std::string dimsStr(const Dims& d) { return sdk::formatDims(d.ref()); }
 inline int64_t checkedCount(const Dims& d, const std::string& who) {
   int64_t n = 1;
   for (int32_t i = 0; i < d.rank; ++i) {
-    check(d.d[i] >= 0, who, "negative dim in ", dimsStr(d));
+    SY_KCHECK(d.d[i] >= 0, who, "negative dim in ", dimsStr(d));
     if (d.d[i] != 0 && n > std::numeric_limits<int64_t>::max() / d.d[i]) failArg(who, "shape ", dimsStr(d), " has too many elements");
     n *= d.d[i];
   }
@@ -82,7 +85,7 @@ inline int64_t checkedCount(const Dims& d, const std::string& who) {
 
 /// Normalises an axis in [-rank, rank).
 inline int64_t normAxis(int64_t axis, int64_t rank, const std::string& who, const char* what = "axis") {
-  check(axis >= -rank && axis < rank, who, what, " ", axis, " is out of range for rank ", rank);
+  SY_KCHECK(axis >= -rank && axis < rank, who, what, " ", axis, " is out of range for rank ", rank);
   return axis < 0 ? axis + rank : axis;
 }
 
@@ -476,8 +479,8 @@ class KernelBase : public Kernel {
  protected:
   /// Checks the number of inputs/outputs a call passes.
   void checkArity(size_t numInputs, size_t minInputs, size_t numOutputs, size_t wantOutputs) const {
-    check(numInputs >= minInputs, who_, "got ", numInputs, " inputs, expected at least ", minInputs);
-    check(numOutputs == wantOutputs, who_, "got ", numOutputs, " outputs, expected ", wantOutputs);
+    SY_KCHECK(numInputs >= minInputs, who_, "got ", numInputs, " inputs, expected at least ", minInputs);
+    SY_KCHECK(numOutputs == wantOutputs, who_, "got ", numOutputs, " outputs, expected ", wantOutputs);
   }
   std::string who_;
 };

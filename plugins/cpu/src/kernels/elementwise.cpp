@@ -125,7 +125,7 @@ std::unique_ptr<Kernel> makeFloatUnary(const OpDesc& d, std::string_view op, std
         return vselect(x == -kInf, splat(-0.0f), y);
       });
     }
-    check(mode == "none", d.describe(), "attribute 'approximate' must be \"none\" or \"tanh\", got \"", mode, "\"");
+    SY_KCHECK(mode == "none", d.describe(), "attribute 'approximate' must be \"none\" or \"tanh\", got \"", mode, "\"");
     return vunary(d, [](V4f x) {
       const V4f y = 0.5f * x * (1.0f + verf(x * static_cast<float>(std::numbers::sqrt2 / 2)));
       return vselect(x == -kInf, splat(-0.0f), y);
@@ -134,7 +134,7 @@ std::unique_ptr<Kernel> makeFloatUnary(const OpDesc& d, std::string_view op, std
   if (op == "clip") {
     const double lo = d.node.attrFloat("min", -std::numeric_limits<double>::infinity());
     const double hi = d.node.attrFloat("max", std::numeric_limits<double>::infinity());
-    check(!std::isnan(lo) && !std::isnan(hi), d.describe(), "min and max must not be NaN");
+    SY_KCHECK(!std::isnan(lo) && !std::isnan(hi), d.describe(), "min and max must not be NaN");
     return unary<T>(d, [lo, hi](float x) {
       if (std::isnan(x)) return x;
       double v = x;
@@ -155,7 +155,7 @@ std::unique_ptr<Kernel> makeIntUnary(const OpDesc& d, std::string_view op, std::
   if (op == "clip") {
     const double lo = d.node.attrFloat("min", -std::numeric_limits<double>::infinity());
     const double hi = d.node.attrFloat("max", std::numeric_limits<double>::infinity());
-    check(!std::isnan(lo) && !std::isnan(hi), d.describe(), "min and max must not be NaN");
+    SY_KCHECK(!std::isnan(lo) && !std::isnan(hi), d.describe(), "min and max must not be NaN");
     const T ilo = intBound<T>(lo, true), ihi = intBound<T>(hi, false);
     return unary<T>(d, [ilo, ihi](T x) {
       const T m = x < ilo ? ilo : x;
@@ -187,7 +187,7 @@ class BinaryKernel final : public KernelBase {
       if (checkZero_) {
         const int64_t nb = in[1].numElements();
         for (int64_t i = 0; i < nb; ++i)
-          check(b[i] != 0, who_, "integer division by zero");
+          SY_KCHECK(b[i] != 0, who_, "integer division by zero");
       }
     }
     const int64_t na = in[0].numElements(), nb = in[1].numElements();
@@ -386,7 +386,7 @@ class WhereKernel final : public KernelBase {
   explicit WhereKernel(const OpDesc& d) : KernelBase(d) {}
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 3, no, 1);
-    check(in[1].dtype == in[2].dtype, who_, "x and y have different dtypes");
+    SY_KCHECK(in[1].dtype == in[2].dtype, who_, "x and y have different dtypes");
     out[0] = broadcast(broadcast(in[0].dims, in[1].dims, who_), in[2].dims, who_);
   }
   void run(const Tensor* in, size_t ni, Tensor* out, size_t no, const Exec& exec) const override {

@@ -103,14 +103,14 @@ class MatmulKernel final : public KernelBase {
   MatmulKernel(const OpDesc& d) : KernelBase(d), dtype_(d.in[0]) {}
 
   MatmulShape shape(const Dims& a, const Dims& b) const {
-    check(a.rank >= 1 && b.rank >= 1, who_, "operands must have rank >= 1, got ", dimsStr(a), " and ", dimsStr(b));
+    SY_KCHECK(a.rank >= 1 && b.rank >= 1, who_, "operands must have rank >= 1, got ", dimsStr(a), " and ", dimsStr(b));
     MatmulShape s;
     const int64_t Ka = a.d[a.rank - 1];
     s.M = a.rank >= 2 ? a.d[a.rank - 2] : 1;
     s.K = Ka;
     const int64_t Kb = b.rank >= 2 ? b.d[b.rank - 2] : b.d[0];
     s.N = b.rank >= 2 ? b.d[b.rank - 1] : 1;
-    check(Ka == Kb, who_, "contraction dims differ: a is ", dimsStr(a), ", b is ", dimsStr(b));
+    SY_KCHECK(Ka == Kb, who_, "contraction dims differ: a is ", dimsStr(a), ", b is ", dimsStr(b));
     s.aBatch.rank = std::max(0, a.rank - 2);
     for (int i = 0; i < s.aBatch.rank; ++i) s.aBatch.d[i] = a.d[i];
     s.bBatch.rank = std::max(0, b.rank - 2);
@@ -207,23 +207,23 @@ class GemmKernel final : public KernelBase {
   GemmKernel(const OpDesc& d)
       : KernelBase(d), transA_(d.node.attrInt("transA", 0)), transB_(d.node.attrInt("transB", 0)),
         alpha_(d.node.attrFloat("alpha", 1.0)), beta_(d.node.attrFloat("beta", 1.0)), hasC_(d.has(2)) {
-    check(transA_ == 0 || transA_ == 1, who_, "transA must be 0 or 1");
-    check(transB_ == 0 || transB_ == 1, who_, "transB must be 0 or 1");
+    SY_KCHECK(transA_ == 0 || transA_ == 1, who_, "transA must be 0 or 1");
+    SY_KCHECK(transB_ == 0 || transB_ == 1, who_, "transB must be 0 or 1");
   }
   void dims(const Tensor* in, size_t ni, int64_t& M, int64_t& N, int64_t& K) const {
     const Dims &a = in[0].dims, &b = in[1].dims;
-    check(a.rank == 2 && b.rank == 2, who_, "a and b must be 2-D, got ", dimsStr(a), " and ", dimsStr(b));
+    SY_KCHECK(a.rank == 2 && b.rank == 2, who_, "a and b must be 2-D, got ", dimsStr(a), " and ", dimsStr(b));
     M = transA_ ? a.d[1] : a.d[0];
     K = transA_ ? a.d[0] : a.d[1];
     const int64_t Kb = transB_ ? b.d[1] : b.d[0];
     N = transB_ ? b.d[0] : b.d[1];
-    check(K == Kb, who_, "contraction dims differ: a is ", dimsStr(a), ", b is ", dimsStr(b));
+    SY_KCHECK(K == Kb, who_, "contraction dims differ: a is ", dimsStr(a), ", b is ", dimsStr(b));
     if (hasC_ && ni > 2 && in[2].data != nullptr) {
       const Dims& c = in[2].dims;
-      check(c.rank <= 2, who_, "c must have rank <= 2, got ", dimsStr(c));
+      SY_KCHECK(c.rank <= 2, who_, "c must have rank <= 2, got ", dimsStr(c));
       const int64_t target[2] = {M, N};
       for (int i = 0; i < c.rank; ++i)
-        check(c.d[i] == 1 || c.d[i] == target[2 - c.rank + i], who_, "c ", dimsStr(c), " does not broadcast to [", M,
+        SY_KCHECK(c.d[i] == 1 || c.d[i] == target[2 - c.rank + i], who_, "c ", dimsStr(c), " does not broadcast to [", M,
               ", ", N, "]");
     }
   }
@@ -308,7 +308,7 @@ WindowAttrs readWindowAttrs(const OpDesc& d, bool hasCeil) {
   w.kernel = d.node.attrInts("kernel_shape");
   if (hasCeil) {
     const int64_t c = d.node.attrInt("ceil_mode", 0);
-    check(c == 0 || c == 1, d.describe(), "ceil_mode must be 0 or 1, got ", c);
+    SY_KCHECK(c == 0 || c == 1, d.describe(), "ceil_mode must be 0 or 1, got ", c);
     w.ceilMode = c == 1;
   }
   return w;
@@ -329,15 +329,15 @@ Window resolveWindow(const WindowAttrs& a, size_t r, const std::string& who) {
       out.assign(n, def);
       return;
     }
-    check(v.size() == n, who, name, " has ", v.size(), " values, expected ", n, " for ", r, " spatial dims");
-    for (int64_t x : v) check(x >= minValue && x <= kMaxExtent, who, name, " has an invalid value ", x);
+    SY_KCHECK(v.size() == n, who, name, " has ", v.size(), " values, expected ", n, " for ", r, " spatial dims");
+    for (int64_t x : v) SY_KCHECK(x >= minValue && x <= kMaxExtent, who, name, " has an invalid value ", x);
     out = v;
   };
   list(a.strides, "strides", r, 1, 1, w.strides);
   list(a.dilations, "dilations", r, 1, 1, w.dilations);
   list(a.pads, "pads", 2 * r, 0, 0, w.pads);
   if (a.autoPad != AutoPad::NotSet)
-    for (int64_t p : w.pads) check(p == 0, who, "pads cannot be combined with auto_pad");
+    for (int64_t p : w.pads) SY_KCHECK(p == 0, who, "pads cannot be combined with auto_pad");
   return w;
 }
 
@@ -348,7 +348,7 @@ struct AxisOut {
 AxisOut forwardAxis(const WindowAttrs& a, const Window& w, size_t i, int64_t in, int64_t k, const std::string& who) {
   const int64_t s = w.strides[i], d = w.dilations[i];
   const __int128 ek128 = static_cast<__int128>(k - 1) * d + 1;
-  check(ek128 <= kMaxExtent, who, "dilated kernel along spatial dim ", i, " is too large");
+  SY_KCHECK(ek128 <= kMaxExtent, who, "dilated kernel along spatial dim ", i, " is too large");
   const auto eff = static_cast<int64_t>(ek128);
   AxisOut o;
   if (a.autoPad == AutoPad::SameUpper || a.autoPad == AutoPad::SameLower) {
@@ -363,7 +363,7 @@ AxisOut forwardAxis(const WindowAttrs& a, const Window& w, size_t i, int64_t in,
     o.padEnd = w.pads[i + w.strides.size()];
   }
   const int64_t padded = in + o.padBegin + o.padEnd;
-  check(padded >= eff, who, "kernel of size ", eff, " is larger than the padded input (", padded,
+  SY_KCHECK(padded >= eff, who, "kernel of size ", eff, " is larger than the padded input (", padded,
         ") along spatial dim ", i);
   const int64_t span = padded - eff;
   o.out = span / s + 1;
@@ -397,7 +397,7 @@ class ConvKernel final : public KernelBase {
  public:
   ConvKernel(const OpDesc& d)
       : KernelBase(d), a_(readWindowAttrs(d, false)), group_(d.node.attrInt("group", 1)), hasBias_(d.has(2)) {
-    check(group_ >= 1, who_, "group must be positive, got ", group_);
+    SY_KCHECK(group_ >= 1, who_, "group must be positive, got ", group_);
   }
 
   struct Geometry {
@@ -408,7 +408,7 @@ class ConvKernel final : public KernelBase {
 
   Geometry geometry(const Tensor* in, size_t ni) const {
     const Dims &x = in[0].dims, &w = in[1].dims;
-    check(x.rank >= 3 && w.rank == x.rank, who_, "x must be [N, C, D1, ...] and w [M, C / group, k1, ...], got ",
+    SY_KCHECK(x.rank >= 3 && w.rank == x.rank, who_, "x must be [N, C, D1, ...] and w [M, C / group, k1, ...], got ",
           dimsStr(x), " and ", dimsStr(w));
     Geometry g;
     g.r = x.rank - 2;
@@ -416,24 +416,24 @@ class ConvKernel final : public KernelBase {
     g.C = x.d[1];
     g.M = w.d[0];
     g.G = group_;
-    check(g.C % g.G == 0 && g.M % g.G == 0, who_, "group ", g.G, " must divide the channels of x ", dimsStr(x),
+    SY_KCHECK(g.C % g.G == 0 && g.M % g.G == 0, who_, "group ", g.G, " must divide the channels of x ", dimsStr(x),
           " and w ", dimsStr(w));
     g.Cg = g.C / g.G;
     g.Mg = g.M / g.G;
-    check(w.d[1] == g.Cg, who_, "x ", dimsStr(x), " has ", g.C, " channels but w ", dimsStr(w), " expects ", w.d[1],
+    SY_KCHECK(w.d[1] == g.Cg, who_, "x ", dimsStr(x), " has ", g.C, " channels but w ", dimsStr(w), " expects ", w.d[1],
           " * group ", g.G);
     if (hasBias_ && ni > 2 && in[2].data != nullptr)
-      check(in[2].dims.rank == 1 && in[2].dims.d[0] == g.M, who_, "b must be [", g.M, "], got ", dimsStr(in[2].dims));
+      SY_KCHECK(in[2].dims.rank == 1 && in[2].dims.d[0] == g.M, who_, "b must be [", g.M, "], got ", dimsStr(in[2].dims));
     const size_t r = static_cast<size_t>(g.r);
     if (!a_.kernel.empty()) {
-      check(a_.kernel.size() == r, who_, "kernel_shape has ", a_.kernel.size(), " values, expected ", r);
-      for (size_t i = 0; i < r; ++i) check(a_.kernel[i] == w.d[i + 2], who_, "kernel_shape does not match w ", dimsStr(w));
+      SY_KCHECK(a_.kernel.size() == r, who_, "kernel_shape has ", a_.kernel.size(), " values, expected ", r);
+      for (size_t i = 0; i < r; ++i) SY_KCHECK(a_.kernel[i] == w.d[i + 2], who_, "kernel_shape does not match w ", dimsStr(w));
     }
     g.w = resolveWindow(a_, r, who_);
     for (size_t i = 0; i < r; ++i) {
       g.in.push_back(x.d[i + 2]);
       g.k.push_back(w.d[i + 2]);
-      check(w.d[i + 2] >= 1, who_, "w ", dimsStr(w), " has an empty kernel");
+      SY_KCHECK(w.d[i + 2] >= 1, who_, "w ", dimsStr(w), " has an empty kernel");
       const AxisOut o = forwardAxis(a_, g.w, i, x.d[i + 2], w.d[i + 2], who_);
       g.out.push_back(o.out);
       g.padBegin.push_back(o.padBegin);
@@ -597,7 +597,7 @@ class ConvTransposeKernel final : public KernelBase {
   ConvTransposeKernel(const OpDesc& d)
       : KernelBase(d), a_(readWindowAttrs(d, false)), group_(d.node.attrInt("group", 1)), hasBias_(d.has(2)),
         outputPadding_(d.node.attrInts("output_padding")), outputShape_(d.node.attrInts("output_shape")) {
-    check(group_ >= 1, who_, "group must be positive, got ", group_);
+    SY_KCHECK(group_ >= 1, who_, "group must be positive, got ", group_);
   }
 
   struct Geometry {
@@ -608,7 +608,7 @@ class ConvTransposeKernel final : public KernelBase {
 
   Geometry geometry(const Tensor* in, size_t ni) const {
     const Dims &x = in[0].dims, &w = in[1].dims;
-    check(x.rank >= 3 && w.rank == x.rank, who_, "x must be [N, C, D1, ...] and w [C, M / group, k1, ...], got ",
+    SY_KCHECK(x.rank >= 3 && w.rank == x.rank, who_, "x must be [N, C, D1, ...] and w [C, M / group, k1, ...], got ",
           dimsStr(x), " and ", dimsStr(w));
     Geometry g;
     g.r = x.rank - 2;
@@ -616,35 +616,35 @@ class ConvTransposeKernel final : public KernelBase {
     g.N = x.d[0];
     g.C = x.d[1];
     g.G = group_;
-    check(g.C % g.G == 0 && w.d[0] == g.C, who_, "x ", dimsStr(x), " and w ", dimsStr(w), " do not match with group ",
+    SY_KCHECK(g.C % g.G == 0 && w.d[0] == g.C, who_, "x ", dimsStr(x), " and w ", dimsStr(w), " do not match with group ",
           g.G);
     g.Cg = g.C / g.G;
     g.Mg = w.d[1];
     g.M = g.Mg * g.G;
     if (hasBias_ && ni > 2 && in[2].data != nullptr)
-      check(in[2].dims.rank == 1 && in[2].dims.d[0] == g.M, who_, "b must be [", g.M, "], got ", dimsStr(in[2].dims));
+      SY_KCHECK(in[2].dims.rank == 1 && in[2].dims.d[0] == g.M, who_, "b must be [", g.M, "], got ", dimsStr(in[2].dims));
     if (!a_.kernel.empty()) {
-      check(a_.kernel.size() == r, who_, "kernel_shape has ", a_.kernel.size(), " values, expected ", r);
-      for (size_t i = 0; i < r; ++i) check(a_.kernel[i] == w.d[i + 2], who_, "kernel_shape does not match w ", dimsStr(w));
+      SY_KCHECK(a_.kernel.size() == r, who_, "kernel_shape has ", a_.kernel.size(), " values, expected ", r);
+      for (size_t i = 0; i < r; ++i) SY_KCHECK(a_.kernel[i] == w.d[i + 2], who_, "kernel_shape does not match w ", dimsStr(w));
     }
     g.w = resolveWindow(a_, r, who_);
     std::vector<int64_t> outPad(r, 0);
     if (!outputPadding_.empty()) {
-      check(outputPadding_.size() == r, who_, "output_padding has ", outputPadding_.size(), " values, expected ", r);
-      for (int64_t v : outputPadding_) check(v >= 0 && v <= kMaxExtent, who_, "output_padding must be non-negative");
+      SY_KCHECK(outputPadding_.size() == r, who_, "output_padding has ", outputPadding_.size(), " values, expected ", r);
+      for (int64_t v : outputPadding_) SY_KCHECK(v >= 0 && v <= kMaxExtent, who_, "output_padding must be non-negative");
       outPad = outputPadding_;
     }
     std::vector<int64_t> os;
     if (!outputShape_.empty()) {
-      check(outputShape_.size() == r || outputShape_.size() == r + 2, who_, "output_shape has ", outputShape_.size(),
+      SY_KCHECK(outputShape_.size() == r || outputShape_.size() == r + 2, who_, "output_shape has ", outputShape_.size(),
             " values, expected ", r, " or ", r + 2);
       os.assign(outputShape_.end() - static_cast<std::ptrdiff_t>(r), outputShape_.end());
-      for (int64_t v : os) check(v >= 0 && v <= kMaxExtent, who_, "output_shape must be non-negative");
-      for (int64_t p : g.w.pads) check(p == 0, who_, "pads cannot be combined with output_shape");
+      for (int64_t v : os) SY_KCHECK(v >= 0 && v <= kMaxExtent, who_, "output_shape must be non-negative");
+      for (int64_t p : g.w.pads) SY_KCHECK(p == 0, who_, "pads cannot be combined with output_shape");
     }
     for (size_t i = 0; i < r; ++i) {
       const int64_t k = w.d[i + 2], in_ = x.d[i + 2], s = g.w.strides[i], d = g.w.dilations[i];
-      check(k >= 1, who_, "w ", dimsStr(w), " has an empty kernel");
+      SY_KCHECK(k >= 1, who_, "w ", dimsStr(w), " has an empty kernel");
       const int64_t ek = (k - 1) * d + 1;
       const int64_t full = s * (in_ - 1) + outPad[i] + ek;
       int64_t out, pb;
@@ -662,7 +662,7 @@ class ConvTransposeKernel final : public KernelBase {
           pe = g.w.pads[i + r];
         }
         out = full - pb - pe;
-        check(out >= 0, who_, "output size along spatial dim ", i, " would be negative");
+        SY_KCHECK(out >= 0, who_, "output size along spatial dim ", i, " would be negative");
       }
       g.in.push_back(in_);
       g.k.push_back(k);
@@ -759,11 +759,11 @@ class PoolKernel final : public KernelBase {
   PoolKernel(const OpDesc& d, bool isMax)
       : KernelBase(d), isMax_(isMax), dtype_(d.in[0]), a_(readWindowAttrs(d, true)),
         includePad_(!isMax && d.node.attrInt("count_include_pad", 0) == 1) {
-    check(!a_.kernel.empty(), who_, "kernel_shape must have one value per spatial dim");
-    for (int64_t k : a_.kernel) check(k >= 1 && k <= kMaxExtent, who_, "kernel_shape must be positive");
+    SY_KCHECK(!a_.kernel.empty(), who_, "kernel_shape must have one value per spatial dim");
+    for (int64_t k : a_.kernel) SY_KCHECK(k >= 1 && k <= kMaxExtent, who_, "kernel_shape must be positive");
     if (!isMax) {
       const int64_t c = d.node.attrInt("count_include_pad", 0);
-      check(c == 0 || c == 1, who_, "count_include_pad must be 0 or 1, got ", c);
+      SY_KCHECK(c == 0 || c == 1, who_, "count_include_pad must be 0 or 1, got ", c);
     }
   }
 
@@ -775,7 +775,7 @@ class PoolKernel final : public KernelBase {
 
   Geometry geometry(const Dims& x) const {
     const size_t r = a_.kernel.size();
-    check(x.rank >= 3 && static_cast<size_t>(x.rank) == r + 2, who_, "x ", dimsStr(x), " must be [N, C, D1, ...] with ",
+    SY_KCHECK(x.rank >= 3 && static_cast<size_t>(x.rank) == r + 2, who_, "x ", dimsStr(x), " must be [N, C, D1, ...] with ",
           r, " spatial dims");
     Geometry g;
     g.w = resolveWindow(a_, r, who_);
@@ -943,7 +943,7 @@ class GlobalPoolKernel final : public KernelBase {
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 1, no, 1);
     const Dims& x = in[0].dims;
-    check(x.rank >= 3, who_, "x must have rank >= 3 ([N, C, D1, ...]), got ", dimsStr(x));
+    SY_KCHECK(x.rank >= 3, who_, "x must have rank >= 3 ([N, C, D1, ...]), got ", dimsStr(x));
     Dims o = x;
     for (int i = 2; i < o.rank; ++i) o.d[i] = 1;
     out[0] = o;

@@ -9,7 +9,7 @@ namespace {
 
 double readEpsilon(const OpDesc& d) {
   const double eps = d.node.attrFloat("epsilon", 1e-5);
-  check(eps >= 0 && std::isfinite(eps), d.describe(), "epsilon must be a finite number >= 0, got ", eps);
+  SY_KCHECK(eps >= 0 && std::isfinite(eps), d.describe(), "epsilon must be a finite number >= 0, got ", eps);
   return eps;
 }
 
@@ -55,9 +55,9 @@ inline void moments(const float* x, int64_t n, double eps, float& mean, float& m
 /// x [N, C, ...] with per-channel params [C].
 void checkChannelParams(const std::string& who, const Tensor* in, size_t first, size_t last) {
   const Dims& x = in[0].dims;
-  check(x.rank >= 2, who, "x must have rank >= 2 ([N, C, ...]), got ", dimsStr(x));
+  SY_KCHECK(x.rank >= 2, who, "x must have rank >= 2 ([N, C, ...]), got ", dimsStr(x));
   for (size_t i = first; i < last; ++i)
-    check(in[i].dims.rank == 1 && in[i].dims.d[0] == x.d[1], who, "input ", i, " must be [", x.d[1], "], got ",
+    SY_KCHECK(in[i].dims.rank == 1 && in[i].dims.d[0] == x.d[1], who, "input ", i, " must be [", x.d[1], "], got ",
           dimsStr(in[i].dims));
 }
 
@@ -149,7 +149,7 @@ class LayerNormKernel final : public KernelBase {
       const int64_t nd = x.d[x.rank - p.rank + j];
       ok = p.d[j] == 1 || p.d[j] == nd;
     }
-    check(ok, who_, what, " ", dimsStr(p), " does not broadcast to the normalised dims of x ", dimsStr(x), " (axis ",
+    SY_KCHECK(ok, who_, what, " ", dimsStr(p), " does not broadcast to the normalised dims of x ", dimsStr(x), " (axis ",
           axis, ")");
   }
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {

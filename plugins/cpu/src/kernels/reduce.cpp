@@ -99,7 +99,7 @@ class ReduceKernel final : public KernelBase {
     std::vector<bool> m(static_cast<size_t>(rank), a_.axes.empty());
     for (int64_t ax : a_.axes) {
       const int64_t n = normAxis(ax, rank, who_);
-      check(!m[static_cast<size_t>(n)], who_, "axis ", ax, " is repeated");
+      SY_KCHECK(!m[static_cast<size_t>(n)], who_, "axis ", ax, " is repeated");
       m[static_cast<size_t>(n)] = true;
     }
     return m;
@@ -189,7 +189,7 @@ class ReduceKernel final : public KernelBase {
       });
     };
     if (count == 0) {
-      check(isFloat(dtype_) || K == RK::Sum || K == RK::Prod, who_, "cannot reduce zero elements of integer type ",
+      SY_KCHECK(isFloat(dtype_) || K == RK::Sum || K == RK::Prod, who_, "cannot reduce zero elements of integer type ",
             dtName(dtype_));
       std::vector<Acc> acc(static_cast<size_t>(nOut), RedOp<Acc, T, K>::init());
       finish(acc.data());
@@ -255,8 +255,8 @@ class ArgKernel final : public KernelBase {
     axis_ = d.node.attrInt("axis", 0);
     keepdims_ = d.node.attrInt("keepdims", 1);
     last_ = d.node.attrInt("select_last_index", 0);
-    check(keepdims_ == 0 || keepdims_ == 1, who_, "keepdims must be 0 or 1");
-    check(last_ == 0 || last_ == 1, who_, "select_last_index must be 0 or 1");
+    SY_KCHECK(keepdims_ == 0 || keepdims_ == 1, who_, "keepdims must be 0 or 1");
+    SY_KCHECK(last_ == 0 || last_ == 1, who_, "select_last_index must be 0 or 1");
   }
   int64_t axisFor(int32_t rank) const {
     if (rank == 0 && (axis_ == 0 || axis_ == -1)) return 0;
@@ -270,7 +270,7 @@ class ArgKernel final : public KernelBase {
     for (int i = 0; i < x.rank; ++i) {
       if (i != axis) o.d[o.rank++] = x.d[i];
       else {
-        check(x.d[i] != 0, who_, "axis ", axis, " of ", dimsStr(x), " is empty");
+        SY_KCHECK(x.d[i] != 0, who_, "axis ", axis, " of ", dimsStr(x), " is empty");
         if (keepdims_) o.d[o.rank++] = 1;
       }
     }
@@ -449,8 +449,8 @@ SY_CPU_FACTORY(makeReduce) {
   else if (op == "reduce_min") a.kind = RK::Min;
   else a.kind = RK::Prod;
   const int64_t keep = d.node.attrInt("keepdims", 1), noop = d.node.attrInt("noop_with_empty_axes", 0);
-  check(keep == 0 || keep == 1, d.describe(), "keepdims must be 0 or 1, got ", keep);
-  check(noop == 0 || noop == 1, d.describe(), "noop_with_empty_axes must be 0 or 1, got ", noop);
+  SY_KCHECK(keep == 0 || keep == 1, d.describe(), "keepdims must be 0 or 1, got ", keep);
+  SY_KCHECK(noop == 0 || noop == 1, d.describe(), "noop_with_empty_axes must be 0 or 1, got ", noop);
   a.keepdims = keep == 1;
   a.noop = noop == 1;
   a.axes = d.node.attrInts("axes");

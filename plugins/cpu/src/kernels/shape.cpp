@@ -24,7 +24,7 @@ std::string intsStr(const std::vector<int64_t>& v) {
 }
 
 Dims dimsOf(const std::vector<int64_t>& v, const std::string& who) {
-  check(v.size() <= SY_MAX_RANK, who, "output rank ", v.size(), " is larger than ", SY_MAX_RANK);
+  SY_KCHECK(v.size() <= SY_MAX_RANK, who, "output rank ", v.size(), " is larger than ", SY_MAX_RANK);
   Dims d;
   d.rank = static_cast<int32_t>(v.size());
   for (size_t i = 0; i < v.size(); ++i) d.d[i] = v[i];
@@ -81,13 +81,13 @@ class CopyKernel : public KernelBase {
 class ReshapeKernel final : public CopyKernel {
  public:
   ReshapeKernel(const OpDesc& d) : CopyKernel(d), allowZero_(d.node.attrInt("allowzero", 0)) {
-    check(allowZero_ == 0 || allowZero_ == 1, who_, "allowzero must be 0 or 1, got ", allowZero_);
+    SY_KCHECK(allowZero_ == 0 || allowZero_ == 1, who_, "allowzero must be 0 or 1, got ", allowZero_);
   }
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 2, no, 1);
     const Dims& x = in[0].dims;
     const std::vector<int64_t> shape = readInts(in[1]);
-    check(in[1].dims.rank <= 1, who_, "shape must be 1-D, got ", dimsStr(in[1].dims));
+    SY_KCHECK(in[1].dims.rank <= 1, who_, "shape must be 1-D, got ", dimsStr(in[1].dims));
     std::vector<int64_t> o(shape.size());
     std::vector<bool> copied(static_cast<size_t>(x.rank), false);
     int64_t infer = -1;
@@ -95,12 +95,12 @@ class ReshapeKernel final : public CopyKernel {
     for (size_t i = 0; i < shape.size(); ++i) {
       const int64_t s = shape[i];
       if (s == -1) {
-        check(infer < 0, who_, "shape ", intsStr(shape), " has more than one -1");
+        SY_KCHECK(infer < 0, who_, "shape ", intsStr(shape), " has more than one -1");
         infer = static_cast<int64_t>(i);
       } else if (s < -1) {
         failArg(who_, "shape ", intsStr(shape), " has invalid value ", s, " at position ", i);
       } else if (s == 0 && !allowZero_) {
-        check(static_cast<int64_t>(i) < x.rank, who_, "shape ", intsStr(shape), " has 0 (copy the input dim) at position ",
+        SY_KCHECK(static_cast<int64_t>(i) < x.rank, who_, "shape ", intsStr(shape), " has 0 (copy the input dim) at position ",
               i, " but the input ", dimsStr(x), " has rank ", x.rank);
         o[i] = x.d[i];
         copied[i] = true;
@@ -109,20 +109,20 @@ class ReshapeKernel final : public CopyKernel {
         o[i] = s;
       }
     }
-    check(!(hasZero && infer >= 0), who_, "shape ", intsStr(shape), " has both 0 (with allowzero) and -1");
+    SY_KCHECK(!(hasZero && infer >= 0), who_, "shape ", intsStr(shape), " has both 0 (with allowzero) and -1");
     int64_t inRest = 1, outRest = 1;
     for (int j = 0; j < x.rank; ++j)
-      if (!copied[j]) check(!mulOverflows(inRest, x.d[j], inRest), who_, "input too large");
+      if (!copied[j]) SY_KCHECK(!mulOverflows(inRest, x.d[j], inRest), who_, "input too large");
     for (size_t i = 0; i < shape.size(); ++i) {
       if (static_cast<int64_t>(i) == infer || (i < copied.size() && copied[i])) continue;
-      check(!mulOverflows(outRest, shape[i], outRest), who_, "shape ", intsStr(shape), " overflows");
+      SY_KCHECK(!mulOverflows(outRest, shape[i], outRest), who_, "shape ", intsStr(shape), " overflows");
     }
     if (infer >= 0) {
-      check(outRest != 0 && inRest % outRest == 0, who_, "cannot reshape ", dimsStr(x), " to ", intsStr(shape),
+      SY_KCHECK(outRest != 0 && inRest % outRest == 0, who_, "cannot reshape ", dimsStr(x), " to ", intsStr(shape),
             ": the -1 dim cannot be inferred");
       o[static_cast<size_t>(infer)] = inRest / outRest;
     } else {
-      check(inRest == outRest, who_, "cannot reshape ", dimsStr(x), " to ", intsStr(shape),
+      SY_KCHECK(inRest == outRest, who_, "cannot reshape ", dimsStr(x), " to ", intsStr(shape),
             ": the element counts differ");
     }
     out[0] = dimsOf(o, who_);
@@ -139,7 +139,7 @@ class FlattenKernel final : public CopyKernel {
     checkArity(ni, 1, no, 1);
     const Dims& x = in[0].dims;
     int64_t axis = axis_;
-    check(axis >= -x.rank && axis <= x.rank, who_, "axis ", axis, " is out of range for rank ", x.rank);
+    SY_KCHECK(axis >= -x.rank && axis <= x.rank, who_, "axis ", axis, " is out of range for rank ", x.rank);
     if (axis < 0) axis += x.rank;
     Dims o;
     o.rank = 2;
@@ -164,8 +164,8 @@ class SqueezeKernel final : public CopyKernel {
     } else {
       for (int64_t a : axes_) {
         const int64_t n = normAxis(a, x.rank, who_);
-        check(!drop[n], who_, "axis ", a, " is repeated");
-        check(x.d[n] == 1, who_, "cannot squeeze axis ", n, " of ", dimsStr(x), ": its size is ", x.d[n], ", not 1");
+        SY_KCHECK(!drop[n], who_, "axis ", a, " is repeated");
+        SY_KCHECK(x.d[n] == 1, who_, "cannot squeeze axis ", n, " of ", dimsStr(x), ": its size is ", x.d[n], ", not 1");
         drop[n] = true;
       }
     }
@@ -186,11 +186,11 @@ class UnsqueezeKernel final : public CopyKernel {
     checkArity(ni, 1, no, 1);
     const Dims& x = in[0].dims;
     const int64_t outRank = x.rank + static_cast<int64_t>(axes_.size());
-    check(outRank <= SY_MAX_RANK, who_, "output rank ", outRank, " is larger than ", SY_MAX_RANK);
+    SY_KCHECK(outRank <= SY_MAX_RANK, who_, "output rank ", outRank, " is larger than ", SY_MAX_RANK);
     std::vector<bool> ins(static_cast<size_t>(outRank), false);
     for (int64_t a : axes_) {
       const int64_t n = normAxis(a, outRank, who_);
-      check(!ins[n], who_, "axis ", a, " is repeated");
+      SY_KCHECK(!ins[n], who_, "axis ", a, " is repeated");
       ins[n] = true;
     }
     Dims o;
@@ -224,12 +224,12 @@ class TransposeKernel final : public KernelBase {
       for (int64_t i = 0; i < rank; ++i) p.push_back(rank - 1 - i);
       return p;
     }
-    check(static_cast<int64_t>(perm_.size()) == rank, who_, "perm ", intsStr(perm_), " has ", perm_.size(),
+    SY_KCHECK(static_cast<int64_t>(perm_.size()) == rank, who_, "perm ", intsStr(perm_), " has ", perm_.size(),
           " entries for an input of rank ", rank);
     std::vector<bool> seen(static_cast<size_t>(rank), false);
     for (int64_t a : perm_) {
       const int64_t n = normAxis(a, rank, who_, "perm axis");
-      check(!seen[n], who_, "perm ", intsStr(perm_), " repeats axis ", a);
+      SY_KCHECK(!seen[n], who_, "perm ", intsStr(perm_), " repeats axis ", a);
       seen[n] = true;
       p.push_back(n);
     }
@@ -268,23 +268,23 @@ class TransposeKernel final : public KernelBase {
 class ConcatKernel final : public KernelBase {
  public:
   ConcatKernel(const OpDesc& d) : KernelBase(d), axis_(d.node.attrInt("axis", 0)), n_(d.numInputs()) {
-    check(d.node.hasAttr("axis"), who_, "attribute 'axis' is required");
+    SY_KCHECK(d.node.hasAttr("axis"), who_, "attribute 'axis' is required");
   }
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 1, no, 1);
     const Dims& x0 = in[0].dims;
-    check(x0.rank >= 1, who_, "cannot concatenate rank-0 tensors");
+    SY_KCHECK(x0.rank >= 1, who_, "cannot concatenate rank-0 tensors");
     const int64_t axis = normAxis(axis_, x0.rank, who_);
     Dims o = x0;
     o.d[axis] = 0;
     for (size_t i = 0; i < ni; ++i) {
       const Dims& x = in[i].dims;
-      check(in[i].dtype == in[0].dtype && x.rank == x0.rank, who_, "input ", i, " ", dimsStr(x),
+      SY_KCHECK(in[i].dtype == in[0].dtype && x.rank == x0.rank, who_, "input ", i, " ", dimsStr(x),
             " is incompatible with input 0 ", dimsStr(x0));
       for (int dd = 0; dd < x.rank; ++dd)
-        check(dd == axis || x.d[dd] == x0.d[dd], who_, "input ", i, " ", dimsStr(x), " is incompatible with input 0 ",
+        SY_KCHECK(dd == axis || x.d[dd] == x0.d[dd], who_, "input ", i, " ", dimsStr(x), " is incompatible with input 0 ",
               dimsStr(x0), " (only dim ", axis, " may differ)");
-      check(!addOverflows(o.d[axis], x.d[axis], o.d[axis]), who_, "concatenated dim overflows");
+      SY_KCHECK(!addOverflows(o.d[axis], x.d[axis], o.d[axis]), who_, "concatenated dim overflows");
     }
     out[0] = o;
   }
@@ -331,30 +331,30 @@ class SplitKernel final : public KernelBase {
   SplitKernel(const OpDesc& d) : KernelBase(d), axis_(d.node.attrInt("axis", 0)), hasSplit_(d.has(1)) {}
   std::vector<int64_t> sizes(const Tensor* in, size_t ni, size_t n) const {
     const Dims& x = in[0].dims;
-    check(x.rank >= 1, who_, "cannot split a rank-0 tensor");
+    SY_KCHECK(x.rank >= 1, who_, "cannot split a rank-0 tensor");
     const int64_t axis = normAxis(axis_, x.rank, who_);
     const int64_t dim = x.d[axis];
     if (hasSplit_ && ni > 1 && in[1].data != nullptr) {
       std::vector<int64_t> s = readInts(in[1]);
-      check(s.size() == n, who_, "split ", intsStr(s), " has ", s.size(), " entries for ", n, " outputs");
+      SY_KCHECK(s.size() == n, who_, "split ", intsStr(s), " has ", s.size(), " entries for ", n, " outputs");
       int64_t sum = 0;
       for (int64_t v : s) {
-        check(v >= 0, who_, "split ", intsStr(s), " has a negative size");
-        check(!addOverflows(sum, v, sum), who_, "split ", intsStr(s), " overflows");
+        SY_KCHECK(v >= 0, who_, "split ", intsStr(s), " has a negative size");
+        SY_KCHECK(!addOverflows(sum, v, sum), who_, "split ", intsStr(s), " overflows");
       }
-      check(sum == dim, who_, "split ", intsStr(s), " sums to ", sum, " but the dim has size ", dim);
+      SY_KCHECK(sum == dim, who_, "split ", intsStr(s), " sums to ", sum, " but the dim has size ", dim);
       return s;
     }
     const auto count = static_cast<int64_t>(n);
     const int64_t chunk = dim / count + (dim % count != 0 ? 1 : 0);
     const int64_t last = dim - chunk * (count - 1);
-    check(last >= 0, who_, "cannot split a dim of size ", dim, " into ", n, " chunks of ", chunk);
+    SY_KCHECK(last >= 0, who_, "cannot split a dim of size ", dim, " into ", n, " chunks of ", chunk);
     std::vector<int64_t> s(n, chunk);
     s.back() = last;
     return s;
   }
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
-    check(ni >= 1 && no >= 1, who_, "bad arity");
+    SY_KCHECK(ni >= 1 && no >= 1, who_, "bad arity");
     const std::vector<int64_t> s = sizes(in, ni, no);
     const int64_t axis = normAxis(axis_, in[0].dims.rank, who_);
     for (size_t i = 0; i < no; ++i) {
@@ -427,30 +427,30 @@ class SliceKernel final : public KernelBase {
   /// Per-axis slices of an input of dims x.
   std::vector<AxisSlice> plan(const Tensor* in, size_t ni) const {
     const Dims& x = in[0].dims;
-    check(ni >= 3, who_, "needs data, starts and ends");
+    SY_KCHECK(ni >= 3, who_, "needs data, starts and ends");
     const std::vector<int64_t> starts = readInts(in[1]), ends = readInts(in[2]);
     const size_t n = starts.size();
-    check(ends.size() == n, who_, "starts has ", n, " entries but ends has ", ends.size());
+    SY_KCHECK(ends.size() == n, who_, "starts has ", n, " entries but ends has ", ends.size());
     std::vector<int64_t> axes;
     if (hasAxes_ && ni > 3 && in[3].dtype >= 0) {
       const std::vector<int64_t> a = readInts(in[3]);
-      check(a.size() == n, who_, "starts has ", n, " entries but axes has ", a.size());
+      SY_KCHECK(a.size() == n, who_, "starts has ", n, " entries but axes has ", a.size());
       std::vector<bool> seen(static_cast<size_t>(x.rank), false);
       for (int64_t v : a) {
         const int64_t k = normAxis(v, x.rank, who_);
-        check(!seen[k], who_, "axis ", v, " is repeated");
+        SY_KCHECK(!seen[k], who_, "axis ", v, " is repeated");
         seen[k] = true;
         axes.push_back(k);
       }
     } else {
-      check(static_cast<int64_t>(n) <= x.rank, who_, "starts has ", n, " entries but the input has rank ", x.rank);
+      SY_KCHECK(static_cast<int64_t>(n) <= x.rank, who_, "starts has ", n, " entries but the input has rank ", x.rank);
       for (size_t i = 0; i < n; ++i) axes.push_back(static_cast<int64_t>(i));
     }
     std::vector<int64_t> steps(n, 1);
     if (hasSteps_ && ni > 4 && in[4].dtype >= 0) {
       steps = readInts(in[4]);
-      check(steps.size() == n, who_, "starts has ", n, " entries but steps has ", steps.size());
-      for (int64_t s : steps) check(s != 0, who_, "steps ", intsStr(steps), " contains 0");
+      SY_KCHECK(steps.size() == n, who_, "starts has ", n, " entries but steps has ", steps.size());
+      for (int64_t s : steps) SY_KCHECK(s != 0, who_, "steps ", intsStr(steps), " contains 0");
     }
     std::vector<AxisSlice> per(static_cast<size_t>(x.rank));
     for (int i = 0; i < x.rank; ++i) per[i] = AxisSlice{0, 1, x.d[i]};
@@ -515,10 +515,10 @@ class GatherKernel final : public KernelBase {
     checkArity(ni, 2, no, 1);
     const Dims& x = in[0].dims;
     const Dims& ind = in[1].dims;
-    check(x.rank >= 1, who_, "data must have rank >= 1, got ", dimsStr(x));
-    check(in[1].dtype == SY_DTYPE_I32 || in[1].dtype == SY_DTYPE_I64, who_, "indices must be i32 or i64");
+    SY_KCHECK(x.rank >= 1, who_, "data must have rank >= 1, got ", dimsStr(x));
+    SY_KCHECK(in[1].dtype == SY_DTYPE_I32 || in[1].dtype == SY_DTYPE_I64, who_, "indices must be i32 or i64");
     const int64_t axis = normAxis(axis_, x.rank, who_);
-    check(x.rank - 1 + ind.rank <= SY_MAX_RANK, who_, "output rank too large");
+    SY_KCHECK(x.rank - 1 + ind.rank <= SY_MAX_RANK, who_, "output rank too large");
     Dims o;
     for (int i = 0; i < axis; ++i) o.d[o.rank++] = x.d[i];
     for (int i = 0; i < ind.rank; ++i) o.d[o.rank++] = ind.d[i];
@@ -566,7 +566,7 @@ class ExpandKernel final : public KernelBase {
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 2, no, 1);
     const std::vector<int64_t> s = readInts(in[1]);
-    for (int64_t v : s) check(v >= 0, who_, "shape ", intsStr(s), " has a negative value");
+    for (int64_t v : s) SY_KCHECK(v >= 0, who_, "shape ", intsStr(s), " has a negative value");
     out[0] = broadcast(in[0].dims, dimsOf(s, who_), who_);
   }
   void run(const Tensor* in, size_t ni, Tensor* out, size_t no, const Exec& exec) const override {
@@ -581,16 +581,16 @@ class TileKernel final : public KernelBase {
   using KernelBase::KernelBase;
   std::vector<int64_t> repeats(const Tensor* in) const {
     const std::vector<int64_t> r = readInts(in[1]);
-    check(static_cast<int64_t>(r.size()) == in[0].dims.rank, who_, "repeats ", intsStr(r), " has ", r.size(),
+    SY_KCHECK(static_cast<int64_t>(r.size()) == in[0].dims.rank, who_, "repeats ", intsStr(r), " has ", r.size(),
           " entries for an input of rank ", in[0].dims.rank);
-    for (int64_t v : r) check(v >= 0, who_, "repeats ", intsStr(r), " has a negative value");
+    for (int64_t v : r) SY_KCHECK(v >= 0, who_, "repeats ", intsStr(r), " has a negative value");
     return r;
   }
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 2, no, 1);
     const std::vector<int64_t> r = repeats(in);
     Dims o = in[0].dims;
-    for (int i = 0; i < o.rank; ++i) check(!mulOverflows(o.d[i], r[i], o.d[i]), who_, "output dim ", i, " overflows");
+    for (int i = 0; i < o.rank; ++i) SY_KCHECK(!mulOverflows(o.d[i], r[i], o.d[i]), who_, "output dim ", i, " overflows");
     out[0] = o;
   }
   void run(const Tensor* in, size_t ni, Tensor* out, size_t no, const Exec& exec) const override {
@@ -633,25 +633,25 @@ class PadKernel final : public KernelBase {
   std::vector<PadAxis> axes(const Tensor* in) const {
     const Dims& x = in[0].dims;
     const std::vector<int64_t> pads = readInts(in[1]);
-    check(static_cast<int64_t>(pads.size()) == 2 * x.rank, who_, "pads ", intsStr(pads), " has ", pads.size(),
+    SY_KCHECK(static_cast<int64_t>(pads.size()) == 2 * x.rank, who_, "pads ", intsStr(pads), " has ", pads.size(),
           " entries, expected ", 2 * x.rank, " (2 * rank)");
     std::vector<PadAxis> r(static_cast<size_t>(x.rank));
     for (int i = 0; i < x.rank; ++i) {
       const int64_t d = x.d[i], begin = pads[i], end = pads[i + x.rank];
       PadAxis& p = r[i];
-      check(begin >= -d && end >= -d, who_, "pads ", begin, ", ", end, " on axis ", i, " remove more than its size ", d);
+      SY_KCHECK(begin >= -d && end >= -d, who_, "pads ", begin, ", ", end, " on axis ", i, " remove more than its size ", d);
       p.cropBegin = begin < 0 ? -begin : 0;
       const int64_t cropEnd = end < 0 ? -end : 0;
       p.kept = d - p.cropBegin - cropEnd;
-      check(p.kept >= 0, who_, "pads ", begin, ", ", end, " on axis ", i, " remove more than its size ", d);
+      SY_KCHECK(p.kept >= 0, who_, "pads ", begin, ", ", end, " on axis ", i, " remove more than its size ", d);
       p.padBegin = std::max<int64_t>(begin, 0);
       p.padEnd = std::max<int64_t>(end, 0);
-      check(!addOverflows(p.kept, p.padBegin, p.out) && !addOverflows(p.out, p.padEnd, p.out), who_, "pads on axis ",
+      SY_KCHECK(!addOverflows(p.kept, p.padBegin, p.out) && !addOverflows(p.out, p.padEnd, p.out), who_, "pads on axis ",
             i, " overflow");
       if (mode_ == PadMode::Reflect && (p.padBegin > 0 || p.padEnd > 0))
-        check(p.padBegin < p.kept && p.padEnd < p.kept, who_, "reflect pads ", begin, ", ", end, " on axis ", i,
+        SY_KCHECK(p.padBegin < p.kept && p.padEnd < p.kept, who_, "reflect pads ", begin, ", ", end, " on axis ", i,
               " must be smaller than the (cropped) size ", p.kept);
-      if (mode_ == PadMode::Edge) check(!(p.kept == 0 && p.out > 0), who_, "edge padding of axis ", i, " which has no elements");
+      if (mode_ == PadMode::Edge) SY_KCHECK(!(p.kept == 0 && p.out > 0), who_, "edge padding of axis ", i, " which has no elements");
     }
     return r;
   }
@@ -668,7 +668,7 @@ class PadKernel final : public KernelBase {
     const size_t es = esizeOf(in[0]);
     uint64_t value = 0;
     if (hasValue_ && ni > 2 && in[2].data != nullptr) {
-      check(in[2].numElements() == 1 && in[2].dtype == in[0].dtype, who_, "constant_value must be one ",
+      SY_KCHECK(in[2].numElements() == 1 && in[2].dtype == in[0].dtype, who_, "constant_value must be one ",
             dtName(in[0].dtype), " element, got ", dtName(in[2].dtype), dimsStr(in[2].dims));
       std::memcpy(&value, in[2].data, es);
     }
@@ -793,26 +793,26 @@ class RangeKernel final : public KernelBase {
   RangeKernel(const OpDesc& d) : KernelBase(d) {}
   int64_t count(const Tensor* in) const {
     const int32_t dt = in[0].dtype;
-    check(in[0].numElements() == 1 && in[1].numElements() == 1 && in[2].numElements() == 1 && in[1].dtype == dt &&
+    SY_KCHECK(in[0].numElements() == 1 && in[1].numElements() == 1 && in[2].numElements() == 1 && in[1].dtype == dt &&
               in[2].dtype == dt,
           who_, "start, limit and delta must be scalars of one dtype");
     const double maxCount = static_cast<double>(kMaxElements / static_cast<int64_t>(sdk::dtypeSize(dt)));
     if (dt == SY_DTYPE_F32) {
       const float s = in[0].as<const float>()[0], l = in[1].as<const float>()[0], d = in[2].as<const float>()[0];
-      check(d != 0.0f, who_, "delta is 0");
+      SY_KCHECK(d != 0.0f, who_, "delta is 0");
       const float q = std::ceil((l - s) / d);
-      check(!std::isnan(q), who_, "start ", s, ", limit ", l, ", delta ", d, " give no element count");
+      SY_KCHECK(!std::isnan(q), who_, "start ", s, ", limit ", l, ", delta ", d, " give no element count");
       const double c = q;
-      check(c <= maxCount, who_, "start ", s, ", limit ", l, ", delta ", d, " give too many elements");
+      SY_KCHECK(c <= maxCount, who_, "start ", s, ", limit ", l, ", delta ", d, " give too many elements");
       return c <= 0 ? 0 : static_cast<int64_t>(c);
     }
     const std::vector<int64_t> s = readInts(in[0]), l = readInts(in[1]), d = readInts(in[2]);
-    check(d[0] != 0, who_, "delta is 0");
+    SY_KCHECK(d[0] != 0, who_, "delta is 0");
     __extension__ typedef __int128 i128;
     const i128 diff = static_cast<i128>(l[0]) - static_cast<i128>(s[0]);
     i128 q = diff / d[0];
     if (diff % d[0] != 0 && ((diff > 0) == (d[0] > 0))) q += 1;
-    check(static_cast<double>(q) <= maxCount, who_, "start ", s[0], ", limit ", l[0], ", delta ", d[0],
+    SY_KCHECK(static_cast<double>(q) <= maxCount, who_, "start ", s[0], ", limit ", l[0], ", delta ", d[0],
           " give too many elements");
     return q <= 0 ? 0 : static_cast<int64_t>(q);
   }
@@ -844,7 +844,7 @@ class ConstantOfShapeKernel final : public KernelBase {
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 1, no, 1);
     const std::vector<int64_t> s = readInts(in[0]);
-    for (int64_t v : s) check(v >= 0, who_, "shape ", intsStr(s), " has a negative value");
+    for (int64_t v : s) SY_KCHECK(v >= 0, who_, "shape ", intsStr(s), " has a negative value");
     out[0] = dimsOf(s, who_);
     checkCount(out[0]);
   }
@@ -895,7 +895,7 @@ class ResizeKernel final : public KernelBase {
   ResizeKernel(const OpDesc& d) : KernelBase(d) {
     const std::string mode = d.node.attrString("mode", "nearest");
     if (mode == "linear") linear_ = true;
-    else check(mode == "nearest", who_, "unknown mode '", mode, "' (expected nearest or linear)");
+    else SY_KCHECK(mode == "nearest", who_, "unknown mode '", mode, "' (expected nearest or linear)");
     const std::string ctm = d.node.attrString("coordinate_transformation_mode", "half_pixel");
     if (ctm == "half_pixel") ctm_ = Ctm::HalfPixel;
     else if (ctm == "pytorch_half_pixel") ctm_ = Ctm::PytorchHalfPixel;
@@ -914,25 +914,25 @@ class ResizeKernel final : public KernelBase {
   void axes(const Tensor* in, std::vector<int64_t>& outSize, std::vector<double>& scale) const {
     const Dims& x = in[0].dims;
     const Tensor& p = in[1];
-    check(x.rank > 0, who_, "cannot resize a rank-0 tensor");
-    check(p.numElements() == x.rank, who_, "scales/sizes has ", p.numElements(), " entries for an input of rank ",
+    SY_KCHECK(x.rank > 0, who_, "cannot resize a rank-0 tensor");
+    SY_KCHECK(p.numElements() == x.rank, who_, "scales/sizes has ", p.numElements(), " entries for an input of rank ",
           x.rank);
-    check(p.dtype == SY_DTYPE_F32 || p.dtype == SY_DTYPE_I64, who_, "the second input must be f32 scales or i64 sizes");
+    SY_KCHECK(p.dtype == SY_DTYPE_F32 || p.dtype == SY_DTYPE_I64, who_, "the second input must be f32 scales or i64 sizes");
     outSize.resize(static_cast<size_t>(x.rank));
     scale.resize(static_cast<size_t>(x.rank));
     for (int i = 0; i < x.rank; ++i) {
       const int64_t d = x.d[i];
       if (p.dtype == SY_DTYPE_I64) {
         const int64_t o = p.as<const int64_t>()[i];
-        check(o >= 0, who_, "sizes[", i, "] is negative (", o, ")");
-        check(!(d == 0 && o > 0), who_, "cannot resize axis ", i, " of size 0 to ", o);
+        SY_KCHECK(o >= 0, who_, "sizes[", i, "] is negative (", o, ")");
+        SY_KCHECK(!(d == 0 && o > 0), who_, "cannot resize axis ", i, " of size 0 to ", o);
         outSize[i] = o;
         scale[i] = d > 0 ? static_cast<double>(o) / static_cast<double>(d) : 1.0;
       } else {
         const double s = p.as<const float>()[i];
-        check(s > 0 && std::isfinite(s), who_, "scales[", i, "] must be a positive finite number, got ", s);
+        SY_KCHECK(s > 0 && std::isfinite(s), who_, "scales[", i, "] must be a positive finite number, got ", s);
         const double o = std::floor(static_cast<double>(d) * s);
-        check(o <= static_cast<double>(int64_t{1} << 62), who_, "axis ", i, " scaled by ", s, " is too large");
+        SY_KCHECK(o <= static_cast<double>(int64_t{1} << 62), who_, "axis ", i, " scaled by ", s, " is too large");
         outSize[i] = static_cast<int64_t>(o);
         scale[i] = s;
       }
@@ -940,7 +940,7 @@ class ResizeKernel final : public KernelBase {
   }
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 2, no, 1);
-    check(!linear_ || in[0].dtype == SY_DTYPE_F32, who_, "linear mode needs a float input");
+    SY_KCHECK(!linear_ || in[0].dtype == SY_DTYPE_F32, who_, "linear mode needs a float input");
     std::vector<int64_t> o;
     std::vector<double> s;
     axes(in, o, s);
@@ -1072,7 +1072,7 @@ SY_CPU_FACTORY(makeReshapeLike) {
   if (op == "flatten") return std::make_unique<FlattenKernel>(d);
   if (op == "squeeze") return std::make_unique<SqueezeKernel>(d);
   if (op == "unsqueeze") {
-    check(d.node.hasAttr("axes"), d.describe(), "attribute 'axes' is required");
+    SY_KCHECK(d.node.hasAttr("axes"), d.describe(), "attribute 'axes' is required");
     return std::make_unique<UnsqueezeKernel>(d);
   }
   return std::make_unique<IdentityKernel>(d);
@@ -1108,7 +1108,7 @@ SY_CPU_FACTORY(makeConstantOfShape) {
   if (const auto a = d.node.findAttr("value")) {
     const sy_tensor_literal& t = a->asTensor();
     const size_t es = sdk::dtypeSize(t.dtype);
-    check(es != 0 && t.bytes == es && t.data != nullptr, d.describe(),
+    SY_KCHECK(es != 0 && t.bytes == es && t.data != nullptr, d.describe(),
           "attribute 'value' must have exactly one element");
     dtype = t.dtype;
     std::memcpy(&value, t.data, es);
