@@ -86,7 +86,11 @@ case "$cmd" in
     else
       build "$preset"
     fi
-    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+    # intercept_tls_get_addr=0: with glibc 2.36, gcc 12's LeakSanitizer read a
+    # garbage dynamic-TLS range of the main thread at exit and crashed its
+    # tracer ("DTLS 6 at 0x5d0-...", after the test had passed) in the CPU
+    # plugin's tests; leak checking itself stays on.
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:intercept_tls_get_addr=0}"
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
     export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
     filter=()
