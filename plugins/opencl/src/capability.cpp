@@ -261,43 +261,6 @@ std::optional<Dims> constantInts(const sdk::GraphView& graph, const sdk::ValueVi
   return out;
 }
 
-int64_t product(const Dims& d, size_t from, size_t to) {
-  int64_t n = 1;
-  for (size_t i = from; i < to; ++i) n *= d[i];
-  return n;
-}
-
-Dims rowMajorStrides(const Dims& d) {
-  Dims s(d.size(), 1);
-  for (size_t i = d.size(); i-- > 1;) s[i - 1] = s[i] * d[i];
-  return s;
-}
-
-size_t normAxis(int64_t axis, size_t rank) {
-  return static_cast<size_t>(axis < 0 ? axis + static_cast<int64_t>(rank) : axis);
-}
-
-Dims broadcastStrides(const Dims& in, const Dims& out) {
-  Dims s(out.size(), 0);
-  const Dims own = rowMajorStrides(in);
-  const size_t shift = out.size() - in.size();
-  for (size_t i = 0; i < in.size(); ++i) s[i + shift] = in[i] == 1 ? 0 : own[i];
-  return s;
-}
-
-Dims broadcastShape(const Dims& a, const Dims& b) {
-  const size_t r = std::max(a.size(), b.size());
-  Dims out(r);
-  for (size_t i = 0; i < r; ++i) {
-    const int64_t x = i + a.size() >= r ? a[i + a.size() - r] : 1;
-    const int64_t y = i + b.size() >= r ? b[i + b.size() - r] : 1;
-    if (!(x == y || x == 1 || y == 1))
-      sdk::fail(SY_ERROR_INVALID_ARGUMENT, "shapes ", sdk::formatDims(a), " and ", sdk::formatDims(b),
-                " do not broadcast");
-    out[i] = x == 1 ? y : x;
-  }
-  return out;
-}
 
 // ============================================================================
 // The rules. Every kernel takes f32 unless it says otherwise; data movement

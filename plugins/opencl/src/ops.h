@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <switchyard/plugin_shapes.hpp>
+
 #include "opencl_backend.h"
 
 namespace sy_opencl {
@@ -47,13 +49,11 @@ bool sameShape(const sdk::ValueView& a, const sdk::ValueView& b);
 /// `constant` node's output).
 std::optional<Dims> constantInts(const sdk::GraphView& graph, const sdk::ValueView& v);
 
-// Shape arithmetic on concrete dims.
-int64_t product(const Dims& d, size_t from, size_t to);
-Dims rowMajorStrides(const Dims& d);
-size_t normAxis(int64_t axis, size_t rank);
-/// Strides of `in` read as broadcast to `out` (aligned right; 0 where broadcast).
-Dims broadcastStrides(const Dims& in, const Dims& out);
-/// NumPy broadcast of two shapes; throws when they do not broadcast.
-Dims broadcastShape(const Dims& a, const Dims& b);
+// Shape arithmetic on concrete dims: the SDK's (switchyard/plugin_shapes.hpp).
+using sdk::shapes::broadcastShape;
+using sdk::shapes::broadcastStrides;
+using sdk::shapes::normAxis;
+using sdk::shapes::product;
+using sdk::shapes::rowMajorStrides;
 
 }  // namespace sy_opencl
