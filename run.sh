@@ -24,6 +24,9 @@ PACKAGES=(
   # Vulkan plugin: the loader, glslc, Mesa's lavapipe (a Vulkan device on the
   # CPU) and the Khronos validation layer for the plugin's validation run
   libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
+  # switchyard serve: gRPC C++ (same protobuf as libonnx-dev); python3-venv for
+  # the client tests' tritonclient venv; wrk for bench/serve_load.sh
+  libgrpc++-dev protobuf-compiler-grpc python3-venv wrk
 )
 
 install_deps() {

@@ -44,6 +44,9 @@
 #if SY_HAVE_ONNX
 #include "switchyard/onnx_import.h"
 #endif
+#if SY_HAVE_SERVER
+#include "switchyard/server.h"
+#endif
 
 namespace {
 
@@ -929,6 +932,21 @@ int main(int argc, char** argv) {
   auto* ops = app.add_subcommand("ops", "List the op set.\nExample: switchyard ops --markdown");
   ops->add_flag("--markdown", markdown, "print the op reference in Markdown");
 
+#if SY_HAVE_SERVER
+  sy::serve::ServerOptions serveOptions;
+  auto* serve = app.add_subcommand("serve", "Serve the models of a repository over the Open Inference Protocol "
+                                            "(KServe v2) on HTTP and gRPC until SIGTERM (see docs/serving.md).\n"
+                                            "Example: switchyard serve --model-repository models/ --http-port 8000");
+  serve->add_option("--model-repository", serveOptions.modelRepository, "DIR/<model>/<version>/model.onnx")->required();
+  serve->add_option("--http-port", serveOptions.httpPort, "HTTP port (default 8000; 0 = any free port, -1 = off)");
+  serve->add_option("--grpc-port", serveOptions.grpcPort, "gRPC port (default 8001; 0 = any free port, -1 = off)");
+  serve->add_option("--config", serveOptions.deviceConfigPath, "device config for models without their own (YAML)");
+  serve->add_option("--host", serveOptions.host, "address to bind (default 0.0.0.0)");
+  serve->add_option("--max-request-bytes", serveOptions.maxRequestBytes, "largest request body (default 64 MiB)");
+  serve->add_option("--http-threads", serveOptions.httpThreads, "HTTP I/O threads (default: CPU cores)");
+  serve->add_option("--drain-seconds", serveOptions.drainSeconds, "on SIGTERM, how long in-flight requests may take");
+#endif
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -936,6 +954,9 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
 
+#if SY_HAVE_SERVER
+  if (*serve) return sy::serve::runServer(serveOptions);
+#endif
   if (*ops) {
     if (markdown) {
       std::cout << sy::opReferenceMarkdown();
