@@ -1560,6 +1560,8 @@ def _format(cx, n, a):
 def _append(cx, n, a):
     if not isinstance(a[0], ListV):
         raise NodeError("append to a list that is not built in the graph")
+    if len(cx.em.blocks) > 1:
+        raise NodeError("append inside a loop or a data-dependent if (lists built at run time are not supported)")
     a[0].items.append(a[1])
     return a[0]
 

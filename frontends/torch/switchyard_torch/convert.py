@@ -66,7 +66,19 @@ class NodeError(Exception):
 
 
 def source_location(node):
-    """'file:line' (and the source line when scripted) that TorchScript recorded for a node."""
+    """'file:line' (and the source line when scripted) that TorchScript recorded for a
+    node; for a node without one, that of the node computing its first input."""
+    loc = _own_location(node)
+    if not loc:
+        for v in node.inputs():
+            if v.node().kind() not in ("prim::Constant", "prim::Param"):
+                loc = _own_location(v.node())
+                if loc:
+                    return loc + " (the line of its input)"
+    return loc
+
+
+def _own_location(node):
     try:
         sr = node.sourceRange()
     except Exception:  # noqa: BLE001 - older builds lack it
@@ -85,11 +97,19 @@ def source_location(node):
         return loc + (f": {code}" if code else "")
     # Traced graphs record the Python stack: "file.py(12): forward". The first frame
     # that is not inside torch is the user's line.
+    torch_dir = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
     for ln in sr.splitlines():
         m = re.match(r"(.+)\((\d+)\): (\S+)", ln.strip())
-        if m and "/torch/" not in m.group(1):
+        if m and not os.path.abspath(m.group(1)).startswith(torch_dir):
             return f"{m.group(1)}:{m.group(2)} (in {m.group(3)})"
     return sr.splitlines()[0].strip()
+
+
+def _same_block(value, node):
+    try:
+        return value.node().owningBlock() == node.owningBlock()
+    except Exception:  # noqa: BLE001 - graph inputs have no owning block in some builds
+        return False
 
 
 def _graph_input_name(debug):
@@ -207,13 +227,14 @@ class Converter:
             return self.convert_if(n, args)
         if kind == "prim::Loop":
             return self.convert_loop(n, args)
-        if any(a is OPAQUE for a in args) or any(isinstance(a, (ListV, TupleV)) and any(
-                i is OPAQUE for i in a.items) for a in args):
-            self.set_outputs(n, [OPAQUE] * len(list(n.outputs())))
-            return
         fn = self.table.get(kind)
         if fn is None:
             self.unsupported.setdefault(kind, []).append(source_location(n))
+            self.set_outputs(n, [OPAQUE] * len(list(n.outputs())))
+            return
+        if any(a is OPAQUE for a in args) or any(isinstance(a, (ListV, TupleV)) and any(
+                i is OPAQUE for i in a.items) for a in args):
+            # Fed by an op that failed: skipped, so that one run finds every problem.
             self.set_outputs(n, [OPAQUE] * len(list(n.outputs())))
             return
         try:
@@ -227,10 +248,15 @@ class Converter:
             self.errors.append((kind, source_location(n), str(e)))
             self.set_outputs(n, [OPAQUE] * len(list(n.outputs())))
         # In-place ops write their first input: later uses of it see the result.
-        if kind.endswith("_") and not kind.endswith("__") and n.inputsSize() > 0:
+        # Inside an if/loop block that would change a value of the enclosing block,
+        # which SSA cannot say: refused.
+        if kind.endswith("_") and not kind.endswith("__") and n.inputsSize() > 0 and kind != "aten::append":
             first = n.inputsAt(0)
             out = self.get(n.outputsAt(0)) if n.outputsSize() else OPAQUE
-            if isinstance(self.get(first), ir.Value):
+            if len(self.em.blocks) > 1 and not _same_block(first, n):
+                self.errors.append((kind, source_location(n), "an in-place op inside an if or a loop on a "
+                                    "tensor from outside it"))
+            elif isinstance(self.get(first), (ir.Value, TensorConst)):
                 self.env[first.unique()] = out
 
     def constant_of(self, n):
