@@ -27,6 +27,8 @@ PACKAGES=(
   # switchyard serve: gRPC C++ (same protobuf as libonnx-dev); python3-venv for
   # the client tests' tritonclient venv; wrk for bench/serve_load.sh
   libgrpc++-dev protobuf-compiler-grpc python3-venv wrk
+  # PyTorch frontend tests (frontends/torch): PyTorch and torchvision for /usr/bin/python3
+  python3-torch python3-torchvision
 )
 
 install_deps() {
