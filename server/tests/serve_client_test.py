@@ -7,7 +7,11 @@ on SIGTERM. The server listens on 127.0.0.1 only."""
 
 import argparse
 import concurrent.futures
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import urllib.request
 
 import numpy as np
@@ -19,7 +23,9 @@ from serve_harness import EXAMPLE_MODELS, Checks, Server, cleanup, load_npy_set,
 
 DTYPES = {np.dtype("float32"): "FP32", np.dtype("float16"): "FP16", np.dtype("int64"): "INT64",
           np.dtype("int32"): "INT32", np.dtype("int8"): "INT8", np.dtype("bool"): "BOOL"}
-BATCHED = ("max_batch_size: 64\ninstance_count: 1\n"
+# Also exercises an inline device config (the reference interpreter only).
+BATCHED = ("device:\n  backends: [reference]\n  plugin_paths: []\n  default_plugin_paths: false\n"
+           "max_batch_size: 64\ninstance_count: 1\n"
            "dynamic_batching:\n  max_queue_delay_us: 20000\n")
 
 
@@ -46,6 +52,19 @@ def main():
     args = ap.parse_args()
     c = Checks()
     repo = make_repository(args.source_dir, extra={"mlp_batched": ("mlp", BATCHED)})
+    # A Switchyard program (.sy + .safetensors) as version 3 of a model; its
+    # expected output comes from `switchyard run` in process.
+    os.makedirs(os.path.join(repo, "sy_mlp", "3"))
+    shutil.copy(os.path.join(args.source_dir, "examples", "mlp.sy"), os.path.join(repo, "sy_mlp", "3", "model.sy"))
+    shutil.copy(os.path.join(args.source_dir, "examples", "mlp.safetensors"),
+                os.path.join(repo, "sy_mlp", "3", "model.safetensors"))
+    scratch = tempfile.mkdtemp(prefix="sy-serve-client-")
+    sy_x = np.random.RandomState(0).randn(3, 8).astype(np.float32)
+    np.save(os.path.join(scratch, "x.npy"), sy_x)
+    subprocess.run([args.switchyard, "run", os.path.join(args.source_dir, "examples", "mlp.sy"),
+                    "--input", "x=" + os.path.join(scratch, "x.npy"), "--output-dir", scratch],
+                   check=True, capture_output=True, timeout=60)
+    sy_expected = np.load(os.path.join(scratch, "p.npy"))
     try:
         with Server(args.switchyard, repo) as server:
             print("server: HTTP", server.http, "gRPC", server.grpc, flush=True)
@@ -103,6 +122,16 @@ def main():
                         resp = result.get_response()
                         rid = resp["id"] if isinstance(resp, dict) else resp.id
                         c.check(rid == "req-1", "%s %s: request id echoed" % (label, model))
+
+            # The .sy model: metadata and inference on both transports.
+            meta = h.get_model_metadata("sy_mlp")
+            c.check(meta["platform"] == "switchyard_sy" and meta["versions"] == ["3"], "sy_mlp metadata: %s" % meta)
+            c.check(meta["inputs"][0]["shape"] == [-1, 8], "sy_mlp input shape [-1, 8]: %s" % meta["inputs"])
+            for label, client, module in (("http", h, httpclient), ("grpc", g, grpcclient)):
+                r = infer(client, module, "sy_mlp", {"x": sy_x}, True)
+                got = r.as_numpy(meta["outputs"][0]["name"])
+                c.check(got is not None and np.allclose(got, sy_expected, rtol=1e-5, atol=1e-6),
+                        "%s: sy_mlp output matches switchyard run" % label)
 
             # Dynamic batching: 24 concurrent callers with 1..3 rows each.
             data = load_npy_set(args.source_dir, "mlp")
@@ -171,6 +200,7 @@ def main():
             c.check(code == 0, "exit code 0 after SIGTERM (got %s)" % code)
     finally:
         cleanup(repo)
+        cleanup(scratch)
     return c.finish("serve_client_test")
 
 

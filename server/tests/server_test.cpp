@@ -330,6 +330,54 @@ TEST_F(ModelVersionTest, BatchedAnswersGoBackToTheirRequests) {
   EXPECT_FLOAT_EQ(o2.outputs[0].tensor.data<float>()[3], 6.0f);
 }
 
+TEST(ModelVersionIsolationTest, ARequestFailingInsideABatchFailsAlone) {
+  // Integer division by zero fails at run time (not in validation). In a batch
+  // with good requests, the batch fails, each request is rerun alone, and only
+  // the bad one gets the error.
+  auto config = parseConfig("backends: [reference]\nplugin_paths: []\ndefault_plugin_paths: false\n", "test");
+  ASSERT_TRUE(config.ok());
+  auto engine = Engine::create(*config);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  std::shared_ptr<const Engine> e(std::move(*engine));
+  auto graph = loadProgramFromText(
+      "graph @divide(%a: i64[N, 1], %b: i64[N, 1]) {\n  %q = div(%a, %b) : i64[N, 1]\n  return %q\n}\n", "divide.sy");
+  ASSERT_TRUE(graph.ok()) << graph.status().toString();
+  std::shared_ptr<const Graph> g(std::move(*graph));
+  auto compiled = e->compile(g);
+  ASSERT_TRUE(compiled.ok()) << compiled.status().toString();
+  Metrics metrics;
+  ModelConfig mc;
+  mc.maxBatchSize = 16;
+  mc.instanceCount = 1;
+  mc.dynamicBatching.enabled = true;
+  mc.dynamicBatching.maxQueueDelayUs = 200'000;
+  ModelVersion m("divide", "1", "switchyard_sy", e, g, *compiled, mc, metrics.forModel("divide", "1"));
+  auto req = [](int64_t a, int64_t b) {
+    InferRequest r;
+    r.inputs.push_back({"a", *Tensor::fromInts(DType::I64, {1, 1}, {a})});
+    r.inputs.push_back({"b", *Tensor::fromInts(DType::I64, {1, 1}, {b})});
+    return r;
+  };
+  std::vector<std::promise<InferOutcome>> promises(3);
+  const int64_t divisors[3] = {2, 0, 5};
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_FALSE(m.submit(req(10, divisors[i]), [&promises, i](InferOutcome&& o) { promises[i].set_value(std::move(o)); }));
+  }
+  InferOutcome good1 = promises[0].get_future().get(), bad = promises[1].get_future().get(),
+               good2 = promises[2].get_future().get();
+  ASSERT_FALSE(good1.error) << good1.error->message;
+  ASSERT_FALSE(good2.error) << good2.error->message;
+  EXPECT_EQ(good1.outputs[0].tensor.getInt(0), 5);
+  EXPECT_EQ(good2.outputs[0].tensor.getInt(0), 2);
+  ASSERT_TRUE(bad.error);
+  EXPECT_EQ(bad.error->kind, ErrorKind::BadRequest);
+  EXPECT_NE(bad.error->message.find("division by zero"), std::string::npos) << bad.error->message;
+  m.stop();
+  ModelMetrics* mm = metrics.forModel("divide", "1");
+  EXPECT_EQ(mm->success.load(), 2u);
+  EXPECT_EQ(mm->failure[static_cast<int>(ErrorKind::BadRequest)].load(), 1u);
+}
+
 TEST(BatchingObstacleTest, NeedsASharedSymbolicFirstDim) {
   auto fixed = loadProgramFromText("graph @g(%x: f32[2, 2]) {\n  %y = add(%x, %x) : f32[2, 2]\n  return %y\n}\n", "g");
   ASSERT_TRUE(fixed.ok()) << fixed.status().toString();
