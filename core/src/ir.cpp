@@ -156,9 +156,13 @@ std::string Graph::uniqueName(std::string_view hint) {
   }
   std::string base(hint);
   if (!valuesByName_.count(base)) return base;
-  for (size_t i = 1;; ++i) {
+  size_t& next = nextSuffix_[base];
+  for (size_t i = std::max<size_t>(next, 1);; ++i) {
     std::string candidate = base + "." + std::to_string(i);
-    if (!valuesByName_.count(candidate)) return candidate;
+    if (!valuesByName_.count(candidate)) {
+      next = i + 1;
+      return candidate;
+    }
   }
 }
 

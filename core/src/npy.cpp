@@ -1,5 +1,6 @@
 // .npy reading and writing. See npy.h for what is accepted and why.
 #include "switchyard/npy.h"
+#include "switchyard/file_io.h"
 
 #include <cerrno>
 #include <cstring>
@@ -286,12 +287,9 @@ Result<Tensor> parseNpy(std::string_view bytes, const std::string& origin) {
 }
 
 Result<Tensor> readNpyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return notFound("cannot open ", path, ": ", std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return invalidArgument("cannot read ", path, ": ", std::strerror(errno));
-  return parseNpy(ss.str(), path);
+  // Checked before reading: a folder, a FIFO or /dev/zero is refused at once.
+  SY_ASSIGN_OR_RETURN(std::string bytes, readRegularFile(path, kMaxTensorBytes + (1u << 20), ".npy file"));
+  return parseNpy(bytes, path);
 }
 
 Result<std::string> encodeNpy(const Tensor& tensor) {

@@ -1,4 +1,5 @@
 #include "switchyard/program.h"
+#include "switchyard/file_io.h"
 
 #include <cerrno>
 #include <cstring>
@@ -28,11 +29,7 @@ Result<std::string> readFile(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) return notFound(path, ": ", std::strerror(errno));
   if (S_ISDIR(st.st_mode)) return invalidArgument(path, ": is a directory, expected a .sy file");
   if (st.st_size > (int64_t{1} << 31)) return invalidArgument(path, ": a program text of ", st.st_size, " bytes is too large");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return notFound(path, ": cannot open: ", std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return readRegularFile(path, uint64_t{1} << 31, "program");
 }
 
 bool hasWeightNodes(const Graph& g) {

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -228,6 +231,29 @@ TEST(Npy, RandomFlipsNeverCrash) {
       }
     }
   }
+}
+
+
+TEST(Npy, NonRegularFilesAreRefusedBeforeReading) {
+  // /dev/zero used to be read until memory ran out; a folder was reported as
+  // "truncated (0 bytes)"; a FIFO blocked forever.
+  auto zero = readNpyFile("/dev/zero");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.status().message().find(".npy file /dev/zero: is a character device, not a regular file"),
+            std::string::npos)
+      << zero.status().message();
+  const auto dir = std::filesystem::temp_directory_path() / ("sy_npy_dir_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto folder = readNpyFile(dir.string());
+  ASSERT_FALSE(folder.ok());
+  EXPECT_NE(folder.status().message().find("is a directory, not a regular file"), std::string::npos)
+      << folder.status().message();
+  const auto fifo = dir / "pipe.npy";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto pipe = readNpyFile(fifo.string());
+  ASSERT_FALSE(pipe.ok());
+  EXPECT_NE(pipe.status().message().find("is a FIFO (named pipe)"), std::string::npos) << pipe.status().message();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

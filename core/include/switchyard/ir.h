@@ -247,6 +247,9 @@ class Graph {
   std::map<std::string, Tensor> weights_;
   size_t liveNodes_ = 0;
   size_t nextNumber_ = 0;
+  /// Per name hint, the next ".k" suffix to try: many values with one hint
+  /// (the outputs of one big node) would otherwise make naming quadratic.
+  std::unordered_map<std::string, size_t> nextSuffix_;
 };
 
 /// Copies `node` (with its attributes, name and nested blocks) into the end of

@@ -11,6 +11,7 @@
 // Errors inside the converter are thrown as ImportError (internal only) and
 // returned as a Status by the public functions.
 #include "switchyard/onnx_import.h"
+#include "switchyard/file_io.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -184,17 +185,19 @@ Tensor readExternal(const onnx::TensorProto& tp, DType dtype, const Shape& shape
     else if (kv.key() == "length") length = parseInt("length", kv.value());
   }
   const std::string path = externalPath(baseDir, location, name);
-  Tensor t = check(Tensor::allocate(dtype, shape));
-  const uint64_t nbytes = t.nbytes();
+  // Every size is checked against the file before the tensor is allocated:
+  // a small model must not be able to make the importer zero-fill gigabytes.
+  const uint64_t nbytes = static_cast<uint64_t>(check(checkedNumel(shape))) * dtypeSize(dtype);
   if (length >= 0 && static_cast<uint64_t>(length) != nbytes)
     failArg("tensor ", quote(name), ": external data length ", length, " does not match ", nbytes, " bytes of ",
-            t.typeString());
+            dtypeName(dtype), shapeToString(shape));
   std::error_code ec;
   const uint64_t fileSize = fs::file_size(path, ec);
   if (ec) failArg("tensor ", quote(name), ": ", quote(path), ": ", ec.message());
   if (static_cast<uint64_t>(offset) > fileSize || nbytes > fileSize - static_cast<uint64_t>(offset))
     fail(outOfRange("tensor ", quote(name), ": external data [", offset, ", +", nbytes, ") is beyond the end of ",
                     quote(path), " (", fileSize, " bytes)"));
+  Tensor t = check(Tensor::allocate(dtype, shape));
   std::ifstream in(path, std::ios::binary);
   if (!in) failArg("tensor ", quote(name), ": cannot open ", quote(path));
   in.seekg(offset);
@@ -237,26 +240,29 @@ Tensor convertTensor(const onnx::TensorProto& tp, const std::string& baseDir, co
       failArg(label, ": ", field, " has ", count, " values, but ", dtypeName(dtype), shapeToString(shape), " has ",
               numel, " elements");
   };
+  // The element count is checked before allocating (a 65-byte model may
+  // declare f32[2^30] with no data).
+  switch (dtype) {
+    case DType::F32: expectCount(tp.float_data_size(), "float_data"); break;
+    case DType::I64: expectCount(tp.int64_data_size(), "int64_data"); break;
+    default: expectCount(tp.int32_data_size(), "int32_data"); break;
+  }
   Tensor t = check(Tensor::allocate(dtype, shape));
   switch (dtype) {
     case DType::F32:
-      expectCount(tp.float_data_size(), "float_data");
       for (int64_t i = 0; i < numel; ++i) t.mutableData<float>()[i] = tp.float_data(static_cast<int>(i));
       break;
     case DType::F16:
     case DType::BF16:
-      expectCount(tp.int32_data_size(), "int32_data");
       for (int64_t i = 0; i < numel; ++i)
         t.mutableData<uint16_t>()[i] = static_cast<uint16_t>(tp.int32_data(static_cast<int>(i)));
       break;
     case DType::I8:
     case DType::I32:
     case DType::Bool:
-      expectCount(tp.int32_data_size(), "int32_data");
       for (int64_t i = 0; i < numel; ++i) t.setInt(i, tp.int32_data(static_cast<int>(i)));
       break;
     case DType::I64:
-      expectCount(tp.int64_data_size(), "int64_data");
       for (int64_t i = 0; i < numel; ++i) t.mutableData<int64_t>()[i] = tp.int64_data(static_cast<int>(i));
       break;
   }
@@ -311,8 +317,17 @@ struct NodeCtx {
     for (const char* n : names) used.insert(n);
   }
 
-  size_t numInputs() const { return inputs.size(); }
-  Value* in(size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
+  /// Every input the handler looked at (numInputs() counts as all): an input
+  /// past them is one the op does not take, which is an error, not dropped.
+  mutable size_t inputsRead = 0;
+  size_t numInputs() const {
+    inputsRead = inputs.size();
+    return inputs.size();
+  }
+  Value* in(size_t i) const {
+    inputsRead = std::max(inputsRead, i + 1);
+    return i < inputs.size() ? inputs[i] : nullptr;
+  }
   Value* req(size_t i);
   size_t numOutputs() const { return static_cast<size_t>(node.output_size()); }
   /// True when output `i` exists and something reads it.
@@ -342,6 +357,8 @@ class Importer {
 
   NodeCtx* cur = nullptr;
   int64_t opset = 0;
+  /// How many loop bodies being converted again (Note [loop refit]) enclose the current node.
+  int loopRetryDepth = 0;
 
   /// Converts a subgraph into `block` (whose params are bound to the subgraph's
   /// inputs by the caller through `params`). Returns the subgraph's outputs.
@@ -707,6 +724,20 @@ void Importer::convertNode(const onnx::NodeProto& n) {
     for (const auto& a : n.attribute())
       if (!ctx.used.count(a.name()))
         failUnimpl("attribute '", a.name(), "' is not supported");
+    for (size_t i = ctx.inputsRead; i < ctx.inputs.size(); ++i)
+      if (ctx.inputs[i])
+        failArg("has ", ctx.inputs.size(), " inputs, but ", n.op_type(), " takes at most ", ctx.inputsRead,
+                " (input ", i, ", ", quote(n.input(static_cast<int>(i))), ", would be ignored)");
+    // ONNX values are defined once: a second definition is an invalid model.
+    std::unordered_map<std::string_view, int> outputIndex;
+    for (int i = 0; i < n.output_size(); ++i) {
+      const std::string& name = n.output(i);
+      if (name.empty()) continue;
+      if (scopes_.back().count(name))
+        failArg("output ", i, " ", quote(name), " is already defined (by an earlier node, an input or an initializer)");
+      auto [at, fresh] = outputIndex.emplace(name, i);
+      if (!fresh) failArg("outputs ", at->second, " and ", i, " are both named ", quote(name));
+    }
   } catch (ImportError& e) {
     cur = saved;
     const std::string label = nodeLabel(n);
@@ -1034,7 +1065,11 @@ std::vector<Value*> convertLoop(NodeCtx& c) {
   const auto* bodyA = c.attr("body");
   if (!bodyA || !bodyA->has_g()) failArg("needs a body graph");
   const auto& body = bodyA->g();
-  Value* trip = c.in(0) ? c.in(0) : im.constant(Tensor::scalarI64(-1));
+  // ONNX runs `for (i = 0; i < M && cond; ++i)`, so a negative M means no
+  // iteration; the IR's negative trip count means "no limit" (ONNX spells
+  // that as an absent M), so a given M is clamped at 0.
+  Value* trip = c.in(0) ? im.emit("maximum", {c.in(0), im.constant(Tensor::scalarI64(0))})
+                        : im.constant(Tensor::scalarI64(-1));
   Value* cond = c.in(1) ? c.in(1) : im.constant(Tensor::scalarBool(true));
   const size_t k = c.numInputs() >= 2 ? c.numInputs() - 2 : 0;
   std::vector<Value*> carried;
@@ -1042,8 +1077,17 @@ std::vector<Value*> convertLoop(NodeCtx& c) {
   if (static_cast<size_t>(body.input_size()) != k + 2)
     failArg("body takes ", body.input_size(), " inputs, expected ", k + 2, " (iteration, condition, ", k,
             " carried)");
+  // Note [loop refit]: a carried parameter's type must cover every iteration.
+  // The body is converted with the initial values' types; when a yielded type
+  // is not as general, the body is converted again with the join (then with
+  // any shape of the dtype). Converting again inside an outer conversion that
+  // is already a retry would make nested loops exponential in their depth, so
+  // loops converted during a retry take "any shape" for every carried value at
+  // once and are converted exactly once: import stays linear per nesting level.
+  const bool generalize = im.loopRetryDepth > 0;
   std::vector<Type> paramTypes;
-  for (Value* v : carried) paramTypes.push_back(v->type());
+  for (Value* v : carried)
+    paramTypes.push_back(generalize ? Type::tensorUnranked(v->type().dtype()) : v->type());
   for (int attempt = 0;; ++attempt) {
     std::vector<Value*> ins{trip, cond};
     ins.insert(ins.end(), carried.begin(), carried.end());
@@ -1054,25 +1098,32 @@ std::vector<Value*> convertLoop(NodeCtx& c) {
     params.push_back(b->addParam(Type::scalar(DType::Bool), sanitizeValueName(body.input(1).name())));
     for (size_t i = 0; i < k; ++i)
       params.push_back(b->addParam(paramTypes[i], sanitizeValueName(body.input(static_cast<int>(2 + i)).name())));
-    auto outs = im.convertSubgraph(body, b, params);
+    if (attempt > 0) ++im.loopRetryDepth;
+    std::vector<Value*> outs;
+    try {
+      outs = im.convertSubgraph(body, b, params);
+    } catch (...) {
+      if (attempt > 0) --im.loopRetryDepth;
+      throw;
+    }
+    if (attempt > 0) --im.loopRetryDepth;
     if (outs.size() < k + 1) failArg("body yields ", outs.size(), " values, expected at least ", k + 1);
     b->setReturns(outs);
     bool refit = false;
     for (size_t i = 0; i < k; ++i) {
-      // The parameter's type must cover every iteration: when the yielded
-      // value's type is not already as general, widen it and rebuild the body.
       const Type& next = outs[1 + i]->type();
       auto j = joinTypes(paramTypes[i], next);
       if (!j.ok()) fail(j.status().withContext("Loop carried value " + std::to_string(i)));
       if (*j != paramTypes[i]) {
-        paramTypes[i] = attempt >= 2 ? Type::tensorUnranked(next.dtype()) : *j;
+        paramTypes[i] = attempt >= 1 ? Type::tensorUnranked(next.dtype()) : *j;
         refit = true;
       }
     }
-    if (refit && attempt < 3) {
+    if (refit && attempt < 2) {
       im.graph().destroyNode(n);
       continue;
     }
+    if (refit) fail(internalError("Loop: the carried types did not settle after widening them to any shape"));
     const size_t nOut = outs.size() - 1;
     std::vector<Value*> results;
     for (size_t i = 0; i < nOut; ++i) {
@@ -1731,15 +1782,11 @@ Result<std::unique_ptr<Graph>> importModel(const onnx::ModelProto& model, const 
   }
 }
 
+/// The file's bytes, checked first (regular file, under protobuf's 2 GiB
+/// limit): a 3 GiB model or /dev/zero is refused before anything is read.
 Result<std::string> readFile(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return invalidArgument(path, ": is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return notFound(path, ": cannot open file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return invalidArgument(path, ": read error");
-  return ss.str();
+  return readRegularFile(path, static_cast<uint64_t>(INT_MAX), "ONNX file",
+                         "protobuf models must be under 2 GiB; use external data");
 }
 
 }  // namespace

@@ -6,6 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <chrono>
+#include <limits>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <variant>
 
 #include "switchyard/interpreter.h"
@@ -991,4 +996,252 @@ TEST(OnnxImport, HugeConstantResultsAreNotFoldedAtImport) {
   bool kept = false;
   forEachNode((*g)->body(), [&](Node* n) { kept = kept || n->op() == "constant_of_shape"; });
   EXPECT_TRUE(kept);
+}
+
+// ---------------------------------------------------------------------------
+// Hostile models (issue #12)
+
+namespace {
+
+/// Peak resident set of this process in KiB (it only grows).
+long peakRssKiB() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+}  // namespace
+
+TEST(OnnxImport, LoopWithANegativeTripCountRunsNoIteration) {
+  // ONNX: `for (i = 0; i < M && cond; ++i)`; M = -3 means no iteration (it
+  // used to mean "no limit", so the loop ran until the scan output exhausted memory).
+  Model m(13);
+  m.input("M", kI64, std::vector<DimSpec>{});
+  m.init("acc0", F({2}, {1, 2}));
+  onnx::GraphProto body;
+  body.set_name("body");
+  addValue(body.mutable_input(), "i", kI64, std::vector<DimSpec>{});
+  addValue(body.mutable_input(), "c", kBool, std::vector<DimSpec>{});
+  addValue(body.mutable_input(), "acc", kF, std::vector<DimSpec>{int64_t{2}});
+  addNode(&body, "Add", {"acc", "acc"}, {"acc_next"});
+  addNode(&body, "Identity", {"c"}, {"c_next"});
+  addNode(&body, "Identity", {"acc_next"}, {"scan"});
+  addValue(body.mutable_output(), "c_next", kBool, std::nullopt);
+  addValue(body.mutable_output(), "acc_next", kF, std::nullopt);
+  addValue(body.mutable_output(), "scan", kF, std::nullopt);
+  auto* n = m.node("Loop", {"M", "", "acc0"}, {"acc_final", "trace"});
+  setAttr(n, "body", body);
+  m.output("acc_final");
+  m.output("trace");
+  for (int64_t trip : {int64_t{-3}, int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
+    auto r = importAndRun(m, {I({}, {trip})});
+    ASSERT_EQ(r.size(), 2u) << trip;
+    EXPECT_TENSOR(r[0], DType::F32, (Shape{2}), {1, 2});
+    EXPECT_EQ(r[1].shape(), (Shape{0, 2})) << trip;
+  }
+  auto r = importAndRun(m, {I({}, {2})});
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_TENSOR(r[0], DType::F32, (Shape{2}), {4, 8});
+}
+
+TEST(OnnxImport, HugeInitializerWithoutDataIsRefusedBeforeAllocating) {
+  // f32[2^30] declared with no data at all: refused before 4 GiB are zero-filled.
+  const long before = peakRssKiB();
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{1}});
+  onnx::TensorProto t;
+  t.set_name("w");
+  t.set_data_type(kF);
+  t.add_dims(int64_t{1} << 30);
+  *m.g->add_initializer() = t;
+  m.node("Add", {"x", "w"}, {"y"});
+  m.output("y");
+  auto g = import(m);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("float_data has 0 values"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("\"w\""), std::string::npos) << g.status().message();
+  EXPECT_LT(peakRssKiB() - before, 256 * 1024) << "the importer allocated the declared tensor before checking it";
+}
+
+TEST_F(OnnxFiles, HugeExternalInitializerIsCheckedAgainstTheFileFirst) {
+  const long before = peakRssKiB();
+  write(dir_ / "model" / "tiny.bin", "x");
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{1}});
+  onnx::TensorProto t;
+  t.set_name("w");
+  t.set_data_type(kF);
+  t.add_dims(int64_t{1} << 30);
+  t.set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* kv = t.add_external_data();
+  kv->set_key("location");
+  kv->set_value("tiny.bin");
+  *m.g->add_initializer() = t;
+  m.node("Add", {"x", "w"}, {"y"});
+  m.output("y");
+  write(dir_ / "model" / "m.onnx", m.bytes());
+  auto g = importOnnxFile((dir_ / "model" / "m.onnx").string());
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("beyond the end"), std::string::npos) << g.status().message();
+  EXPECT_LT(peakRssKiB() - before, 256 * 1024) << "the importer allocated the declared tensor before checking it";
+}
+
+namespace {
+
+/// A loop body (i, c, acc) -> (c, concat(inner_loop(acc), x)) with `depth`
+/// loops of the same kind nested inside: every level's carried value grows,
+/// so every level needs its carried type widened.
+onnx::GraphProto nestedGrowingBody(int depth) {
+  onnx::GraphProto body;
+  body.set_name("body" + std::to_string(depth));
+  const std::string sfx = std::to_string(depth);
+  addValue(body.mutable_input(), "i" + sfx, kI64, std::vector<DimSpec>{});
+  addValue(body.mutable_input(), "c" + sfx, kBool, std::vector<DimSpec>{});
+  addValue(body.mutable_input(), "acc" + sfx, kF, std::vector<DimSpec>{int64_t{1}});
+  std::string acc = "acc" + sfx;
+  if (depth > 0) {
+    auto* inner = addNode(&body, "Loop", {"M", "", acc}, {"inner" + sfx});
+    setAttr(inner, "body", nestedGrowingBody(depth - 1));
+    acc = "inner" + sfx;
+  }
+  auto* cat = addNode(&body, "Concat", {acc, "x"}, {"next" + sfx});
+  setAttr(cat, "axis", int64_t{0});
+  addNode(&body, "Identity", {"c" + sfx}, {"cn" + sfx});
+  addValue(body.mutable_output(), "cn" + sfx, kBool, std::nullopt);
+  addValue(body.mutable_output(), "next" + sfx, kF, std::nullopt);
+  return body;
+}
+
+}  // namespace
+
+TEST(OnnxImport, NestedLoopsImportInLinearTime) {
+  // 18 nested loops whose carried values grow used to take 25 s and 1 GB
+  // (every refinement of a loop converted every nested body again).
+  auto importDepth = [](int depth, double& seconds, size_t& nodes) {
+    Model m(13);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{1}});
+    m.input("M", kI64, std::vector<DimSpec>{});
+    m.init("acc0", F({1}, {0}));
+    auto* n = m.node("Loop", {"M", "", "acc0"}, {"out"});
+    setAttr(n, "body", nestedGrowingBody(depth));
+    m.output("out");
+    const auto t0 = std::chrono::steady_clock::now();
+    auto g = import(m);
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_TRUE(g.ok()) << g.status().toString();
+    nodes = 0;
+    if (g.ok()) forEachNode((*g)->body(), [&](Node*) { ++nodes; });
+    return m;
+  };
+  // (protobuf refuses models nested much deeper than 20 loops.)
+  double t9 = 0, t18 = 0;
+  size_t n9 = 0, n18 = 0;
+  importDepth(9, t9, n9);
+  Model m18 = importDepth(18, t18, n18);
+  EXPECT_LT(t18, 2.0) << "depth 18 took " << t18 << " s";
+  EXPECT_LT(n18, 3 * n9) << "the imported graph is not linear in the model: " << n9 << " vs " << n18 << " nodes";
+  // And it still computes: one trip of each of the 19 loops appends x 19 times.
+  auto r = importAndRun(m18, {F({1}, {5}), I({}, {1})});
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].numel(), 20);
+  EXPECT_EQ(r[0].getDouble(0), 0);
+  EXPECT_EQ(r[0].getDouble(19), 5);
+}
+
+TEST(OnnxImport, ExtraNodeInputsAreAnError) {
+  // Add(a, b, c) used to compute a + b and drop c.
+  Model m(13);
+  m.input("a", kF, std::vector<DimSpec>{int64_t{2}});
+  m.input("b", kF, std::vector<DimSpec>{int64_t{2}});
+  m.input("c", kF, std::vector<DimSpec>{int64_t{2}});
+  m.node("Add", {"a", "b", "c"}, {"y"}, "add3");
+  m.output("y");
+  auto g = import(m);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("node \"add3\" (Add, opset 13): has 3 inputs, but Add takes at most 2 (input 2, "
+                                      "\"c\", would be ignored)"),
+            std::string::npos)
+      << g.status().message();
+  // An empty name in an optional trailing position is not an input.
+  Model ok(13);
+  ok.input("a", kF, std::vector<DimSpec>{int64_t{2}});
+  ok.input("b", kF, std::vector<DimSpec>{int64_t{2}});
+  ok.node("Add", {"a", "b", ""}, {"y"});
+  ok.output("y");
+  EXPECT_TRUE(import(ok).ok());
+}
+
+TEST(OnnxImport, DuplicateOutputNamesAreAnError) {
+  // The second definition of "y" used to be renamed silently.
+  Model m(13);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{2}});
+  m.node("Relu", {"x"}, {"y"}, "first");
+  m.node("Neg", {"x"}, {"y"}, "second");
+  m.output("y");
+  auto g = import(m);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("node \"second\" (Neg, opset 13): output 0 \"y\" is already defined"),
+            std::string::npos)
+      << g.status().message();
+  // Redefining a graph input, and one node naming two outputs alike.
+  Model in(13);
+  in.input("x", kF, std::vector<DimSpec>{int64_t{2}});
+  in.node("Relu", {"x"}, {"x"});
+  in.output("x");
+  EXPECT_FALSE(import(in).ok());
+  Model two(13);
+  two.input("x", kF, std::vector<DimSpec>{int64_t{4}});
+  auto* split = two.node("Split", {"x"}, {"p", "p"}, "split");
+  setAttr(split, "axis", int64_t{0});
+  two.output("p");
+  auto g2 = import(two);
+  ASSERT_FALSE(g2.ok());
+  EXPECT_NE(g2.status().message().find("outputs 0 and 1 are both named \"p\""), std::string::npos)
+      << g2.status().message();
+}
+
+TEST(OnnxImport, ANodeWithManyOutputsImportsInLinearTime) {
+  // Split into n outputs: every output's name hint was the same, and finding
+  // a free ".k" suffix probed 1..k each time (quadratic).
+  auto importSplit = [](int n) {
+    Model m(13);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{n}});
+    std::vector<std::string> outs;
+    for (int i = 0; i < n; ++i) outs.push_back("");  // unnamed outputs take the node's hint
+    outs[0] = "first";
+    auto* split = m.node("Split", {"x"}, outs, "split");
+    setAttr(split, "axis", int64_t{0});
+    m.output("first");
+    const auto t0 = std::chrono::steady_clock::now();
+    auto g = import(m, "", OnnxImportOptions{.foldConstants = false});
+    EXPECT_TRUE(g.ok()) << g.status().toString();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  const double small = importSplit(5000);
+  const double big = importSplit(40000);
+  // Quadratic naming took about 40 s for 40000; the ratio allows for a busy machine.
+  EXPECT_LT(big, 4.0) << "40000 outputs took " << big << " s";
+  EXPECT_LT(big, 32 * small + 1.0) << "5000 outputs: " << small << " s, 40000: " << big << " s (not linear)";
+}
+
+TEST_F(OnnxFiles, OversizedAndNonRegularModelsAreRefusedBeforeReading) {
+  // A 3 GiB .onnx took 6.3 GB and 25 s to be refused; a sparse file costs no disk here.
+  const fs::path big = dir_ / "model" / "big.onnx";
+  write(big, "");
+  fs::resize_file(big, uint64_t{3} << 30);
+  const long before = peakRssKiB();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto g = importOnnxFile(big.string());
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("protobuf models must be under 2 GiB"), std::string::npos) << g.status().message();
+  EXPECT_LT(s, 1.0);
+  EXPECT_LT(peakRssKiB() - before, 64 * 1024);
+  auto zero = importOnnxFile("/dev/zero");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.status().message().find("is a character device"), std::string::npos) << zero.status().message();
+  ASSERT_EQ(::mkfifo((dir_ / "model" / "pipe.onnx").c_str(), 0600), 0);
+  auto pipe = importOnnxFile((dir_ / "model" / "pipe.onnx").string());
+  ASSERT_FALSE(pipe.ok());
+  EXPECT_NE(pipe.status().message().find("is a FIFO"), std::string::npos) << pipe.status().message();
 }
