@@ -3,10 +3,12 @@
 // yaml-cpp reports problems by throwing; every call into it happens inside a
 // try block in parseConfig, and nothing escapes this file as an exception.
 #include "switchyard/config.h"
+#include "switchyard/file_io.h"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <limits>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -17,6 +19,7 @@
 #include <fstream>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <sstream>
 
 namespace sy {
@@ -26,7 +29,7 @@ namespace fs = std::filesystem;
 
 // The keys each mapping accepts, in the order the docs list them.
 const std::vector<std::string> kTopKeys = {"backends",     "fallback", "retry_on_reference",   "partition", "pins",
-                                           "plugin_paths", "strict",   "default_plugin_paths"};
+                                           "plugin_paths", "strict",   "default_plugin_paths", "memory_budget"};
 const std::vector<std::string> kBackendKeys = {"name", "device", "options"};
 const std::vector<std::string> kPartitionKeys = {"policy", "min_region_nodes", "transfer_cost_per_byte"};
 const std::vector<std::string> kPinKeys = {"op", "node", "backend"};
@@ -111,6 +114,7 @@ class Parser {
       if (key == "plugin_paths") return parsePluginPaths(value, config);
       if (key == "strict") return boolValue(value, key, config.strict);
       if (key == "default_plugin_paths") return boolValue(value, key, config.defaultPluginPaths);
+      if (key == "memory_budget") return byteSize(value, key, config.memoryBudget);
       return internalError("unhandled config key ", key);
     });
   }
@@ -167,6 +171,31 @@ class Parser {
     if (std::find(valid.begin(), valid.end(), v) == valid.end())
       return error(node, what, " must be one of ", joinList(valid), ", got '", v, "'");
     return v;
+  }
+
+  /// A positive size in bytes: an integer, optionally followed by a unit
+  /// (B, KiB, MiB, GiB, TiB, or the decimal kB, MB, GB, TB), e.g. "512MiB".
+  Status byteSize(const YAML::Node& node, std::string_view what, uint64_t& out) const {
+    static const std::vector<std::pair<std::string, uint64_t>> units = {
+        {"", 1},         {"B", 1},          {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
+        {"TiB", 1ull << 40}, {"kB", 1000}, {"KB", 1000},       {"MB", 1000000},     {"GB", 1000000000},
+        {"TB", 1000000000000ull}};
+    const std::string v = node.IsScalar() ? node.Scalar() : std::string();
+    size_t digits = 0;
+    while (digits < v.size() && v[digits] >= '0' && v[digits] <= '9') ++digits;
+    size_t unitAt = digits;
+    while (unitAt < v.size() && v[unitAt] == ' ') ++unitAt;
+    const std::string unit = v.substr(unitAt);
+    uint64_t number = 0;
+    bool good = node.IsScalar() && digits > 0 && digits <= 15;
+    if (good) number = std::stoull(v.substr(0, digits));
+    auto u = std::find_if(units.begin(), units.end(), [&](const auto& e) { return e.first == unit; });
+    good = good && u != units.end() && number > 0 && number <= std::numeric_limits<uint64_t>::max() / u->second;
+    if (!good)
+      return error(node, what, " must be a positive size in bytes, optionally with a unit (B, KiB, MiB, GiB, TiB, kB, "
+                   "MB, GB, TB), e.g. 8GiB; got ", node.IsScalar() ? "'" + v + "'" : typeName(node));
+    out = number * u->second;
+    return Status::OK();
   }
 
   Status boolValue(const YAML::Node& node, std::string_view what, bool& out) const {
@@ -307,6 +336,7 @@ class Parser {
 
   Status parsePins(const YAML::Node& node, Config& config) {
     config.pins.clear();
+    std::unordered_map<std::string, size_t> pinnedOps, pinnedNodes;  // name -> index in config.pins
     if (node.IsNull()) return Status::OK();
     if (!node.IsSequence())
       return error(node, "pins must be a list of {op or node, backend} mappings, got ", typeName(node));
@@ -336,12 +366,13 @@ class Parser {
       if (hasOp && hasNode) return error(item, "a pin names either an 'op' or a 'node', not both");
       if (!hasOp && !hasNode) return error(item, "a pin needs an 'op' or a 'node'");
       if (!hasBackend) return error(item, "a pin needs a 'backend'");
-      for (const PinConfig& other : config.pins) {
-        if (hasOp && other.op == pin.op)
-          return error(item, "op '", pin.op, "' is already pinned at ", other.where.toString());
-        if (hasNode && other.node == pin.node)
-          return error(item, "node '", pin.node, "' is already pinned at ", other.where.toString());
-      }
+      // Indexes by op and by node: a check against every earlier pin made
+      // long pin lists quadratic.
+      auto& index = hasOp ? pinnedOps : pinnedNodes;
+      auto [at, fresh] = index.emplace(hasOp ? pin.op : pin.node, config.pins.size());
+      if (!fresh)
+        return error(item, hasOp ? "op '" : "node '", hasOp ? pin.op : pin.node, "' is already pinned at ",
+                     config.pins[at->second].where.toString());
       config.pins.push_back(std::move(pin));
     }
     return Status::OK();
@@ -425,16 +456,13 @@ Result<Config> loadConfig(const std::string& path) {
   if (path.empty()) return invalidArgument("no config file given (empty path)");
   if (!fs::exists(path, ec)) return notFound("config file '", path, "' does not exist");
   if (fs::is_directory(path, ec)) return invalidArgument("config file '", path, "' is a folder, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return notFound("cannot open config file '", path, "': ", std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return invalidArgument("cannot read config file '", path, "'");
+  // A config is small: 16 MiB is far more than any real one.
+  SY_ASSIGN_OR_RETURN(std::string text, readRegularFile(path, 16u << 20, "config file"));
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
   fs::path absDir = fs::absolute(dir, ec);
   if (!ec) dir = absDir;
-  return parseConfig(ss.str(), path, dir.lexically_normal().string());
+  return parseConfig(text, path, dir.lexically_normal().string());
 }
 
 Status overrideBackends(Config& config, std::string_view commaList, std::string_view source) {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <limits>
+#include <new>
 #include <optional>
 #include <unordered_map>
 
@@ -33,6 +34,36 @@ struct Interpreter::Plan {
   ExecBlock body;
   size_t numSlots = 0;
 };
+
+Status checkAgainstDeclaredType(const Value* v, DType dtype, const Shape& shape, std::map<std::string, int64_t>& bindings,
+                                bool bind) {
+  const Type& type = v->type();
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  if (dtype != type.dtype())
+    return invalidArgument("%", v->name(), " has dtype ", dtypeName(dtype), ", expected ",
+                           dtypeName(type.dtype()));
+  if (!type.rankKnown()) return Status::OK();
+  if (rank != type.rank())
+    return invalidArgument("%", v->name(), " has shape ", shapeToString(shape), " (rank ", rank,
+                           "), expected ", type.toString(), " (rank ", type.rank(), ")");
+  for (int64_t i = 0; i < rank; ++i) {
+    const Dim& d = type.dim(i);
+    const int64_t actual = shape[static_cast<size_t>(i)];
+    if (d.isStatic() && d.value() != actual)
+      return invalidArgument("%", v->name(), " has shape ", shapeToString(shape), ", expected ",
+                             type.toString(), " (dimension ", i, " must be ", d.value(), ")");
+    if (d.isSymbol()) {
+      auto it = bindings.find(d.symbolName());
+      if (it == bindings.end()) {
+        if (bind) bindings.emplace(d.symbolName(), actual);
+      } else if (it->second != actual) {
+        return invalidArgument("%", v->name(), " has shape ", shapeToString(shape), ", but ", d.symbolName(),
+                               " is ", it->second, " elsewhere (dimension ", i, " of ", type.toString(), ")");
+      }
+    }
+  }
+  return Status::OK();
+}
 
 namespace {
 
@@ -161,40 +192,24 @@ std::unordered_map<const Node*, std::vector<Type>> refinedLoopTypes(const Graph&
 }
 
 Status checkAgainstDeclared(const Value* v, const Tensor& t, Bindings& bindings, bool bind) {
-  const Type& type = v->type();
-  if (t.dtype() != type.dtype())
-    return invalidArgument("%", v->name(), " has dtype ", dtypeName(t.dtype()), ", expected ",
-                           dtypeName(type.dtype()));
-  if (!type.rankKnown()) return Status::OK();
-  if (t.rank() != type.rank())
-    return invalidArgument("%", v->name(), " has shape ", shapeToString(t.shape()), " (rank ", t.rank(),
-                           "), expected ", type.toString(), " (rank ", type.rank(), ")");
-  for (int64_t i = 0; i < t.rank(); ++i) {
-    const Dim& d = type.dim(i);
-    const int64_t actual = t.dim(i);
-    if (d.isStatic() && d.value() != actual)
-      return invalidArgument("%", v->name(), " has shape ", shapeToString(t.shape()), ", expected ",
-                             type.toString(), " (dimension ", i, " must be ", d.value(), ")");
-    if (d.isSymbol()) {
-      auto it = bindings.find(d.symbolName());
-      if (it == bindings.end()) {
-        if (bind) bindings.emplace(d.symbolName(), actual);
-      } else if (it->second != actual) {
-        return invalidArgument("%", v->name(), " has shape ", shapeToString(t.shape()), ", but ", d.symbolName(),
-                               " is ", it->second, " elsewhere (dimension ", i, " of ", type.toString(), ")");
-      }
-    }
-  }
-  return Status::OK();
+  return checkAgainstDeclaredType(v, t.dtype(), t.shape(), bindings, bind);
 }
 
 class Runner {
  public:
-  Runner(size_t numSlots, Bindings bindings) : slots_(numSlots), bindings_(std::move(bindings)) {}
+  Runner(size_t numSlots, Bindings bindings, std::shared_ptr<MemoryBudget> budget)
+      : slots_(numSlots), bindings_(std::move(bindings)), budget_(std::move(budget)) {}
 
   Status runBlock(const ExecBlock& b) {
     for (const ExecNode& np : b.nodes) {
-      Status st = runNode(np);
+      Status st;
+      try {
+        st = runNode(np);
+      } catch (const std::bad_alloc&) {
+        // Kernels allocate through std containers too: out of memory is an
+        // error of this node, never an abort of the process.
+        st = resourceExhausted("out of memory");
+      }
       if (!st.ok()) {
         // Errors from nested blocks already name their node; add this one for context.
         return st.withContext(np.node->describe());
@@ -226,7 +241,9 @@ class Runner {
   Status storeOutputs(const ExecNode& np, std::vector<Tensor> outs) {
     for (size_t i = 0; i < np.out.size(); ++i) {
       Status st = checkAgainstDeclared(np.node->output(i), outs[i], bindings_, false);
-      if (!st.ok()) return internalError("result does not match the declared type: ", st.message());
+      // The model's declared type is wrong (one rule for every backend: the
+      // runtime checks region outputs the same way).
+      if (!st.ok()) return invalidArgument("the model declares a type that its computation does not have: ", st.message());
       slots_[np.out[i]] = std::move(outs[i]);
     }
     return Status::OK();
@@ -250,7 +267,7 @@ class Runner {
     std::vector<Tensor> state;
     for (size_t i = 0; i < carried; ++i) state.push_back(slots_[np.in[2 + i]]);
     std::vector<ScanCollector> scanned;
-    for (size_t i = 0; i < scans; ++i) scanned.emplace_back(i);
+    for (size_t i = 0; i < scans; ++i) scanned.emplace_back(i, budget_);
     for (int64_t iter = 0; iter < maxTrip && cond; ++iter) {
       slots_[body.params[0]] = Tensor::scalarI64(iter);
       slots_[body.params[1]] = Tensor::scalarBool(cond);
@@ -283,6 +300,7 @@ class Runner {
 
   std::vector<Tensor> slots_;
   Bindings bindings_;
+  std::shared_ptr<MemoryBudget> budget_;
 };
 
 }  // namespace
@@ -303,6 +321,11 @@ Result<std::map<std::string, int64_t>> bindInputs(const Graph& graph, const std:
 Interpreter::~Interpreter() = default;
 
 Result<std::shared_ptr<const Interpreter>> Interpreter::create(std::shared_ptr<const Graph> graph) {
+  return create(std::move(graph), 0);
+}
+
+Result<std::shared_ptr<const Interpreter>> Interpreter::create(std::shared_ptr<const Graph> graph,
+                                                                uint64_t memoryBudget) {
   if (!graph) return invalidArgument("Interpreter::create: no graph");
   SY_RETURN_IF_ERROR(verify(*graph));
   auto plan = std::make_unique<Plan>();
@@ -312,12 +335,13 @@ Result<std::shared_ptr<const Interpreter>> Interpreter::create(std::shared_ptr<c
   std::shared_ptr<Interpreter> interp(new Interpreter());
   interp->graph_ = std::move(graph);
   interp->plan_ = std::move(plan);
+  interp->memoryBudget_ = memoryBudget ? memoryBudget : defaultMemoryBudget();
   return std::shared_ptr<const Interpreter>(std::move(interp));
 }
 
 Result<std::vector<Tensor>> Interpreter::run(const std::vector<Tensor>& inputs) const {
   SY_ASSIGN_OR_RETURN(Bindings bindings, bindInputs(*graph_, inputs));
-  Runner runner(plan_->numSlots, std::move(bindings));
+  Runner runner(plan_->numSlots, std::move(bindings), std::make_shared<MemoryBudget>(memoryBudget_));
   for (size_t i = 0; i < inputs.size(); ++i) runner.slots()[plan_->body.params[i]] = inputs[i];
   SY_RETURN_IF_ERROR(runner.runBlock(plan_->body));
   std::vector<Tensor> outs;

@@ -2,6 +2,14 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
+#include <fcntl.h>
+#include <link.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -65,6 +73,7 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::load(const std::string& path) 
   if (!fs::exists(path, ec)) return notFound(path, ": no such file");
   if (fs::is_directory(path, ec)) return invalidArgument(path, ": is a directory, not a plugin library");
 
+  SY_RETURN_IF_ERROR(checkLibraryFile(path));
   auto lib = std::make_unique<LoadedPlugin::Library>();
   try {
     lib->lib.load(boost::dll::fs::path(path),
@@ -141,7 +150,11 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::load(const std::string& path) 
     if (err) {
       Status st = plugin->toStatus(err, "init");
       plugin->api_.shutdown = nullptr;  // init failed: nothing to shut down
-      return invalidArgument(path, ": ", st.message());
+      // Keep the plugin's code: SY_ERROR_DEVICE (FailedPrecondition) means
+      // "no usable device or driver here", which the conformance runner
+      // reports as skipped rather than failed.
+      return Status(st.code() == StatusCode::kFailedPrecondition ? st.code() : StatusCode::kInvalidArgument,
+                    path + ": " + st.message());
     }
   }
 
@@ -169,15 +182,81 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::load(const std::string& path) 
   return plugin;
 }
 
-void PluginHost::discover(const std::vector<std::string>& searchPaths) {
+Status PluginHost::checkLibraryFile(const std::string& path) {
+  // O_NONBLOCK: a FIFO named like a plugin must not block the host.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return invalidArgument(path, ": cannot open: ", std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return invalidArgument(path, ": cannot stat: ", std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return invalidArgument(path, ": not a regular file");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  auto readAt = [&](void* dst, size_t bytes, uint64_t offset) {
+    return ::pread(fd, dst, bytes, static_cast<off_t>(offset)) == static_cast<ssize_t>(bytes);
+  };
+  ElfW(Ehdr) eh{};
+  const size_t headerBytes = static_cast<size_t>(std::min<uint64_t>(size, sizeof(eh)));
+  if (!readAt(&eh, headerBytes, 0)) return invalidArgument(path, ": cannot read: ", std::strerror(errno));
+  if (size >= SELFMAG && std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) return invalidArgument(path, ": not an ELF file");
+  if (size < sizeof(eh)) return invalidArgument(path, ": truncated: ", size, " bytes, shorter than an ELF header");
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) return invalidArgument(path, ": not an ELF file");
+  const int hostClass = sizeof(void*) == 8 ? ELFCLASS64 : ELFCLASS32;
+  if (eh.e_ident[EI_CLASS] != hostClass)
+    return invalidArgument(path, ": a ", eh.e_ident[EI_CLASS] == ELFCLASS32 ? "32" : "64",
+                           "-bit ELF file; this host is ", sizeof(void*) * 8, "-bit");
+  if (eh.e_type != ET_DYN) return invalidArgument(path, ": not a shared library (ELF type ", eh.e_type, ")");
+#if defined(__x86_64__)
+  constexpr int kHostMachine = EM_X86_64;
+#elif defined(__aarch64__)
+  constexpr int kHostMachine = EM_AARCH64;
+#else
+  constexpr int kHostMachine = -1;
+#endif
+  if (kHostMachine >= 0 && eh.e_machine != kHostMachine)
+    return invalidArgument(path, ": built for another machine (ELF machine ", eh.e_machine, ", this host is ",
+                           kHostMachine, ")");
+  auto truncated = [&](uint64_t needed, const char* what) {
+    return invalidArgument(path, ": truncated: its ", what, " need ", needed, " bytes, the file has ", size,
+                           " (a partial copy or an interrupted build?)");
+  };
+  if (eh.e_phnum == 0 || eh.e_phentsize != sizeof(ElfW(Phdr)))
+    return invalidArgument(path, ": malformed ELF file (", eh.e_phnum, " program headers of ", eh.e_phentsize,
+                           " bytes)");
+  const uint64_t phEnd = uint64_t{eh.e_phoff} + uint64_t{eh.e_phnum} * sizeof(ElfW(Phdr));
+  if (eh.e_phoff > size || phEnd > size) return truncated(phEnd, "program headers");
+  uint64_t needed = 0;
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    ElfW(Phdr) ph{};
+    if (!readAt(&ph, sizeof(ph), eh.e_phoff + uint64_t{i} * sizeof(ph))) return truncated(phEnd, "program headers");
+    if (ph.p_filesz > UINT64_MAX - ph.p_offset) return invalidArgument(path, ": malformed ELF program header ", i);
+    needed = std::max<uint64_t>(needed, uint64_t{ph.p_offset} + ph.p_filesz);
+  }
+  if (needed > size) return truncated(needed, "program headers' segments");
+  if (eh.e_shoff != 0) {
+    const uint64_t shEnd = uint64_t{eh.e_shoff} + uint64_t{eh.e_shnum} * uint64_t{eh.e_shentsize};
+    if (eh.e_shoff > size || shEnd > size) return truncated(shEnd, "section headers");
+  }
+  return Status::OK();
+}
+
+void PluginHost::discover(const std::vector<std::string>& searchPaths) { discover(searchPaths, {}); }
+
+void PluginHost::discover(const std::vector<std::string>& searchPaths, const std::vector<std::string>& onlyNames) {
   std::set<std::string> seenFiles;
+  const std::set<std::string> only(onlyNames.begin(), onlyNames.end());
   for (const std::string& dir : searchPaths) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
     std::vector<fs::path> candidates;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       const std::string fname = entry.path().filename().string();
-      if (fname.rfind("libsy_plugin_", 0) == 0 && entry.path().extension() == ".so") candidates.push_back(entry.path());
+      if (fname.rfind("libsy_plugin_", 0) != 0 || entry.path().extension() != ".so") continue;
+      const std::string stem = fname.substr(13, fname.size() - 13 - 3);
+      if (!only.empty() && !only.count(stem)) continue;  // not asked for: never opened
+      candidates.push_back(entry.path());
     }
     std::sort(candidates.begin(), candidates.end());
     for (const fs::path& p : candidates) {

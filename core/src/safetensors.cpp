@@ -19,6 +19,7 @@
 #include <exception>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -88,50 +89,73 @@ const char* safetensorsDTypeName(DType d) {
   return "?";
 }
 
-/// Parses the header JSON, recording the first duplicate key (nlohmann keeps
-/// the last value of a duplicated key silently, so duplicates are detected
-/// with a parser callback that tracks the keys of each open object).
-struct HeaderParser {
+/// Checks the header JSON before it is parsed into a DOM: nesting depth, and
+/// duplicate keys (nlohmann keeps the last value of a duplicated key
+/// silently). A SAX pass: nlohmann's callback parser, used before, scans the
+/// parent object at every nested object's end (quadratic in the entries).
+struct HeaderChecker : nlohmann::json_sax<json> {
   struct Frame {
-    std::set<std::string> keys;
+    std::unordered_set<std::string> keys;
     std::string lastKey;
   };
-  struct TooDeep {};
   std::vector<Frame> frames;
+  int depth = 0;  // containers open around the current position
+  bool tooDeep = false;
   std::optional<std::string> duplicate;  // the error message for the first duplicate
+  std::optional<std::string> syntaxError;
 
-  bool onEvent(int depth, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start:
-        if (depth >= kMaxJsonDepth) throw TooDeep{};
-        if (event == json::parse_event_t::object_start) frames.emplace_back();
-        break;
-      case json::parse_event_t::object_end:
-        if (!frames.empty()) frames.pop_back();
-        break;
-      case json::parse_event_t::key: {
-        if (frames.empty() || !parsed.is_string()) break;
-        std::string key = parsed.get<std::string>();
-        Frame& top = frames.back();
-        if (!top.keys.insert(key).second && !duplicate) {
-          if (frames.size() == 1) {
-            duplicate = key == kMetadataKey ? std::string("the header has two \"__metadata__\" entries")
-                                            : "tensor " + quote(key) + " appears twice in the header";
-          } else if (frames.size() == 2) {
-            const std::string& parent = frames[0].lastKey;
-            duplicate = (parent == kMetadataKey ? std::string("__metadata__") : "tensor " + quote(parent)) +
-                        " has the key " + quote(key) + " twice";
-          } else {
-            duplicate = "the key " + quote(key) + " appears twice in one object";
-          }
-        }
-        top.lastKey = std::move(key);
-        break;
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    if (!open()) return false;
+    frames.emplace_back();
+    return true;
+  }
+  bool end_object() override {
+    if (!frames.empty()) frames.pop_back();
+    --depth;
+    return true;
+  }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_array() override {
+    --depth;
+    return true;
+  }
+  bool key(string_t& key) override {
+    if (frames.empty()) return true;
+    Frame& top = frames.back();
+    if (!top.keys.insert(key).second && !duplicate) {
+      if (frames.size() == 1) {
+        duplicate = key == kMetadataKey ? std::string("the header has two \"__metadata__\" entries")
+                                        : "tensor " + quote(key) + " appears twice in the header";
+      } else if (frames.size() == 2) {
+        const std::string& parent = frames[0].lastKey;
+        duplicate = (parent == kMetadataKey ? std::string("__metadata__") : "tensor " + quote(parent)) +
+                    " has the key " + quote(key) + " twice";
+      } else {
+        duplicate = "the key " + quote(key) + " appears twice in one object";
       }
-      default:
-        break;
     }
+    top.lastKey = key;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
+    syntaxError = ex.what();
+    return false;
+  }
+
+ private:
+  bool open() {
+    if (depth >= kMaxJsonDepth) {
+      tooDeep = true;
+      return false;
+    }
+    ++depth;
     return true;
   }
 };
@@ -277,13 +301,16 @@ Result<WeightSet> parseImpl(const void* data, size_t size, const std::shared_ptr
   const uint64_t dataSize = afterLen - headerLen;
 
   json header;
-  HeaderParser hp;
+  HeaderChecker checker;
   try {
-    header = json::parse(headerText.begin(), headerText.end(),
-                         [&hp](int depth, json::parse_event_t ev, json& parsed) { return hp.onEvent(depth, ev, parsed); },
-                         /*allow_exceptions=*/true, /*ignore_comments=*/false);
-  } catch (const HeaderParser::TooDeep&) {
-    return invalidArgument(origin, ": header JSON nests deeper than ", kMaxJsonDepth, " levels");
+    json::sax_parse(headerText.begin(), headerText.end(), &checker, json::input_format_t::json, /*strict=*/true,
+                    /*ignore_comments=*/false);
+    if (checker.tooDeep) return invalidArgument(origin, ": header JSON nests deeper than ", kMaxJsonDepth, " levels");
+    if (checker.syntaxError)
+      return invalidArgument(origin, ": header (", headerLen, " bytes) is not valid JSON: ", *checker.syntaxError);
+    if (checker.duplicate) return invalidArgument(origin, ": ", *checker.duplicate);
+    header = json::parse(headerText.begin(), headerText.end(), nullptr, /*allow_exceptions=*/true,
+                         /*ignore_comments=*/false);
   } catch (const json::exception& ex) {
     return invalidArgument(origin, ": header (", headerLen, " bytes) is not valid JSON: ", ex.what());
   } catch (const std::bad_alloc&) {
@@ -291,7 +318,6 @@ Result<WeightSet> parseImpl(const void* data, size_t size, const std::shared_ptr
   } catch (const std::exception& ex) {
     return invalidArgument(origin, ": cannot parse the header: ", ex.what());
   }
-  if (hp.duplicate) return invalidArgument(origin, ": ", *hp.duplicate);
   if (!header.is_object())
     return invalidArgument(origin, ": header must be a JSON object, not a ", header.type_name(), " (",
                            jsonText(header), ")");
@@ -366,7 +392,7 @@ Result<WeightSet> parseSafetensors(const void* data, size_t size, std::shared_pt
 }
 
 Result<WeightSet> loadSafetensors(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     if (err == ENOENT) return notFound(path, ": cannot open: ", errnoText(err));

@@ -3,6 +3,7 @@
 #include "switchyard/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -238,7 +239,8 @@ TEST(Config, FolderInsteadOfFile) {
 TEST(ConfigErrors, UnknownTopLevelKey) {
   expectError("backends: [cpu]\nfallbak: reference\n",
               {"t.yaml:2:1", "unknown key 'fallbak'", "did you mean 'fallback'",
-               "valid keys: backends, fallback, retry_on_reference, partition, pins, plugin_paths, strict, default_plugin_paths"});
+               "valid keys: backends, fallback, retry_on_reference, partition, pins, plugin_paths, strict, default_plugin_paths, "
+               "memory_budget"});
 }
 
 TEST(ConfigErrors, UnknownNestedKeys) {
@@ -506,4 +508,36 @@ TEST(Config, DefaultPluginPathsCanBeTurnedOff) {
   auto bad = sy::parseConfig("default_plugin_paths: sometimes\n", "t.yaml", "/");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("t.yaml:1:23"), std::string::npos) << bad.status().message();
+}
+
+TEST(Config, MemoryBudget) {
+  auto def = sy::parseConfig("strict: false\n", "t.yaml", "/");
+  ASSERT_TRUE(def.ok()) << def.status().toString();
+  EXPECT_EQ(def->memoryBudget, 0u);  // = defaultMemoryBudget()
+  const std::pair<const char*, uint64_t> good[] = {
+      {"1024", 1024}, {"512MiB", 512ull << 20}, {"8 GiB", 8ull << 30}, {"2GB", 2000000000ull}, {"\"64 kB\"", 64000}};
+  for (const auto& [text, bytes] : good) {
+    auto c = sy::parseConfig(std::string("memory_budget: ") + text + "\n", "t.yaml", "/");
+    ASSERT_TRUE(c.ok()) << text << ": " << c.status().toString();
+    EXPECT_EQ(c->memoryBudget, bytes) << text;
+  }
+  for (const char* text : {"0", "-1", "1.5GiB", "8 gigs", "[1]", "99999999999999999999", "20000000TiB"}) {
+    auto c = sy::parseConfig(std::string("memory_budget: ") + text + "\n", "t.yaml", "/");
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_NE(c.status().message().find("t.yaml:1:16: memory_budget must be a positive size"), std::string::npos)
+        << c.status().message();
+  }
+}
+
+TEST(Config, DeviceAndFifoAreRefusedBeforeReading) {
+  auto zero = sy::loadConfig("/dev/zero");  // used to read until memory ran out
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.status().message().find("config file /dev/zero: is a character device"), std::string::npos)
+      << zero.status().message();
+  TempDir dir;
+  const std::string fifo = (dir.path() / "c.yaml").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto pipe = sy::loadConfig(fifo);  // used to block forever
+  ASSERT_FALSE(pipe.ok());
+  EXPECT_NE(pipe.status().message().find("is a FIFO"), std::string::npos) << pipe.status().message();
 }

@@ -1,6 +1,7 @@
 #include "switchyard/safetensors.h"
 
 #include <gtest/gtest.h>
+#include <chrono>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -622,6 +623,53 @@ TEST(Safetensors, RandomByteFlipsNeverCrash) {
   }
   EXPECT_GT(errors, 0);
   EXPECT_GT(ok, 0);  // some flips (in the data, or harmless) must still parse
+}
+
+
+TEST(Safetensors, ManyHeaderEntriesParseInLinearTime) {
+  // 40000 entries took 11 s: nlohmann's callback parser scanned the whole
+  // top-level object at the end of every entry.
+  auto parseN = [](int n) {
+    std::string header = "{";
+    std::string data;
+    for (int i = 0; i < n; ++i) {
+      if (i) header += ",";
+      header += "\"t" + std::to_string(i) + "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[" +
+                std::to_string(4 * i) + "," + std::to_string(4 * i + 4) + "]}";
+      data.append(4, '\0');
+    }
+    header += "}";
+    const std::string bytes = image(header, data);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto w = parseCopy(bytes);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_TRUE(w.ok()) << w.status().toString();
+    if (w.ok()) {
+      EXPECT_EQ(w->tensors.size(), static_cast<size_t>(n));
+    }
+    return s;
+  };
+  const double small = parseN(5000);
+  const double big = parseN(40000);
+  EXPECT_LT(big, 3.0) << "40000 entries took " << big << " s";
+  EXPECT_LT(big, 32 * small + 1.0) << "5000 entries: " << small << " s, 40000: " << big << " s (not linear)";
+  // Duplicates and depth are still caught by the checking pass.
+  auto dup = parseCopy(image(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{}})"));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.status().message().find("tensor 'a' appears twice"), std::string::npos) << dup.status().message();
+  auto deep = parseCopy(image(std::string(10000, '[') + std::string(10000, ']')));
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.status().message().find("nests deeper"), std::string::npos) << deep.status().message();
+}
+
+TEST(Safetensors, AFifoIsRefusedWithoutBlocking) {
+  const std::string path = ::testing::TempDir() + "/sy_fifo_" + std::to_string(::getpid()) + ".safetensors";
+  ::unlink(path.c_str());
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  auto w = loadSafetensors(path);  // used to block forever in open()
+  ::unlink(path.c_str());
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("not a regular file"), std::string::npos) << w.status().message();
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 
 #include "switchyard/control_flow.h"
@@ -71,13 +72,29 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
   engine->searchPaths_ = config.pluginPaths;
   if (config.defaultPluginPaths)
     for (const std::string& p : defaultPluginSearchPaths()) engine->searchPaths_.push_back(p);
-  engine->host_.discover(engine->searchPaths_);
+  if (config.backends.empty()) {
+    engine->host_.discover(engine->searchPaths_);
+  } else {
+    // The config names its backends: only their plugin files are opened (a
+    // broken unrelated library on the search path cannot take the run down).
+    std::vector<std::string> names;
+    for (const BackendConfig& b : config.backends)
+      if (b.name != kReference) names.push_back(b.name);
+    if (!names.empty()) engine->host_.discover(engine->searchPaths_, names);
+  }
 
   auto problem = [&](const std::string& line) -> Status {
     if (config.strict) return invalidArgument(line);
     engine->warnings_.push_back(line);
     return Status::OK();
   };
+  for (const std::string& dir : config.pluginPaths) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
+      SY_RETURN_IF_ERROR(problem("plugin path '" + dir + "' " +
+                                 (std::filesystem::exists(dir, ec) ? "is not a folder" : "does not exist") +
+                                 (config.sourcePath.empty() ? "" : " (plugin_paths in " + config.sourcePath + ")")));
+  }
   for (const PluginLoadFailure& f : engine->host_.failures()) SY_RETURN_IF_ERROR(problem("plugin not loaded: " + f.reason));
 
   std::vector<BackendConfig> wanted = config.backends;
@@ -202,6 +219,7 @@ struct CompiledModel::Impl {
   std::vector<std::string> compileLog;
   std::vector<std::unique_ptr<RegionExec>> regions;  // by region id
   bool retryOnReference = false;
+  uint64_t memoryBudget = 0;  // bytes per run (Note [memory budget])
 };
 
 CompiledModel::CompiledModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -296,9 +314,13 @@ Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<con
     bool known = false;
     for (const auto& b : backends_) known = known || b.name == p.backend;
     if (!known) {
-      const std::string line = p.where.toString() + ": pin to backend '" + p.backend + "' ignored: that backend is not in use";
-      if (config_.strict) return invalidArgument(line);
-      continue;
+      // A pin is a requirement: one that cannot apply fails the compile (it
+      // used to be dropped silently unless strict).
+      std::string active;
+      for (const auto& b : backends_) active += (active.empty() ? "" : ", ") + b.name;
+      return invalidArgument(p.where.toString(), ": pin of ", p.op.empty() ? "node '" + p.node : "op '" + p.op,
+                             "' to backend '", p.backend, "' cannot apply: that backend is not in use (active: ",
+                             active, ")");
     }
     options.pins.push_back(PinRule{p.op, p.node, p.backend});
   }
@@ -308,6 +330,7 @@ Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<con
   auto impl = std::make_unique<CompiledModel::Impl>();
   impl->graph = graph;
   impl->retryOnReference = config_.retryOnReference;
+  impl->memoryBudget = config_.memoryBudget ? config_.memoryBudget : defaultMemoryBudget();
   impl->regions.resize(plan.regions.size());
   for (const Region& region : plan.regions) {
     auto exec = std::make_unique<RegionExec>();
@@ -328,7 +351,8 @@ Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<con
     for (size_t i : order) {
       const EngineBackend& b = backends_[i];
       if (!b.instance) {
-        auto interp = Interpreter::create(std::shared_ptr<const Graph>(exec->graph.get(), [](const Graph*) {}));
+        auto interp = Interpreter::create(std::shared_ptr<const Graph>(exec->graph.get(), [](const Graph*) {}),
+                                          impl->memoryBudget);
         if (!interp.ok()) return interp.status().withContext("region " + std::to_string(region.id));
         exec->interpreter = *interp;
         exec->backend = b.name;
@@ -357,7 +381,8 @@ Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<con
         }
     }
     if (impl->retryOnReference && !exec->interpreter) {
-      auto interp = Interpreter::create(std::shared_ptr<const Graph>(exec->graph.get(), [](const Graph*) {}));
+      auto interp = Interpreter::create(std::shared_ptr<const Graph>(exec->graph.get(), [](const Graph*) {}),
+                                        impl->memoryBudget);
       if (interp.ok()) exec->interpreter = *interp;
     }
     impl->regions[static_cast<size_t>(region.id)] = std::move(exec);
@@ -373,8 +398,9 @@ namespace {
 
 class RunState {
  public:
-  RunState(const CompiledModel::Impl& m, std::vector<TraceEvent>* trace)
-      : m_(m), trace_(trace), start_(std::chrono::steady_clock::now()) {}
+  RunState(const CompiledModel::Impl& m, std::vector<TraceEvent>* trace, std::map<std::string, int64_t> bindings)
+      : m_(m), trace_(trace), start_(std::chrono::steady_clock::now()),
+        budget_(std::make_shared<MemoryBudget>(m.memoryBudget)), bindings_(std::move(bindings)) {}
 
   double nowUs() const {
     return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start_).count();
@@ -439,13 +465,24 @@ class RunState {
       if (step.kind == Step::Kind::Region) {
         const RegionExec& r = *m_.regions[static_cast<size_t>(step.region)];
         const double t0 = trace_ ? nowUs() : 0;
-        SY_RETURN_IF_ERROR(runRegion(r));
+        Status st;
+        try {
+          st = runRegion(r);
+        } catch (const std::bad_alloc&) {
+          // Out of memory is an error of this region, never an abort.
+          st = resourceExhausted("region ", r.regionId, " on backend '", r.backend, "': out of memory");
+        }
+        SY_RETURN_IF_ERROR(st);
         record("region " + std::to_string(r.regionId) + " (" + std::to_string(r.graph->numNodes()) + " nodes)",
                r.backend, t0);
-      } else if (step.node->op() == "if") {
-        SY_RETURN_IF_ERROR(runIf(step).withContext(step.node->describe()));
       } else {
-        SY_RETURN_IF_ERROR(runLoop(step).withContext(step.node->describe()));
+        Status st;
+        try {
+          st = step.node->op() == "if" ? runIf(step) : runLoop(step);
+        } catch (const std::bad_alloc&) {
+          st = resourceExhausted("out of memory");
+        }
+        SY_RETURN_IF_ERROR(st.withContext(step.node->describe()));
       }
     }
     return Status::OK();
@@ -467,7 +504,10 @@ class RunState {
     }
     auto outs = r.interpreter->run(inputs);
     if (!outs.ok()) return outs.status().withContext("region " + std::to_string(r.regionId) + " on the reference interpreter");
-    for (size_t i = 0; i < r.outputs.size(); ++i) setHost(r.outputs[i], (*outs)[i]);
+    for (size_t i = 0; i < r.outputs.size(); ++i) {
+      SY_RETURN_IF_ERROR(checkDeclared(r, r.outputs[i], (*outs)[i].dtype(), (*outs)[i].shape()));
+      setHost(r.outputs[i], (*outs)[i]);
+    }
     return Status::OK();
   }
 
@@ -512,6 +552,8 @@ class RunState {
       if (!adopted[i] || !fromAbiDType(t.dtype, dtype) || t.rank < 0 || t.rank > SY_MAX_RANK)
         return internalError("plugin '", r.instance->plugin().name(), "' returned a malformed output ", i, " (%", v->name(), ")");
       Shape shape(t.dims, t.dims + t.rank);
+      if (dtype == v->type().dtype() && (!v->type().rankKnown() || v->type().rank() == t.rank))
+        SY_RETURN_IF_ERROR(checkDeclared(r, v, dtype, shape));
       auto numel = checkedNumel(shape);
       if (!numel.ok() || dtype != v->type().dtype() ||
           (v->type().rankKnown() && v->type().rank() != t.rank) ||
@@ -532,6 +574,17 @@ class RunState {
       s.shape = std::move(shape);
     }
     return Status::OK();
+  }
+
+  /// Note [declared types at run time]: one rule for every backend. A
+  /// region output's run-time shape must have its declared static dims, and
+  /// its symbolic dims the sizes the inputs bound; otherwise the model's
+  /// declared type is wrong, which is the model's error, not the backend's.
+  Status checkDeclared(const RegionExec& r, const Value* v, DType dtype, const Shape& shape) {
+    Status st = checkAgainstDeclaredType(v, dtype, shape, bindings_, false);
+    if (st.ok()) return st;
+    return invalidArgument("the model declares a type that its computation does not have: ", st.message(),
+                           " (computed by region ", r.regionId, " on backend '", r.backend, "')");
   }
 
   /// Copies the slot of `from` to `to` (no data copy).
@@ -559,7 +612,7 @@ class RunState {
     std::vector<Slot> state;
     for (size_t i = 0; i < carried; ++i) state.push_back(slots_[n->input(2 + i)]);
     std::vector<ScanCollector> scanned;
-    for (size_t i = 0; i < scans; ++i) scanned.emplace_back(i);
+    for (size_t i = 0; i < scans; ++i) scanned.emplace_back(i, budget_);
     for (int64_t iter = 0; iter < maxTrip && cond; ++iter) {
       setHost(body->param(0), Tensor::scalarI64(iter));
       setHost(body->param(1), Tensor::scalarBool(cond));
@@ -570,7 +623,7 @@ class RunState {
       for (size_t i = 0; i < carried; ++i) state[i] = slots_[body->returns()[1 + i]];
       for (size_t i = 0; i < scans; ++i) {
         SY_ASSIGN_OR_RETURN(Tensor t, host(body->returns()[1 + carried + i]));
-        SY_RETURN_IF_ERROR(scanned[i].add(std::move(t), iter));
+        SY_RETURN_IF_ERROR(scanned[i].add(t, iter));
       }
     }
     for (size_t i = 0; i < carried; ++i) slots_[n->output(i)] = state[i];
@@ -590,6 +643,8 @@ class RunState {
   const CompiledModel::Impl& m_;
   std::vector<TraceEvent>* trace_;
   std::chrono::steady_clock::time_point start_;
+  std::shared_ptr<MemoryBudget> budget_;
+  std::map<std::string, int64_t> bindings_;  // symbols bound by the inputs
   std::unordered_map<const Value*, Slot> slots_;
 };
 
@@ -600,8 +655,8 @@ Result<std::vector<Tensor>> CompiledModel::run(const std::vector<Tensor>& inputs
 }
 
 Result<std::vector<Tensor>> CompiledModel::run(const std::vector<Tensor>& inputs, const RunOptions& options) const {
-  SY_RETURN_IF_ERROR(bindInputs(*impl_->graph, inputs).status());
-  RunState state(*impl_, options.trace);
+  SY_ASSIGN_OR_RETURN(auto bindings, bindInputs(*impl_->graph, inputs));
+  RunState state(*impl_, options.trace, std::move(bindings));
   for (size_t i = 0; i < inputs.size(); ++i) state.setHost(impl_->graph->inputs()[i], inputs[i]);
   SY_RETURN_IF_ERROR(state.runBlock(impl_->plan.top));
   std::vector<Tensor> outs;

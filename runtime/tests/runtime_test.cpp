@@ -279,6 +279,85 @@ graph @cf(%x: f32[2, 2], %n: i64) {
   expectSame(*outs, reference(g, inputs));
 }
 
+TEST(Runtime, UnboundedScanStopsAtTheConfiguredMemoryBudget) {
+  // The body runs on memdev, the loop on the host: its scan output grows in
+  // one buffer charged to the run's budget (config key memory_budget).
+  auto g = parse(R"(
+graph @scan(%x: f32[4], %n: i64) {
+  %t = constant() {value = tensor<bool[]>[true]} : bool[]
+  %last, %all = loop(%n, %t, %x) : f32[4], f32[?, 4] {
+  ^body(%i: i64, %c: bool, %s: f32[4]):
+    %a = add(%s, %x) : f32[4]
+    yield %c, %a, %a
+  }
+  return %last, %all
+}
+)");
+  Config config = testConfig({memdev()});
+  config.memoryBudget = 1u << 20;
+  auto engine = Engine::create(config);
+  ASSERT_TRUE(engine.ok());
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  const Tensor x = testing::F({4}, {1, 2, 3, 4});
+  auto fits = (*model)->run({x, Tensor::scalarI64(1000)});  // 16 KB of scan output
+  ASSERT_TRUE(fits.ok()) << fits.status().toString();
+  expectSame(*fits, reference(g, {x, Tensor::scalarI64(1000)}));
+  auto unbounded = (*model)->run({x, Tensor::scalarI64(-1)});
+  ASSERT_FALSE(unbounded.ok());
+  EXPECT_EQ(unbounded.status().code(), StatusCode::kResourceExhausted) << unbounded.status().toString();
+  EXPECT_NE(unbounded.status().message().find("'loop' node %last"), std::string::npos) << unbounded.status().message();
+  EXPECT_NE(unbounded.status().message().find("memory budget (1048576 bytes"), std::string::npos)
+      << unbounded.status().message();
+}
+
+TEST(Runtime, PinsMustApplyOrFail) {
+  // A pin to a backend that is not in use used to be dropped without a word.
+  auto g = parse(R"(
+graph @g(%x: f32[3]) {
+  %y = relu(%x) : f32[3]
+  return %y
+}
+)");
+  Config config = testConfig({memdev()});
+  PinConfig pin;
+  pin.op = "relu";
+  pin.backend = "vulkan";
+  pin.where = SourceLocation{"pins.yaml", 4, 5};
+  config.pins = {pin};
+  auto engine = Engine::create(config);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto model = (*engine)->compile(g);
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.status().message().find("pins.yaml:4:5: pin of op 'relu' to backend 'vulkan' cannot apply"),
+            std::string::npos)
+      << model.status().message();
+  EXPECT_NE(model.status().message().find("active: memdev, reference"), std::string::npos) << model.status().message();
+  // The same pin to an active backend applies.
+  config.pins[0].backend = "reference";
+  engine = Engine::create(config);
+  ASSERT_TRUE(engine.ok());
+  model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  for (const NodePlacement& p : (*model)->plan().placements) EXPECT_EQ(p.backend, "reference");
+}
+
+TEST(Runtime, MissingPluginPathWarnsOrFailsWhenStrict) {
+  Config config = testConfig({memdev()});
+  config.pluginPaths.push_back("/nonexistent/sy-plugins");
+  auto lenient = Engine::create(config);
+  ASSERT_TRUE(lenient.ok()) << lenient.status().toString();
+  bool warned = false;
+  for (const std::string& w : (*lenient)->warnings())
+    warned = warned || w.find("plugin path '/nonexistent/sy-plugins' does not exist") != std::string::npos;
+  EXPECT_TRUE(warned);
+  config.strict = true;
+  auto strict = Engine::create(config);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.status().message().find("plugin path '/nonexistent/sy-plugins' does not exist"), std::string::npos)
+      << strict.status().message();
+}
+
 TEST(Runtime, ConcurrentRunsGiveIdenticalResults) {
   auto engine = Engine::create(testConfig({memdev()}));
   ASSERT_TRUE(engine.ok());
@@ -327,8 +406,8 @@ TEST(Runtime, UnknownBackendIsSkippedWithALineOrRefusedWhenStrict) {
   for (const auto& w : (*engine)->warnings())
     found = found || (w.find("my.yaml:3:5") != std::string::npos && w.find("ghost") != std::string::npos);
   EXPECT_TRUE(found);
-  // Strict: the missing backend is an error (no other plugin folder, so nothing else fails first).
-  c.pluginPaths = {"/nonexistent-switchyard-plugins"};
+  // Strict: the missing backend is an error (no plugin folder, so nothing else fails first).
+  c.pluginPaths = {};
   c.defaultPluginPaths = false;
   c.backends = {ghost};
   c.strict = true;

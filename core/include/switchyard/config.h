@@ -77,6 +77,9 @@ struct Config {
   /// pluginPaths; false makes the search hermetic (only pluginPaths).
   bool defaultPluginPaths = true;
   bool strict = false;                   ///< a plugin that fails to load is an error, not a warning
+  /// Key `memory_budget`: bytes one run may accumulate in loop scan outputs
+  /// (Note [memory budget]); 0 = defaultMemoryBudget().
+  uint64_t memoryBudget = 0;
   std::string sourcePath;                ///< the file it came from ("" for defaults)
 };
 

@@ -23,6 +23,9 @@ class Interpreter {
   /// Verifies `graph` and prepares it for running. The graph must not be
   /// changed while the interpreter lives.
   static Result<std::shared_ptr<const Interpreter>> create(std::shared_ptr<const Graph> graph);
+  /// Same, with a memory budget per run (Note [memory budget] in
+  /// control_flow.h); 0 = defaultMemoryBudget().
+  static Result<std::shared_ptr<const Interpreter>> create(std::shared_ptr<const Graph> graph, uint64_t memoryBudget);
 
   /// Runs the graph on `inputs` (in graph-input order). Checks every input's
   /// dtype, rank and dims against the declared types, binding symbolic dims
@@ -41,10 +44,19 @@ class Interpreter {
   Interpreter() = default;
   std::shared_ptr<const Graph> graph_;
   std::unique_ptr<Plan> plan_;
+  uint64_t memoryBudget_ = 0;
 };
 
 /// Checks `inputs` against the graph's declared input types and returns the
 /// bindings of symbolic dims (`N` -> 8). Shared by the interpreter and the runtime.
 Result<std::map<std::string, int64_t>> bindInputs(const Graph& graph, const std::vector<Tensor>& inputs);
+
+/// Checks a run-time value of `dtype` and `shape` against the declared type of
+/// `v`: dtype, rank, static dims, and symbolic dims against `bindings` (a
+/// symbol not yet bound is bound when `bind`). The message names the value and
+/// both shapes. The reference interpreter checks every node's results with
+/// it, the runtime every region's outputs, whatever the backend.
+Status checkAgainstDeclaredType(const Value* v, DType dtype, const Shape& shape,
+                                std::map<std::string, int64_t>& bindings, bool bind);
 
 }  // namespace sy

@@ -63,7 +63,7 @@ struct PluginLoadFailure {
 class PluginHost {
  public:
   /// Loads one plugin file. Errors say which file and why: missing file,
-  /// not a shared library, no `sy_plugin_get_api`, another ABI major (both
+  /// not a shared library (checked before dlopen: checkLibraryFile), no `sy_plugin_get_api`, another ABI major (both
   /// versions named), a function table missing required entries, init failure.
   static Result<std::shared_ptr<LoadedPlugin>> load(const std::string& path);
 
@@ -71,6 +71,14 @@ class PluginHost {
   /// plugin of a given name wins, later ones are reported as shadowed).
   /// Failures are collected, not fatal.
   void discover(const std::vector<std::string>& searchPaths);
+  /// Same, loading only the files named `libsy_plugin_<name>.so` for a name
+  /// in `onlyNames` (the backends a config asks for; others are not opened).
+  void discover(const std::vector<std::string>& searchPaths, const std::vector<std::string>& onlyNames);
+
+  /// Checks, without loading it, that `path` is a complete ELF shared library
+  /// for this machine: the header, and that the file is as long as its program
+  /// and section headers say (dlopen of a truncated file faults with SIGBUS).
+  static Status checkLibraryFile(const std::string& path);
 
   const std::vector<std::shared_ptr<LoadedPlugin>>& plugins() const { return plugins_; }
   const std::vector<PluginLoadFailure>& failures() const { return failures_; }
