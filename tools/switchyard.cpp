@@ -353,12 +353,25 @@ std::string statsLine(const sy::Tensor& t) {
   return s;
 }
 
-/// A file name for an output value (ONNX names may hold '/' or ':').
+/// The file name (without ".npy") of an output value under --output-dir.
+/// ONNX names may hold '/', ':', ' ' or be ".."; every byte outside
+/// [A-Za-z0-9_.-], '%' itself and a leading '.' become %XX (hex), so that
+/// distinct names always give distinct files (docs/cli.md).
 std::string fileNameFor(const std::string& valueName) {
+  static const char* kHex = "0123456789ABCDEF";
   std::string s;
-  for (char c : valueName) s += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') ? c : '_';
-  if (s.empty() || s == "." || s == "..") s = "output";
-  return s;
+  for (size_t i = 0; i < valueName.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(valueName[i]);
+    const bool plain = std::isalnum(c) || c == '_' || c == '-' || (c == '.' && i > 0);
+    if (plain) {
+      s += static_cast<char>(c);
+    } else {
+      s += '%';
+      s += kHex[c >> 4];
+      s += kHex[c & 15];
+    }
+  }
+  return s.empty() ? "%" : s;
 }
 
 struct Comparison {
@@ -561,13 +574,29 @@ int runModel(const std::string& modelPath, const sy::Graph& graph, const sy::Eng
     if (ec) return fail(sy::invalidArgument("cannot create the output folder ", a.outputDir, ": ", ec.message()));
   }
   int status = kExitOk;
+  std::map<std::string, std::string> writtenFiles;  // file name -> the value written there
   for (size_t i = 0; i < outs->size(); ++i) {
     const sy::Tensor& t = (*outs)[i];
     const std::string& name = graph.outputs()[i]->name();
     std::cout << "output %" << name << " = " << t.toString(8) << "\n";
     std::cout << "       " << statsLine(t) << "\n";
-    if (!a.outputDir.empty()) {
-      const std::string path = (fs::path(a.outputDir) / (fileNameFor(name) + ".npy")).string();
+    bool writeIt = !a.outputDir.empty();
+    const std::string file = fileNameFor(name) + ".npy";
+    if (writeIt) {
+      if (file.size() > 255)
+        return fail(sy::invalidArgument("output %", name, ": its file name under --output-dir would be ", file.size(),
+                                        " bytes long (at most 255); nothing more was written"));
+      auto [prev, fresh] = writtenFiles.emplace(file, name);
+      if (!fresh) {
+        // The encoding is one-to-one, so only the same value returned twice gets here.
+        if (prev->second != name)
+          return fail(sy::internalError("outputs %", prev->second, " and %", name, " map to the same file ", file));
+        std::cout << "       (returned again: already written to " << file << ")\n";
+        writeIt = false;
+      }
+    }
+    if (writeIt) {
+      const std::string path = (fs::path(a.outputDir) / file).string();
       sy::Tensor toWrite = t;
       if (t.dtype() == sy::DType::BF16) {  // NumPy has no bf16: write f32
         auto f = sy::Tensor::allocate(sy::DType::F32, t.shape());
@@ -633,13 +662,48 @@ struct BenchArgs {
   std::string tracePath;
 };
 
-/// Nearest-rank percentile of sorted values.
-double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
-  rank = std::clamp<size_t>(rank, 1, sorted.size());
-  return sorted[rank - 1];
-}
+/// Latency samples in logarithmic buckets 1% wide, from 1 ns to about 3 hours:
+/// fixed memory however long `bench --time` runs (keeping every sample grew
+/// without bound). Count, min, max and mean are exact; percentiles are
+/// nearest-rank within the bucket's 1%, clamped to [min, max].
+class LatencyHistogram {
+ public:
+  void add(double ms) {
+    ++count_;
+    sum_ += ms;
+    min_ = std::min(min_, ms);
+    max_ = std::max(max_, ms);
+    ++buckets_[bucketOf(ms)];
+  }
+  int64_t count() const { return count_; }
+  double min() const { return count_ ? min_ : 0; }
+  double max() const { return count_ ? max_ : 0; }
+  double mean() const { return count_ ? sum_ / static_cast<double>(count_) : 0; }
+  double percentile(double p) const {
+    if (count_ == 0) return 0;
+    int64_t rank = static_cast<int64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
+    rank = std::clamp<int64_t>(rank, 1, count_);
+    int64_t seen = 0;
+    for (size_t b = 0; b < buckets_.size(); ++b) {
+      seen += buckets_[b];
+      if (seen >= rank) return std::clamp(kMinMs * std::pow(kGrowth, static_cast<double>(b) + 0.5), min(), max());
+    }
+    return max();
+  }
+
+ private:
+  static constexpr double kMinMs = 1e-6;
+  static constexpr double kGrowth = 1.01;
+  static constexpr size_t kBuckets = 3000;  // 1e-6 ms * 1.01^3000 is about 1e7 ms
+  static size_t bucketOf(double ms) {
+    if (!(ms > kMinMs)) return 0;
+    const double b = std::floor(std::log(ms / kMinMs) / std::log(kGrowth));
+    return static_cast<size_t>(std::clamp(b, 0.0, static_cast<double>(kBuckets - 1)));
+  }
+  std::vector<int64_t> buckets_ = std::vector<int64_t>(kBuckets, 0);
+  int64_t count_ = 0;
+  double sum_ = 0, min_ = INFINITY, max_ = -INFINITY;
+};
 
 /// A one-line progress indicator on stderr, only when stderr is a terminal.
 class Progress {
@@ -693,7 +757,7 @@ int benchModel(const std::string& modelPath, const sy::Graph& graph, const sy::E
 
   // Latency: one caller.
   const int64_t iterations = a.iterations > 0 ? a.iterations : (a.seconds > 0 ? 0 : 100);
-  std::vector<double> lat;
+  LatencyHistogram lat;
   TraceRecorder rec;
   std::vector<sy::TraceEvent> events;
   sy::RunOptions options;
@@ -701,7 +765,7 @@ int benchModel(const std::string& modelPath, const sy::Graph& graph, const sy::E
   const auto phase0 = Clock::now();
   while (true) {
     const double elapsed = msSince(phase0) / 1000.0;
-    if (iterations > 0 ? static_cast<int64_t>(lat.size()) >= iterations : elapsed >= a.seconds) break;
+    if (iterations > 0 ? lat.count() >= iterations : elapsed >= a.seconds) break;
     const auto t0 = Clock::now();
     auto r = model.run(in, options);
     const double ms = msSince(t0);
@@ -711,16 +775,16 @@ int benchModel(const std::string& modelPath, const sy::Graph& graph, const sy::E
     }
     if (options.trace) {
       rec.addRun(std::chrono::duration<double, std::micro>(t0 - phase0).count(), ms * 1000.0,
-                 static_cast<int>(lat.size()), events);
+                 static_cast<int>(lat.count()), events);
     }
-    lat.push_back(ms);
-    progress.update("latency " + std::to_string(lat.size()) +
+    lat.add(ms);
+    progress.update("latency " + std::to_string(lat.count()) +
                     (iterations > 0 ? "/" + std::to_string(iterations) : " runs, " + fixed(elapsed, 1) + "/" + fixed(a.seconds, 1) + " s"));
   }
   const double latencyWallS = msSince(phase0) / 1000.0;
 
   // Throughput: T callers on the same CompiledModel.
-  int64_t tpRuns = static_cast<int64_t>(lat.size());
+  int64_t tpRuns = lat.count();
   double tpWallS = latencyWallS;
   if (a.threads > 1) {
     std::atomic<int64_t> started{0}, done{0};
@@ -765,11 +829,7 @@ int benchModel(const std::string& modelPath, const sy::Graph& graph, const sy::E
   }
   progress.clear();
 
-  std::vector<double> sorted = lat;
-  std::sort(sorted.begin(), sorted.end());
-  double mean = 0;
-  for (double v : sorted) mean += v;
-  mean = sorted.empty() ? 0 : mean / static_cast<double>(sorted.size());
+  const double mean = lat.mean();
   const double runsPerS = tpWallS > 0 ? static_cast<double>(tpRuns) / tpWallS : 0;
   const int64_t rss = peakRssBytes();
 
@@ -790,13 +850,13 @@ int benchModel(const std::string& modelPath, const sy::Graph& graph, const sy::E
     j["load_ms"] = loadMs;
     j["compile_ms"] = compileMs;
     j["warmup"] = a.warmup;
-    j["latency_ms"] = Json{{"runs", sorted.size()},
-                           {"min", sorted.empty() ? 0 : sorted.front()},
-                           {"median", percentile(sorted, 50)},
+    j["latency_ms"] = Json{{"runs", lat.count()},
+                           {"min", lat.min()},
+                           {"median", lat.percentile(50)},
                            {"mean", mean},
-                           {"p90", percentile(sorted, 90)},
-                           {"p99", percentile(sorted, 99)},
-                           {"max", sorted.empty() ? 0 : sorted.back()}};
+                           {"p90", lat.percentile(90)},
+                           {"p99", lat.percentile(99)},
+                           {"max", lat.max()}};
     j["throughput"] = Json{{"threads", a.threads}, {"runs", tpRuns}, {"seconds", tpWallS}, {"runs_per_second", runsPerS}};
     j["peak_rss_bytes"] = rss;
     if (!a.tracePath.empty()) j["trace"] = a.tracePath;
@@ -813,9 +873,9 @@ int benchModel(const std::string& modelPath, const sy::Graph& graph, const sy::E
   std::cout << "\n";
   std::cout << "warmup:     " << a.warmup << " runs\n";
   char line[256];
-  std::snprintf(line, sizeof(line), "latency:    %zu runs, one caller: min %.3f  median %.3f  mean %.3f  p90 %.3f  p99 %.3f  max %.3f ms\n",
-                sorted.size(), sorted.empty() ? 0 : sorted.front(), percentile(sorted, 50), mean,
-                percentile(sorted, 90), percentile(sorted, 99), sorted.empty() ? 0 : sorted.back());
+  std::snprintf(line, sizeof(line), "latency:    %lld runs, one caller: min %.3f  median %.3f  mean %.3f  p90 %.3f  p99 %.3f  max %.3f ms\n",
+                static_cast<long long>(lat.count()), lat.min(), lat.percentile(50), mean, lat.percentile(90),
+                lat.percentile(99), lat.max());
   std::cout << line;
   std::snprintf(line, sizeof(line), "throughput: %d thread%s, %lld runs in %.3f s: %.1f runs/s\n", a.threads,
                 a.threads == 1 ? "" : "s", static_cast<long long>(tpRuns), tpWallS, runsPerS);
@@ -824,6 +884,26 @@ int benchModel(const std::string& modelPath, const sy::Graph& graph, const sy::E
   std::cout << line;
   if (!a.tracePath.empty()) std::cout << "trace:      " << a.tracePath << " (the single-caller runs)\n";
   return kExitOk;
+}
+
+/// A CLI11 check for a finite number >= 0 (> 0 when `positive`). CLI11's own
+/// PositiveNumber lets "nan" through (every comparison with NaN is false).
+CLI::Validator finiteNumber(bool positive) {
+  return CLI::Validator(
+      [positive](std::string& text) -> std::string {
+        double v = 0;
+        try {
+          size_t used = 0;
+          v = std::stod(text, &used);
+          if (used != text.size()) return "not a number: " + text;
+        } catch (const std::exception&) {
+          return "not a number: " + text;
+        }
+        if (!std::isfinite(v) || v < 0 || (positive && v == 0))
+          return std::string("must be a finite number ") + (positive ? "> 0" : ">= 0") + ", got " + text;
+        return std::string();
+      },
+      positive ? "FINITE > 0" : "FINITE >= 0");
 }
 
 void addInputOptions(CLI::App* cmd, InputOptions& o) {
@@ -870,8 +950,9 @@ int main(int argc, char** argv) {
   run->add_option("--expect", runArgs.expectArgs, "compare output NAME with a .npy file, NAME=FILE.npy (repeatable); "
                                                   "a mismatch exits with 1")
       ->allow_extra_args(false);
-  run->add_option("--rtol", runArgs.rtol, "relative tolerance of --expect: |got - expected| <= atol + rtol * |expected| (default 1e-4)");
-  run->add_option("--atol", runArgs.atol, "absolute tolerance of --expect (default 1e-5)");
+  run->add_option("--rtol", runArgs.rtol, "relative tolerance of --expect: |got - expected| <= atol + rtol * |expected| (default 1e-4)")
+      ->check(finiteNumber(false));
+  run->add_option("--atol", runArgs.atol, "absolute tolerance of --expect (default 1e-5)")->check(finiteNumber(false));
   run->add_option("--trace", runArgs.tracePath, "write a Chrome trace (JSON, opens in Perfetto) of the run");
 
   BenchArgs benchArgs;
@@ -887,7 +968,7 @@ int main(int argc, char** argv) {
   auto* iterOpt = bench->add_option("--iterations,-n", benchArgs.iterations, "timed runs (default 100)")
                       ->check(CLI::PositiveNumber);
   auto* timeOpt = bench->add_option("--time,-t", benchArgs.seconds, "run for this many seconds instead (per phase)")
-                      ->check(CLI::PositiveNumber);
+                      ->check(finiteNumber(true));
   iterOpt->excludes(timeOpt);
   bench->add_option("--threads", benchArgs.threads, "concurrent callers for the throughput phase (default 1)")
       ->check(CLI::Range(1, 1024));

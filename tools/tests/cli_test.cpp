@@ -5,6 +5,7 @@
 // interpreter and match the outputs PyTorch computed.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -295,6 +296,91 @@ TEST_F(Cli, BenchJson) {
   EXPECT_GT(j["peak_rss_bytes"].get<int64_t>(), 1 << 20);
   EXPECT_EQ(j["backends"], json::array({"reference"}));
   EXPECT_TRUE(o.err.empty()) << "no progress indicator when stderr is not a terminal: " << o.err;
+}
+
+// --------------------------------------------------------------- issue #12
+
+TEST_F(Cli, OutputDirNamesAreCollisionFree) {
+  // a/b, a_b, "a b", a:b and .. all became a_b.npy / output.npy before: the
+  // last write won. Each name now has a file of its own.
+  std::ofstream(path("names.sy")) << R"(graph @g(%x: f32[2]) {
+  %"a/b" = neg(%x) : f32[2]
+  %a_b = relu(%x) : f32[2]
+  %"a b" = abs(%x) : f32[2]
+  %"a:b" = exp(%x) : f32[2]
+  %".." = sigmoid(%x) : f32[2]
+  return %"a/b", %a_b, %"a b", %"a:b", %"..", %a_b
+}
+)";
+  Outcome o = sy("run " + path("names.sy") + " --config " + kRefConfig + " --output-dir " + path("out"));
+  EXPECT_EXIT_CODE(o, 0);
+  std::set<std::string> files;
+  for (const auto& e : fs::directory_iterator(path("out"))) files.insert(e.path().filename().string());
+  EXPECT_EQ(files, (std::set<std::string>{"a%2Fb.npy", "a_b.npy", "a%20b.npy", "a%3Ab.npy", "%2E..npy"}));
+  // Each file holds its own output: a/b = -x, a_b = relu(x).
+  const sy::Tensor neg = sy::readNpyFile(path("out/a%2Fb.npy")).value();
+  const sy::Tensor relu = sy::readNpyFile(path("out/a_b.npy")).value();
+  EXPECT_LE(neg.getDouble(0) * relu.getDouble(0), 0.0);
+  EXPECT_NE(o.out.find("written to " + path("out/a%3Ab.npy")), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("returned again: already written to a_b.npy"), std::string::npos) << o.out;
+}
+
+TEST_F(Cli, NonRegularInputFilesAreRefusedAtOnce) {
+  // /dev/zero was read until memory ran out; a folder given as .npy was
+  // "truncated (0 bytes)"; a FIFO blocked forever.
+  Outcome o = sy("run " + kMlp + " --config " + kRefConfig + " --dim N=2 --input x=/dev/zero");
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_NE(o.err.find("/dev/zero: is a character device"), std::string::npos) << o.err;
+  o = sy("run " + kMlp + " --config " + kRefConfig + " --dim N=2 --input x=" + dir_.string());
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_NE(o.err.find("is a directory, not a regular file"), std::string::npos) << o.err;
+  ASSERT_EQ(::mkfifo(path("pipe.npy").c_str(), 0600), 0);
+  o = sy("run " + kMlp + " --config " + kRefConfig + " --dim N=2 --expect p=" + path("pipe.npy"));
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_NE(o.err.find("is a FIFO"), std::string::npos) << o.err;
+  o = sy("run " + kMlp + " --config /dev/zero");
+  EXPECT_NE(o.code, 0);
+  EXPECT_NE(o.err.find("is a character device"), std::string::npos) << o.err;
+  o = sy("run /dev/zero --config " + kRefConfig);
+  EXPECT_NE(o.code, 0);
+  EXPECT_EQ(o.err.find("Segmentation"), std::string::npos) << o.err;
+}
+
+TEST_F(Cli, NonFiniteOrNegativeNumbersAreUsageErrors) {
+  for (const char* bad : {"--rtol nan", "--rtol -1", "--atol inf", "--atol -0.5", "--rtol 1x"}) {
+    Outcome o = sy("run " + kMlp + " --config " + kRefConfig + " --dim N=2 " + bad);
+    EXPECT_EXIT_CODE(o, 2) << bad;
+    EXPECT_TRUE(o.err.find("must be a finite number") != std::string::npos ||
+                o.err.find("not a number") != std::string::npos)
+        << bad << ": " << o.err;
+  }
+  for (const char* bad : {"--time nan", "--time 0", "--time -1", "--time inf"}) {
+    Outcome o = sy("bench " + kMlp + " --config " + kRefConfig + " --dim N=2 " + bad);
+    EXPECT_EXIT_CODE(o, 2) << bad;  // `--time nan` silently ran 100 iterations
+  }
+  Outcome ok = sy("run " + kMlp + " --config " + kRefConfig + " --dim N=2 --rtol 0 --atol 1e-3");
+  EXPECT_EXIT_CODE(ok, 0);
+}
+
+TEST_F(Cli, BenchMemoryDoesNotGrowWithTime) {
+  // Every latency sample was kept (and copied to sort): memory grew with --time.
+  // Samples now go to a fixed-size histogram; min/max/mean stay exact.
+  auto peak = [&](const char* seconds) {
+    Outcome o = sy("bench " + kMlp + " --config " + kRefConfig + " --dim N=1 --warmup 0 --time " + seconds + " --json");
+    EXPECT_EXIT_CODE(o, 0);
+    json j = json::parse(o.out);
+    const auto& l = j["latency_ms"];
+    EXPECT_LE(l["min"].get<double>(), l["median"].get<double>());
+    EXPECT_LE(l["median"].get<double>(), l["p99"].get<double>());
+    EXPECT_LE(l["p99"].get<double>(), l["max"].get<double>());
+    return std::make_pair(j["peak_rss_bytes"].get<int64_t>(), j["latency_ms"]["runs"].get<int64_t>());
+  };
+  const auto [shortRss, shortRuns] = peak("0.3");
+  const auto [longRss, longRuns] = peak("3");
+  EXPECT_GT(longRuns, 5 * shortRuns);
+  // A sample is 8 bytes (16 with the sorted copy): a million runs would add ~16 MB.
+  EXPECT_LT(longRss - shortRss, 4 << 20) << shortRuns << " runs: " << shortRss << " bytes; " << longRuns
+                                         << " runs: " << longRss << " bytes";
 }
 
 TEST_F(Cli, BenchThreadsTimeAndTrace) {
