@@ -27,23 +27,50 @@ class ExportResult:
                 f"outputs={self.outputs}, dynamic_batch={self.dynamic_batch})")
 
 
+class _Default:
+    def __init__(self, value):
+        self.value = value
+
+
 def supported_ops():
     """{ATen op: (IR ops it becomes, note)} — the converter's own table."""
     return dict(sorted(aten.DOC.items()))
 
 
-def _input_specs(graph_inputs, example_inputs, input_shapes):
+def _defaults(m, n_inputs):
+    """The default value of each forward argument (self excluded), or _NO_DEFAULT."""
+    out = [_NO_DEFAULT] * n_inputs
+    try:
+        schema = m.forward.schema if hasattr(m, "forward") else m.schema
+        args = [a for a in schema.arguments if a.name != "self"]
+    except Exception:  # noqa: BLE001 - traced functions and old files may have no schema
+        return out
+    for i, a in enumerate(args[:n_inputs]):
+        if a.default_value is not None or "Optional" in str(a.type) or str(a.type).endswith("?"):
+            out[i] = a.default_value
+    return out
+
+
+_NO_DEFAULT = object()
+
+
+def _input_specs(graph_inputs, example_inputs, input_shapes, defaults):
     names = [_graph_input_name(v.debugName()) for v in graph_inputs]
     specs = []
     if example_inputs is not None:
         if isinstance(example_inputs, (torch.Tensor, int, float, bool)):
             example_inputs = (example_inputs,)
         example_inputs = tuple(example_inputs)
+        # Trailing arguments with defaults may be left out.
+        if len(example_inputs) < len(names) and all(d is not _NO_DEFAULT for d in defaults[len(example_inputs):]):
+            example_inputs = example_inputs + tuple(_Default(d) for d in defaults[len(example_inputs):])
         if len(example_inputs) != len(names):
             raise ConversionError(f"the model takes {len(names)} inputs ({', '.join(names)}) but "
                                   f"{len(example_inputs)} example inputs were given")
         for name, x in zip(names, example_inputs):
-            if isinstance(x, torch.Tensor):
+            if x is None or isinstance(x, _Default):
+                specs.append((name, None, None if x is None else x.value, "const"))
+            elif isinstance(x, torch.Tensor):
                 dt = x.dtype if x.dtype != torch.float64 else torch.float32
                 if dt not in TORCH_TO_SY:
                     raise ConversionError(f"input {name}: dtype {x.dtype} has no Switchyard equivalent")
@@ -61,10 +88,13 @@ def _input_specs(graph_inputs, example_inputs, input_shapes):
     input_shapes = dict(input_shapes or {})
     for i, (name, v) in enumerate(zip(names, graph_inputs)):
         kind = v.type().kind()
+        spec = input_shapes.pop(name, None)
+        if spec is None and defaults[i] is not _NO_DEFAULT:
+            specs.append((name, None, defaults[i], "const"))
+            continue
         if kind in ("IntType", "FloatType", "BoolType"):
             specs.append((name, None, (), None))
             continue
-        spec = input_shapes.pop(name, None)
         if spec is None:
             raise ConversionError(
                 f"input {name}: its shape is unknown; pass example_inputs, or input_shapes "
@@ -112,7 +142,7 @@ def export(module_or_path, example_inputs=None, out="model.sy", *, input_shapes=
     inputs = list(graph.inputs())
     if inputs and isinstance(inputs[0].type(), torch._C.ClassType):
         inputs = inputs[1:]
-    specs = _input_specs(inputs, example_inputs, input_shapes)
+    specs = _input_specs(inputs, example_inputs, input_shapes, _defaults(m, len(inputs)))
     notes = []
     dyn = dynamic_batch
     while True:

@@ -1476,6 +1476,31 @@ def _arange(cx, n, a):
     return cx.em.one("range", [s, e, st], {}, Type(dtype, (length,)), "arange")
 
 
+@lowers("aten::triu", "aten::tril", to="range, unsqueeze, sub, greater_equal, less_equal, where",
+        note="masks built from the positions (e.g. causal attention)")
+def _triangle(cx, n, a):
+    x = cx.tensor(a[0])
+    k = int(const(a[1], "diagonal")) if len(a) > 1 else 0
+    r = rank_of(x)
+    if r < 2:
+        raise NodeError("triu/tril of a tensor with fewer than 2 dims")
+    rows, cols = cx.dim_of(x, r - 2), cx.dim_of(x, r - 1)
+
+    def positions(size):
+        if isinstance(size, int):
+            return cx.em.constant("i64", (size,), list(range(size)))
+        return cx.em.one("range", [cx.em.scalar("i64", 0), cx.tensor(size, "i64"), cx.em.scalar("i64", 1)], {},
+                         Type("i64", (size.sym,)), "pos")
+
+    row = unsqueeze_v(cx, positions(rows), 1)
+    col = unsqueeze_v(cx, positions(cols), 0)
+    diff = binary(cx, "sub", col, row)
+    op = "greater_equal" if n.kind() == "aten::triu" else "less_equal"
+    keep = binary(cx, op, diff, cx.em.scalar("i64", k), "bool")
+    zero = cx.em.scalar(x.dtype, False if x.dtype == "bool" else 0)
+    return cx.em.one("where", [keep, x, zero], {}, Type(x.dtype, ir.broadcast_shapes(keep.shape, x.shape)), "tri")
+
+
 @lowers("aten::tensor", "aten::as_tensor", to="constant", note="from numbers known at conversion")
 def _tensor(cx, n, a):
     data = a[0]

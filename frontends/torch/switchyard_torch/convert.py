@@ -61,6 +61,13 @@ class Opaque:
 OPAQUE = Opaque()
 
 
+_NOT_CONST = object()
+# Ops never evaluated at conversion: their value is a property of the run, or
+# folding would only store a bigger constant.
+_NO_FOLD = {"aten::size", "aten::dim", "aten::len", "aten::expand", "aten::expand_as", "aten::repeat",
+            "aten::zeros_like", "aten::ones_like", "aten::full_like"}
+
+
 class NodeError(Exception):
     """An error converting one node (bad or non-constant arguments)."""
 
@@ -146,6 +153,11 @@ class Converter:
                                   f"but {len(self.input_specs)} were described")
         for v, spec in zip(inputs, self.input_specs):
             name, dtype, shape, number = spec
+            if number == "const":
+                # An argument bound at conversion (None for an optional tensor, or
+                # its default value): not an input of the program.
+                self.env[v.unique()] = shape
+                continue
             ty = v.type()
             kind = ty.kind()
             if kind == "TensorType":
@@ -228,6 +240,10 @@ class Converter:
         if kind == "prim::Loop":
             return self.convert_loop(n, args)
         fn = self.table.get(kind)
+        folded = self.fold_constant(n, args, in_table=fn is not None)
+        if folded is not None:
+            self.set_outputs(n, folded)
+            return
         if fn is None:
             self.unsupported.setdefault(kind, []).append(source_location(n))
             self.set_outputs(n, [OPAQUE] * len(list(n.outputs())))
@@ -258,6 +274,48 @@ class Converter:
                                     "tensor from outside it"))
             elif isinstance(self.get(first), (ir.Value, TensorConst)):
                 self.env[first.unique()] = out
+
+    def fold_constant(self, n, args, in_table):
+        """Evaluates an ATen op with torch when all its inputs are known at conversion
+        and one is a tensor constant (or the op is not in the table): its result is a
+        constant of the program. Returns the outputs, or None when not folded."""
+        kind = n.kind()
+        if not kind.startswith("aten::") or n.outputsSize() != 1 or n.isNondeterministic():
+            return None
+        if kind.endswith("_") or kind in _NO_FOLD:
+            return None
+
+        def plain(v):
+            if isinstance(v, TensorConst):
+                return v.tensor
+            if isinstance(v, ListV):
+                items = [plain(i) for i in v.items]
+                return None if any(i is _NOT_CONST for i in items) else items
+            if v is None or isinstance(v, (bool, int, float, str)):
+                return v
+            return _NOT_CONST
+
+        vals = [plain(a) for a in args]
+        if any(v is _NOT_CONST for v in vals):
+            return None
+        has_tensor = any(isinstance(a, TensorConst) or isinstance(a, ListV) and
+                         any(isinstance(i, TensorConst) for i in a.items) for a in args)
+        if in_table and not has_tensor:
+            return None
+        out_kind = n.outputsAt(0).type().kind()
+        if out_kind not in ("TensorType", "IntType", "FloatType", "BoolType"):
+            return None
+        try:
+            op = getattr(torch.ops.aten, kind.split("::", 1)[1])
+            with torch.no_grad():
+                res = op(*vals)
+        except Exception:  # noqa: BLE001 - any failure: convert the op normally
+            return None
+        if isinstance(res, torch.Tensor):
+            return [TensorConst(res.detach(), n.outputsAt(0).debugName())]
+        if isinstance(res, (bool, int, float)):
+            return [res]
+        return None
 
     def constant_of(self, n):
         out = n.output()

@@ -74,6 +74,35 @@ class EncoderBlock(nn.Module):
         return x
 
 
+class DecoderBlock(nn.Module):
+    """A GPT-style decoder block: causal self-attention (mask built with triu in
+    forward, heads folded into the batch for bmm), tanh-GELU MLP, pre-norm."""
+
+    def __init__(self, d=24, heads=3):
+        super().__init__()
+        self.heads = heads
+        self.ln1 = nn.LayerNorm(d)
+        self.attn = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d)
+        self.fc = nn.Linear(d, 4 * d)
+        self.out = nn.Linear(4 * d, d)
+
+    def forward(self, x):
+        B, T, C = x.size(0), x.size(1), x.size(2)
+        hd = C // self.heads
+        q, k, v = self.attn(self.ln1(x)).split(C, dim=2)
+        q = q.view(B, T, self.heads, hd).transpose(1, 2).reshape(B * self.heads, T, hd)
+        k = k.view(B, T, self.heads, hd).transpose(1, 2).reshape(B * self.heads, T, hd)
+        v = v.view(B, T, self.heads, hd).transpose(1, 2).reshape(B * self.heads, T, hd)
+        att = torch.bmm(q, k.transpose(1, 2)) * (1.0 / math.sqrt(hd))
+        causal = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+        att = att.masked_fill(causal, float("-inf")).softmax(dim=-1)
+        y = torch.bmm(att, v).view(B, self.heads, T, hd).transpose(1, 2).contiguous().view(B, T, C)
+        x = x + self.proj(y)
+        return x + self.out(nn.functional.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+
+
 class ControlFlow(nn.Module):
     """A data-dependent `if` and a `for` loop over the rows of a tensor."""
 
@@ -150,6 +179,8 @@ def build(name, seed=0):
         mask = torch.zeros(2, 6, dtype=torch.bool)
         mask[1, 4:] = True
         return EncoderBlock().eval(), (x, mask)
+    if name == "decoder":
+        return DecoderBlock().eval(), (torch.randn(2, 5, 24, generator=g),)
     if name == "control_flow":
         return ControlFlow().eval(), (torch.randn(4, 6, generator=g),)
     if name == "rnn":

@@ -15,7 +15,7 @@ import harness  # noqa: E402
 import models  # noqa: E402
 import switchyard_torch  # noqa: E402
 
-MODELS = ["mlp", "cnn", "encoder", "control_flow", "rnn"]
+MODELS = ["mlp", "cnn", "encoder", "decoder", "control_flow", "rnn"]
 
 
 def _inputs_dict(result, example):
@@ -53,6 +53,9 @@ def _add(name, mode):
             # Both branches of the data-dependent if, and another row count.
             _, ex = models.build(name)
             inputs_list = [ex, (-ex[0] - 3.0,), (torch.randn(7, 6),), (torch.full((2, 6), 2.0),)]
+        if name == "decoder" and mode == "script":
+            _, ex = models.build(name)
+            inputs_list = [ex, (torch.randn(3, 5, 24),)]  # another batch size
         if name == "rnn" and mode == "script":
             _, ex = models.build(name)
             inputs_list = [ex, (torch.randn(9, 2, 5),)]  # a longer sequence: the loop runs 9 times
