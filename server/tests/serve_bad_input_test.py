@@ -20,9 +20,9 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 from serve_harness import Checks, Server, cleanup, load_npy_set, make_repository
 
 LIMIT = 1 << 20  # --max-request-bytes
-# A model whose requests wait 1.5 s in a queue of 2: the third concurrent one is refused.
+# A model whose requests wait 3 s in a queue of 2: the third concurrent one is refused.
 SLOW = ("max_batch_size: 64\ninstance_count: 1\nmax_queue_size: 2\n"
-        "dynamic_batching:\n  max_queue_delay_us: 1500000\n")
+        "dynamic_batching:\n  max_queue_delay_us: 3000000\n")
 
 
 def post(addr, path, body, headers=None, method="POST"):
@@ -136,7 +136,7 @@ def main():
             with socket.create_connection((host, int(port)), timeout=10) as sock:
                 sock.sendall(b"POST /v2/models/mlp/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"inp")
 
-            # Bounded queue: 6 concurrent requests to `slow` (queue of 2, 1.5 s delay): some 503, the rest 200.
+            # Bounded queue: 6 concurrent requests to `slow` (queue of 2, 3 s delay): some 503, the rest 200.
             one = json_infer(x[:1])
             with concurrent.futures.ThreadPoolExecutor(6) as pool:
                 codes = list(pool.map(lambda _: post(addr, "/v2/models/slow/infer", one)[0], range(6)))
@@ -215,7 +215,7 @@ def main():
                     "metrics count the refused requests")
             channel.close()
 
-            # --- SIGTERM drains: a request waiting in `slow` (1.5 s) is answered, then exit 0 ---
+            # --- SIGTERM drains: a request waiting in `slow` (3 s) is answered, then exit 0 ---
             result = {}
 
             def late():
@@ -223,7 +223,7 @@ def main():
 
             th = threading.Thread(target=late)
             th.start()
-            time.sleep(0.3)
+            time.sleep(1.0)  # the request is queued by then, even on a loaded machine
             t0 = time.time()
             code = server.stop()
             th.join(30)
