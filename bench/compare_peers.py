@@ -1,22 +1,36 @@
 #!/usr/bin/env python3
-"""Switchyard vs ONNX Runtime vs PyTorch on the example models, same inputs, same threads.
+"""Switchyard vs ONNX Runtime vs OpenVINO vs PyTorch on whole models, same inputs, same threads.
 
-For every model of examples/models (mlp, cnn, transformer, control_flow) and every
-batch size asked for, this runs the same computation three ways:
+Models: the examples of examples/models (mlp, cnn, transformer, control_flow) at
+every batch size asked for, and any ONNX model given as a path (a file, or a
+folder searched for */model.onnx and *.onnx) -- e.g. the real-size set that
+bench/make_bench_models.py writes to build/bench-models. Each runs four ways:
 
     switchyard   `switchyard bench MODEL --config <generated> --json` (backends from
                  --backends, default the CPU plugin with `threads: T`)
     onnxruntime  InferenceSession on the CPU execution provider, intra_op_num_threads=T,
                  inter_op_num_threads=1, sequential execution, all graph optimisations
-    pytorch      the nn.Module from examples/make_models.py, rebuilt with the seeds
-                 that script uses (checked against the shipped output_*.npy), with
-                 torch.set_num_threads(T), under torch.inference_mode()
+    openvino     openvino.Core().compile_model on the CPU device with
+                 INFERENCE_NUM_THREADS=T, NUM_STREAMS=1, PERFORMANCE_HINT=LATENCY
+    pytorch      for the examples, the nn.Module from examples/make_models.py, rebuilt
+                 with the seeds that script uses (checked against the shipped
+                 output_*.npy); for a model path, the TorchScript `model.pt` beside it
+                 when there is one (else no PyTorch column); torch.set_num_threads(T),
+                 under torch.inference_mode()
 
-It first checks that the three give the same outputs (max |diff| printed), then
-times them in rounds: each round runs a block of warm-up runs and then a block of
-timed runs per system, the three in a rotating order, so that noise from the other
-tenants of the machine lands on all three. A system's latency is the median of its
-per-round medians; the ratio Switchyard / ONNX Runtime is what to read (docs/benchmarks.md).
+Inputs of a model path: input_<name>.npy beside the model when present, else
+random ones from the model's declared inputs (symbolic dims from --dim, default 1).
+
+It first checks that the systems give the same outputs (max |diff| printed; the
+reference is PyTorch, or ONNX Runtime where there is no PyTorch module), then
+times them in rounds: each round runs a block of warm-up runs and then a block
+of timed runs per system, in a rotating order, so that noise from the other
+tenants of the machine lands on all of them. A system's latency is the median of
+its per-round medians; the ratios Switchyard / ONNX Runtime, / OpenVINO and /
+the better of the two are what to read (docs/benchmarks.md).
+
+--noisy-neighbour adds a process that burns one core for the whole run (a
+shared server); compare the ratios of two runs with and without it.
 
 Run it through the wrapper, bench/compare_peers; see --help.
 """
@@ -40,7 +54,9 @@ VENV = HERE / ".venv"
 # onnxruntime 1.20.1 has wheels for CPython 3.11 and works with Debian 12's
 # NumPy 1.24 (torch 1.13 from Debian is built against NumPy 1.x: NumPy 2 must
 # not be pulled into the venv, or importing torch breaks).
-REQUIREMENTS = ["onnxruntime==1.20.1", "numpy>=1.21.6,<2"]
+# openvino 2026.4.1 accepts NumPy 1.x; transformers is for bench/make_bench_models.py.
+REQUIREMENTS = ["onnxruntime==1.20.1", "openvino==2026.4.1", "transformers==4.36.2", "numpy>=1.21.6,<2"]
+IMPORTS = "import onnxruntime, openvino, numpy, torch, onnx, transformers"
 MODELS = ["mlp", "cnn", "transformer", "control_flow"]
 NOISY = 1.5  # a system's slowest round median over its fastest: above this the row is flagged
 
@@ -62,6 +78,8 @@ def ensure_venv():
     if in_venv():
         try:
             import onnxruntime  # noqa: F401
+            import openvino  # noqa: F401
+            import transformers  # noqa: F401
             return
         except ImportError:  # a venv whose pip install did not finish: install below
             pass
@@ -73,15 +91,14 @@ def ensure_venv():
                 "    apt-get install -y python3-torch python3-onnx")
         print(f"compare_peers: creating {VENV} (from {base}, --system-site-packages)", file=sys.stderr)
         subprocess.run([base, "-m", "venv", "--system-site-packages", str(VENV)], check=True)
-    have = subprocess.run([str(py), "-c", "import onnxruntime, numpy, torch, onnx"], capture_output=True)
+    have = subprocess.run([str(py), "-c", IMPORTS], capture_output=True)
     if have.returncode != 0:
         print(f"compare_peers: pip install {' '.join(REQUIREMENTS)} into {VENV}", file=sys.stderr)
         subprocess.run([str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q", *REQUIREMENTS],
                        check=True)
-        have = subprocess.run([str(py), "-c", "import onnxruntime, numpy, torch, onnx"],
-                              capture_output=True, text=True)
+        have = subprocess.run([str(py), "-c", IMPORTS], capture_output=True, text=True)
         if have.returncode != 0:
-            die(f"the venv still cannot import onnxruntime, numpy, torch and onnx:\n{have.stderr}")
+            die(f"the venv still cannot {IMPORTS}:\n{have.stderr}")
     os.execv(str(py), [str(py), str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
@@ -276,57 +293,157 @@ def agreement(a, b):
     return worst, ok
 
 
-def run_case(name, batch, spec, args, backends, work, sy_exe, config, env):
-    import numpy as np
+def ort_session(model_path, threads):
     import onnxruntime as ort
-    import torch
-
-    shipped_dir = ROOT / "examples" / "models" / name
-    shipped_model = shipped_dir / "model.onnx"
-    case_dir = work / f"{name}_b{batch}"
-    case_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(args.seed)
-    inputs = make_inputs(shipped_inputs(shipped_dir, spec["input_names"]), batch, rng)
-    if batch_fits(shipped_model, batch):
-        model_path, model_origin = shipped_model, "shipped"
-    else:
-        model_path, model_origin = case_dir / "model.onnx", "re-exported"
-        export_for_batch(spec, inputs, model_path)
-    input_files = {}
-    for n, a in inputs.items():
-        input_files[n] = case_dir / f"input_{n}.npy"
-        np.save(input_files[n], a)
-
-    # ONNX Runtime.
     so = ort.SessionOptions()
-    so.intra_op_num_threads = args.threads
+    so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
-    feeds = {i.name: inputs[i.name] for i in sess.get_inputs()}
-    out_names = [o.name for o in sess.get_outputs()]
+    return ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
 
-    # PyTorch.
+
+def openvino_runner(model_path, threads, inputs, out_names):
+    """OpenVINO on the CPU device, T inference threads, one stream, latency hint.
+    Returns a callable giving the outputs in `out_names` order."""
+    import openvino as ov
+    core = ov.Core()
+    compiled = core.compile_model(str(model_path), "CPU", {
+        "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+        # f32 like the other systems: newer CPUs would otherwise run bf16/f16 inside.
+        "INFERENCE_PRECISION_HINT": "f32"})
+    request = compiled.create_infer_request()
+    feeds = {}
+    for port in compiled.inputs:
+        name = port.get_any_name()
+        if name not in inputs:
+            die(f"openvino: {model_path} wants input '{name}', which the case does not have")
+        feeds[name] = inputs[name]
+    ports = []
+    for n in out_names:
+        match = [o for o in compiled.outputs if n in o.get_names()]
+        ports.append(match[0] if match else None)
+
+    def run():
+        request.infer(feeds)
+        return [request.get_tensor(p).data.copy() if p is not None else None for p in ports]
+    return run
+
+
+class Case:
+    """One model at one batch size, ready to run: its ONNX file, inputs (also
+    saved as .npy for switchyard), output names, and an optional PyTorch callable."""
+
+    def __init__(self, label, batch, model_path, origin, inputs, out_names, torch_fn, work):
+        import numpy as np
+        self.label, self.batch, self.model_path, self.origin = label, batch, model_path, origin
+        self.inputs, self.out_names, self.torch_fn = inputs, out_names, torch_fn
+        self.dir = work / f"{label}_b{batch}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.input_files = {}
+        for n, a in inputs.items():
+            self.input_files[n] = self.dir / f"input_{n}.npy"
+            np.save(self.input_files[n], a)
+
+
+def example_case(name, batch, spec, args, work):
+    import numpy as np
+    import torch
+    shipped_dir = ROOT / "examples" / "models" / name
+    shipped_model = shipped_dir / "model.onnx"
+    rng = np.random.default_rng(args.seed)
+    inputs = make_inputs(shipped_inputs(shipped_dir, spec["input_names"]), batch, rng)
+    case_dir = work / f"{name}_b{batch}"
+    if batch_fits(shipped_model, batch):
+        model_path, origin = shipped_model, "shipped"
+    else:
+        model_path, origin = case_dir / "model.onnx", "re-exported"
+        export_for_batch(spec, inputs, model_path)
     module = spec["module"]
     targs = tuple(torch.from_numpy(inputs[n]) for n in spec["input_names"])
 
     def torch_run():
         with torch.inference_mode():
             return module(*targs)
+    sess = ort_session(model_path, 1)
+    out_names = [o.name for o in sess.get_outputs()]
+    return Case(name, batch, model_path, origin, inputs, out_names, torch_run, work)
+
+
+ORT_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16",
+             "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int8)": "int8",
+             "tensor(uint8)": "uint8", "tensor(bool)": "bool"}
+
+
+def path_case(model_path, args, work):
+    """A case for any ONNX file: inputs from input_<name>.npy beside it, else random;
+    PyTorch from a TorchScript model.pt beside it, when there is one."""
+    import numpy as np
+    import torch
+    sess = ort_session(model_path, 1)
+    rng = np.random.default_rng(args.seed)
+    inputs = {}
+    for i in sess.get_inputs():
+        f = model_path.parent / f"input_{i.name}.npy"
+        if f.exists():
+            inputs[i.name] = np.load(f)
+            continue
+        shape = []
+        for d in i.shape:
+            if isinstance(d, int) and d >= 0:
+                shape.append(d)
+            elif isinstance(d, str) and d in args.dim:
+                shape.append(args.dim[d])
+            else:
+                shape.append(1)
+        dt = ORT_TYPES.get(i.type)
+        if dt is None:
+            die(f"{model_path}: input '{i.name}' has type {i.type}, which this script cannot make up; "
+                f"put an input_{i.name}.npy beside the model")
+        if dt.startswith("float"):
+            inputs[i.name] = rng.standard_normal(shape).astype(dt)
+        elif dt == "bool":
+            inputs[i.name] = np.ones(shape, dtype=bool)
+        else:
+            inputs[i.name] = rng.integers(0, 100, size=shape).astype(dt)
+    out_names = [o.name for o in sess.get_outputs()]
+    torch_fn = None
+    pt = model_path.parent / "model.pt"
+    if pt.exists() and model_path.name == "model.onnx":
+        module = torch.jit.load(str(pt)).eval()
+        targs = tuple(torch.from_numpy(inputs[i.name]) for i in sess.get_inputs())
+
+        def torch_fn():
+            with torch.inference_mode():
+                return module(*targs)
+    label = model_path.parent.name if model_path.name == "model.onnx" else model_path.stem
+    batch = next(iter(inputs.values())).shape[0] if inputs and next(iter(inputs.values())).ndim else 1
+    return Case(label, batch, model_path, "path", inputs, out_names, torch_fn, work)
+
+
+def run_case(case, args, backends, sy_exe, config, env):
+    sess = ort_session(case.model_path, args.threads)
+    feeds = {i.name: case.inputs[i.name] for i in sess.get_inputs()}
 
     def ort_run():
-        return sess.run(out_names, feeds)
+        return sess.run(case.out_names, feeds)
 
-    sy = Switchyard(sy_exe, config, model_path, input_files, env)
+    ov_run = openvino_runner(case.model_path, args.threads, case.inputs, case.out_names)
+    sy = Switchyard(sy_exe, config, case.model_path, case.input_files, env)
 
-    # Correctness first: the same outputs from all three.
-    y_torch = torch_run()
-    y_torch = [t.numpy() for t in (y_torch if isinstance(y_torch, (tuple, list)) else (y_torch,))]
+    # Correctness first: the same outputs from every system, against PyTorch (or ONNX Runtime).
+    as_list = lambda y: [t.numpy() for t in (y if isinstance(y, (tuple, list)) else (y,))]
     y_ort = ort_run()
-    y_sy = sy.outputs(case_dir, out_names)
-    diff_sy, ok_sy = agreement(y_sy, y_torch)
-    diff_ort, ok_ort = agreement(y_ort, y_torch)
+    y_ref, ref_name = (as_list(case.torch_fn()), "pytorch") if case.torch_fn else (y_ort, "onnxruntime")
+    y_sy = sy.outputs(case.dir, case.out_names)
+    y_ov = ov_run()
+    diffs, agree = {}, True
+    for sysname, y in (("switchyard", y_sy), ("onnxruntime", y_ort), ("openvino", y_ov)):
+        if sysname == ref_name:
+            continue
+        d, ok = agreement(y, y_ref)
+        diffs[f"{sysname}_vs_{ref_name}"] = d
+        agree = agree and ok
 
     # A backend that did not load is skipped by switchyard (everything then runs on
     # the reference fallback): refuse to time that as if it were the backend.
@@ -336,30 +453,34 @@ def run_case(name, batch, spec, args, backends, work, sy_exe, config, env):
         die(f"switchyard did not get backend(s) {', '.join(missing)} (it has {sy.last.get('backends')}):\n  "
             + "\n  ".join(sy.warnings or ["(no warning printed)"]))
 
-    # Timing: rounds, a rotating order of the three systems in each.
+    # Timing: rounds, a rotating order of the systems in each.
     per_round = max(1, -(-args.iterations // args.rounds))
     systems = {
         "switchyard": lambda: sy.block(args.warmup, per_round),
         "onnxruntime": lambda: timed_block(ort_run, args.warmup, per_round),
-        "pytorch": lambda: timed_block(torch_run, args.warmup, per_round),
+        "openvino": lambda: timed_block(ov_run, args.warmup, per_round),
     }
+    if case.torch_fn:
+        systems["pytorch"] = lambda: timed_block(case.torch_fn, args.warmup, per_round)
     order = list(systems)
     medians = {s: [] for s in systems}
     for r in range(args.rounds):
-        for s in order[r % 3:] + order[:r % 3]:
+        k = r % len(order)
+        for s in order[k:] + order[:k]:
             medians[s].append(systems[s]())
     result = {
-        "model": name,
-        "batch": batch,
-        "onnx": str(model_path.relative_to(ROOT) if model_path.is_relative_to(ROOT) else model_path),
-        "onnx_origin": model_origin,
-        "inputs": {n: {"shape": list(a.shape), "dtype": str(a.dtype)} for n, a in inputs.items()},
+        "model": case.label,
+        "batch": case.batch,
+        "onnx": str(case.model_path.relative_to(ROOT) if case.model_path.is_relative_to(ROOT) else case.model_path),
+        "onnx_origin": case.origin,
+        "inputs": {n: {"shape": list(a.shape), "dtype": str(a.dtype)} for n, a in case.inputs.items()},
         "runs_per_system": per_round * args.rounds,
         "switchyard_regions": sy.last.get("regions", {}),
         "switchyard_backends": sy.last.get("backends", []),
-        "max_abs_diff": {"switchyard_vs_pytorch": diff_sy, "onnxruntime_vs_pytorch": diff_ort},
+        "reference_outputs": ref_name,
+        "max_abs_diff": diffs,
         "switchyard_warnings": sy.warnings,
-        "outputs_agree": ok_sy and ok_ort,
+        "outputs_agree": agree,
         "latency_ms": {},
     }
     for s, m in medians.items():
@@ -367,7 +488,10 @@ def run_case(name, batch, spec, args, backends, work, sy_exe, config, env):
                                    "min_round": min(m), "max_round": max(m)}
     lat = {s: result["latency_ms"][s]["median"] for s in systems}
     result["ratio_switchyard_over_onnxruntime"] = lat["switchyard"] / lat["onnxruntime"]
-    result["ratio_switchyard_over_pytorch"] = lat["switchyard"] / lat["pytorch"]
+    result["ratio_switchyard_over_openvino"] = lat["switchyard"] / lat["openvino"]
+    result["ratio_switchyard_over_best_peer"] = lat["switchyard"] / min(lat["onnxruntime"], lat["openvino"])
+    if "pytorch" in lat:
+        result["ratio_switchyard_over_pytorch"] = lat["switchyard"] / lat["pytorch"]
     return result
 
 
@@ -377,28 +501,40 @@ def placement(regions):
     return ",".join(f"{b}:{n}" for b, n in sorted(regions.items())) or "-"
 
 
+def geomean(xs):
+    import math
+    xs = [x for x in xs if x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
 def print_table(results, backends):
-    head = ["model", "batch", "switchyard ms", "onnxruntime ms", "pytorch ms", "sy/ort", "sy/torch",
-            "|sy-torch|", "|ort-torch|", "noisy", f"regions ({'+'.join(backends)})"]
-    short = {"switchyard": "sy", "onnxruntime": "ort", "pytorch": "torch"}
+    head = ["model", "batch", "switchyard ms", "onnxruntime ms", "openvino ms", "pytorch ms", "sy/ort", "sy/ov",
+            "sy/best", "max|diff|", "noisy", f"regions ({'+'.join(backends)})"]
+    short = {"switchyard": "sy", "onnxruntime": "ort", "openvino": "ov", "pytorch": "torch"}
     rows = []
     for r in results:
         l = r["latency_ms"]
         rows.append([r["model"], str(r["batch"]) + ("*" if r["onnx_origin"] == "re-exported" else ""),
                      f"{l['switchyard']['median']:.4f}", f"{l['onnxruntime']['median']:.4f}",
-                     f"{l['pytorch']['median']:.4f}",
-                     f"{r['ratio_switchyard_over_onnxruntime']:.2f}", f"{r['ratio_switchyard_over_pytorch']:.2f}",
-                     f"{r['max_abs_diff']['switchyard_vs_pytorch']:.1e}",
-                     f"{r['max_abs_diff']['onnxruntime_vs_pytorch']:.1e}" + ("" if r["outputs_agree"] else " MISMATCH"),
+                     f"{l['openvino']['median']:.4f}",
+                     f"{l['pytorch']['median']:.4f}" if "pytorch" in l else "-",
+                     f"{r['ratio_switchyard_over_onnxruntime']:.2f}", f"{r['ratio_switchyard_over_openvino']:.2f}",
+                     f"{r['ratio_switchyard_over_best_peer']:.2f}",
+                     (f"{max(r['max_abs_diff'].values()):.1e}" if r["max_abs_diff"] else "-")
+                     + ("" if r["outputs_agree"] else " MISMATCH"),
                      ",".join(short[k] for k, v in l.items() if v["max_round"] > NOISY * v["min_round"]) or "-",
                      placement(r["switchyard_regions"])])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-    fmt = lambda cells: "  ".join(c.rjust(w) if i not in (0, 9, 10) else c.ljust(w)
+    fmt = lambda cells: "  ".join(c.rjust(w) if i not in (0, 10, 11) else c.ljust(w)
                                   for i, (c, w) in enumerate(zip(cells, widths)))
     print(fmt(head))
     print(fmt(["-" * w for w in widths]))
     for row in rows:
         print(fmt(row))
+    if len(results) > 1:
+        print(f"geometric mean: sy/ort {geomean([r['ratio_switchyard_over_onnxruntime'] for r in results]):.2f}, "
+              f"sy/ov {geomean([r['ratio_switchyard_over_openvino'] for r in results]):.2f}, "
+              f"sy/best {geomean([r['ratio_switchyard_over_best_peer'] for r in results]):.2f}")
     for r in results:
         for w in r["switchyard_warnings"]:
             print(f"{r['model']} batch {r['batch']}: {w}")
@@ -407,42 +543,97 @@ def print_table(results, backends):
               "the median of rounds hides a minority of bad rounds, not a majority")
     if any(r["onnx_origin"] == "re-exported" for r in results):
         print("* the shipped model has a fixed batch: re-exported from make_models.py's module for this batch")
+    print("max|diff|: largest |output - reference| of the other systems; the reference is PyTorch where "
+          "there is a module, else ONNX Runtime")
+
+
+def model_paths(items):
+    """ONNX files named on the command line; a folder stands for its */model.onnx and *.onnx."""
+    out = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(p.glob("*/model.onnx")) + sorted(p.glob("*.onnx"))
+            if not found:
+                die(f"{p}: no */model.onnx or *.onnx in this folder")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            die(f"{p}: no such file or folder")
+    return [x.resolve() for x in out]
+
+
+class NoisyNeighbour:
+    """A process that burns one core until stopped (a busy tenant of a shared server)."""
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="Latency: median of per-round medians (single caller). See docs/benchmarks.md.")
+    ap.add_argument("paths", nargs="*",
+                    help="ONNX models to run besides (or, without --models, instead of) the examples: files, "
+                         "or folders searched for */model.onnx and *.onnx (e.g. build/bench-models)")
     ap.add_argument("--build-dir", type=Path, default=ROOT / "build",
                     help="the Switchyard build folder with bin/switchyard and plugins/ (default: build)")
     ap.add_argument("--backends", default="cpu",
                     help="Switchyard backends in priority order, comma-separated (default: cpu); "
                          "'reference' tests the script without the CPU plugin")
     ap.add_argument("--threads", type=int, default=usable_cores(),
-                    help="threads for all three systems (default: the usable cores, %(default)s here)")
+                    help="threads for every system (default: the usable cores, %(default)s here)")
     ap.add_argument("--iterations", "-n", type=int, default=100, help="timed runs per system and case (default 100)")
     ap.add_argument("--rounds", type=int, default=5, help="rounds the timed runs are split into (default 5)")
     ap.add_argument("--warmup", type=int, default=5, help="untimed runs before each round's block (default 5)")
-    ap.add_argument("--batches", default="1,16", help="batch sizes, comma-separated (default 1,16)")
-    ap.add_argument("--models", default=",".join(MODELS), help=f"models (default {','.join(MODELS)})")
+    ap.add_argument("--batches", default="1,16", help="batch sizes of the examples, comma-separated (default 1,16)")
+    ap.add_argument("--models", default=None,
+                    help=f"examples to run (default {','.join(MODELS)} when no path is given, none otherwise)")
+    ap.add_argument("--dim", action="append", default=[], metavar="SYM=N",
+                    help="value of a symbolic input dim for random inputs of a model path (default 1)")
+    ap.add_argument("--noisy-neighbour", action="store_true",
+                    help="run a process burning one core for the whole measurement")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    ap.add_argument("--setup-only", action="store_true", help="create bench/.venv and exit")
     ap.add_argument("--json", type=Path, default=None,
                     help="write the results here (default: BUILD_DIR/reports/compare_peers.json)")
     args = ap.parse_args()
     if args.threads < 1 or args.iterations < 1 or args.rounds < 1 or args.warmup < 0:
         ap.error("--threads, --iterations and --rounds must be positive, --warmup non-negative")
+    dims = {}
+    for d in args.dim:
+        k, _, v = d.partition("=")
+        if not k or not v.isdigit():
+            ap.error(f"--dim {d}: expected SYM=N")
+        dims[k] = int(v)
+    args.dim = dims
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     batches = [int(b) for b in args.batches.split(",")]
-    models = [m.strip() for m in args.models.split(",")]
+    if args.models is None:
+        models = [] if args.paths else list(MODELS)
+    else:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
     for m in models:
         if m not in MODELS:
             ap.error(f"unknown model '{m}' (known: {', '.join(MODELS)})")
+    paths = model_paths(args.paths)
 
     ensure_venv()
+    if args.setup_only:
+        print(f"compare_peers: {VENV} is ready")
+        return 0
     openblas_core = fix_openblas_core()
 
     import numpy as np
     import onnxruntime as ort
+    import openvino as ov
     import torch
 
     build_dir = args.build_dir if args.build_dir.is_absolute() else (Path.cwd() / args.build_dir)
@@ -462,7 +653,7 @@ def main():
     env = dict(os.environ)
     env.pop("SWITCHYARD_BACKENDS", None)  # the generated config decides
 
-    specs = rebuild_torch_models()
+    specs = rebuild_torch_models() if models else {}
     # The rebuilt modules must be the exported ones: compare with the shipped outputs.
     for name in models:
         spec = specs[name]
@@ -478,13 +669,22 @@ def main():
 
     print(f"threads {args.threads}, {args.iterations} timed runs per system in {args.rounds} rounds "
           f"(+{args.warmup} warm-up runs per round); switchyard backends: {','.join(backends)}; "
-          f"onnxruntime {ort.__version__}, torch {torch.__version__} (OpenBLAS core {openblas_core}); {cpu_model()}",
+          f"onnxruntime {ort.__version__}, openvino {ov.__version__}, torch {torch.__version__} "
+          f"(OpenBLAS core {openblas_core}); {cpu_model()}"
+          + ("; with a noisy neighbour burning one core" if args.noisy_neighbour else ""),
           flush=True)
-    results = []
+    cases = []
     for name in models:
         for batch in batches:
-            print(f"  {name} batch {batch} ...", file=sys.stderr, flush=True)
-            results.append(run_case(name, batch, specs[name], args, backends, work, sy_exe, config, env))
+            cases.append(lambda name=name, batch=batch: example_case(name, batch, specs[name], args, work))
+    for p in paths:
+        cases.append(lambda p=p: path_case(p, args, work))
+    results = []
+    with NoisyNeighbour() if args.noisy_neighbour else contextlib.nullcontext():
+        for make in cases:
+            case = make()
+            print(f"  {case.label} batch {case.batch} ...", file=sys.stderr, flush=True)
+            results.append(run_case(case, args, backends, sy_exe, config, env))
     print_table(results, backends)
 
     out = args.json or (work.parent / "compare_peers.json")
@@ -493,14 +693,18 @@ def main():
         "tool": "bench/compare_peers",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpu": cpu_model(), "usable_cores": usable_cores(), "python": platform.python_version()},
-        "versions": {"onnxruntime": ort.__version__, "torch": torch.__version__, "numpy": np.__version__,
-                     "openblas_core (pytorch)": openblas_core},
+        "versions": {"onnxruntime": ort.__version__, "openvino": ov.__version__, "torch": torch.__version__,
+                     "numpy": np.__version__, "openblas_core (pytorch)": openblas_core},
         "settings": {"threads": args.threads, "backends": backends, "iterations": args.iterations,
                      "rounds": args.rounds, "warmup_per_round": args.warmup, "seed": args.seed,
+                     "noisy_neighbour": args.noisy_neighbour,
                      "build_dir": str(build_dir), "config": config.read_text(),
                      "latency": "median of per-round medians, single caller, ms"},
         "results": results,
     }
+    if len(results) > 1:
+        report["geomean"] = {k: geomean([r[f"ratio_switchyard_over_{k}"] for r in results])
+                             for k in ("onnxruntime", "openvino", "best_peer")}
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
     if not all(r["outputs_agree"] for r in results):
