@@ -788,12 +788,47 @@ _PY_CMP = {"eq": lambda x, y: x == y, "ne": lambda x, y: x != y, "lt": lambda x,
            "le": lambda x, y: x <= y, "gt": lambda x, y: x > y, "ge": lambda x, y: x >= y}
 
 
+def _same_items(x, y):
+    """Whether two lists (shapes, mostly) are equal, or None when that is known only
+    at run time. Sizes with the same symbol are equal (a symbol has one size per run)."""
+    xs = x.items if isinstance(x, (ListV, TupleV)) else list(x)
+    ys = y.items if isinstance(y, (ListV, TupleV)) else list(y)
+    if len(xs) != len(ys):
+        return False
+    for a, b in zip(xs, ys):
+        if a is b:
+            continue
+        if isinstance(a, ir.Value) or isinstance(b, ir.Value):
+            sa = a.sym if isinstance(a, ir.Value) else a
+            sb = b.sym if isinstance(b, ir.Value) else b
+            if sa is None or sb is None:
+                return None
+            if sa != sb:
+                if isinstance(sa, str) or isinstance(sb, str):
+                    return None
+                return False
+            continue
+        if isinstance(a, (ListV, TupleV, list, tuple)):
+            r = _same_items(a, b)
+            if r is not True:
+                return r
+            continue
+        if a != b:
+            return False
+    return True
+
+
 def _make_cmp(name):
     def fn(cx, n, a):
         x, y = a[0], a[1]
         if not isinstance(x, (ir.Value, TensorConst)) and not isinstance(y, (ir.Value, TensorConst)):
-            if isinstance(x, ListV) or isinstance(y, ListV):
-                raise NodeError("comparing lists computed at run time")
+            if isinstance(x, (ListV, TupleV, list, tuple)) or isinstance(y, (ListV, TupleV, list, tuple)):
+                if name not in ("eq", "ne"):
+                    raise NodeError("ordering lists")
+                same = _same_items(x, y)
+                if same is None:
+                    raise NodeError("comparing lists whose items are known only at run time")
+                return same if name == "eq" else not same
             return _PY_CMP[name](x, y)
         xs, ys, dt = operands(cx, x, y)
         out = binary(cx, _CMP[name], xs, ys, "bool")
@@ -1573,11 +1608,13 @@ def _prim_props(cx, n, a):
     if n.kind() == "prim::dtype":
         x = cx.tensor(a[0])
         return {v: k for k, v in {6: "f32", 5: "f16", 15: "bf16", 1: "i8", 3: "i32", 4: "i64", 11: "bool"}.items()}[x.dtype]
-    return "cpu" if n.kind() == "prim::device" else 0
+    return torch.device("cpu") if n.kind() == "prim::device" else 0
 
 
 @lowers("aten::format", "aten::str", to="(none)", note="strings for messages")
 def _format(cx, n, a):
+    if isinstance(a[0], (ir.Value, ListV, TupleV)):
+        return "<run-time value>"
     return str(a[0])
 
 
@@ -1610,3 +1647,166 @@ def _baddbmm(cx, n, a):
     m = _arith(cx, "mul", m, const(alpha, "alpha")) if const(alpha, "alpha") != 1 else m
     i = _arith(cx, "mul", inp, const(beta, "beta")) if const(beta, "beta") != 1 else inp
     return _arith(cx, "add", i, m)
+
+
+# ---------------------------------------------------------------------------
+# Properties a scripted module checks before choosing a path (nn.Transformer*
+# picks a fused fast path this way). An exported program runs for inference on
+# plain dense tensors, so these are known when converting.
+
+
+@lowers("prim::is_cuda", "prim::is_nested", "prim::requires_grad", "prim::is_sparse", "prim::is_quantized",
+        "prim::is_mkldnn", "prim::is_meta", "prim::is_xpu", "prim::is_mps", "aten::is_grad_enabled",
+        "aten::is_autocast_enabled", "aten::is_autocast_cpu_enabled", "aten::is_inference_mode_enabled",
+        "aten::has_torch_function", to="(none)",
+        note="known at conversion: an exported program runs dense CPU-style tensors without autograd")
+def _false_props(cx, n, a):
+    return n.kind() == "aten::is_inference_mode_enabled"
+
+
+@lowers("aten::is_floating_point", to="(none)", note="the dtype is known at conversion")
+def _is_floating_point(cx, n, a):
+    return cx.tensor(a[0]).dtype in ir.FLOAT_DTYPES
+
+
+@lowers("aten::__contains__", "aten::find", "aten::all", "aten::any", "aten::startswith", "aten::endswith",
+        to="reduce_min, reduce_max, cast", note="on lists and strings: at conversion; on tensors: a reduction")
+def _py_seq(cx, n, a):
+    kind = n.kind()
+    if kind in ("aten::all", "aten::any") and isinstance(a[0], (ir.Value, TensorConst)):
+        x = cx.tensor(a[0])
+        dims = _dims_arg(a[1]) if len(a) > 1 else None
+        keep = bool(const(a[2], "keepdim")) if len(a) > 2 else False
+        xi = cx.cast(x if x.dtype == "bool" else binary(cx, "equal", x, cx.em.scalar(x.dtype, 0), "bool"), "i32") \
+            if x.dtype != "bool" else cx.cast(x, "i32")
+        if x.dtype != "bool":
+            xi = cx.cast(unary(cx, "logical_not", cx.cast(xi, "bool")), "i32")
+        r = reduce_v(cx, "reduce_min" if kind == "aten::all" else "reduce_max", xi, dims, keep)
+        return cx.cast(r, "bool")
+    vals = [(v.items if isinstance(v, ListV) else v) for v in a]
+    for v in vals:
+        items = v if isinstance(v, (list, tuple)) else [v]
+        if any(isinstance(i, (ir.Value, TensorConst)) for i in items):
+            raise NodeError(f"{kind} on values computed at run time")
+    if kind == "aten::__contains__":
+        return vals[1] in vals[0]
+    if kind == "aten::find":
+        return vals[0].find(vals[1], *(vals[2:4]))
+    if kind == "aten::all":
+        return all(vals[0])
+    if kind == "aten::any":
+        return any(vals[0])
+    if kind == "aten::startswith":
+        return vals[0].startswith(vals[1])
+    return vals[0].endswith(vals[1])
+
+
+# ---------------------------------------------------------------------------
+# The fused attention ops that nn.MultiheadAttention and nn.TransformerEncoderLayer
+# choose at inference, written out with matmul/softmax.
+
+
+def _linear_v(cx, x, w, b):
+    wt = _transposed_weight(cx, w)
+    y = cx.em.one("matmul", [x, wt], {}, Type(x.dtype, ir.infer_matmul(x.shape, wt.shape)), "mm")
+    return binary(cx, "add", y, cx.tensor(b, x.dtype)) if b is not None else y
+
+
+def _rows(cx, w, start, stop):
+    """Rows [start, stop) of a weight or bias (sliced at conversion when constant)."""
+    if isinstance(w, TensorConst):
+        return TensorConst(w.tensor[start:stop].contiguous(), f"{w.hint}.{start}_{stop}")
+    return slice_v(cx, cx.tensor(w), 0, start, stop, 1)
+
+
+def _copy_reshape(cx, x, items):
+    """reshape where 0 copies the input dim (keeps a symbolic batch dim)."""
+    shape_t = cx.em.ints(items)
+    dims = ir.infer_reshape(x.shape, items, allowzero=False)
+    return cx.em.one("reshape", [x, shape_t], {}, Type(x.dtype, dims), "r")
+
+
+def _attention(cx, query, key, value, E, H, w_qkv, b_qkv, w_o, b_o, mask, mask_type, need_weights=False,
+               average=True):
+    """Batch-first multi-head attention; inputs [B, T, E]. Returns (output, weights)."""
+    q_in = cx.tensor(query)
+    if E % H:
+        raise NodeError(f"embed_dim {E} is not a multiple of num_heads {H}")
+    hd = E // H
+    if query is key and key is value:
+        qkv = _linear_v(cx, q_in, w_qkv, b_qkv)
+        shape = list(qkv.shape)
+        shape[-1] = E
+        q, k, v = cx.em.node("split", [qkv, cx.em.ints([E, E, E])], {"axis": rank_of(qkv) - 1},
+                             [Type(q_in.dtype, shape)] * 3, "qkv").outputs
+    else:
+        q = _linear_v(cx, q_in, _rows(cx, w_qkv, 0, E), _rows(cx, b_qkv, 0, E))
+        k = _linear_v(cx, cx.tensor(key), _rows(cx, w_qkv, E, 2 * E), _rows(cx, b_qkv, E, 2 * E))
+        v = _linear_v(cx, cx.tensor(value), _rows(cx, w_qkv, 2 * E, 3 * E), _rows(cx, b_qkv, 2 * E, 3 * E))
+    if rank_of(q) != 3:
+        raise NodeError("fused attention on inputs that are not [batch, sequence, embed]")
+    q = transpose_v(cx, _copy_reshape(cx, q, [0, 0, H, hd]), [0, 2, 1, 3])
+    k = transpose_v(cx, _copy_reshape(cx, k, [0, 0, H, hd]), [0, 2, 3, 1])
+    v = transpose_v(cx, _copy_reshape(cx, v, [0, 0, H, hd]), [0, 2, 1, 3])
+    s = cx.em.one("matmul", [q, k], {}, Type(q.dtype, ir.infer_matmul(q.shape, k.shape)), "scores")
+    s = binary(cx, "div", s, cx.em.scalar(q.dtype, math.sqrt(hd)))
+    if mask is not None:
+        m = cx.tensor(mask)
+        if mask_type == 1 or (mask_type is None and rank_of(m) == 2 and m.shape[0] != m.shape[1]):
+            m = unsqueeze_v(cx, unsqueeze_v(cx, m, 1), 1)  # key padding [B, Tk] -> [B, 1, 1, Tk]
+        if m.dtype == "bool":
+            s = cx.em.one("where", [m, cx.em.scalar(s.dtype, float("-inf")), s], {},
+                          Type(s.dtype, ir.broadcast_shapes(m.shape, s.shape)), "masked")
+        else:
+            s = binary(cx, "add", s, cx.cast(m, s.dtype))
+    p = unary(cx, "softmax", s, {"axis": 3})
+    o = cx.em.one("matmul", [p, v], {}, Type(q.dtype, ir.infer_matmul(p.shape, v.shape)), "att")
+    o = _copy_reshape(cx, transpose_v(cx, o, [0, 2, 1, 3]), [0, 0, E])
+    out = _linear_v(cx, o, w_o, b_o)
+    weights = None
+    if need_weights:
+        weights = reduce_v(cx, "reduce_mean", p, [1], False) if average else p
+    return out, weights
+
+
+@lowers("aten::_native_multi_head_attention", to="matmul, add, split, reshape, transpose, div, where, softmax",
+        note="nn.MultiheadAttention's inference path (batch first)")
+def _native_mha(cx, n, a):
+    q, k, v, E, H, w_qkv, b_qkv, w_o, b_o = a[:9]
+    mask = a[9] if len(a) > 9 else None
+    need_weights = bool(const(a[10], "need_weights")) if len(a) > 10 else True
+    average = bool(const(a[11], "average_attn_weights")) if len(a) > 11 else True
+    mask_type = const(a[12], "mask_type") if len(a) > 12 else None
+    out, w = _attention(cx, q, k, v, int(const(E, "embed_dim")), int(const(H, "num_head")), w_qkv, b_qkv, w_o, b_o,
+                        mask, mask_type, need_weights, average)
+    return [out, w]
+
+
+@lowers("aten::_transformer_encoder_layer_fwd", to="layer_norm, matmul, add, softmax, gelu, relu, ...",
+        note="nn.TransformerEncoderLayer's inference path, written out")
+def _encoder_layer(cx, n, a):
+    (src, E, H, w_qkv, b_qkv, w_o, b_o, use_gelu, norm_first, eps, ln1_w, ln1_b, ln2_w, ln2_b,
+     w1, b1, w2, b2) = a[:18]
+    mask = a[18] if len(a) > 18 else None
+    mask_type = const(a[19], "mask_type") if len(a) > 19 else None
+    E, H = int(const(E, "embed_dim")), int(const(H, "num_heads"))
+    eps = float(const(eps, "eps"))
+    x = cx.tensor(src)
+
+    def ln(t, w, b):
+        return cx.em.one("layer_norm", [t, cx.tensor(w, t.dtype), cx.tensor(b, t.dtype)],
+                         {"axis": -1, "epsilon": eps}, Type(t.dtype, t.shape), "ln")
+
+    def attn(t):
+        return _attention(cx, t, t, t, E, H, w_qkv, b_qkv, w_o, b_o, mask, mask_type)[0]
+
+    def ffn(t):
+        h = _linear_v(cx, t, w1, b1)
+        h = unary(cx, "gelu", h, {"approximate": "none"}) if const(use_gelu, "use_gelu") else unary(cx, "relu", h)
+        return _linear_v(cx, h, w2, b2)
+
+    if const(norm_first, "norm_first"):
+        x = binary(cx, "add", x, attn(ln(x, ln1_w, ln1_b)))
+        return binary(cx, "add", x, ffn(ln(x, ln2_w, ln2_b)))
+    x = ln(binary(cx, "add", x, attn(x)), ln1_w, ln1_b)
+    return ln(binary(cx, "add", x, ffn(x)), ln2_w, ln2_b)

@@ -151,6 +151,7 @@ class Converter:
             raise ConversionError(f"the model's forward takes {len(inputs)} inputs "
                                   f"({', '.join(_graph_input_name(v.debugName()) for v in inputs)}) "
                                   f"but {len(self.input_specs)} were described")
+        batch_size = None
         for v, spec in zip(inputs, self.input_specs):
             name, dtype, shape, number = spec
             if number == "const":
@@ -160,6 +161,9 @@ class Converter:
                 continue
             ty = v.type()
             kind = ty.kind()
+            if kind == "OptionalType":  # Optional[Tensor] given a tensor
+                ty = ty.getElementType()
+                kind = ty.kind()
             if kind == "TensorType":
                 if number:
                     raise ConversionError(f"input {name}: the model takes a tensor but a {number} was given")
@@ -170,7 +174,12 @@ class Converter:
             else:
                 raise ConversionError(f"input {name}: type {ty} is not supported (tensors, int, float, bool are)")
             if self.dynamic_batch and shape and not number:
-                shape = (BATCH_SYMBOL,) + tuple(shape[1:])
+                # Dim 0 of the first tensor input is the batch; another input's dim 0
+                # is the batch too when its example size is the same.
+                if batch_size is None:
+                    batch_size = shape[0]
+                if shape[0] == batch_size:
+                    shape = (BATCH_SYMBOL,) + tuple(shape[1:])
             val = ir.Value(self.em.fresh(name), Type(dtype, shape, scalar=bool(number)), number=number)
             params.append(val)
             self.env[v.unique()] = val

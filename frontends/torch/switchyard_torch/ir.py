@@ -276,6 +276,8 @@ def infer_reshape(in_shape, target, allowzero=False):
                 return out
         if pout.k == 0 or pin.k % pout.k != 0:
             if pout.k != 0:
+                if pin.syms:
+                    raise NeedStaticBatch(f"reshape of {list(in_shape)} to {target}")
                 raise ConversionError(f"cannot reshape {list(in_shape)} to {target}")
             out[idx] = None
             return out
@@ -289,10 +291,10 @@ def infer_reshape(in_shape, target, allowzero=False):
         return out
     pout = _Product(out)
     if not pin.unknown and not pout.unknown:
-        if pin.syms != pout.syms:
-            if pin.syms and not pout.syms:
-                raise NeedStaticBatch(f"reshape of {list(in_shape)} to the constant shape {target}")
-        elif pin.k != pout.k:
+        if pin.syms != pout.syms or (pin.syms and pin.k != pout.k):
+            # A symbolic dim does not fit: the graph fixes its size.
+            raise NeedStaticBatch(f"reshape of {list(in_shape)} to {target}")
+        if pin.k != pout.k:
             raise ConversionError(f"cannot reshape {list(in_shape)} to {target}")
     return out
 

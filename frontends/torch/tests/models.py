@@ -140,6 +140,22 @@ class ScriptedRNN(nn.Module):
         return self.out(h)
 
 
+class TorchEncoderLayers(nn.Module):
+    """PyTorch's own nn.TransformerEncoderLayer (batch first: its fused inference
+    path) and nn.MultiheadAttention (sequence first: the decomposed path)."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, activation="gelu")
+        self.mha = nn.MultiheadAttention(32, 4)
+
+    def forward(self, x, mask):
+        h = self.enc(x, src_key_padding_mask=mask)
+        s = h.transpose(0, 1)
+        a, _ = self.mha(s, s, s, key_padding_mask=mask)
+        return h + a.transpose(0, 1)
+
+
 class TupleOut(nn.Module):
     def forward(self, x):
         return x + 1, x * 2
@@ -179,6 +195,11 @@ def build(name, seed=0):
         mask = torch.zeros(2, 6, dtype=torch.bool)
         mask[1, 4:] = True
         return EncoderBlock().eval(), (x, mask)
+    if name == "torch_layers":
+        x = torch.randn(2, 6, 32, generator=g)
+        mask = torch.zeros(2, 6, dtype=torch.bool)
+        mask[1, 4:] = True
+        return TorchEncoderLayers().eval(), (x, mask)
     if name == "decoder":
         return DecoderBlock().eval(), (torch.randn(2, 5, 24, generator=g),)
     if name == "control_flow":
