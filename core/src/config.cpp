@@ -5,6 +5,7 @@
 #include "switchyard/config.h"
 #include "switchyard/file_io.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -430,12 +431,56 @@ bool isValidConfigName(std::string_view name) {
 
 Config defaultConfig() { return Config{}; }
 
+namespace {
+
+// Note [yaml-cpp's LoadAll loop]
+// yaml-cpp 0.7 (Debian 12) loops forever, allocating all the while, when a
+// document's root begins with a token its node parser does not consume: a
+// ',' outside [ ] or { } (the text "," or "[a]\n,"). HandleNextDocument then
+// reports an empty document at the same place on every call, and LoadAll
+// never stops (jbeder/yaml-cpp#1040; fixed upstream by #1319, after 0.7).
+// The fuzzer found it. So the event parser reads the documents first, and a
+// document that starts where the previous one started is a parse error.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (seen_ && mark.pos == last_.pos)
+      throw YAML::ParserException(mark, "unexpected ',' (a ',' separates items only inside [ ] or { })");
+    seen_ = true;
+    last_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  bool seen_ = false;
+  YAML::Mark last_;
+};
+
+/// YAML::LoadAll without its endless loop (Note [yaml-cpp's LoadAll loop]).
+std::vector<YAML::Node> loadAllDocuments(const std::string& text) {
+  std::istringstream events(text);
+  YAML::Parser parser(events);
+  DocumentStarts starts;
+  while (parser.HandleNextDocument(starts)) {
+  }
+  return YAML::LoadAll(text);
+}
+
+}  // namespace
+
 Result<Config> parseConfig(std::string_view yamlText, const std::string& origin, const std::string& baseDir) {
   Config config = defaultConfig();
   config.sourcePath = origin;
   Parser parser(origin, baseDir);
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yamlText));
+    std::vector<YAML::Node> docs = loadAllDocuments(std::string(yamlText));
     if (docs.size() > 1) return parser.error(docs[1], "a config file holds one YAML document, found ", docs.size());
     if (docs.empty()) return config;  // empty text: the defaults
     SY_RETURN_IF_ERROR(parser.parseDocument(docs[0], config));
