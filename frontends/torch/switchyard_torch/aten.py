@@ -12,7 +12,7 @@ import math
 import torch
 
 from . import ir
-from .convert import TORCH_TO_SY, SY_TO_TORCH, ListV, NodeError, TensorConst, TupleV
+from .convert import TORCH_TO_SY, SY_TO_TORCH, ListV, NodeError, TensorConst, TupleV, Unavailable
 from .ir import Type
 
 TABLE = {}
@@ -111,18 +111,25 @@ def proto(v):
     raise NodeError(f"expected a tensor or a number, got {type(v).__name__}")
 
 
+def _as_tensor(p):
+    if isinstance(p, torch.Tensor):
+        return p
+    dt = torch.bool if isinstance(p, bool) else (torch.int64 if isinstance(p, int) else torch.float32)
+    return torch.zeros([], dtype=dt)
+
+
 def result_dtype(*vals):
-    p = [proto(v) for v in vals]
-    if len(p) == 1:
-        t = p[0]
-        dt = t.dtype if isinstance(t, torch.Tensor) else torch.tensor(t).dtype
-    else:
-        dt = p[0]
-        for q in p[1:]:
-            dt = torch.result_type(dt if isinstance(dt, (torch.Tensor, bool, int, float)) else torch.zeros(1, dtype=dt), q)
-            dt = torch.zeros([], dtype=dt) if not any(isinstance(x, torch.Tensor) and x.dim() > 0 for x in (p[0], q)) \
-                else torch.zeros(1, dtype=dt)
-        dt = dt.dtype
+    """PyTorch's type promotion of the operands (torch.result_type, pairwise):
+    numbers and 0-dim tensors promote within their category only."""
+    protos = [proto(v) for v in vals]
+    acc = protos[0]
+    for q in protos[1:]:
+        if not isinstance(acc, torch.Tensor) and not isinstance(q, torch.Tensor):
+            acc = _as_tensor(acc)  # two numbers: the first as a 0-dim tensor
+        dt = torch.result_type(acc, q)
+        dims = max((x.dim() for x in (acc, q) if isinstance(x, torch.Tensor)), default=0)
+        acc = torch.zeros([1] * min(dims, 1), dtype=dt)
+    dt = _as_tensor(acc).dtype
     if dt == torch.float64:
         dt = torch.float32
     if dt not in TORCH_TO_SY:
@@ -503,10 +510,8 @@ def _aap(cx, n, a):
 @lowers("aten::adaptive_max_pool1d", "aten::adaptive_max_pool2d",
         to="global_max_pool, max_pool", note="values only; output size 1 or dividing the input")
 def _amp(cx, n, a):
-    if len(list(n.outputs())) > 1 and n.outputsAt(1).hasUses():
-        raise NodeError("the indices of adaptive_max_pool")
     y = _adaptive(cx, a[0], a[1], True)
-    return [y] + [None] * (len(list(n.outputs())) - 1)
+    return [y] + [Unavailable("the indices of adaptive_max_pool")] * (len(list(n.outputs())) - 1)
 
 
 @lowers("aten::embedding", to="gather")
@@ -1137,8 +1142,8 @@ def _squeeze(cx, n, a):
     r = rank_of(x)
     if len(a) == 1:
         axes = [i for i, d in enumerate(x.shape) if d == 1]
-        if any(not isinstance(d, int) for d in x.shape):
-            raise NodeError("squeeze() without a dim on a tensor whose shape is known only at run time")
+        for i in range(r):
+            static_dim(x, i, "squeeze() without a dim")
     else:
         axes = []
         for d in _dims_arg(a[1]):

@@ -61,7 +61,17 @@ class Opaque:
 OPAQUE = Opaque()
 
 
+class Unavailable:
+    """An output the converter does not compute (e.g. pooling indices); an error
+    only when something uses it as a tensor."""
+
+    def __init__(self, what):
+        self.what = what
+
+
 _NOT_CONST = object()
+_MAX_UNROLL = 256  # a loop over a known range is unrolled when its body needs the index
+_MAX_UNROLL_PURE = 100000  # iterations of a loop on conversion-time numbers
 # Ops never evaluated at conversion: their value is a property of the run, or
 # folding would only store a bigger constant.
 _NO_FOLD = {"aten::size", "aten::dim", "aten::len", "aten::expand", "aten::expand_as", "aten::repeat",
@@ -244,10 +254,16 @@ class Converter:
         if kind == "prim::Constant":
             self.set_outputs(n, [self.constant_of(n)])
             return
-        if kind == "prim::If":
-            return self.convert_if(n, args)
-        if kind == "prim::Loop":
-            return self.convert_loop(n, args)
+        if kind in ("prim::If", "prim::Loop"):
+            try:
+                if kind == "prim::If":
+                    self.convert_if(n, args)
+                else:
+                    self.convert_loop(n, args)
+            except NodeError as e:
+                self.errors.append((kind, source_location(n), str(e)))
+                self.set_outputs(n, [OPAQUE] * n.outputsSize())
+            return
         fn = self.table.get(kind)
         folded = self.fold_constant(n, args, in_table=fn is not None)
         if folded is not None:
@@ -444,6 +460,73 @@ class Converter:
         if isinstance(cond0, bool) and not cond0:
             self.set_outputs(n, carried)
             return
+        known_trips = isinstance(max_trip, int) and not isinstance(max_trip, bool) and cond0 is True
+        if known_trips and all(isinstance(c, (bool, int, float, str, type(None))) for c in carried):
+            # Arithmetic on numbers known at conversion (e.g. a module's size checks).
+            return self.unroll_loop(n, max_trip, carried)
+        err_mark = len(self.errors)
+        unsupported_mark = {k: len(v) for k, v in self.unsupported.items()}
+        block = self.em.blocks[-1]
+        node_mark = len(block.nodes)
+        env_mark = dict(self.env)
+        failure = None
+        try:
+            self.emit_loop(n, args)
+        except NodeError as e:
+            failure = e
+        failed = failure is not None or len(self.errors) > err_mark
+        grew = any(len(v) > unsupported_mark.get(k, 0) for k, v in self.unsupported.items())
+        if failed and known_trips and max_trip <= _MAX_UNROLL and not grew:
+            # The body needs its index known when converting (list[i], a size
+            # check): undo the IR loop and unroll it instead.
+            del self.errors[err_mark:]
+            self.env = env_mark
+            self.drop_nodes(block, node_mark)
+            self.unroll_loop(n, max_trip, carried)
+        elif failure is not None:
+            raise failure
+
+    def drop_nodes(self, block, mark):
+        dropped = block.nodes[mark:]
+        del block.nodes[mark:]
+        gone = {id(v) for nd in dropped for v in nd.outputs}
+        for key in [k for k, (_, v) in self.tensor_cache.items() if id(v) in gone]:
+            del self.tensor_cache[key]
+        for nd in dropped:
+            if nd.op == "weight":
+                self.em.weights.pop(nd.attrs["name"], None)
+        self.em.const_cache = {}
+
+    def unroll_loop(self, n, trips, carried):
+        body = next(n.blocks())
+        body_in = list(body.inputs())
+        body_out = list(body.outputs())
+        state = list(carried)
+        i = 0
+        while i < trips:
+            if i >= _MAX_UNROLL_PURE:
+                raise NodeError(f"a loop on numbers known at conversion ran {i} times without ending")
+            self.env[body_in[0].unique()] = i
+            for tin, v in zip(body_in[1:], state):
+                self.env[tin.unique()] = v
+            self.convert_block(body)
+            res = [self.get(v) for v in body_out]
+            state = res[1:]
+            i += 1
+            if res[0] is True:
+                continue
+            if res[0] is False:
+                break
+            raise NodeError("a loop whose condition is computed at run time but whose values are all known "
+                            "when converting")
+        self.set_outputs(n, state)
+
+    def emit_loop(self, n, args):
+        outs = list(n.outputs())
+        max_trip, cond0, carried = args[0], args[1], args[2:]
+        body = next(n.blocks())
+        body_in = list(body.inputs())
+        body_out = list(body.outputs())
         trip_v = self.materialize_like(max_trip if max_trip is not None else -1)
         cond_v = self.as_bool_scalar(cond0)
         init = [self.materialize_like(c) for c in carried]
@@ -540,6 +623,8 @@ class Converter:
                 raise NodeError("a list of tensors cannot be used as one tensor")
         elif v is None:
             raise NodeError("expected a tensor, got None")
+        elif isinstance(v, Unavailable):
+            raise NodeError(f"{v.what} are not supported")
         else:
             raise NodeError(f"expected a tensor, got {type(v).__name__}")
         if dtype is not None and out.dtype != dtype:
