@@ -17,6 +17,7 @@
 // with no generator still shows up, as one skipped case, so a new op cannot
 // go unnoticed.
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "internal.h"
@@ -29,7 +30,7 @@ namespace {
 
 /// How input values are drawn.
 struct Domain {
-  enum class Kind { Default, Positive, NonZero, NearOne, Ties, Halves, Range } kind = Kind::Default;
+  enum class Kind { Default, Positive, NonZero, NearOne, Ties, Halves, Range, NonFinite } kind = Kind::Default;
   double lo = 0, hi = 0;
 };
 Domain dflt() { return {}; }
@@ -39,6 +40,9 @@ Domain nearOne() { return {Domain::Kind::NearOne}; }
 Domain ties() { return {Domain::Kind::Ties}; }
 Domain halves() { return {Domain::Kind::Halves}; }
 Domain range(double lo, double hi) { return {Domain::Kind::Range, lo, hi}; }
+/// Mostly values in [-2, 2], with NaN, +inf and -inf mixed in (issue #12:
+/// IEEE semantics must agree with the reference on every plugin).
+Domain nonFinite() { return {Domain::Kind::NonFinite}; }
 
 /// One input of a case.
 struct In {
@@ -112,6 +116,15 @@ Tensor drawTensor(DType dt, const Shape& shape, const Domain& d, uint64_t seed) 
       case Domain::Kind::NearOne: v = fl ? uniform(0.5, 1.5) : static_cast<double>(integer(-2, 2)); break;
       case Domain::Kind::Ties: v = static_cast<double>(integer(-3, 3)); break;
       case Domain::Kind::Halves: v = static_cast<double>(integer(-10, 10)) / 2; break;
+      case Domain::Kind::NonFinite: {
+        const uint64_t pick = rng() % 8;
+        v = pick == 0   ? std::numeric_limits<double>::quiet_NaN()
+            : pick == 1 ? std::numeric_limits<double>::infinity()
+            : pick == 2 ? -std::numeric_limits<double>::infinity()
+                        : uniform(-2, 2);
+        if (!fl) v = static_cast<double>(integer(-10, 10));
+        break;
+      }
       case Domain::Kind::Range:
         v = fl ? uniform(d.lo, d.hi)
                : static_cast<double>(integer(static_cast<int64_t>(std::ceil(d.lo)), static_cast<int64_t>(std::floor(d.hi))));
@@ -205,6 +218,12 @@ void unaryCases(Table& t) {
   } else if (op == "exp" || op == "sigmoid" || op == "tanh" || op == "silu" || op == "erf") {
     t.add("wide", {T({5, 41}, range(-30, 30))});
   }
+  if (isFloat(t.main())) {
+    // NaN propagates and infinities follow IEEE (docs/ir.md).
+    t.add("nonfinite", {T({9, 33}, nonFinite())});
+    if (op == "clip") t.add("nonfinite.min_max", {T({9, 33}, nonFinite())}, {{"min", f(-0.5)}, {"max", f(0.5)}});
+    if (op == "leaky_relu") t.add("nonfinite.alpha0", {T({9, 33}, nonFinite())}, {{"alpha", f(0.0)}});
+  }
 }
 
 void binaryDomains(const std::string& op, Domain& a, Domain& b) {
@@ -247,6 +266,8 @@ void binaryCases(Table& t) {
       if (isInteger(dt)) t.addIn(dt, "fmod", {T({3, 5}, a), T({3, 5}, b)}, {{"fmod", i(1)}});
   }
   if (op == "div") t.add("inf", {T({2, 3}, a), C(DType::F32, {0, -0.0, 1}, Shape{3})});
+  if (isFloat(t.main()) && t.schema.outputNames.size() == 1)
+    t.add("nonfinite", {T({9, 33}, nonFinite()), T({9, 33}, nonFinite())});
 }
 
 void reduceCases(Table& t) {
@@ -258,6 +279,10 @@ void reduceCases(Table& t) {
     t.add("axis_neg2", {T({2, 3, 4})}, {{"axis", i(-2)}});
     t.add("wide", {T({4, 9}, range(-40, 40))});
     t.add("large", {T({16, 1031}, range(-8, 8))});
+    // Rows with NaN, +inf, -inf; and rows of only -inf (Note [softmax of non-finite rows] in the cpu plugin).
+    t.add("nonfinite", {T({16, 9}, nonFinite())});
+    t.add("nonfinite.axis0", {T({9, 16}, nonFinite())}, {{"axis", i(0)}});
+    t.add("all_minus_inf", {V(DType::F32, {2, 3}, {-INFINITY, -INFINITY, -INFINITY, 1, -INFINITY, 2})});
     return;
   }
   if (op == "argmax" || op == "argmin") {
@@ -279,6 +304,7 @@ void reduceCases(Table& t) {
   t.add("empty_kept", {T({0, 3}, d)}, {{"axes", ints({1})}});
   t.add("empty_reduced", {T({0, 3}, d)}, {{"axes", ints({0})}});
   t.add("large", {T({64, 1031}, d)}, {{"axes", ints({1})}});
+  if (isFloat(t.main())) t.add("nonfinite", {T({9, 33}, nonFinite())}, {{"axes", ints({1})}});
   for (DType dt : t.schema.dtypes)
     if (isInteger(dt)) t.addIn(dt, "axis_neg1_keepdims0", {T({3, 4, 5}, d)}, {{"axes", ints({-1})}, {"keepdims", i(0)}});
 }
@@ -305,6 +331,7 @@ void nnCases(Table& t) {
     t.add("large", {T({64, 128}), T({128, 96})});
     t.add("empty_m", {T({0, 4}), T({4, 3})});
     t.add("empty_k", {T({3, 0}), T({0, 4})});
+    t.add("nonfinite", {T({6, 8}, nonFinite()), T({8, 5})});
     for (DType dt : t.schema.dtypes)
       if (isInteger(dt)) t.addIn(dt, "batch", {T({2, 3, 4}, ties()), T({4, 5}, ties())});
   } else if (op == "gemm") {
@@ -327,6 +354,7 @@ void nnCases(Table& t) {
     t.add("conv1d", {T({2, 3, 10}), T({4, 3, 3})});
     t.add("conv3d", {T({1, 2, 4, 4, 4}), T({2, 2, 2, 2, 2}), T({2})});
     t.add("large", {T({2, 16, 16, 16}), T({16, 16, 3, 3}), T({16})}, {{"pads", ints({1, 1, 1, 1})}});
+    t.add("nonfinite", {T({1, 2, 6, 6}, nonFinite()), T({4, 2, 3, 3}), T({4})});
   } else if (op == "conv_transpose") {
     t.basic({T({1, 2, 4, 4}), T({2, 3, 3, 3}), T({3})});
     t.add("strides_output_padding", {T({1, 2, 3, 3}), T({2, 2, 3, 3})}, {{"strides", ints({2, 2})}, {"output_padding", ints({1, 1})}});
@@ -345,6 +373,9 @@ void nnCases(Table& t) {
     t.add("dilations", {T({1, 2, 7, 7}, d)}, {{"kernel_shape", ints({2, 2})}, {"dilations", ints({2, 2})}});
     t.add("pool1d", {T({2, 3, 9}, d)}, {{"kernel_shape", ints({3})}, {"strides", ints({2})}});
     t.add("pool3d", {T({1, 2, 4, 4, 4}, d)}, {{"kernel_shape", ints({2, 2, 2})}});
+    t.add("nonfinite", {T({1, 2, 7, 7}, nonFinite())}, {{"kernel_shape", ints({3, 3})}});
+    t.add("nonfinite.large", {T({2, 16, 15, 15}, nonFinite())},
+          {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}});
     if (op == "avg_pool")
       t.add("count_include_pad", {T({1, 2, 6, 6})},
             {{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}, {"count_include_pad", i(1)}});
@@ -353,6 +384,7 @@ void nnCases(Table& t) {
     t.add("pool1d", {T({1, 2, 7})});
     t.add("pool3d", {T({1, 2, 3, 3, 3})});
     t.add("large", {T({2, 8, 31, 33})});
+    t.add("nonfinite", {T({2, 16, 5, 5}, nonFinite())});
   }
 }
 

@@ -715,6 +715,16 @@ Status poolInferImpl(InferContext& ctx, bool isMax) {
   if (!isMax) {
     const int64_t cip = ctx.getInt("count_include_pad");
     if (cip != 0 && cip != 1) return opError(op, "count_include_pad must be 0 or 1, got ", cip);
+    // A pad as wide as the window makes windows that hold only padding: the
+    // average of nothing (NaN on one backend, an error on another). One rule
+    // for every backend: refused here, before any backend sees the node.
+    const size_t r = ks.size();
+    for (size_t i = 0; i < r && win.pads.size() == 2 * r; ++i) {
+      const int64_t extent = (ks[i] - 1) * win.dilations[i] + 1;
+      if (win.pads[i] >= extent || win.pads[i + r] >= extent)
+        return opError(op, "pads ", intsToString(win.pads), " must be smaller than the kernel window (",
+                       intsToString(ks), "): a window of only padding has no average");
+    }
   }
   std::vector<Dim> out = {x.rankKnown() ? x.dim(0) : Dim(), x.rankKnown() ? x.dim(1) : Dim()};
   for (size_t i = 0; i < ks.size(); ++i) {

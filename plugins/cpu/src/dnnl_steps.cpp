@@ -22,6 +22,9 @@
 #include <cmath>
 #include <cstring>
 #include <array>
+#include <cstdint>
+#include <limits>
+#include <vector>
 #include <initializer_list>
 #include <unordered_map>
 
@@ -232,6 +235,19 @@ void execute(Run& run, const dnnl::primitive& p, ExecArgs args, int nthr, uint64
     OmpSlots slots(nthr);
     go();
   }
+}
+
+/// True when any of the `n` floats at `data` is NaN (`nanOnly`) or not finite.
+/// An OR over the exponent bits: vectorises, one read pass.
+bool anyNonFinite(const void* data, size_t n, bool nanOnly) {
+  const uint32_t* bits = static_cast<const uint32_t*>(data);
+  uint32_t any = 0;
+  if (nanOnly) {
+    for (size_t i = 0; i < n; ++i) any |= static_cast<uint32_t>((bits[i] & 0x7fffffffu) > 0x7f800000u);
+  } else {
+    for (size_t i = 0; i < n; ++i) any |= static_cast<uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
+  }
+  return any != 0;
 }
 
 /// Common parts of the oneDNN steps: post-ops and the output.
@@ -835,10 +851,31 @@ class PoolStep final : public DnnlStep {
           reuse(e.id, kWorkspace, e.pd.workspace_desc(), run.scratch(e.pd.workspace_desc().get_size()));
     }
     execute(run, e.prim, args, e.nthr, e.id);
+    if (max) propagateNaN(run, e, x.data, dst.mem);
     finish(run, dst, e.out, e.id);
   }
 
  private:
+  /// Note [NaN in max pooling]: oneDNN's max pooling (vmaxps) drops NaN;
+  /// docs/ir.md says NaN propagates. When the input holds a NaN (one read
+  /// pass to find out), the same primitive runs once more on a 0/1 mask of
+  /// the NaNs (same layouts, so blocked formats need no index arithmetic)
+  /// and every output whose window saw a NaN becomes NaN.
+  void propagateNaN(Run& run, const Entry& e, const void* src, const memory& dst) const {
+    const size_t srcFloats = e.src.get_size() / sizeof(float);
+    if (!anyNonFinite(src, srcFloats, true)) return;
+    std::vector<float> maskIn(srcFloats), maskOut(e.dst.get_size() / sizeof(float));
+    const float* x = static_cast<const float*>(src);
+    for (size_t i = 0; i < srcFloats; ++i) maskIn[i] = x[i] != x[i] ? 1.0f : 0.0f;
+    execute(run, e.prim,
+            {{DNNL_ARG_SRC, memory(e.src, dnnlEngine(), maskIn.data())},
+             {DNNL_ARG_DST, memory(e.dst, dnnlEngine(), maskOut.data())}},
+            e.nthr);
+    float* y = static_cast<float*>(dst.get_data_handle());
+    for (size_t i = 0; i < maskOut.size(); ++i)
+      if (maskOut[i] > 0.0f) y[i] = std::numeric_limits<float>::quiet_NaN();
+  }
+
   std::shared_ptr<const Entry> entry(const RunValue& x) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
@@ -995,6 +1032,38 @@ class SoftmaxStep final : public DnnlStep {
     if (e.id == 0) run.keepAlive(entryPtr);  // not cached: its descriptors must outlive this run
     execute(run, e.prim, {{DNNL_ARG_SRC, reuse(e.id, kSrc, e.md, x.data)}, {DNNL_ARG_DST, reuse(e.id, kDst, e.md, y)}},
             e.nthr, e.id);
+    // Note [softmax of non-finite rows]: oneDNN's row max drops NaN and its
+    // exp differs from IEEE at +-inf. When the input holds NaN or +-inf (one
+    // read pass to find out), the result is computed again with the
+    // reference kernel's formula: NaN in a row, or +inf, or a row of only
+    // -inf, makes the row NaN; -inf among finite values gives 0 (log: -inf).
+    if (anyNonFinite(x.data, static_cast<size_t>(x.dims.numElements()), false))
+      referenceSoftmax(static_cast<const float*>(x.data), static_cast<float*>(y), x.dims, a);
+  }
+
+  void referenceSoftmax(const float* x, float* y, const Dims& dims, int64_t a) const {
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < a; ++i) outer *= dims.d[i];
+    for (int64_t i = a + 1; i < dims.rank; ++i) inner *= dims.d[i];
+    const int64_t len = dims.d[a];
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t in = 0; in < inner; ++in) {
+        const int64_t base = o * len * inner + in;
+        double m = -std::numeric_limits<double>::infinity();
+        for (int64_t k = 0; k < len; ++k) {
+          const double v = x[base + k * inner];
+          if (std::isnan(v) || v > m) m = v;
+          if (std::isnan(m)) break;
+        }
+        double sum = 0;
+        for (int64_t k = 0; k < len; ++k) sum += std::exp(static_cast<double>(x[base + k * inner]) - m);
+        const double logSum = std::log(sum);
+        for (int64_t k = 0; k < len; ++k) {
+          const double shifted = static_cast<double>(x[base + k * inner]) - m;
+          y[base + k * inner] = static_cast<float>(log ? shifted - logSum : std::exp(shifted) / sum);
+        }
+      }
+    }
   }
 
  private:
@@ -1060,8 +1129,18 @@ std::optional<Activation> activationOf(const sdk::NodeView& node) {
     return std::nullopt;
   }
   using A = dnnl::algorithm;
-  if (op == "relu") return Activation{A::eltwise_relu, 0.f, 0.f};
-  if (op == "leaky_relu") return Activation{A::eltwise_relu, static_cast<float>(node.attrFloat("alpha", 0.01)), 0.f};
+  // Note [NaN in post-ops]: oneDNN 2.6's jit injectors compute relu with
+  // alpha 0 as vmaxps(x, 0) and clip as vminps(vmaxps(x, lo), hi), which
+  // turn NaN into 0 / lo; docs/ir.md says NaN propagates. Those are not
+  // fused (they run in the elementwise chain, whose formulas keep NaN);
+  // leaky_relu with alpha != 0 blends x * alpha under an unordered compare,
+  // which keeps NaN, and stays fused.
+  if (op == "relu") return std::nullopt;
+  if (op == "leaky_relu") {
+    const double alpha = node.attrFloat("alpha", 0.01);
+    if (alpha == 0.0) return std::nullopt;
+    return Activation{A::eltwise_relu, static_cast<float>(alpha), 0.f};
+  }
   if (op == "sigmoid") return Activation{A::eltwise_logistic, 0.f, 0.f};
   if (op == "tanh") return Activation{A::eltwise_tanh, 0.f, 0.f};
   if (op == "silu") return Activation{A::eltwise_swish, 1.f, 0.f};
@@ -1071,11 +1150,7 @@ std::optional<Activation> activationOf(const sdk::NodeView& node) {
     if (a == "tanh") return Activation{A::eltwise_gelu_tanh, 0.f, 0.f};
     return std::nullopt;
   }
-  if (op == "clip") {
-    const double lo = node.attrFloat("min", -INFINITY), hi = node.attrFloat("max", INFINITY);
-    if (!(lo <= hi)) return std::nullopt;
-    return Activation{A::eltwise_clip_v2, static_cast<float>(lo), static_cast<float>(hi)};
-  }
+  if (op == "clip") return std::nullopt;  // Note [NaN in post-ops]
   return std::nullopt;
 }
 

@@ -17,6 +17,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "steps.h"
 
@@ -113,8 +116,8 @@ const NamedOp* find(const NamedOp (&list)[N], std::string_view op) {
 
 struct Instr {
   Op op;
-  int16_t dst;     // register (the last instruction writes the output)
-  int16_t a, b;    // registers (b: binary only)
+  int32_t dst;     // register (the last instruction writes the output)
+  int32_t a, b;    // registers (b: binary only)
   float p0 = 0.f, p1 = 0.f;
 };
 
@@ -149,8 +152,10 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void runInstr(const
     SY_UNARY(Tanh, fastTanh(x))
     SY_UNARY(Relu, x < 0.0f ? 0.0f : x)
     SY_UNARY(LeakyRelu, x >= 0.0f ? x : p0 * x)
-    SY_UNARY(GeluErf, 0.5f * x * (1.0f + fastErf(x * 0.70710678118654752f)))
-    SY_UNARY(GeluTanh, 0.5f * x * (1.0f + fastTanh(0.79788456080286536f * (x + 0.044715f * x * x * x))))
+    // gelu(-inf) is -0 (the limit, as the reference has it), not -inf * 0 = NaN.
+    SY_UNARY(GeluErf, x == -INFINITY ? -0.0f : 0.5f * x * (1.0f + fastErf(x * 0.70710678118654752f)))
+    SY_UNARY(GeluTanh, x == -INFINITY ? -0.0f
+                                      : 0.5f * x * (1.0f + fastTanh(0.79788456080286536f * (x + 0.044715f * x * x * x))))
     SY_UNARY(Erf, fastErf(x))
     SY_UNARY(Clip, x != x ? x : ((x < p0 ? p0 : x) > p1 ? p1 : (x < p0 ? p0 : x)))
     SY_UNARY(Floor, std::floor(x))
@@ -184,7 +189,7 @@ enum class Load { Full, Splat, Row, Gather };
 class ChainStep final : public Step {
  public:
   std::vector<Instr> program;
-  int numRegisters = 0;  // inputs first, then one per instruction
+  int numRegisters = 0;  // inputs first, then the instructions' (reused once dead)
 
   void run(Run& run) const override {
     const size_t numIn = inputs.size();
@@ -354,28 +359,35 @@ std::string chainWhyNot(const sdk::NodeView& node) {
 std::unique_ptr<Step> makeChainStep(const sdk::GraphView& /*region*/, const std::vector<sdk::NodeView>& nodes,
                                     const std::vector<int32_t>& valueIds) {
   auto step = std::make_unique<ChainStep>();
-  // Registers of external inputs first (in order of first use), then one per node.
-  std::vector<std::pair<int32_t, int16_t>> regOf;  // value id -> register
-  auto lookup = [&](int32_t v) -> int16_t {
-    for (const auto& [id, r] : regOf) {
-      if (id == v) return r;
-    }
-    return -1;
+  // Registers of external inputs first (in order of first use), then the
+  // nodes'. Hash maps and register reuse keep this linear in the chain's
+  // length and its registers few (a 32768-node chain once overflowed int16
+  // register numbers; looking operands up in a list was quadratic).
+  std::unordered_map<int32_t, int32_t> regOf;  // value id -> register
+  auto lookup = [&](int32_t v) -> int32_t {
+    auto it = regOf.find(v);
+    return it == regOf.end() ? -1 : it->second;
   };
-  std::vector<int32_t> chainOutputs;
-  for (const sdk::NodeView& n : nodes) chainOutputs.push_back(valueIds[static_cast<size_t>(n.output(0).index())]);
-  for (const sdk::NodeView& n : nodes) {
+  std::unordered_map<int32_t, size_t> lastUse;  // value id -> index of the last node reading it
+  std::unordered_set<int32_t> chainOutputs;
+  for (const sdk::NodeView& n : nodes) chainOutputs.insert(valueIds[static_cast<size_t>(n.output(0).index())]);
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    const sdk::NodeView& n = nodes[k];
     for (size_t i = 0; i < n.numInputs(); ++i) {
       const int32_t v = valueIds[static_cast<size_t>(n.input(i).index())];
-      if (std::find(chainOutputs.begin(), chainOutputs.end(), v) != chainOutputs.end()) continue;
+      lastUse[v] = k;
+      if (chainOutputs.count(v)) continue;
       if (lookup(v) < 0) {
-        regOf.emplace_back(v, static_cast<int16_t>(step->inputs.size()));
+        regOf.emplace(v, static_cast<int32_t>(step->inputs.size()));
         step->inputs.push_back(v);
       }
     }
   }
-  int16_t next = static_cast<int16_t>(step->inputs.size());
-  for (const sdk::NodeView& n : nodes) {
+  const int32_t numIn = static_cast<int32_t>(step->inputs.size());
+  int32_t next = numIn;
+  std::vector<int32_t> freeRegs;
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    const sdk::NodeView& n = nodes[k];
     Instr in{};
     const std::string_view op = n.op();
     if (const NamedOp* u = find(kUnary, op)) {
@@ -395,8 +407,23 @@ std::unique_ptr<Step> makeChainStep(const sdk::GraphView& /*region*/, const std:
     }
     SY_CPU_REQUIRE(in.a >= 0 && (in.b >= 0 || find(kUnary, op) != nullptr), SY_ERROR_INTERNAL, n.describe(),
                  ": chain operand not found");
-    in.dst = next++;
-    regOf.emplace_back(valueIds[static_cast<size_t>(n.output(0).index())], in.dst);
+    // The destination is taken before the operands are freed: runInstr's
+    // pointers are __restrict, so it must not be one of them.
+    if (freeRegs.empty()) {
+      in.dst = next++;
+    } else {
+      in.dst = freeRegs.back();
+      freeRegs.pop_back();
+    }
+    for (size_t i = 0; i < n.numInputs(); ++i) {
+      const int32_t v = valueIds[static_cast<size_t>(n.input(i).index())];
+      const int32_t r = lookup(v);
+      if (r >= numIn && lastUse[v] == k && (i == 0 || v != valueIds[static_cast<size_t>(n.input(0).index())])) {
+        freeRegs.push_back(r);
+        regOf.erase(v);
+      }
+    }
+    regOf[valueIds[static_cast<size_t>(n.output(0).index())]] = in.dst;
     step->program.push_back(in);
   }
   step->numRegisters = next;

@@ -144,13 +144,18 @@ class ViewStep final : public Step {
       const int64_t total = x.dims.numElements();
       out.rank = static_cast<int32_t>(shape.size());
       int inferred = -1;
-      int64_t known = 1;
+      // A 0 that copies an input dim cancels against it (the reference
+      // kernel's rule), so [0, 3] reshapes to [0, -1] as [0, 3].
+      int64_t known = 1, rest = 1;
+      std::vector<bool> copied(static_cast<size_t>(std::max<int64_t>(rank, 0)), false);
       for (size_t i = 0; i < shape.size(); ++i) {
         int64_t d = shape[i];
         if (d == 0 && !allowzero_) {
           SY_CPU_REQUIRE(static_cast<int64_t>(i) < rank, SY_ERROR_INVALID_ARGUMENT, "reshape: 0 at position ", i,
                        " beyond the input rank");
-          d = x.dims.d[i];
+          out.d[i] = x.dims.d[i];
+          copied[i] = true;
+          continue;
         }
         if (d == -1) {
           SY_CPU_REQUIRE(inferred < 0, SY_ERROR_INVALID_ARGUMENT, "reshape: more than one -1 in ",
@@ -164,9 +169,11 @@ class ViewStep final : public Step {
         out.d[i] = d;
       }
       if (inferred >= 0) {
-        SY_CPU_REQUIRE(known > 0 && total % known == 0, SY_ERROR_INVALID_ARGUMENT, "reshape: cannot infer -1 for ",
+        for (int64_t j = 0; j < rank; ++j)
+          if (!copied[static_cast<size_t>(j)]) rest *= x.dims.d[j];
+        SY_CPU_REQUIRE(known > 0 && rest % known == 0, SY_ERROR_INVALID_ARGUMENT, "reshape: cannot infer -1 for ",
                      sdk::formatDims(x.dims.ref()), " into ", sdk::formatDims(shape));
-        out.d[inferred] = total / known;
+        out.d[inferred] = rest / known;
       }
       SY_CPU_REQUIRE(out.numElements() == total, SY_ERROR_INVALID_ARGUMENT, "reshape of ",
                    sdk::formatDims(x.dims.ref()), " into ", sdk::formatDims(out.ref()),

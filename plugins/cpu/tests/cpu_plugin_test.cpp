@@ -4,6 +4,7 @@
 // execute, option validation and memory planning.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "switchyard/interpreter.h"
 #include "switchyard/plugin_host.h"
 #include "switchyard/text.h"
+#include "switchyard/verifier.h"
 #include "test_util.h"
 
 namespace sy {
@@ -484,6 +486,171 @@ TEST(CpuPlugin, DeclinesControlFlowWithReason) {
   ASSERT_TRUE(model.ok()) << model.status().toString();
   const std::string table = (*model)->plan().toTable(true);
   EXPECT_NE(table.find("control flow"), std::string::npos) << table;
+}
+
+
+// ---------------------------------------------------------------------------
+// Issue #12: NaN and infinities as the reference has them, long chains,
+// declared types, reshape of empty tensors.
+
+/// A tensor of `shape` with NaN, +inf and -inf among random values.
+Tensor nonFiniteF(Shape shape, unsigned seed) {
+  Tensor t = randomF(shape, -2, 2, seed);
+  std::mt19937 gen(seed + 1000);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    switch (gen() % 8) {
+      case 0: t.setDouble(i, std::nan("")); break;
+      case 1: t.setDouble(i, INFINITY); break;
+      case 2: t.setDouble(i, -INFINITY); break;
+      default: break;
+    }
+  }
+  return t;
+}
+
+/// Same as checkGraph, with NaN matching NaN and an infinity the same infinity.
+void checkGraphIeee(const std::string& text, const std::vector<Tensor>& inputs) {
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(text);
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  for (const auto& r : (*model)->plan().regions) EXPECT_EQ(r.backend, "cpu");
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  const std::vector<Tensor> want = reference(g, inputs);
+  ASSERT_EQ(outs->size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ((*outs)[i].shape(), want[i].shape());
+    int64_t nans = 0;
+    for (int64_t j = 0; j < want[i].numel(); ++j) {
+      const double gv = (*outs)[i].getDouble(j), wv = want[i].getDouble(j);
+      if (std::isnan(wv)) {
+        ++nans;
+        EXPECT_TRUE(std::isnan(gv)) << "output " << i << " element " << j << ": got " << gv << ", want NaN";
+      } else if (std::isinf(wv)) {
+        EXPECT_EQ(gv, wv) << "output " << i << " element " << j;
+      } else {
+        EXPECT_NEAR(gv, wv, 1e-4 * (1 + std::fabs(wv))) << "output " << i << " element " << j;
+      }
+    }
+    EXPECT_GT(nans, 0) << "output " << i << ": the case should exercise NaN";
+  }
+}
+
+TEST(CpuPlugin, FusedReluAndClipKeepNaN) {
+  // matmul + relu turned NaN into 0, + clip into the minimum (oneDNN post-ops).
+  const std::string w = constantLine("w", {16, 8}, -1, 1, 21);
+  checkGraphIeee("graph @g(%x: f32[6, 16]) {\n" + w +
+                     "  %m = matmul(%x, %w) : f32[6, 8]\n"
+                     "  %r = relu(%m) : f32[6, 8]\n"
+                     "  %n = matmul(%x, %w) : f32[6, 8]\n"
+                     "  %c = clip(%n) {min = -0.5, max = 0.5} : f32[6, 8]\n"
+                     "  return %r, %c\n}\n",
+                 {nonFiniteF({6, 16}, 3)});
+  const std::string k = constantLine("k", {8, 4, 3, 3}, -0.5, 0.5, 22);
+  checkGraphIeee("graph @g(%x: f32[1, 4, 9, 9]) {\n" + k +
+                     "  %c = conv(%x, %k) {pads = [1, 1, 1, 1]} : f32[1, 8, 9, 9]\n"
+                     "  %r = relu(%c) : f32[1, 8, 9, 9]\n"
+                     "  return %r\n}\n",
+                 {nonFiniteF({1, 4, 9, 9}, 4)});
+}
+
+TEST(CpuPlugin, SoftmaxRowsWithNaNAndInfinities) {
+  for (const char* op : {"softmax", "log_softmax"}) {
+    checkGraphIeee(std::string("graph @g(%x: f32[12, 9]) {\n  %y = ") + op +
+                       "(%x) {axis = 1} : f32[12, 9]\n  %z = " + op + "(%x) {axis = 0} : f32[12, 9]\n  return %y, %z\n}\n",
+                   {nonFiniteF({12, 9}, 5)});
+  }
+}
+
+TEST(CpuPlugin, MaxPoolingKeepsNaN) {
+  // Plain input, and a conv's (blocked layout) output into the pool.
+  checkGraphIeee(R"(graph @g(%x: f32[2, 3, 9, 9]) {
+  %p = max_pool(%x) {kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]} : f32[2, 3, 5, 5]
+  %q = global_max_pool(%x) : f32[2, 3, 1, 1]
+  return %p, %q
+})",
+                 {nonFiniteF({2, 3, 9, 9}, 6)});
+  const std::string k = constantLine("k", {16, 16, 3, 3}, -0.5, 0.5, 23);
+  checkGraphIeee("graph @g(%x: f32[1, 16, 12, 12]) {\n" + k +
+                     "  %c = conv(%x, %k) {pads = [1, 1, 1, 1]} : f32[1, 16, 12, 12]\n"
+                     "  %p = max_pool(%c) {kernel_shape = [2, 2], strides = [2, 2]} : f32[1, 16, 6, 6]\n"
+                     "  return %p\n}\n",
+                 {nonFiniteF({1, 16, 12, 12}, 7)});
+}
+
+TEST(CpuPlugin, VeryLongElementwiseChain) {
+  // Register numbers were int16_t: a 32768-node chain failed to compile (with
+  // a 677 KB message), and operand lookup was quadratic in the chain's length.
+  constexpr int kNodes = 40000;
+  std::string t = "graph @g(%x: f32[64]) {\n  %v0 = relu(%x) : f32[64]\n";
+  for (int i = 1; i < kNodes; ++i)
+    t += "  %v" + std::to_string(i) + (i % 2 ? " = add(%v" + std::to_string(i - 1) + ", %x)" : " = neg(%v" + std::to_string(i - 1) + ")") +
+         " : f32[64]\n";
+  t += "  return %v" + std::to_string(kNodes - 1) + "\n}\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  checkGraph(t, {randomF({64}, -1, 1, 9)}, 1e-3);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(s, 30.0) << "a " << kNodes << "-node chain took " << s << " s";
+}
+
+TEST(CpuPlugin, ReshapeOfAnEmptyTensorLikeTheReference) {
+  // [0, 3] to [0, -1]: the copied 0 cancels (the reference kernel's rule);
+  // cpu refused it ("cannot infer -1").
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(R"(graph @g(%x: f32[N, 3]) {
+  %s = constant() {value = tensor<i64[2]>[0, -1]} : i64[2]
+  %y = reshape(%x, %s) : f32[N, ?]
+  %z = relu(%y) : f32[N, ?]
+  return %z
+})");
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  const std::vector<Tensor> in = {testing::F({0, 3}, {})};
+  auto outs = (*model)->run(in);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  EXPECT_EQ((*outs)[0].shape(), reference(g, in)[0].shape());
+  EXPECT_EQ((*outs)[0].shape(), (Shape{0, 3}));
+}
+
+TEST(CpuPlugin, MisDeclaredTypesAreTheModelsErrorOnEveryBackend) {
+  // An output declared [5, 4] that is [2, 4] at run time: the reference said
+  // "does not match", cpu blamed "a bug in the plugin". One rule, one kind of error.
+  const std::string text = R"(graph @g(%x: f32[N, 4]) {
+  %y = relu(%x) : f32[5, 4]
+  %z = exp(%y) : f32[5, 4]
+  return %z
+})";
+  auto g = parse(text);
+  ASSERT_NE(g, nullptr);
+  for (bool onCpu : {true, false}) {
+    Config c = cpuConfig(!onCpu);
+    if (!onCpu) c.backends.clear(), c.backends.push_back(BackendConfig{"reference", "", {}, {}});
+    auto engine = Engine::create(c);
+    ASSERT_TRUE(engine.ok()) << engine.status().toString();
+    auto model = (*engine)->compile(g);
+    ASSERT_TRUE(model.ok()) << model.status().toString();
+    auto r = (*model)->run({randomF({2, 4})});
+    ASSERT_FALSE(r.ok()) << (onCpu ? "cpu" : "reference");
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().toString();
+    EXPECT_NE(r.status().message().find("the model declares"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("[2, 4]"), std::string::npos) << r.status().message();
+    EXPECT_EQ(r.status().message().find("bug in the plugin"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(CpuPlugin, AvgPoolWithPadsAsWideAsTheKernelIsRefusedEverywhere) {
+  // Reference gave NaN (a window of only padding), cpu an error.
+  auto g = parseGraph(R"(graph @g(%x: f32[1, 1, 4, 4]) {
+  %y = avg_pool(%x) {kernel_shape = [2, 2], pads = [2, 2, 2, 2]} : f32[1, 1, 7, 7]
+  return %y
+})");
+  const Status st = g.ok() ? verify(**g) : g.status();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("must be smaller than the kernel window"), std::string::npos) << st.message();
 }
 
 }  // namespace

@@ -1359,7 +1359,13 @@ struct SY_SDK_HIDDEN Entries {
         if (!rangeFits(r.offset(), bytes, r.buffer()->size()))
           fail(SY_ERROR_INTERNAL, "output ", i, bug, ": ", bytes, " bytes at offset ", r.offset(),
                " do not fit in its buffer of ", r.buffer()->size());
-        compiled->outputs[i].check(r.dtype(), r.dims(), SY_ERROR_INTERNAL, "output", i, bug);
+        // Another dtype or rank is the plugin's bug; other dims than the
+        // declared ones are the model's (a mis-declared type), not the plugin's.
+        const detail::RegionValue& declared = compiled->outputs[i];
+        const bool kindOk =
+            r.dtype() == declared.dtype && (declared.rank < 0 || static_cast<size_t>(declared.rank) == r.rank());
+        declared.check(r.dtype(), r.dims(), kindOk ? SY_ERROR_INVALID_ARGUMENT : SY_ERROR_INTERNAL, "output", i,
+                       kindOk ? " of the region (the model declares a shape that its computation does not have)" : bug);
         handles.push_back(std::make_unique<sy_buffer>());
       }
       // Nothing below throws: hand every output to the host at once.
