@@ -213,7 +213,10 @@ class Converter:
                 raise ConversionError("the model returns a list; a Switchyard program returns tensors")
             if o is None:
                 raise ConversionError("the model returns None")
-            out_vals.append(self.tensor(o))
+            try:
+                out_vals.append(self.tensor(o))
+            except NodeError as e:
+                raise ConversionError(f"output {len(out_vals)}: {e}") from None
         return params, out_vals
 
     def check_errors(self):
@@ -287,6 +290,10 @@ class Converter:
             raise
         except (NodeError, ConversionError) as e:
             self.errors.append((kind, source_location(n), str(e)))
+            self.set_outputs(n, [OPAQUE] * len(list(n.outputs())))
+        except Exception as e:  # noqa: BLE001 - a lowering that did not expect these arguments
+            self.errors.append((kind, source_location(n), f"arguments this converter does not handle "
+                                f"({type(e).__name__}: {e})"))
             self.set_outputs(n, [OPAQUE] * len(list(n.outputs())))
         # In-place ops write their first input: later uses of it see the result.
         # Inside an if/loop block that would change a value of the enclosing block,
