@@ -315,10 +315,13 @@ def openvino_runner(model_path, threads, inputs, out_names):
     request = compiled.create_infer_request()
     feeds = {}
     for port in compiled.inputs:
-        name = port.get_any_name()
-        if name not in inputs:
-            die(f"openvino: {model_path} wants input '{name}', which the case does not have")
-        feeds[name] = inputs[name]
+        # A port can carry several tensor names (OpenVINO merges names when it
+        # fuses): feed it by whichever of them is a model input.
+        names = [n for n in port.get_names() if n in inputs]
+        if not names:
+            die(f"openvino: {model_path} wants an input named {sorted(port.get_names())}, "
+                "which the case does not have")
+        feeds[port] = inputs[names[0]]
     ports = []
     for n in out_names:
         match = [o for o in compiled.outputs if n in o.get_names()]
