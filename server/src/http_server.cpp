@@ -63,6 +63,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void doRead();
+  void onHeader(beast::error_code ec, size_t bytes);
   void onRead(beast::error_code ec, size_t bytes);
   void handle(http::request<http::string_body>&& req);
   void handleInfer(http::request<http::string_body>& req, const std::string& model, const std::string& version);
@@ -166,7 +167,27 @@ void Session::doRead() {
   parser_->body_limit(core_.options.maxRequestBytes);
   parser_->header_limit(64 * 1024);
   stream_.expires_after(std::chrono::seconds(120));
-  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::onRead, shared_from_this()));
+  // The header first: a client that sent "Expect: 100-continue" (curl does for
+  // bodies over 1 KiB) waits for a 100 before it sends the body.
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&Session::onHeader, shared_from_this()));
+}
+
+void Session::onHeader(beast::error_code ec, size_t bytes) {
+  if (ec) return onRead(ec, bytes);
+  auto readBody = [self = shared_from_this()] {
+    http::async_read(self->stream_, self->buffer_, *self->parser_,
+                     beast::bind_front_handler(&Session::onRead, self));
+  };
+  const auto& header = parser_->get();
+  auto expect = header.find(http::field::expect);
+  if (expect == header.end() || !beast::iequals(expect->value(), "100-continue") || parser_->is_done())
+    return readBody();
+  auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, header.version());
+  http::async_write(stream_, *cont, [self = shared_from_this(), cont, readBody](beast::error_code wec, size_t) {
+    if (wec) return self->close();
+    readBody();
+  });
 }
 
 void Session::onRead(beast::error_code ec, size_t) {

@@ -132,6 +132,16 @@ def main():
                 sock.sendall(b"\x16\x03\x01\x02\x00garbage that is not HTTP\r\n\r\n")
                 reply = sock.recv(4096)
             c.check(reply.startswith(b"HTTP/1.1 400"), "garbage on the socket: %r" % reply[:40])
+            # Expect: 100-continue (curl sends it for large bodies): the body is asked for, then answered.
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                body = json_infer(x).encode()
+                sock.sendall(b"POST /v2/models/mlp/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body))
+                first = sock.recv(4096)
+                sock.sendall(body)
+                second = sock.recv(4096)
+            c.check(first.startswith(b"HTTP/1.1 100 Continue") and second.startswith(b"HTTP/1.1 200"),
+                    "Expect: 100-continue: %r then %r" % (first[:25], second[:15]))
             # A connection that stops half-way through its body is closed by the server, not left hanging on others.
             with socket.create_connection((host, int(port)), timeout=10) as sock:
                 sock.sendall(b"POST /v2/models/mlp/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"inp")
