@@ -493,22 +493,59 @@ def _adaptive(cx, x, out_size, is_max):
         op = "global_max_pool" if is_max else "global_avg_pool"
         return cx.em.one(op, [x], {}, Type(x.dtype, list(x.shape[:2]) + [1] * nsp), "gap")
     if not all(isinstance(d, int) and isinstance(o, int) and d % o == 0 for d, o in zip(sp, out)):
-        raise NodeError(f"adaptive pooling from {sp} to {out}: only output sizes that divide the input "
-                        "(or 1) map onto the IR's pooling")
+        return _adaptive_general(cx, x, sp, out, is_max)
     k = [d // o for d, o in zip(sp, out)]
     attrs = {"kernel_shape": k, "strides": k}
     op = "max_pool" if is_max else "avg_pool"
     return cx.em.one(op, [x], attrs, Type(x.dtype, list(x.shape[:2]) + out), "pool")
 
 
+def _adaptive_windows(size, out):
+    """PyTorch's adaptive windows: output i covers [floor(i*size/out), ceil((i+1)*size/out))."""
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def _adaptive_general(cx, x, sp, out, is_max):
+    """Adaptive pooling whose windows differ in size (or overlap). Average: one
+    matmul per spatial dim with a constant averaging matrix. Max: the max of
+    each window along one dim at a time, joined with concat."""
+    for d, o in zip(sp, out):
+        if not isinstance(d, int) or not isinstance(o, int):
+            raise NodeError("adaptive pooling over dims known only at run time")
+    if not is_max and len(sp) > 2:
+        raise NodeError("adaptive average pooling of 3-D inputs to sizes that do not divide them")
+    y = x
+    r = rank_of(x)
+    for j, (d, o) in enumerate(zip(sp, out)):
+        axis = 2 + j
+        if d == o:
+            continue
+        wins = _adaptive_windows(d, o)
+        if is_max:
+            parts = [reduce_v(cx, "reduce_max", slice_v(cx, y, axis, a, b, 1), [axis], True) for a, b in wins]
+            y = concat_v(cx, parts, axis)
+            continue
+        # P[i, k] = 1 / window size for k in window i.
+        P = torch.zeros(o, d)
+        for i, (a, b) in enumerate(wins):
+            P[i, a:b] = 1.0 / (b - a)
+        if axis == r - 1:  # the last dim: y @ P^T
+            m = cx.tensor_const(TensorConst(P.t().contiguous().to(SY_TO_TORCH[x.dtype]), f"adaptive_pool_{d}_{o}_t"))
+            y = cx.em.one("matmul", [y, m], {}, Type(x.dtype, ir.infer_matmul(y.shape, m.shape)), "apool")
+        else:  # the dim before it: P @ y
+            m = cx.tensor_const(TensorConst(P.to(SY_TO_TORCH[x.dtype]), f"adaptive_pool_{d}_{o}"))
+            y = cx.em.one("matmul", [m, y], {}, Type(x.dtype, ir.infer_matmul(m.shape, y.shape)), "apool")
+    return y
+
+
 @lowers("aten::adaptive_avg_pool1d", "aten::adaptive_avg_pool2d", "aten::adaptive_avg_pool3d",
-        to="global_avg_pool, avg_pool", note="output size 1, or one that divides the input")
+        to="global_avg_pool, avg_pool, matmul", note="static spatial sizes; uneven windows by a constant matmul")
 def _aap(cx, n, a):
     return _adaptive(cx, a[0], a[1], False)
 
 
 @lowers("aten::adaptive_max_pool1d", "aten::adaptive_max_pool2d",
-        to="global_max_pool, max_pool", note="values only; output size 1 or dividing the input")
+        to="global_max_pool, max_pool, slice, reduce_max, concat", note="values only; static spatial sizes")
 def _amp(cx, n, a):
     y = _adaptive(cx, a[0], a[1], True)
     return [y] + [Unavailable("the indices of adaptive_max_pool")] * (len(list(n.outputs())) - 1)
