@@ -87,7 +87,7 @@ def pool_pad(x):
     a = F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)
     b = F.avg_pool2d(x, 2, 1, 1, count_include_pad=True)
     c = F.max_pool2d(x, 3, 2, 1, 1, ceil_mode=True)
-    d = F.adaptive_avg_pool2d(x, (3, 4)) + F.adaptive_max_pool2d(x, 1) + F.adaptive_avg_pool2d(x, (5, 3))[:, :, 1:4, :]
+    d = F.adaptive_avg_pool2d(x, (3, 4)) + F.adaptive_max_pool2d(x, 1) + F.adaptive_avg_pool2d(x, (5, 6))[:, :, 1:4, 1:5]
     d = d + F.adaptive_max_pool2d(x, (3, 4)) + F.adaptive_max_pool2d(x, (4, 4))[:, :, 1:, :]
     d = d + F.adaptive_avg_pool2d(x[:, :, :2, :3], (3, 4))
     e = F.pad(x, [1, 2, 0, 1], value=0.5).mean(dim=[2, 3], keepdim=True)
