@@ -212,7 +212,9 @@ Result<Report> runConformance(const RunOptions& options) {
           CaseResult r;
           auto t = Target::open(options);
           if (!t.ok()) {
-            r.outcome = Outcome::Failed;
+            // init failed with SY_ERROR_DEVICE: no driver or device on this
+            // machine (e.g. the cuda plugin without a GPU): skipped, not failed.
+            r.outcome = t.status().code() == StatusCode::kFailedPrecondition ? Outcome::Skipped : Outcome::Failed;
             r.message = t.status().message();
           } else {
             const sy_plugin_api& a = (*t)->api();
@@ -240,13 +242,17 @@ Result<Report> runConformance(const RunOptions& options) {
         report.device = j.value("device", "");
       }
     } else {
-      // Nothing else can run: the api cases fail with the reason, the rest is skipped.
-      const std::string why = std::string("the plugin does not load (") + outcomeName(probe[0].outcome) +
-                              "): " + probe[0].message;
+      // Nothing else can run: the api cases fail with the reason (or are
+      // skipped when the plugin says it has no usable device here), the rest
+      // is skipped.
+      const bool noDevice = probe[0].outcome == Outcome::Skipped;
+      const std::string why = noDevice ? "no usable device here: " + probe[0].message
+                                       : std::string("the plugin does not load (") + outcomeName(probe[0].outcome) +
+                                             "): " + probe[0].message;
       report.notes.push_back(why);
       for (Case& c : col.cases) {
         CaseResult r = c.info;
-        r.outcome = r.scope == "api" ? Outcome::Failed : Outcome::Skipped;
+        r.outcome = r.scope == "api" && !noDevice ? Outcome::Failed : Outcome::Skipped;
         r.message = why;
         report.cases.push_back(r);
       }
