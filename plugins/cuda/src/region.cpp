@@ -310,6 +310,7 @@ class CudaRegion final : public sdk::CompiledRegion {
         s.inputs.resize(2);
         if (s.gemm && node.numInputs() == 3 && node.hasInput(2)) {
           s.cValue = node.input(2).index();
+          s.inputs.push_back(s.cValue);  // read by this step: the memory plan keeps it alive
           const sdk::ValueView c = node.input(2);
           s.cAsBias = s.beta == 1.0f && c.dtype() == SY_DTYPE_F32 && (c.rank() == 1 || (c.rank() == 2 && c.dim(0) == 1));
         }
