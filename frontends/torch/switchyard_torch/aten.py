@@ -1553,6 +1553,43 @@ def _arange(cx, n, a):
     return cx.em.one("range", [s, e, st], {}, Type(dtype, (length,)), "arange")
 
 
+def _named_args(n, a):
+    try:
+        names = [arg.name for arg in torch._C.parse_schema(n.schema()).arguments]
+    except Exception:  # noqa: BLE001
+        raise NodeError("cannot read the op's schema") from None
+    return dict(zip(names, a))
+
+
+@lowers("aten::upsample_nearest1d", "aten::upsample_nearest2d", "aten::upsample_nearest3d",
+        "aten::upsample_linear1d", "aten::upsample_bilinear2d", "aten::upsample_trilinear3d", to="resize",
+        note="F.interpolate nearest/linear; static spatial sizes")
+def _upsample(cx, n, a):
+    x = cx.tensor(a[0])
+    args = _named_args(n, a)
+    nsp = rank_of(x) - 2
+    sp = [static_dim(x, 2 + i, "interpolate") for i in range(nsp)]
+    size = args.get("output_size")
+    if size is not None:
+        out = int_list(size, "output_size")
+    else:
+        scales = args.get("scale_factors")
+        if scales is None:
+            scales = [args.get(k) for k in ("scales_d", "scales_h", "scales_w", "scales") if k in args]
+        scales = [float(const(v, "scale")) for v in (scales.items if isinstance(scales, ListV) else scales)]
+        if len(scales) != nsp:
+            raise NodeError("interpolate without an output size or one scale per spatial dim")
+        out = [int(math.floor(d * f)) for d, f in zip(sp, scales)]
+    if "nearest" in n.kind():
+        attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+    else:
+        ac = bool(const(args.get("align_corners"), "align_corners"))
+        attrs = {"mode": "linear", "coordinate_transformation_mode": "align_corners" if ac else "pytorch_half_pixel"}
+    lead = cx.em.one("shape", [x], {"start": 0, "end": 2}, Type("i64", (2,)), "nc")
+    sizes = cx.em.one("concat", [lead, cx.em.ints(out)], {"axis": 0}, Type("i64", (2 + nsp,)), "sizes")
+    return cx.em.one("resize", [x, sizes], attrs, Type(x.dtype, list(x.shape[:2]) + out), "resize")
+
+
 @lowers("aten::triu", "aten::tril", to="range, unsqueeze, sub, greater_equal, less_equal, where",
         note="masks built from the positions (e.g. causal attention)")
 def _triangle(cx, n, a):

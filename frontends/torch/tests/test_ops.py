@@ -95,6 +95,15 @@ def pool_pad(x):
     return a.sum(dim=[2, 3]) + b.sum(dim=[2, 3]) + c.sum(dim=[2, 3]) + d.sum(dim=[2, 3]) + e[:, :, 0, 0] + f[:, :, 0, 0]
 
 
+def interpolate(x):
+    a = F.interpolate(x, scale_factor=2.0, mode="nearest")
+    b = F.interpolate(x, size=(10, 16), mode="bilinear", align_corners=False)
+    c = F.interpolate(x, size=[10, 16], mode="bilinear", align_corners=True)
+    d = F.interpolate(x, size=(7, 5), mode="nearest")
+    e = F.interpolate(x[:, 0], scale_factor=2.0, mode="linear").sum(1, keepdim=True).unsqueeze(1)
+    return a + b + c + F.interpolate(d, size=(10, 16)) + e
+
+
 def nn_ops(x, w, wt, g):
     a = F.conv2d(x, w, None, 1, "same") + F.conv2d(x, w, torch.ones(4), stride=1, padding=1, dilation=1)
     b = F.conv_transpose2d(a, wt, None, stride=2, padding=1, output_padding=1)
@@ -132,6 +141,7 @@ CASES = {
     "indexing": (indexing, (_b(4, 4), torch.tensor([2, 0, 3, 3]))),
     "creation": (creation, (_b(2, 6),)),
     "pool_pad": (pool_pad, (_b(2, 3, 9, 8),)),
+    "interpolate": (interpolate, (_b(2, 3, 5, 8),)),
     "nn_ops": (nn_ops, (_b(2, 3, 5, 5), _b(4, 3, 3, 3, seed=3) * 0.3, _b(4, 2, 3, 3, seed=4) * 0.3,
                         _b(10, seed=5))),
     "lists_and_loops": (lists_and_loops, (_b(3, 4), 3)),
