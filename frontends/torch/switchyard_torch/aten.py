@@ -445,6 +445,29 @@ def _instance_norm(cx, n, a):
     return cx.em.one("instance_norm", [x, w, b], {"epsilon": float(const(eps, "eps"))}, Type(x.dtype, x.shape), "in")
 
 
+@lowers("aten::group_norm", to="reshape, instance_norm, mul, add",
+        note="groups normalised as instances of a [N, G, -1] view")
+def _group_norm(cx, n, a):
+    x, groups, w, b, eps = cx.tensor(a[0]), int(const(a[1], "num_groups")), a[2], a[3], float(const(a[4], "eps"))
+    if x.dtype not in ir.FLOAT_DTYPES:
+        raise NodeError("group_norm of a non-float tensor")
+    r = rank_of(x)
+    C = static_dim(x, 1, "group_norm")
+    if C % groups:
+        raise NodeError(f"{C} channels do not split into {groups} groups")
+    g = _copy_reshape(cx, x, [0, groups, -1])
+    ones = cx.em.constant(x.dtype, (groups,), [1.0] * groups)
+    zeros = cx.em.constant(x.dtype, (groups,), [0.0] * groups)
+    y = cx.em.one("instance_norm", [g, ones, zeros], {"epsilon": eps}, g.type, "gn")
+    y = reshape_v(cx, y, [cx.dim_of(x, i) for i in range(r)])
+    per_channel = [C] + [1] * (r - 2)
+    if w is not None:
+        y = binary(cx, "mul", y, reshape_v(cx, cx.tensor(w, x.dtype), per_channel))
+    if b is not None:
+        y = binary(cx, "add", y, reshape_v(cx, cx.tensor(b, x.dtype), per_channel))
+    return y
+
+
 def _pool(cx, op, x, kernel, stride, padding, dilation, ceil_mode, extra=None):
     x = cx.tensor(x)
     kernel = int_list(kernel, "kernel_size")
@@ -1651,6 +1674,13 @@ def _unpack(cx, n, a):
     if len(items) != n.outputsSize():
         raise NodeError(f"unpacking {len(items)} items into {n.outputsSize()} values")
     return items
+
+
+@lowers("aten::list", to="(none)", note="a copy of a list; resolved at conversion")
+def _list_copy(cx, n, a):
+    v = a[0]
+    items = v.items if isinstance(v, (ListV, TupleV)) else list(v)
+    return ListV(list(items))
 
 
 @lowers("prim::TupleIndex", "aten::__getitem__", to="(none)", note="constant index; resolved at conversion")

@@ -107,10 +107,11 @@ def interpolate(x):
 def nn_ops(x, w, wt, g):
     a = F.conv2d(x, w, None, 1, "same") + F.conv2d(x, w, torch.ones(4), stride=1, padding=1, dilation=1)
     b = F.conv_transpose2d(a, wt, None, stride=2, padding=1, output_padding=1)
-    c = F.layer_norm(b, [b.size(3)], g, None, 1e-5) + F.instance_norm(b)
+    c = F.layer_norm(b, [b.size(3)], g, None, 1e-5) + F.instance_norm(b) + F.group_norm(b, 1, g[:2], g[2:4])
     d = F.batch_norm(c, torch.zeros(2), torch.ones(2) * 2, None, None, False, 0.1, 1e-3)
     m = torch.matmul(d, d.transpose(2, 3)) + torch.bmm(d[0], d[0]) + torch.addmm(g[:1], d[0, 0], d[0, 1])
-    return m + torch.baddbmm(d[0], d[1], d[0], beta=0.5, alpha=2.0)
+    e = F.group_norm(torch.cat([a, a * a], 1), 4, g[:8], g[2:]).sum(1, keepdim=True)
+    return m + torch.baddbmm(d[0], d[1], d[0], beta=0.5, alpha=2.0) + e.mean() + F.group_norm(e, 1).amax()
 
 
 def lists_and_loops(x, n: int):
