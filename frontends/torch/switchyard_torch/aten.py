@@ -1613,6 +1613,74 @@ def _upsample(cx, n, a):
     return cx.em.one("resize", [x, sizes], attrs, Type(x.dtype, list(x.shape[:2]) + out), "resize")
 
 
+def _einsum_labels(spec, rank, what):
+    if "..." in spec:
+        raise NodeError("einsum with '...'")
+    labels = list(spec)
+    if len(labels) != rank:
+        raise NodeError(f"einsum: {what} has {len(labels)} labels for {rank} dims")
+    if len(set(labels)) != len(labels):
+        raise NodeError("einsum with a label repeated in one operand (a diagonal)")
+    return labels
+
+
+def _to_order(cx, x, labels, order):
+    """x (dims named by labels) transposed to `order`, with size-1 dims for labels
+    of `order` it lacks."""
+    present = [l for l in order if l in labels]
+    x = transpose_v(cx, x, [labels.index(l) for l in present])
+    for i, l in enumerate(order):
+        if l not in labels:
+            x = unsqueeze_v(cx, x, i)
+    return x
+
+
+@lowers("aten::einsum", to="transpose, matmul, mul, reduce_sum",
+        note="one or two operands, explicit output, no '...' or diagonals")
+def _einsum(cx, n, a):
+    eq = a[0].replace(" ", "")
+    ops = _tensor_list(cx, a[1])
+    if "->" not in eq:
+        raise NodeError("einsum without an explicit output ('->')")
+    ins, out = eq.split("->")
+    specs = ins.split(",")
+    if len(specs) != len(ops) or len(ops) not in (1, 2):
+        raise NodeError("einsum with more than two operands")
+    dt = result_dtype(*ops) if len(ops) > 1 else ops[0].dtype
+    ops = [cx.cast(o, dt) for o in ops]
+    labels = [_einsum_labels(sp, rank_of(o), f"operand {i}") for i, (sp, o) in enumerate(zip(specs, ops))]
+    out_l = list(out)
+    # Sum out labels that appear in one operand only and not in the output.
+    for i in range(len(ops)):
+        others = set(out_l).union(*[set(l) for j, l in enumerate(labels) if j != i])
+        gone = [k for k, l in enumerate(labels[i]) if l not in others]
+        if gone:
+            ops[i] = reduce_v(cx, "reduce_sum", ops[i], gone, False)
+            labels[i] = [l for l in labels[i] if l not in [labels[i][k] for k in gone]]
+    if len(ops) == 1:
+        return _to_order(cx, ops[0], labels[0], out_l)
+    la, lb = labels
+    contract = [l for l in la if l in lb and l not in out_l]
+    batch = [l for l in out_l if l in la and l in lb]
+    fa = [l for l in out_l if l in la and l not in lb]
+    fb = [l for l in out_l if l in lb and l not in la]
+    if len(contract) == 1 and len(fa) <= 1 and len(fb) <= 1:
+        # [batch, m, k] @ [batch, k, n] (a missing m or n is a size-1 dim).
+        A = _to_order(cx, ops[0], la, batch + (fa or ["_m"]) + contract)
+        B = _to_order(cx, ops[1], lb, batch + contract + (fb or ["_n"]))
+        y = cx.em.one("matmul", [A, B], {}, Type(dt, ir.infer_matmul(A.shape, B.shape)), "einsum")
+        drop = ([len(batch)] if not fa else []) + ([len(batch) + 1] if not fb else [])
+        if drop:
+            y = squeeze_v(cx, y, drop)
+        return _to_order(cx, y, batch + fa + fb, out_l)
+    # General case: broadcast both to [output labels..., contracted...], multiply, sum.
+    full = out_l + contract
+    y = binary(cx, "mul", _to_order(cx, ops[0], la, full), _to_order(cx, ops[1], lb, full))
+    if contract:
+        y = reduce_v(cx, "reduce_sum", y, list(range(len(out_l), len(full))), False)
+    return y
+
+
 @lowers("aten::triu", "aten::tril", to="range, unsqueeze, sub, greater_equal, less_equal, where",
         note="masks built from the positions (e.g. causal attention)")
 def _triangle(cx, n, a):

@@ -104,6 +104,14 @@ def interpolate(x):
     return a + b + c + F.interpolate(d, size=(10, 16)) + e
 
 
+def einsum(q, k, v):
+    s = torch.einsum("bhqd,bhkd->bhqk", q, k).softmax(-1)
+    o = torch.einsum("bhqk,bhkd->bqhd", s, v)
+    outer = torch.einsum("i,j->ij", q[0, 0, 0], k[0, 0, 1])
+    many = torch.einsum("bhqd,bhkd->bqk", q, k) + torch.einsum("bhqd->bdq", q).sum(1, keepdim=True).transpose(1, 2)
+    return o.sum(dim=[2, 3]).unsqueeze(2) + many.sum(2, keepdim=True) + outer.sum() + torch.einsum("ij->", outer)
+
+
 def nn_ops(x, w, wt, g):
     a = F.conv2d(x, w, None, 1, "same") + F.conv2d(x, w, torch.ones(4), stride=1, padding=1, dilation=1)
     b = F.conv_transpose2d(a, wt, None, stride=2, padding=1, output_padding=1)
@@ -143,6 +151,7 @@ CASES = {
     "creation": (creation, (_b(2, 6),)),
     "pool_pad": (pool_pad, (_b(2, 3, 9, 8),)),
     "interpolate": (interpolate, (_b(2, 3, 5, 8),)),
+    "einsum": (einsum, (_b(2, 3, 4, 5), _b(2, 3, 6, 5, seed=1), _b(2, 3, 6, 5, seed=2))),
     "nn_ops": (nn_ops, (_b(2, 3, 5, 5), _b(4, 3, 3, 3, seed=3) * 0.3, _b(4, 2, 3, 3, seed=4) * 0.3,
                         _b(10, seed=5))),
     "lists_and_loops": (lists_and_loops, (_b(3, 4), 3)),
