@@ -151,15 +151,17 @@ std::string unaryExpr(const sdk::NodeView& node, const std::string& x) {
   if (op == "leaky_relu") {
     return "(" + x + " >= 0.0f ? " + x + " : " + floatLiteral(node.attrFloat("alpha", 0.01)) + " * " + x + ")";
   }
+  // gelu(-inf) and silu(-inf) are -0 (the limit, as the reference has it), not -inf * 0 or -inf / inf = NaN.
+  const std::string minusInf = "(" + x + " == -INFINITY) ? -0.0f : ";
   if (op == "gelu") {
     if (node.attrString("approximate", "none") == "tanh") {
-      return "(0.5f * " + x + " * (1.0f + tanh(0.7978845608028654f * (" + x + " + 0.044715f * " + x + " * " + x +
-             " * " + x + "))))";
+      return "(" + minusInf + "(0.5f * " + x + " * (1.0f + tanh(0.7978845608028654f * (" + x + " + 0.044715f * " + x +
+             " * " + x + " * " + x + ")))))";
     }
-    return "(0.5f * " + x + " * (1.0f + erf(" + x + " * 0.7071067811865476f)))";
+    return "(" + minusInf + "(0.5f * " + x + " * (1.0f + erf(" + x + " * 0.7071067811865476f))))";
   }
   if (op == "erf") return "erf(" + x + ")";
-  if (op == "silu") return "(" + x + " / (1.0f + exp(-" + x + ")))";
+  if (op == "silu") return "(" + minusInf + "(" + x + " / (1.0f + exp(-" + x + "))))";
   if (op == "floor") return "floor(" + x + ")";
   if (op == "ceil") return "ceil(" + x + ")";
   if (op == "round") return "rint(" + x + ")";  // halves to even (default rounding mode)

@@ -56,8 +56,10 @@ class OpenClPlugin : public sdk::Plugin {
     if (const auto pattern = options.get("device_name")) device = deviceByName(all, *pattern);
     Device& d = *all.at(device);
     BackendOptions o;
+    // 0 would read as "unset": a given value must be a real power of two.
+    const bool wgGiven = options.get("work_group_size").has_value();
     const int64_t wg = options.getInt("work_group_size", 0);
-    sdk::require(wg == 0 || (wg > 0 && (wg & (wg - 1)) == 0 && static_cast<uint64_t>(wg) <= d.maxWorkGroup() &&
+    sdk::require((!wgGiven && wg == 0) || (wg > 0 && (wg & (wg - 1)) == 0 && static_cast<uint64_t>(wg) <= d.maxWorkGroup() &&
                              static_cast<uint64_t>(wg) * sizeof(float) <= d.localMemBytes()),
                  SY_ERROR_INVALID_ARGUMENT, "option 'work_group_size': expected a power of two <= ",
                  d.maxWorkGroup(), " (the device's CL_DEVICE_MAX_WORK_GROUP_SIZE), got ", wg);

@@ -575,6 +575,11 @@ TEST(OpenClPlugin, SelectsDeviceByNamePattern) {
   auto badGroup = makeEngine(true, {{"work_group_size", "3"}});
   ASSERT_FALSE(badGroup.ok());
   EXPECT_NE(badGroup.status().message().find("work_group_size"), std::string::npos) << badGroup.status().message();
+  // 0 is not a power of two either (it used to be taken as "unset").
+  auto zeroGroup = makeEngine(true, {{"work_group_size", "0"}});
+  ASSERT_FALSE(zeroGroup.ok());
+  EXPECT_NE(zeroGroup.status().message().find("expected a power of two"), std::string::npos)
+      << zeroGroup.status().message();
 }
 
 TEST(OpenClPlugin, BuildFailureReturnsTheBuildLog) {

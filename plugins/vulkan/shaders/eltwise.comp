@@ -63,8 +63,13 @@ float pow_(float a, float b) {
     if (aa == 1.0) return 1.0;
     return (aa > 1.0) == (b > 0.0) ? uintBitsToFloat(0x7f800000u) : 0.0;
   }
+  if (isinf(a)) {
+    // IEEE pow(+-inf, b): inf for b > 0, 0 for b < 0; negative only for an odd integer b.
+    const bool oddInteger = floor(b) == b && abs(mod(b, 2.0)) == 1.0;
+    const float mag = b > 0.0 ? uintBitsToFloat(0x7f800000u) : 0.0;
+    return a < 0.0 && oddInteger ? -mag : mag;
+  }
   float mag = exp2(b * log2(abs(a)));
-  if (isinf(a)) mag = b > 0.0 ? uintBitsToFloat(0x7f800000u) : 0.0;
   if (a < 0.0) {
     if (floor(b) != b) return uintBitsToFloat(0x7fc00000u);
     bool odd = abs(mod(b, 2.0)) == 1.0;
@@ -129,8 +134,11 @@ void main() {
         case 10u: v = sigmoid_(a); break;
         case 11u: v = a < 0.0 ? 0.0 : a; break;                   // relu (NaN propagates)
         case 12u: v = a >= 0.0 ? a : i0 * a; break;               // leaky_relu
-        case 13u: v = 0.5 * a * (1.0 + erf_(a * 0.7071067811865476)); break;  // gelu
-        case 14u: v = 0.5 * a * (1.0 + tanh_(0.7978845608028654 * (a + 0.044715 * a * a * a))); break;
+        // gelu(-inf) is -0 (the limit, as the reference has it), not -inf * 0 = NaN.
+        case 13u: v = isinf(a) && a < 0.0 ? -0.0 : 0.5 * a * (1.0 + erf_(a * 0.7071067811865476)); break;  // gelu
+        case 14u:
+          v = isinf(a) && a < 0.0 ? -0.0 : 0.5 * a * (1.0 + tanh_(0.7978845608028654 * (a + 0.044715 * a * a * a)));
+          break;
         case 15u: v = erf_(a); break;
         case 16u: v = isinf(a) && a < 0.0 ? -0.0 : a * sigmoid_(a); break;  // silu
         case 17u: v = floor(a); break;
