@@ -36,8 +36,11 @@ def main(argv=None):
     p.add_argument("--list-ops", action="store_true", help="print the supported ATen ops and exit")
     args = p.parse_args(argv)
     if args.list_ops:
-        for k, (to, note) in supported_ops().items():
-            print(f"{k}\t{to}\t{note}")
+        try:
+            for k, (to, note) in supported_ops().items():
+                print(f"{k}\t{to}\t{note}")
+        except BrokenPipeError:  # `| head`
+            sys.stderr.close()
         return 0
     if not args.model:
         p.error("the model file is required")
