@@ -1987,3 +1987,133 @@ def _encoder_layer(cx, n, a):
         return binary(cx, "add", x, ffn(ln(x, ln2_w, ln2_b)))
     x = ln(binary(cx, "add", x, attn(x)), ln1_w, ln1_b)
     return ln(binary(cx, "add", x, ffn(x)), ln2_w, ln2_b)
+
+
+# ---------------------------------------------------------------------------
+# Recurrent layers (nn.LSTM, nn.GRU, nn.RNN): each layer and direction is one
+# IR loop over time carrying the state, its outputs a scan. The input
+# projection of every step is one matmul before the loop.
+
+
+def _step_index(cx, i, T, reverse):
+    if not reverse:
+        return i
+    last = _arith(cx, "sub", T, 1)
+    return _arith(cx, "sub", last, i)
+
+
+def _recurrent_direction(cx, kind, xw, h0, c0, w_hh, b_hh, T, reverse):
+    """One direction of one layer. xw: [T, B, G*H] (input projections); h0, c0: [B, H].
+    Returns (outputs [T, B, H] in time order, final h, final c)."""
+    dt = xw.dtype
+    H = h0.shape[1]
+    G = {"lstm": 4, "gru": 3}.get(kind, 1)
+    w_hh_t = _transposed_weight(cx, w_hh)
+    b_hh_v = cx.tensor(b_hh, dt) if b_hh is not None else None
+    trip = cx.tensor(T, "i64")
+    carried = [h0] + ([c0] if kind == "lstm" else [])
+    cx.em.push_block()
+    it = cx.em.value(Type("i64", (), scalar=True), "t", number="int")
+    cond = cx.em.value(Type("bool", (), scalar=True), "cond", number="bool")
+    states = [cx.em.value(v.type, "h" if j == 0 else "c") for j, v in enumerate(carried)]
+    h = states[0]
+    xt = gather_v(cx, xw, cx.tensor(_step_index(cx, it, T, reverse), "i64"), 0)  # [B, G*H]
+    hw = cx.em.one("matmul", [h, w_hh_t], {}, Type(dt, ir.infer_matmul(h.shape, w_hh_t.shape)), "hw")
+    if b_hh_v is not None:
+        hw = binary(cx, "add", hw, b_hh_v)
+
+    def chunks(v):
+        if G == 1:
+            return [v]
+        shape = [v.shape[0], H]
+        return cx.em.node("split", [v, cx.em.ints([H] * G)], {"axis": 1}, [Type(dt, shape)] * G, "gate").outputs
+
+    if kind == "lstm":
+        i_g, f_g, g_g, o_g = chunks(binary(cx, "add", xt, hw))
+        c_new = binary(cx, "add", binary(cx, "mul", unary(cx, "sigmoid", f_g), states[1]),
+                       binary(cx, "mul", unary(cx, "sigmoid", i_g), unary(cx, "tanh", g_g)))
+        h_new = binary(cx, "mul", unary(cx, "sigmoid", o_g), unary(cx, "tanh", c_new))
+        new = [h_new, c_new]
+    elif kind == "gru":
+        xr, xz, xn = chunks(xt)
+        hr, hz, hn = chunks(hw)
+        r = unary(cx, "sigmoid", binary(cx, "add", xr, hr))
+        z = unary(cx, "sigmoid", binary(cx, "add", xz, hz))
+        n_ = unary(cx, "tanh", binary(cx, "add", xn, binary(cx, "mul", r, hn)))
+        h_new = binary(cx, "add", n_, binary(cx, "mul", z, binary(cx, "sub", h, n_)))
+        new = [h_new]
+    else:
+        h_new = unary(cx, "tanh" if kind == "rnn_tanh" else "relu", binary(cx, "add", xt, hw))
+        new = [h_new]
+    true = cx.em.scalar("bool", True)
+    ys = [true] + new + [new[0]]
+    blk = cx.em.pop_block()
+    T_dim = T if isinstance(T, int) else (T.sym if isinstance(T, ir.Value) else None)
+    out_types = [Type(v.dtype, v.shape) for v in carried] + [Type(dt, [T_dim] + list(h0.shape))]
+    node = ir.Node("loop", [trip, cx.em.scalar("bool", True)] + carried, {},
+                   [cx.em.value(t, "rnn") for t in out_types])
+    node.blocks.append(("body", [it, cond] + states, blk.nodes, ys))
+    cx.em.blocks[-1].nodes.append(node)
+    outs = node.outputs
+    seq = outs[-1]
+    if reverse:  # the scan is in iteration order: put it back in time order
+        if isinstance(T, int):
+            idx = cx.em.constant("i64", (T,), list(range(T - 1, -1, -1)))
+        else:
+            start = cx.tensor(_arith(cx, "sub", T, 1), "i64")
+            idx = cx.em.one("range", [start, cx.em.scalar("i64", -1), cx.em.scalar("i64", -1)], {},
+                            Type("i64", (T_dim,)), "rev")
+        seq = gather_v(cx, seq, idx, 0)
+    return seq, outs[0], (outs[1] if kind == "lstm" else None)
+
+
+def _recurrent(cx, n, kind, x, hx, params, has_biases, layers, bidir, batch_first):
+    x = cx.tensor(x)
+    if rank_of(x) != 3:
+        raise NodeError("a recurrent layer on an input that is not [sequence, batch, features] (unbatched)")
+    params = params.items if isinstance(params, ListV) else list(params)
+    has_biases, layers = bool(const(has_biases, "has_biases")), int(const(layers, "num_layers"))
+    bidir, batch_first = bool(const(bidir, "bidirectional")), bool(const(batch_first, "batch_first"))
+    D = 2 if bidir else 1
+    per = 4 if has_biases else 2
+    if len(params) != layers * D * per:
+        raise NodeError("recurrent layer with projections (proj_size) or an unexpected weight list")
+    if batch_first:
+        x = transpose_v(cx, x, [1, 0, 2])
+    T = cx.dim_of(x, 0)
+    hs = [cx.tensor(h, x.dtype) for h in (hx.items if isinstance(hx, ListV) else [hx])]
+    layer_in = x
+    final_h, final_c = [], []
+    for layer in range(layers):
+        outs = []
+        for d in range(D):
+            k = layer * D + d
+            w_ih, w_hh = params[k * per], params[k * per + 1]
+            b_ih, b_hh = (params[k * per + 2], params[k * per + 3]) if has_biases else (None, None)
+            xw = _linear_v(cx, layer_in, w_ih, b_ih)
+            kk = cx.em.scalar("i64", k)
+            h0 = gather_v(cx, hs[0], kk, 0)
+            c0 = gather_v(cx, hs[1], kk, 0) if kind == "lstm" else None
+            seq, hT, cT = _recurrent_direction(cx, kind, xw, h0, c0, w_hh, b_hh, T, d == 1)
+            outs.append(seq)
+            final_h.append(unsqueeze_v(cx, hT, 0))
+            if cT is not None:
+                final_c.append(unsqueeze_v(cx, cT, 0))
+        layer_in = concat_v(cx, outs, 2)
+    out = transpose_v(cx, layer_in, [1, 0, 2]) if batch_first else layer_in
+    res = [out, concat_v(cx, final_h, 0)]
+    if kind == "lstm":
+        res.append(concat_v(cx, final_c, 0))
+    return res
+
+
+@lowers("aten::lstm", "aten::gru", "aten::rnn_tanh", "aten::rnn_relu", to="loop, matmul, split, sigmoid, tanh, ...",
+        note="nn.LSTM/GRU/RNN (inference, no proj_size, not packed): one loop per layer and direction")
+def _rnn(cx, n, a):
+    kind = n.kind().split("::")[1]
+    if len(a) != 9 or isinstance(a[1], ir.Value) and a[1].dtype == "i64" and a[1].rank == 1:
+        raise NodeError("packed sequences")
+    x, hx, params, has_biases, layers, dropout, train, bidir, batch_first = a
+    if const(train, "train"):
+        raise NodeError("a recurrent layer in training mode")
+    return _recurrent(cx, n, kind, x, hx, params, has_biases, layers, bidir, batch_first)

@@ -156,6 +156,23 @@ class TorchEncoderLayers(nn.Module):
         return h + a.transpose(0, 1)
 
 
+class TorchRecurrent(nn.Module):
+    """PyTorch's own recurrent layers: a two-layer bidirectional LSTM, a GRU and a
+    ReLU RNN (batch first), whose outputs and final states are combined."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 6, num_layers=2, bidirectional=True, batch_first=True)
+        self.gru = nn.GRU(12, 4, batch_first=True)
+        self.rnn = nn.RNN(5, 4, nonlinearity="relu", batch_first=True, bias=False)
+
+    def forward(self, x):
+        y, (h, c) = self.lstm(x)
+        g, hg = self.gru(y)
+        r, hr = self.rnn(x)
+        return g + r + hg.transpose(0, 1) + hr.transpose(0, 1) + (h.sum(0) + c.sum(0)).mean(-1, keepdim=True)[:, None]
+
+
 class TupleOut(nn.Module):
     def forward(self, x):
         return x + 1, x * 2
@@ -200,6 +217,8 @@ def build(name, seed=0):
         mask = torch.zeros(2, 6, dtype=torch.bool)
         mask[1, 4:] = True
         return TorchEncoderLayers().eval(), (x, mask)
+    if name == "torch_recurrent":
+        return TorchRecurrent().eval(), (torch.randn(3, 7, 5, generator=g),)
     if name == "decoder":
         return DecoderBlock().eval(), (torch.randn(2, 5, 24, generator=g),)
     if name == "control_flow":

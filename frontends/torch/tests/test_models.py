@@ -56,6 +56,9 @@ def _add(name, mode):
         if name == "decoder" and mode == "script":
             _, ex = models.build(name)
             inputs_list = [ex, (torch.randn(3, 5, 24),)]  # another batch size
+        if name == "torch_recurrent" and mode == "script":
+            _, ex = models.build(name)
+            inputs_list = [ex, (torch.randn(2, 7, 5),)]  # another batch size
         if name == "rnn" and mode == "script":
             _, ex = models.build(name)
             inputs_list = [ex, (torch.randn(9, 2, 5),)]  # a longer sequence: the loop runs 9 times
@@ -72,6 +75,8 @@ for _n in MODELS:
 # torch.jit.trace itself refuses the fused path's graph (its trace check differs
 # between runs), so PyTorch's own layers are checked scripted.
 _add("torch_layers", "script")
+_add("torch_recurrent", "script")
+_add("torch_recurrent", "trace")
 
 
 class SymbolicBatchTest(harness.unittest.TestCase):
