@@ -125,6 +125,13 @@ std::vector<Case> onnxCases(const std::string& nodeDir, std::string& skipReason)
 /// A one-node graph for the basic case of every registry op (for the
 /// capability query of the api scope). Ops without a basic case are absent.
 std::vector<std::pair<std::string, std::shared_ptr<Graph>>> basicOpGraphs();
+/// The graph of every op case that builds (the differential fuzzer's seeds).
+struct OpCaseGraph {
+  std::string id;  ///< "ops.add.f32.broadcast"
+  std::string op;
+  std::shared_ptr<Graph> graph;
+};
+std::vector<OpCaseGraph> opCaseGraphs();
 
 /// Deterministic inputs for `graph`'s inputs, seeded by `seed`: symbols bound
 /// to `symbolSize`, f32 in [-1, 1], ints in [0, 3], bools alternating.

@@ -709,4 +709,15 @@ std::vector<std::pair<std::string, std::shared_ptr<Graph>>> basicOpGraphs() {
   return out;
 }
 
+std::vector<OpCaseGraph> opCaseGraphs() {
+  std::vector<OpCaseGraph> out;
+  for (const OpSchema* schema : OpRegistry::global().all()) {
+    for (const OpCase& oc : casesFor(*schema)) {
+      auto built = build(oc);
+      if (built.ok()) out.push_back(OpCaseGraph{caseId(oc), schema->name, built->graph});
+    }
+  }
+  return out;
+}
+
 }  // namespace sy::conformance
