@@ -461,9 +461,6 @@ class Converter:
             self.set_outputs(n, [OPAQUE] * len(outs))
             return
         max_trip, cond0, carried = args[0], args[1], args[2:]
-        body = next(n.blocks())
-        body_in = list(body.inputs())
-        body_out = list(body.outputs())
         if isinstance(cond0, bool) and not cond0:
             self.set_outputs(n, carried)
             return
@@ -568,7 +565,8 @@ class Converter:
             types = new_types
         else:
             raise NodeError("the loop-carried types do not settle")
-        node = ir.Node("loop", [trip_v, cond_v] + init, {}, [self.em.value(Type(t.dtype, t.shape), "loop") for t in types])
+        outs_v = [self.em.value(Type(t.dtype, t.shape), "loop") for t in types]
+        node = ir.Node("loop", [trip_v, cond_v] + init, {}, outs_v)
         node.blocks.append(("body", params, blk.nodes, ys))
         self.em.blocks[-1].nodes.append(node)
         for o, v0 in zip(node.outputs, init):
