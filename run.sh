@@ -29,6 +29,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc python3-venv wrk
   # PyTorch frontend tests (frontends/torch): PyTorch and torchvision for /usr/bin/python3
   python3-torch python3-torchvision
+  # libFuzzer targets (fuzz/run_fuzzers.sh): clang and its fuzzer/sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 install_deps() {
