@@ -17,6 +17,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -190,17 +192,37 @@ class ChainStep final : public Step {
  public:
   std::vector<Instr> program;
   int numRegisters = 0;  // inputs first, then the instructions' (reused once dead)
+  /// Note [blocked chains]: a chain of one input whose every op maps 0 to 0
+  /// (relu, leaky_relu, clip around 0) runs on a oneDNN blocked layout as it
+  /// is, element by element over the padded buffer (padding stays 0), and
+  /// leaves its output in that layout. So relu and clip after a conv, which
+  /// are not oneDNN post-ops (Note [NaN in post-ops]), cost no reorders.
+  bool zeroPreserving = false;
+
+  bool acceptsBlocked(size_t i) const override { return zeroPreserving && i == 0; }
+  bool mayProduceBlocked() const override { return zeroPreserving; }
 
   void run(Run& run) const override {
     const size_t numIn = inputs.size();
     std::vector<const RunValue*> ins(numIn);
     Dims out;
-    for (size_t i = 0; i < numIn; ++i) {
-      ins[i] = &run.in(*this, i);
-      const Dims& d = ins[i]->dims;
-      out = i == 0 ? d : broadcast(out, d);
+    float* y = nullptr;
+    bool flat = false;  // a blocked input and output: one flat range over the padded buffer
+    if (zeroPreserving && blockedOk() && run.raw(*this, 0).md != nullptr) {
+      const RunValue& x = run.raw(*this, 0);
+      y = static_cast<float*>(run.outBlocked(*this, 0, x.dims, layoutCopy(*x.md)));
+      ins[0] = &x;
+      out.rank = 1;
+      out.d[0] = static_cast<int64_t>(x.md->get_size() / sizeof(float));
+      flat = true;
+    } else {
+      for (size_t i = 0; i < numIn; ++i) {
+        ins[i] = &run.in(*this, i);
+        const Dims& d = ins[i]->dims;
+        out = i == 0 ? d : broadcast(out, d);
+      }
+      y = static_cast<float*>(run.out(*this, 0, out));
     }
-    float* y = static_cast<float*>(run.out(*this, 0, out));
     const int64_t n = out.numElements();
     if (n == 0) return;
 
@@ -212,7 +234,7 @@ class ChainStep final : public Step {
     };
     std::vector<Source> src(numIn);
     for (size_t i = 0; i < numIn; ++i) {
-      const Dims& d = ins[i]->dims;
+      const Dims& d = flat ? out : ins[i]->dims;
       Source& s = src[i];
       s.data = static_cast<const float*>(ins[i]->data);
       const int64_t m = d.numElements();
@@ -321,6 +343,18 @@ class ChainStep final : public Step {
   }
 
  private:
+  /// A copy of `md` owned by this step (a blocked output's layout must live
+  /// as long as the region; the producer's may be a per-run entry).
+  const dnnl::memory::desc* layoutCopy(const dnnl::memory::desc& md) const {
+    std::lock_guard<std::mutex> lock(layoutsMutex_);
+    for (const auto& l : layouts_)
+      if (*l == md) return l.get();
+    layouts_.push_back(std::make_unique<dnnl::memory::desc>(md));
+    return layouts_.back().get();
+  }
+  mutable std::mutex layoutsMutex_;
+  mutable std::vector<std::unique_ptr<dnnl::memory::desc>> layouts_;
+
   static Dims broadcast(const Dims& a, const Dims& b) {
     Dims out;
     out.rank = std::max(a.rank, b.rank);
@@ -427,6 +461,11 @@ std::unique_ptr<Step> makeChainStep(const sdk::GraphView& /*region*/, const std:
     step->program.push_back(in);
   }
   step->numRegisters = next;
+  bool zeroPreserving = numIn == 1;
+  for (const Instr& in : step->program)
+    zeroPreserving = zeroPreserving && (in.op == Op::Relu || in.op == Op::LeakyRelu ||
+                                        (in.op == Op::Clip && in.p0 <= 0.0f && in.p1 >= 0.0f));
+  step->zeroPreserving = zeroPreserving;
   return step;
 }
 

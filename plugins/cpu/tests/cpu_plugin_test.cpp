@@ -659,5 +659,22 @@ TEST(CpuPlugin, AvgPoolWithPadsAsWideAsTheKernelIsRefusedEverywhere) {
   EXPECT_NE(st.message().find("must be smaller than the kernel window"), std::string::npos) << st.message();
 }
 
+
+TEST(CpuPlugin, ReluAndClipBetweenConvsRunOnTheBlockedLayout) {
+  // Note [blocked chains]: relu/clip are no longer oneDNN post-ops; between
+  // two convs they run on the conv's blocked output as it is (padding kept 0).
+  const std::string k1 = constantLine("k1", {16, 8, 3, 3}, -0.5, 0.5, 31);
+  const std::string k2 = constantLine("k2", {16, 16, 3, 3}, -0.5, 0.5, 32);
+  const std::string text = "graph @g(%x: f32[2, 8, 10, 10]) {\n" + k1 + k2 +
+                           "  %a = conv(%x, %k1) {pads = [1, 1, 1, 1]} : f32[2, 16, 10, 10]\n"
+                           "  %r = relu(%a) : f32[2, 16, 10, 10]\n"
+                           "  %b = conv(%r, %k2) {pads = [1, 1, 1, 1]} : f32[2, 16, 10, 10]\n"
+                           "  %c = clip(%b) {min = -0.25, max = 0.5} : f32[2, 16, 10, 10]\n"
+                           "  %p = max_pool(%c) {kernel_shape = [2, 2], strides = [2, 2]} : f32[2, 16, 5, 5]\n"
+                           "  return %p\n}\n";
+  checkGraph(text, {randomF({2, 8, 10, 10}, -1, 1, 33)});
+  checkGraphIeee(text, {nonFiniteF({2, 8, 10, 10}, 34)});
+}
+
 }  // namespace
 }  // namespace sy
