@@ -105,22 +105,19 @@ Json tensorInfoJson(const TensorInfo& info) {
 
 }  // namespace
 
-std::optional<ServeError> decodeInferRequest(std::string_view body, std::optional<size_t> jsonLength,
-                                             InferRequest& out) {
+namespace {
+
+std::optional<ServeError> decodeChecked(std::string_view body, std::optional<size_t> jsonLength, InferRequest& out) {
   if (jsonLength && *jsonLength > body.size())
     return bad("Inference-Header-Content-Length is " + std::to_string(*jsonLength) + " but the body has only " +
                std::to_string(body.size()) + " bytes");
   const std::string_view jsonText = jsonLength ? body.substr(0, *jsonLength) : body;
   std::string_view binary = jsonLength ? body.substr(*jsonLength) : std::string_view();
-  Json j = Json::parse(jsonText.begin(), jsonText.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    // Parse again with exceptions for the position of the error.
-    try {
-      (void)Json::parse(jsonText.begin(), jsonText.end());
-    } catch (const Json::parse_error& e) {
-      return bad(std::string("malformed JSON in the request: ") + e.what());
-    }
-    return bad("malformed JSON in the request");
+  Json j;
+  try {
+    j = Json::parse(jsonText.begin(), jsonText.end());
+  } catch (const Json::exception& e) {
+    return bad(std::string("malformed JSON in the request: ") + e.what());
   }
   if (!j.is_object()) return bad("the request must be a JSON object with 'inputs'");
   std::optional<ServeError> error;
@@ -194,6 +191,19 @@ std::optional<ServeError> decodeInferRequest(std::string_view body, std::optiona
     }
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ServeError> decodeInferRequest(std::string_view body, std::optional<size_t> jsonLength,
+                                             InferRequest& out) {
+  // Every access above is checked first; this only keeps a JSON type error
+  // that slipped through from becoming a crash.
+  try {
+    return decodeChecked(body, jsonLength, out);
+  } catch (const Json::exception& e) {
+    return bad(std::string("the request does not have the expected JSON structure: ") + e.what());
+  }
 }
 
 EncodedBody encodeInferResponse(const std::string& model, const std::string& version, const InferRequest& request,
