@@ -148,11 +148,11 @@ void* ExecContext::arena(size_t bytes) {
   if (bytes <= arenaBytes_) return arena_;
   synchronize("growing the arena");
   dropAllGraphs();
+  // Grow geometrically so that a few larger shapes do not reallocate each time.
+  const size_t want = std::max(bytes, arenaBytes_ + arenaBytes_ / 2);
   if (arena_ != nullptr) cudaFree(arena_);
   arena_ = nullptr;
   arenaBytes_ = 0;
-  // Grow geometrically so that a few larger shapes do not reallocate each time.
-  const size_t want = std::max(bytes, arenaBytes_ + arenaBytes_ / 2);
   checkCuda(cudaMalloc(&arena_, want), "cudaMalloc (arena)");
   arenaBytes_ = want;
   return arena_;

@@ -336,6 +336,16 @@ std::string whyNot(const sdk::GraphView& graph, const sdk::NodeView& node) {
     const int64_t rank = node.input(0).rank(), axis = node.attrInt("axis", -1);
     if (rank == 0) return "layer_norm of a rank-0 tensor is not implemented by cuda";
     if (axis < -rank || axis >= rank) return sdk::format("axis ", axis, " is out of range for rank ", rank);
+    if (node.input(0).isStatic()) {
+      const Dims x = node.input(0).dims().vec();
+      const int64_t len = product(x, normAxis(axis, x.size()), x.size());
+      for (size_t i = 1; i < (hasB ? 3u : 2u); ++i) {
+        const int64_t n = node.input(i).numElements();
+        if (n >= 0 && n != len && n != 1)
+          return sdk::format("scale/bias of ", n, " elements (not the ", len,
+                             " normalised ones, nor 1) is not implemented by cuda");
+      }
+    }
     return "";
   }
   if (op == "transpose") {
@@ -418,13 +428,13 @@ std::string whyNot(const sdk::GraphView& graph, const sdk::NodeView& node) {
     if (mode != "constant" && mode != "reflect" && mode != "edge") return sdk::format("pad mode '", mode, "' is unknown");
     if (constantInts(graph, node.input(1))->size() != 2 * static_cast<size_t>(node.input(0).rank()))
       return "pads does not have 2 * rank entries";
-    if (node.numInputs() > 2 && node.hasInput(2)) {
-      if (node.input(2).dtype() != node.input(0).dtype()) return "constant_value differs in dtype from x";
-      if (!constantFloats(graph, node.input(2)) && !constantInts(graph, node.input(2)) &&
-          node.input(2).dtype() != SY_DTYPE_BOOL && node.input(2).dtype() != SY_DTYPE_I8)
-        return "";  // read at run time
+    const Dims pads = *constantInts(graph, node.input(1));  // a local: a temporary's contents would dangle in range-for
+    for (int64_t p : pads) {
+      if (p < 0) return "negative pads (cropping) are not implemented by cuda";
     }
-    return "";
+    if (node.numInputs() > 2 && node.hasInput(2) && node.input(2).dtype() != node.input(0).dtype())
+      return "constant_value differs in dtype from x";
+    return "";  // constant_value is read at run time
   }
   if (isViewOp(op)) {
     const size_t arity = op == "reshape" ? 2 : 1;

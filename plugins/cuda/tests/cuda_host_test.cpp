@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <cstddef>
 #include <random>
 
@@ -15,6 +16,7 @@
 #include "libraries.h"
 #include "memory_plan.h"
 #include "ops.h"
+#include "steps.h"
 #include "switchyard/graph_view.h"
 #include "switchyard/text.h"
 
@@ -430,6 +432,117 @@ TEST(CudaMemoryPlan, RandomPlansNeverOverlapLiveTensors) {
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// Shape rules of the steps (run on every execute with dynamic shapes)
+
+/// outputShape of a step whose inputs are values 0..n-1 with these dims.
+Dims shapeOf(Step s, std::vector<Dims> inputs) {
+  s.inputs.clear();
+  for (size_t i = 0; i < inputs.size(); ++i) s.inputs.push_back(static_cast<int32_t>(i));
+  return outputShape(s, inputs);
+}
+
+TEST(CudaShapes, SliceClampsLikeOnnx) {
+  Step s;
+  s.kind = Kind::Slice;
+  s.starts = {1};
+  s.ends = {INT64_MAX};
+  EXPECT_EQ(shapeOf(s, {{5, 3}}), (Dims{4, 3}));
+  s.starts = {-1};
+  s.ends = {-1000};
+  s.steps = {-1};  // the whole axis reversed
+  EXPECT_EQ(shapeOf(s, {{5, 3}}), (Dims{5, 3}));
+  s.hasAxes = true;
+  s.ints = {-1};
+  s.starts = {0};
+  s.ends = {3};
+  s.steps = {2};
+  EXPECT_EQ(shapeOf(s, {{5, 3}}), (Dims{5, 2}));
+  s.starts = {7};  // past the end: empty
+  s.steps = {1};
+  EXPECT_EQ(shapeOf(s, {{5, 3}}), (Dims{5, 0}));
+}
+
+TEST(CudaShapes, ReshapeInfersAndCopies) {
+  Step s;
+  s.kind = Kind::View;
+  s.op = "reshape";
+  s.ints = {0, -1};
+  EXPECT_EQ(shapeOf(s, {{2, 3, 4}}), (Dims{2, 12}));
+  s.ints = {5, -1};
+  EXPECT_THROW(shapeOf(s, {{2, 3, 4}}), sdk::Error);
+  s.ints = {0, 0};
+  s.allowzero = true;
+  EXPECT_THROW(shapeOf(s, {{2, 3}}), sdk::Error);  // 6 elements into 0
+  s.op = "flatten";
+  s.axis = -1;
+  EXPECT_EQ(shapeOf(s, {{2, 3, 4}}), (Dims{6, 4}));
+  s.op = "squeeze";
+  s.ints = {};
+  EXPECT_EQ(shapeOf(s, {{1, 3, 1}}), (Dims{3}));
+  s.op = "unsqueeze";
+  s.ints = {0, -1};
+  EXPECT_EQ(shapeOf(s, {{3}}), (Dims{1, 3, 1}));
+}
+
+TEST(CudaShapes, MatmulPromotesAndBatches) {
+  Step s;
+  s.kind = Kind::Gemm;
+  EXPECT_EQ(shapeOf(s, {{4}, {4, 5}}), (Dims{5}));
+  EXPECT_EQ(shapeOf(s, {{3, 2, 4}, {4}}), (Dims{3, 2}));
+  EXPECT_EQ(shapeOf(s, {{2, 4}, {6, 4, 5}}), (Dims{6, 2, 5}));
+  EXPECT_THROW(shapeOf(s, {{2, 4}, {5, 5}}), sdk::Error);
+  s.gemm = true;
+  s.transA = true;
+  s.transB = true;
+  EXPECT_EQ(shapeOf(s, {{4, 2}, {5, 4}}), (Dims{2, 5}));
+}
+
+TEST(CudaShapes, WindowsReductionsAndDataMovement) {
+  Step conv;
+  conv.kind = Kind::Conv;
+  conv.window.pads = {1, 1};
+  conv.window.strides = {2, 2};
+  EXPECT_EQ(shapeOf(conv, {{1, 3, 8, 8}, {4, 3, 3, 3}}), (Dims{1, 4, 4, 4}));
+  conv.window.pads = {};
+  EXPECT_THROW(shapeOf(conv, {{1, 3, 2, 2}, {4, 3, 3, 3}}), sdk::Error);  // window larger than the input
+  Step pool;
+  pool.kind = Kind::Pool;
+  pool.window.kernel = {2};
+  EXPECT_EQ(shapeOf(pool, {{1, 3, 7}}), (Dims{1, 3, 6}));
+  Step reduce;
+  reduce.kind = Kind::Reduce;
+  reduce.ints = {-1};
+  reduce.keepdims = false;
+  EXPECT_EQ(shapeOf(reduce, {{2, 3, 4}}), (Dims{2, 3}));
+  reduce.ints = {};
+  EXPECT_EQ(shapeOf(reduce, {{2, 3, 4}}), (Dims{}));
+  reduce.noopWithEmptyAxes = true;
+  EXPECT_EQ(shapeOf(reduce, {{2, 3, 4}}), (Dims{2, 3, 4}));
+  Step t;
+  t.kind = Kind::Transpose;
+  EXPECT_EQ(shapeOf(t, {{2, 3, 4}}), (Dims{4, 3, 2}));
+  t.ints = {1, 0, 2};
+  EXPECT_EQ(shapeOf(t, {{2, 3, 4}}), (Dims{3, 2, 4}));
+  Step c;
+  c.kind = Kind::Concat;
+  c.axis = -1;
+  EXPECT_EQ(shapeOf(c, {{2, 3}, {2, 5}}), (Dims{2, 8}));
+  EXPECT_THROW(shapeOf(c, {{2, 3}, {3, 5}}), sdk::Error);
+  Step g;
+  g.kind = Kind::Gather;
+  g.axis = 1;
+  EXPECT_EQ(shapeOf(g, {{2, 10, 3}, {4, 5}}), (Dims{2, 4, 5, 3}));
+  Step p;
+  p.kind = Kind::Pad;
+  p.ints = {0, 1, 2, 3};
+  EXPECT_EQ(shapeOf(p, {{2, 3}}), (Dims{4, 7}));
+  Step f;
+  f.kind = Kind::Fused;
+  EXPECT_EQ(shapeOf(f, {{4, 1}, {3}, {1, 1}}), (Dims{4, 3}));
+  EXPECT_THROW(shapeOf(f, {{4, 2}, {3}}), sdk::Error);
 }
 
 // ---------------------------------------------------------------------------
