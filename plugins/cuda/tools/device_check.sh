@@ -90,13 +90,16 @@ models() {  # models BACKEND: every example model, checked against PyTorch's out
     local args=()
     for f in "$m"input_*.npy; do args+=(--input "$(basename "$f" .npy | sed 's/^input_//')=$f"); done
     for f in "$m"output_*.npy; do args+=(--expect "$(basename "$f" .npy | sed 's/^output_//')=$f"); done
-    local log="$out/run-$b-$name.log"
-    if bounded 60 "$sy" run "$m/model.onnx" --backends "$b" "${args[@]}" --rtol 1e-3 --atol 1e-4 >"$log" 2>&1; then
-      row "$name on $b vs PyTorch" PASS "$(grep -iE 'match|max' "$log" | tail -n 1)"
+    local log="$out/run-$b-$name.log" plan="$out/plan-$b-$name.txt"
+    # --strict: the backend must load (no silent fallback to another one);
+    # the plan says how many nodes it took (the rest ran on the reference).
+    bounded 30 "$sy" plan "$m/model.onnx" --backends "$b" --strict >"$plan" 2>&1
+    local nodes; nodes="$(grep -oE "on $b \([0-9]+ nodes\)" "$plan" | grep -oE "[0-9]+" | awk '{s += $1} END {print s + 0}')"
+    if bounded 60 "$sy" run "$m/model.onnx" --backends "$b" --strict "${args[@]}" --rtol 1e-3 --atol 1e-4 >"$log" 2>&1; then
+      row "$name on $b vs PyTorch" PASS "${nodes:-0} nodes on $b; $(grep -iE 'match|max' "$log" | tail -n 1 | sed 's/^ *//')"
     else
       row "$name on $b vs PyTorch" FAIL "$(tail -n 2 "$log" | tr '\n' ' ')"
     fi
-    "$sy" plan "$m/model.onnx" --backends "$b" >"$out/plan-$b-$name.txt" 2>&1 || true
   done
 }
 
@@ -120,7 +123,7 @@ for model in "$here"/examples/models/mlp/model.onnx "$here"/examples/models/cnn/
   name="$(basename "$(dirname "$model")")"
   case "$model" in *.sy) name="$(basename "$model" .sy)" ;; esac
   for b in cuda; do
-    if r="$(bounded 60 "$sy" bench "$model" --backends "$b" --warmup 5 --time 3 --json 2>"$out/bench-$b-$name.err")"; then
+    if r="$(bounded 60 "$sy" bench "$model" --backends "$b" --strict --warmup 5 --time 3 --json 2>"$out/bench-$b-$name.err")"; then
       echo "{\"name\": \"$name\", \"backend\": \"$b\", \"result\": $r}" >>"$bench_json"
     else
       row "bench $name on $b" FAIL "$(tail -n 2 "$out/bench-$b-$name.err" | tr '\n' ' ')"
