@@ -32,9 +32,9 @@
 #include <fstream>
 #include <limits>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "internal.h"
 #include "switchyard/config.h"
@@ -214,9 +214,41 @@ std::string mutateScalar(const std::string& v, Rng& rng) {
   return std::to_string(choices[pick(rng, std::size(choices))]);
 }
 
+bool isIdentChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+/// The numeric `name = value` items of an attribute list (`axis = -1`,
+/// `pads = [0, 1]`, `alpha = nan`): (offset of the value, its length, name).
+std::vector<std::tuple<size_t, size_t, std::string>> numericAttributes(const std::string& attrs) {
+  std::vector<std::tuple<size_t, size_t, std::string>> out;
+  for (size_t eq = attrs.find(" = "); eq != std::string::npos; eq = attrs.find(" = ", eq + 3)) {
+    size_t nameStart = eq;
+    while (nameStart > 0 && isIdentChar(attrs[nameStart - 1])) --nameStart;
+    if (nameStart == eq || std::isdigit(static_cast<unsigned char>(attrs[nameStart]))) continue;
+    const size_t v = eq + 3;
+    size_t end = v;
+    if (attrs.compare(v, 1, "[") == 0) {
+      end = attrs.find_first_of("[]<", v + 1);
+      if (end == std::string::npos || attrs[end] != ']') continue;  // nested or a tensor literal
+      ++end;
+    } else if (attrs.compare(v, 4, "-inf") == 0) {
+      end = v + 4;
+    } else if (attrs.compare(v, 3, "inf") == 0 || attrs.compare(v, 3, "nan") == 0) {
+      end = v + 3;
+    } else {
+      const size_t digit = attrs.compare(v, 1, "-") == 0 ? v + 1 : v;
+      if (digit >= attrs.size() || !std::isdigit(static_cast<unsigned char>(attrs[digit]))) continue;
+      end = digit;
+      while (end < attrs.size() && (std::isdigit(static_cast<unsigned char>(attrs[end])) ||
+                                    std::strchr(".eE+-", attrs[end]) != nullptr))
+        ++end;
+    }
+    out.emplace_back(v, end - v, attrs.substr(nameStart, eq - nameStart));
+  }
+  return out;
+}
+
 /// Changes one numeric attribute value (or one element of an int/float list).
 bool mutateAttribute(std::string& text, Rng& rng, std::string& note) {
-  static const std::regex kItem(R"(([A-Za-z_][A-Za-z0-9_]*) = (\[[^\]\[<]*\]|-?inf|nan|-?[0-9][0-9.eE+-]*))");
   struct Site {
     size_t pos, len;
     std::string name, value;
@@ -232,11 +264,8 @@ bool mutateAttribute(std::string& text, Rng& rng, std::string& note) {
     if (open != std::string::npos && close != std::string::npos && close > open) {
       const size_t b = open + 3;
       const std::string attrs = line.substr(b, close - b);
-      for (auto it = std::sregex_iterator(attrs.begin(), attrs.end(), kItem); it != std::sregex_iterator(); ++it) {
-        const std::smatch& m = *it;
-        sites.push_back(Site{lineStart + b + static_cast<size_t>(m.position(2)), static_cast<size_t>(m.length(2)),
-                             m.str(1), m.str(2)});
-      }
+      for (const auto& [pos, len, name] : numericAttributes(attrs))
+        sites.push_back(Site{lineStart + b + pos, len, name, attrs.substr(pos, len)});
     }
     lineStart = lineEnd + 1;
   }
@@ -271,7 +300,6 @@ bool mutateAttribute(std::string& text, Rng& rng, std::string& note) {
 
 /// Swaps one unary (binary) op for another unary (binary) op.
 bool swapOp(std::string& text, Rng& rng, std::string& note) {
-  static const std::regex kCall(R"(= ([a-z_][a-z0-9_]*)\()");
   std::map<std::string, std::vector<std::string>> byCategory;
   // Not swapped in: sin, cos and tan, whose accuracy on GPUs (GLSL, OpenCL
   // native math) is defined only near [-pi, pi]; swapped in after a `mul` of
@@ -286,10 +314,15 @@ bool swapOp(std::string& text, Rng& rng, std::string& note) {
     std::string op, category;
   };
   std::vector<Site> sites;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), kCall); it != std::sregex_iterator(); ++it) {
-    const OpSchema* s = OpRegistry::global().find(it->str(1));
-    if (s && byCategory.count(s->category))
-      sites.push_back(Site{static_cast<size_t>(it->position(1)), static_cast<size_t>(it->length(1)), it->str(1), s->category});
+  // Statements read `%out = op(...)`: an identifier after "= " and before "(".
+  for (size_t eq = text.find("= "); eq != std::string::npos; eq = text.find("= ", eq + 2)) {
+    const size_t b = eq + 2;
+    size_t e = b;
+    while (e < text.size() && isIdentChar(text[e])) ++e;
+    if (e == b || e >= text.size() || text[e] != '(') continue;
+    const std::string op = text.substr(b, e - b);
+    const OpSchema* s = OpRegistry::global().find(op);
+    if (s && byCategory.count(s->category)) sites.push_back(Site{b, e - b, op, s->category});
   }
   if (sites.empty()) return false;
   const Site& s = sites[pick(rng, sites.size())];
@@ -401,7 +434,7 @@ struct ReferenceRun {
 };
 
 std::string outputKey(size_t i) {
-  char buf[16];
+  char buf[32];
   std::snprintf(buf, sizeof buf, "o%06zu", i);
   return buf;
 }
