@@ -177,7 +177,7 @@ Result<ModelConfig> parseModelConfig(std::string_view yamlText, const std::strin
   if (!root.IsMap()) return invalidArgument(where(origin, root.Mark()), ": expected a mapping of model settings");
   for (auto it = root.begin(); it != root.end(); ++it) {
     const std::string key = it->first.Scalar();
-    const YAML::Node& value = it->second;
+    const YAML::Node value = it->second;  // a copy: `*it` is a temporary
     if (key == "device") {
       if (value.IsScalar()) {
         config.devicePath = value.Scalar();
