@@ -585,7 +585,9 @@ TEST(CudaErrors, ProbeSaysWhyThereIsNoDevice) {
     const bool noDriver = why.rfind("no CUDA driver: libcuda.so.1 not found", 0) == 0;
     const bool noDevice = why.rfind("cudaGetDeviceCount: ", 0) == 0;
     EXPECT_TRUE(noDriver || noDevice) << why;
-    if (noDriver) EXPECT_EQ(driver, nullptr);
+    if (noDriver) {
+      EXPECT_EQ(driver, nullptr);
+    }
   }
 }
 
