@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "cuda_backend.h"
@@ -73,7 +75,10 @@ class CudaRegion final : public sdk::CompiledRegion {
       if (g.kind == GroupKind::Elementwise) {
         s.kind = Kind::Fused;
         s.inputs = g.inputs;
-        s.kernel = &fusedKernel(device, elementwiseSource(region, g));
+        const std::string source = elementwiseSource(region, g);
+        if (std::getenv("SY_CUDA_DUMP_KERNELS") != nullptr)
+          std::fprintf(stderr, "[cuda] fused kernel for %s:\n%s", s.describe.c_str(), source.c_str());
+        s.kernel = &fusedKernel(device, source);
       } else if (g.kind == GroupKind::Gemm || op == "matmul" || op == "gemm") {
         s.kind = Kind::Gemm;
         s.gemm = op == "gemm";
