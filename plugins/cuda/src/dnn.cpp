@@ -1,5 +1,7 @@
 #include "dnn.h"
 
+#include "kernels.h"
+
 #include <memory>
 
 namespace sy_cuda {
@@ -47,6 +49,18 @@ void runGemm(ExecContext& ctx, const GemmCall& g, size_t workspaceBytes, bool tf
   const CublasLt& lib = cublasLt();
   requireLibrary(lib, "cuBLASLt");
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+  if (g.k == 0) {
+    // An empty inner dim: the product is zeros (cuBLASLt rejects k = 0).
+    const size_t bytes = static_cast<size_t>(g.m * g.n * g.batch) * sdk::dtypeSize(g.dtype);
+    checkCuda(cudaMemsetAsync(g.d, 0, bytes, ctx.stream), "cudaMemsetAsync (k = 0)");
+    sdk::require((g.c == nullptr || g.beta == 0.0f) && g.activation != 2, SY_ERROR_UNIMPLEMENTED,
+                 "a GEMM with k = 0 and a c term or a gelu epilogue is not implemented by cuda");
+    if (g.bias != nullptr || g.activation == 1)
+      checkCuda(launchBiasActivation(static_cast<float*>(g.d), g.bias, g.m * g.batch, g.n, 1, g.activation == 1,
+                                     ctx.device.smCount, ctx.stream),
+                "bias/activation kernel (k = 0)");
+    return;
+  }
   const cudaDataType_t t = cudaType(g.dtype);
   const cublasComputeType_t compute =
       g.dtype == SY_DTYPE_F32 && tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
