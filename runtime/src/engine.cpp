@@ -627,9 +627,14 @@ class RunState {
       }
     }
     for (size_t i = 0; i < carried; ++i) slots_[n->output(i)] = state[i];
-    // The runtime binds no symbols of its own: only static dims are known here.
-    auto resolve = [](const Dim& d) -> std::optional<int64_t> {
+    // Dims of an empty scan: numbers, or symbols the model's inputs bound
+    // (a 0-trip loop over f32[?, B, 4] is [0, B, 4], as on the reference).
+    auto resolve = [this](const Dim& d) -> std::optional<int64_t> {
       if (d.isStatic()) return d.value();
+      if (d.isSymbol()) {
+        auto it = bindings_.find(d.symbolName());
+        if (it != bindings_.end()) return it->second;
+      }
       return std::nullopt;
     };
     for (size_t i = 0; i < scans; ++i) {

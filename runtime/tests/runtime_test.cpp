@@ -279,6 +279,35 @@ graph @cf(%x: f32[2, 2], %n: i64) {
   expectSame(*outs, reference(g, inputs));
 }
 
+TEST(Runtime, ZeroTripScanKeepsTheDimsTheInputsBound) {
+  // The loop runs on the host (its body on memdev). With no iteration, the
+  // scan output still has the body's dims, symbols bound by the inputs
+  // included: [0, B, 4], as on the reference (found by switchyard-difffuzz).
+  auto g = parse(R"(
+graph @scan(%x: f32[B, 4], %n: i64) {
+  %t = constant() {value = tensor<bool[]>[true]} : bool[]
+  %last, %all = loop(%n, %t, %x) : f32[B, 4], f32[?, B, 4] {
+  ^body(%i: i64, %c: bool, %s: f32[B, 4]):
+    %a = add(%s, %x) : f32[B, 4]
+    yield %c, %a, %a
+  }
+  return %last, %all
+}
+)");
+  auto engine = Engine::create(testConfig({memdev()}));
+  ASSERT_TRUE(engine.ok());
+  auto model = (*engine)->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  bool hostLoop = false;
+  for (const Step& s : (*model)->plan().top.steps) hostLoop = hostLoop || s.kind == Step::Kind::ControlFlow;
+  ASSERT_TRUE(hostLoop) << (*model)->plan().toTable(true);
+  const std::vector<Tensor> inputs = {testing::F({3, 4}, std::vector<double>(12, 1.0)), Tensor::scalarI64(0)};
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  EXPECT_EQ((*outs)[1].shape(), (Shape{0, 3, 4}));
+  expectSame(*outs, reference(g, inputs));
+}
+
 TEST(Runtime, UnboundedScanStopsAtTheConfiguredMemoryBudget) {
   // The body runs on memdev, the loop on the host: its scan output grows in
   // one buffer charged to the run's budget (config key memory_budget).
