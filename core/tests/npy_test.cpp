@@ -204,7 +204,9 @@ TEST(Npy, EveryPrefixIsAnErrorNeverACrash) {
   for (size_t n = 0; n < bytes->size(); ++n) {
     auto r = parseNpy(std::string_view(*bytes).substr(0, n), "prefix.npy");
     EXPECT_FALSE(r.ok()) << "prefix of " << n << " bytes";
-    if (!r.ok()) EXPECT_NE(r.status().message().find("prefix.npy"), std::string::npos);
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find("prefix.npy"), std::string::npos);
+    }
   }
   EXPECT_TRUE(parseNpy(*bytes, "full.npy").ok());
 }
