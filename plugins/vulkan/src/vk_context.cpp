@@ -4,6 +4,9 @@
 // VkPipelineCache that is saved to and reloaded from a file, and the pool of
 // execution contexts.
 #include <cstdio>
+#include <dlfcn.h>
+#include <link.h>
+#include <set>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -130,9 +133,40 @@ int32_t computeQueueFamily(VkPhysicalDevice device) {
   return best;
 }
 
+/// The shared objects mapped in this process now (their paths).
+std::set<std::string> loadedObjects() {
+  std::set<std::string> names;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) -> int {
+        if (info->dlpi_name != nullptr && info->dlpi_name[0] != '\0')
+          static_cast<std::set<std::string>*>(data)->insert(info->dlpi_name);
+        return 0;
+      },
+      &names);
+  return names;
+}
+
+// Note [drivers stay mapped]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// The Vulkan loader dlopens the ICDs (lavapipe, a vendor driver) and their
+// libraries (LLVM) in vkCreateInstance and dlcloses them in vkDestroyInstance.
+// Drivers keep process-wide state from one-time initialisation (lavapipe
+// allocates it in a pthread_once) that only their own data segment points to:
+// once unmapped, that memory is a leak LeakSanitizer blames on "<unknown
+// module>" in every program that loaded the plugin, and a later instance pays
+// the driver's start-up again. So every object the instance brought in is
+// promoted to RTLD_NODELETE (the same rule as the plugin's own -z nodelete).
+void pinObjectsLoadedSince(const std::set<std::string>& before) {
+  for (const std::string& name : loadedObjects()) {
+    if (before.count(name) != 0) continue;
+    if (void* handle = dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE)) dlclose(handle);
+  }
+}
+
 }  // namespace
 
 Instance::Instance(bool validation) {
+  const std::set<std::string> mappedBefore = loadedObjects();
   const bool layer = validation && layerInstalled("VK_LAYER_KHRONOS_validation");
   if (validation && !layer) {
     std::fprintf(stderr, "[vulkan] validation requested but VK_LAYER_KHRONOS_validation is not installed\n");
@@ -190,6 +224,7 @@ Instance::Instance(bool validation) {
       }
     }
   }
+  pinObjectsLoadedSince(mappedBefore);  // Note [drivers stay mapped]
 }
 
 Instance::~Instance() {
