@@ -52,17 +52,6 @@ std::string needFloat(const sdk::NodeView& node, size_t count, bool halfToo) {
   return "";
 }
 
-bool axesValid(const Dims& axes, int64_t rank) {
-  std::vector<bool> seen(static_cast<size_t>(std::max<int64_t>(rank, 0)), false);
-  for (int64_t a : axes) {
-    if (a < -rank || a >= rank) return false;
-    const size_t k = static_cast<size_t>(a < 0 ? a + rank : a);
-    if (seen[k]) return false;
-    seen[k] = true;
-  }
-  return true;
-}
-
 // Conv and pooling go to cuDNN: 1-3 spatial dims, symmetric explicit pads
 // (cuDNN has one pad per dim), no ceil_mode.
 std::string windowRule(const sdk::NodeView& node, bool pool) {

@@ -47,6 +47,7 @@ std::optional<sdk::NodeView> producer(const sdk::GraphView& graph, int32_t index
 /// True when a and b surely have the same shape (same numbers or symbols).
 bool sameShape(const sdk::ValueView& a, const sdk::ValueView& b);
 
+using sdk::shapes::axesValid;
 using sdk::shapes::broadcastShape;
 using sdk::shapes::broadcastStrides;
 using sdk::shapes::normAxis;

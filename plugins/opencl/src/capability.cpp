@@ -57,17 +57,6 @@ std::string needF32(const sdk::NodeView& node, size_t numInputs) {
   return "";
 }
 
-bool axesValid(const Dims& axes, int64_t rank) {
-  std::vector<bool> seen(static_cast<size_t>(std::max<int64_t>(rank, 0)), false);
-  for (int64_t a : axes) {
-    if (a < -rank || a >= rank) return false;
-    const size_t k = static_cast<size_t>(a < 0 ? a + rank : a);
-    if (seen[k]) return false;
-    seen[k] = true;
-  }
-  return true;
-}
-
 std::string windowRule(const sdk::NodeView& node, bool pool) {
   const int64_t rank = node.input(0).rank();
   if (rank < 3) return sdk::format("x must be [N, C, D1, ...], got ", node.input(0).typeString());

@@ -50,6 +50,7 @@ bool sameShape(const sdk::ValueView& a, const sdk::ValueView& b);
 std::optional<Dims> constantInts(const sdk::GraphView& graph, const sdk::ValueView& v);
 
 // Shape arithmetic on concrete dims: the SDK's (switchyard/plugin_shapes.hpp).
+using sdk::shapes::axesValid;
 using sdk::shapes::broadcastShape;
 using sdk::shapes::broadcastStrides;
 using sdk::shapes::normAxis;

@@ -3,10 +3,14 @@
 #include <cmath>
 #include <cstring>
 
+#include <switchyard/plugin_shapes.hpp>
+
 #include "vk_backend.h"
 
 namespace sy_vulkan {
 namespace {
+
+using sy::sdk::shapes::axesValid;
 
 struct EltOp {
   const char* name;
@@ -82,17 +86,6 @@ std::string needWordDtype(const sdk::NodeView& node, size_t i) {
   const int32_t dt = node.input(i).dtype();
   if (dt == SY_DTYPE_F32 || dt == SY_DTYPE_I32 || dt == SY_DTYPE_I64) return "";
   return sdk::format("data movement is implemented for f32, i32 and i64, input ", i, " is ", node.input(i).typeString());
-}
-
-bool axesValid(const Dims& axes, int64_t rank) {
-  std::vector<bool> seen(static_cast<size_t>(std::max<int64_t>(rank, 0)), false);
-  for (int64_t a : axes) {
-    if (a < -rank || a >= rank) return false;
-    const size_t k = static_cast<size_t>(a < 0 ? a + rank : a);
-    if (seen[k]) return false;
-    seen[k] = true;
-  }
-  return true;
 }
 
 std::string spatialRules(const sdk::NodeView& node, int64_t spatial, bool pool) {

@@ -32,6 +32,20 @@ inline size_t normAxis(int64_t axis, size_t rank) {
   return static_cast<size_t>(axis < 0 ? axis + static_cast<int64_t>(rank) : axis);
 }
 
+/// Whether every axis of `axes` lies in [-rank, rank) and no axis (after
+/// making it non-negative) appears twice: the check of a reduction's axes,
+/// a transpose's perm, squeeze/unsqueeze and slice axes.
+inline bool axesValid(const Dims& axes, int64_t rank) {
+  std::vector<bool> seen(static_cast<size_t>(std::max<int64_t>(rank, 0)), false);
+  for (int64_t a : axes) {
+    if (a < -rank || a >= rank) return false;
+    const size_t k = static_cast<size_t>(a < 0 ? a + rank : a);
+    if (seen[k]) return false;
+    seen[k] = true;
+  }
+  return true;
+}
+
 /// Strides to read `in` broadcast to `out` (0 along broadcast dims).
 inline Dims broadcastStrides(const Dims& in, const Dims& out) {
   Dims s(out.size(), 0);
