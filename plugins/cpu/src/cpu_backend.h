@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "kernel.h"
+#include <switchyard/kernels.hpp>
 
 namespace dnnl {
 struct engine;
@@ -31,6 +31,16 @@ struct engine;
   } while (0)
 
 namespace sy_cpu {
+
+namespace sdk = sy::sdk;
+
+// The generic path is the SDK's portable kernels (Switchyard::kernels): every
+// op no fast path takes runs with sy::kernels::makeKernel.
+using sy::kernels::Dims;
+using sy::kernels::Exec;
+using sy::kernels::Kernel;
+using sy::kernels::makeKernel;
+using sy::kernels::Tensor;
 
 /// CPUs this process may run on (sched_getaffinity), at least 1.
 int availableCpus();

@@ -2,9 +2,9 @@
 // batch_norm (inference), layer_norm and instance_norm. Statistics are two
 // passes in double (mean, then population variance), as in the reference;
 // the per-element work is f32.
-#include "kernels/common.h"
+#include "common.h"
 
-namespace sy_cpu::kernels {
+namespace sy::kernels::detail {
 namespace {
 
 double readEpsilon(const OpDesc& d) {
@@ -236,4 +236,4 @@ SY_CPU_FACTORY(makeLayerNorm) {
   return std::make_unique<LayerNormKernel>(d);
 }
 
-}  // namespace sy_cpu::kernels
+}  // namespace sy::kernels::detail

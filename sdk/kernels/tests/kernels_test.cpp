@@ -1,7 +1,6 @@
-// The CPU plugin's generic per-op kernels (src/kernels/), tested without the
-// plugin: each test builds a one-op IR graph with the core's parser, views it
-// through the ABI (sy::GraphView -> sy::sdk::GraphView), makes the node's
-// kernel with sy_cpu::makeKernel and runs it with a small threaded Exec.
+// The SDK's portable kernels (sdk/kernels/), tested on their own: each test
+// builds a one-op IR graph with the core's parser, views it through the ABI (sy::GraphView -> sy::sdk::GraphView), makes the node's
+// kernel with sy::kernels::makeKernel and runs it with a small threaded Exec.
 // Results are checked against hand-computed values for the tricky semantics
 // and against the reference interpreter for a sweep of ops and dtypes.
 #include <gtest/gtest.h>
@@ -12,7 +11,7 @@
 #include <random>
 #include <thread>
 
-#include "kernel.h"
+#include <switchyard/kernels.hpp>
 #include "switchyard/graph_view.h"
 #include "switchyard/interpreter.h"
 #include "switchyard/text.h"
@@ -24,7 +23,7 @@ using sy::Shape;
 
 /// Splits parallelFor over real threads (one per chunk), so the parallel
 /// paths and their chunk boundaries are exercised.
-class ThreadExec final : public sy_cpu::Exec {
+class ThreadExec final : public sy::kernels::Exec {
  public:
   explicit ThreadExec(int threads) : threads_(threads) {}
   void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) const override {
@@ -46,11 +45,11 @@ class ThreadExec final : public sy_cpu::Exec {
   int threads_;
 };
 
-sy_cpu::Tensor view(const sy::Tensor& t) {
-  sy_cpu::Tensor v;
+sy::kernels::Tensor view(const sy::Tensor& t) {
+  sy::kernels::Tensor v;
   v.data = t.mutableData();
   v.dtype = sy::toAbiDType(t.dtype());
-  v.dims = sy_cpu::Dims::of(t.shape());
+  v.dims = sy::kernels::Dims::of(t.shape());
   return v;
 }
 
@@ -67,7 +66,7 @@ struct Compiled {
   std::unique_ptr<sy::GraphView> gv;
   std::unique_ptr<sy::sdk::GraphView> sv;
   size_t node = 0;
-  std::unique_ptr<sy_cpu::Kernel> kernel;
+  std::unique_ptr<sy::kernels::Kernel> kernel;
   std::string whyNot;
 
   explicit Compiled(const std::string& text) {
@@ -82,7 +81,7 @@ struct Compiled {
         break;
       }
     }
-    kernel = sy_cpu::makeKernel(sv->node(node), whyNot);
+    kernel = sy::kernels::makeKernel(sv->node(node), whyNot);
   }
 
   /// Runs the kernel on the graph inputs (constants come from the view); throws what the kernel throws.
@@ -92,10 +91,10 @@ struct Compiled {
     for (size_t i = 0; i < graph->inputs().size() && i < inputs.size(); ++i)
       byName[graph->inputs()[i]->name()] = inputs[i];
     std::vector<sy::Tensor> keep;
-    std::vector<sy_cpu::Tensor> ins;
+    std::vector<sy::kernels::Tensor> ins;
     for (size_t i = 0; i < n.numInputs(); ++i) {
       if (!n.hasInput(i)) {
-        ins.push_back(sy_cpu::Tensor{});
+        ins.push_back(sy::kernels::Tensor{});
         continue;
       }
       const sy::sdk::ValueView v = n.input(i);
@@ -110,10 +109,10 @@ struct Compiled {
       }
       ins.push_back(view(keep.back()));
     }
-    std::vector<sy_cpu::Dims> dims(n.numOutputs());
+    std::vector<sy::kernels::Dims> dims(n.numOutputs());
     kernel->outputShapes(ins.data(), ins.size(), dims.data(), dims.size());
     std::vector<sy::Tensor> outs;
-    std::vector<sy_cpu::Tensor> outViews;
+    std::vector<sy::kernels::Tensor> outViews;
     for (size_t i = 0; i < n.numOutputs(); ++i) {
       DType dt;
       sy::fromAbiDType(n.output(i).dtype(), dt);
@@ -223,7 +222,7 @@ void sweep(const std::string& text, double lo = -3, double hi = 3, bool integral
 // ===========================================================================
 // Hand-checked semantics
 
-TEST(CpuKernels, BroadcastingAdd) {
+TEST(PortableKernels, BroadcastingAdd) {
   Compiled c("graph @g(%a: f32[2, 3], %b: f32[3]) {\n %y = add(%a, %b) : f32[2, 3]\n return %y\n}");
   ASSERT_TRUE(c.kernel) << c.whyNot;
   auto y = c.run({F({2, 3}, {1, 2, 3, 4, 5, 6}), F({3}, {10, 20, 30})});
@@ -233,7 +232,7 @@ TEST(CpuKernels, BroadcastingAdd) {
   EXPECT_EQ(values(y2[0]), (std::vector<double>{0, -1, -2, 1, 0, -1}));
 }
 
-TEST(CpuKernels, MismatchedBroadcastIsAnError) {
+TEST(PortableKernels, MismatchedBroadcastIsAnError) {
   Compiled c("graph @g(%a: f32[2, 3], %b: f32[N]) {\n %y = add(%a, %b) : f32[2, 3]\n return %y\n}");
   ASSERT_TRUE(c.kernel) << c.whyNot;
   try {
@@ -260,7 +259,7 @@ void expectInvalid(const std::string& text, const std::vector<sy::Tensor>& input
   }
 }
 
-TEST(CpuKernels, MalformedRunTimeInputsAreErrors) {
+TEST(PortableKernels, MalformedRunTimeInputsAreErrors) {
   const auto f6 = F({6}, {1, 2, 3, 4, 5, 6});
   expectInvalid("graph @g(%x: f32[N], %s: i64[2]) {\n %y = reshape(%x, %s) : f32[?, ?]\n return %y\n}",
                 {f6, I64({2}, {4, 2})});
@@ -301,14 +300,14 @@ TEST(CpuKernels, MalformedRunTimeInputsAreErrors) {
                 {I64({0}, {}), I64({1}, {0})});
 }
 
-TEST(CpuKernels, RoundHalfToEven) {
+TEST(PortableKernels, RoundHalfToEven) {
   Compiled c("graph @g(%x: f32[7]) {\n %y = round(%x) : f32[7]\n return %y\n}");
   auto y = c.run({F({7}, {0.5, 1.5, 2.5, -0.5, -1.5, 2.4999, -2.6})});
   EXPECT_EQ(values(y[0]), (std::vector<double>{0, 2, 2, 0, -2, 2, -3}));
   EXPECT_TRUE(std::signbit(y[0].getDouble(3)));  // -0.5 rounds to -0
 }
 
-TEST(CpuKernels, IntegerDivAndModSigns) {
+TEST(PortableKernels, IntegerDivAndModSigns) {
   const std::string pre = "graph @g(%a: i32[4], %b: i32[4]) {\n";
   const auto a = I32({4}, {-7, 7, -7, 7}), b = I32({4}, {2, -2, -2, 2});
   Compiled div(pre + " %y = div(%a, %b) : i32[4]\n return %y\n}");
@@ -328,7 +327,7 @@ TEST(CpuKernels, IntegerDivAndModSigns) {
   EXPECT_EQ(values(fm.run({F({2}, {-7, 7}), F({2}, {2, -2})})[0]), (std::vector<double>{1, -1}));
 }
 
-TEST(CpuKernels, GatherNegativeIndicesAndRange) {
+TEST(PortableKernels, GatherNegativeIndicesAndRange) {
   Compiled c("graph @g(%x: f32[3, 2], %i: i64[2]) {\n %y = gather(%x, %i) {axis = 0} : f32[2, 2]\n return %y\n}");
   ASSERT_TRUE(c.kernel) << c.whyNot;
   const auto x = F({3, 2}, {1, 2, 3, 4, 5, 6});
@@ -340,7 +339,7 @@ TEST(CpuKernels, GatherNegativeIndicesAndRange) {
             (std::vector<double>{2, 1, 2, 1, 4, 3, 4, 3, 6, 5, 6, 5}));
 }
 
-TEST(CpuKernels, SliceNegativeSteps) {
+TEST(PortableKernels, SliceNegativeSteps) {
   Compiled c(
       "graph @g(%x: i64[10], %s: i64[1], %e: i64[1], %a: i64[1], %st: i64[1]) {\n"
       " %y = slice(%x, %s, %e, %a, %st) : i64[?]\n return %y\n}");
@@ -355,7 +354,7 @@ TEST(CpuKernels, SliceNegativeSteps) {
   EXPECT_THROW(c.run({x, I64({1}, {2}), I64({1}, {5}), I64({1}, {0}), I64({1}, {0})}), sy::sdk::Error);
 }
 
-TEST(CpuKernels, PadModes) {
+TEST(PortableKernels, PadModes) {
   const std::string pre = "graph @g(%x: f32[3], %p: i64[2]) {\n %y = pad(%x, %p) {mode = ";
   const auto x = F({3}, {1, 2, 3});
   Compiled reflect(pre + "\"reflect\"} : f32[?]\n return %y\n}");
@@ -368,7 +367,7 @@ TEST(CpuKernels, PadModes) {
   EXPECT_EQ(values(constant.run({x, I64({2}, {1, -1}), F({}, {9})})[0]), (std::vector<double>{9, 1, 2}));
 }
 
-TEST(CpuKernels, ResizeNearestAndLinear) {
+TEST(PortableKernels, ResizeNearestAndLinear) {
   Compiled lin(
       "graph @g(%x: f32[1, 2], %s: i64[2]) {\n %y = resize(%x, %s) {mode = \"linear\"} : f32[?, ?]\n return %y\n}");
   ASSERT_TRUE(lin.kernel) << lin.whyNot;
@@ -377,7 +376,7 @@ TEST(CpuKernels, ResizeNearestAndLinear) {
   EXPECT_EQ(values(near.run({F({1, 2}, {1, 2}), F({2}, {1, 2})})[0]), (std::vector<double>{1, 1, 2, 2}));
 }
 
-TEST(CpuKernels, ReduceKeepdimsAndNoop) {
+TEST(PortableKernels, ReduceKeepdimsAndNoop) {
   const auto x = F({2, 3}, {1, 2, 3, 4, 5, 6});
   Compiled keep("graph @g(%x: f32[2, 3]) {\n %y = reduce_sum(%x) {axes = [-1]} : f32[2, 1]\n return %y\n}");
   auto y = keep.run({x})[0];
@@ -397,7 +396,7 @@ TEST(CpuKernels, ReduceKeepdimsAndNoop) {
   EXPECT_EQ(imean.run({I64({4}, {-1, -2, -2, 0})})[0].getInt(0), -1);
 }
 
-TEST(CpuKernels, ConcatI64) {
+TEST(PortableKernels, ConcatI64) {
   Compiled c("graph @g(%a: i64[2, 1], %b: i64[2, 2]) {\n %y = concat(%a, %b) {axis = -1} : i64[2, 3]\n return %y\n}");
   ASSERT_TRUE(c.kernel) << c.whyNot;
   auto y = c.run({I64({2, 1}, {1, 2}), I64({2, 2}, {int64_t{1} << 40, 4, 5, -6})})[0];
@@ -405,7 +404,7 @@ TEST(CpuKernels, ConcatI64) {
   EXPECT_EQ(values(y), (std::vector<double>{1, std::ldexp(1.0, 40), 4, 2, 5, -6}));
 }
 
-TEST(CpuKernels, CastTruncatesAndBool) {
+TEST(PortableKernels, CastTruncatesAndBool) {
   Compiled toI32("graph @g(%x: f32[5]) {\n %y = cast(%x) {to = \"i32\"} : i32[5]\n return %y\n}");
   ASSERT_TRUE(toI32.kernel) << toI32.whyNot;
   auto y = toI32.run({F({5}, {-1.7, 1.7, NAN, 3e9, -0.5})})[0];  // 3e9 wraps to 3e9 - 2^32
@@ -416,7 +415,7 @@ TEST(CpuKernels, CastTruncatesAndBool) {
   EXPECT_EQ(values(fromBool.run({T(DType::Bool, {2}, {1, 0})})[0]), (std::vector<double>{1, 0}));
 }
 
-TEST(CpuKernels, MaximumPropagatesNaN) {
+TEST(PortableKernels, MaximumPropagatesNaN) {
   Compiled c("graph @g(%a: f32[3], %b: f32[3]) {\n %y = maximum(%a, %b) : f32[3]\n return %y\n}");
   auto y = c.run({F({3}, {NAN, 1, 2}), F({3}, {0, NAN, 1})})[0];
   EXPECT_TRUE(std::isnan(y.getDouble(0)));
@@ -435,7 +434,7 @@ void againstReference(const std::string& text, const std::vector<sy::Tensor>& in
   for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(close(got[i], want[i])) << "output " << i;
 }
 
-TEST(CpuKernels, NaNAndInfinities) {
+TEST(PortableKernels, NaNAndInfinities) {
   const double inf = INFINITY;
   const auto x = F({2, 5}, {1, NAN, 2, -3, 0.5, -inf, inf, 100, -100, 0});
   for (const char* op : {"softmax", "log_softmax", "exp", "sigmoid", "tanh", "relu", "silu", "gelu", "erf", "abs",
@@ -458,7 +457,7 @@ TEST(CpuKernels, NaNAndInfinities) {
                    {F({6}, {88.7, 88.73, -87.5, -104, 89, -inf})});
 }
 
-TEST(CpuKernels, DeclinesWithAReason) {
+TEST(PortableKernels, DeclinesWithAReason) {
   Compiled c("graph @g(%x: bool[3]) {\n %y = relu(%x) : bool[3]\n return %y\n}");
   // The verifier may refuse the graph first; when it parses, the kernel declines with a reason.
   if (c.graph) {
@@ -470,7 +469,7 @@ TEST(CpuKernels, DeclinesWithAReason) {
 // ===========================================================================
 // Sweep against the reference interpreter
 
-TEST(CpuKernelsSweep, Unary) {
+TEST(PortableKernelsSweep, Unary) {
   for (const char* op : {"abs", "neg", "ceil", "floor", "round", "cos", "sin", "erf", "exp", "tanh", "sigmoid",
                          "silu", "relu", "sign", "gelu", "leaky_relu", "reciprocal"}) {
     for (const char* dt : {"f32", "f16", "bf16"})
@@ -490,7 +489,7 @@ TEST(CpuKernelsSweep, Unary) {
   sweep("graph @g(%x: bool[100]) {\n %y = logical_not(%x) : bool[100]\n return %y\n}");
 }
 
-TEST(CpuKernelsSweep, Binary) {
+TEST(PortableKernelsSweep, Binary) {
   const char* shapes[][3] = {{"[64, 300]", "[64, 300]", "[64, 300]"}, {"[64, 300]", "[300]", "[64, 300]"},
                              {"[64, 1]", "[1, 300]", "[64, 300]"},     {"[]", "[7, 9]", "[7, 9]"},
                              {"[3, 1, 5]", "[4, 1]", "[3, 4, 5]"},     {"[2, 3, 4, 5]", "[3, 1, 5]", "[2, 3, 4, 5]"}};
@@ -518,7 +517,7 @@ TEST(CpuKernelsSweep, Binary) {
   sweep("graph @g(%c: bool[300], %x: f16[300], %y: f16[]) {\n %o = where(%c, %x, %y) : f16[300]\n return %o\n}");
 }
 
-TEST(CpuKernelsSweep, Cast) {
+TEST(PortableKernelsSweep, Cast) {
   const char* dts[] = {"f32", "f16", "bf16", "i8", "i32", "i64", "bool"};
   for (const char* from : dts)
     for (const char* to : dts)
@@ -527,7 +526,7 @@ TEST(CpuKernelsSweep, Cast) {
             -300, 300);
 }
 
-TEST(CpuKernelsSweep, Reductions) {
+TEST(PortableKernelsSweep, Reductions) {
   const char* axes[] = {"[]", "[0]", "[1]", "[-1]", "[0, 2]", "[1, 2]", "[0, 1, 2]", "[2, 0]"};
   for (const char* op : {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod"})
     for (const char* dt : {"f32", "i32", "i64", "f16"})
@@ -553,7 +552,7 @@ TEST(CpuKernelsSweep, Reductions) {
   sweep("graph @g(%x: f16[4, 33]) {\n %y = softmax(%x) : f16[4, 33]\n return %y\n}");
 }
 
-TEST(CpuKernelsSweep, Normalization) {
+TEST(PortableKernelsSweep, Normalization) {
   sweep("graph @g(%x: f32[2, 3, 5, 7], %s: f32[3], %b: f32[3], %m: f32[3], %v: f32[3]) {\n"
         " %y = batch_norm(%x, %s, %b, %m, %v) : f32[2, 3, 5, 7]\n return %y\n}", 0.1, 3);
   sweep("graph @g(%x: f32[2, 3, 5, 7], %s: f32[3], %b: f32[3]) {\n"
@@ -570,7 +569,7 @@ TEST(CpuKernelsSweep, Normalization) {
         " %y = layer_norm(%x, %s, %b) : bf16[4, 64]\n return %y\n}");
 }
 
-TEST(CpuKernelsSweep, DataMovement) {
+TEST(PortableKernelsSweep, DataMovement) {
   for (const char* dt : {"f32", "f16", "i8", "i32", "i64", "bool"}) {
     const std::string t = dt;
     sweep("graph @g(%x: " + t + "[2, 3, 40, 50]) {\n %y = transpose(%x) {perm = [0, 2, 3, 1]} : " + t +
@@ -624,7 +623,7 @@ TEST(CpuKernelsSweep, DataMovement) {
           ctm + "\"} : f32[2, 3, 8, 7]\n return %y\n}");
 }
 
-TEST(CpuKernelsSweep, NeuralNetwork) {
+TEST(PortableKernelsSweep, NeuralNetwork) {
   sweep("graph @g(%a: f32[3, 70, 90], %b: f32[90, 65]) {\n %y = matmul(%a, %b) : f32[3, 70, 65]\n return %y\n}");
   sweep("graph @g(%a: f32[2, 1, 5, 9], %b: f32[3, 9, 4]) {\n %y = matmul(%a, %b) : f32[2, 3, 5, 4]\n return %y\n}");
   sweep("graph @g(%a: f32[9], %b: f32[2, 9, 4]) {\n %y = matmul(%a, %b) : f32[2, 4]\n return %y\n}");
@@ -671,7 +670,7 @@ TEST(CpuKernelsSweep, NeuralNetwork) {
   sweep("graph @g(%x: f16[1, 3, 8, 8], %w: f16[4, 3, 3, 3]) {\n %y = conv(%x, %w) : f16[1, 4, 6, 6]\n return %y\n}");
 }
 
-TEST(CpuKernelsSweep, EmptyAndScalar) {
+TEST(PortableKernelsSweep, EmptyAndScalar) {
   sweep("graph @g(%a: f32[0, 3], %b: f32[3]) {\n %y = add(%a, %b) : f32[0, 3]\n return %y\n}");
   sweep("graph @g(%a: f32[], %b: f32[]) {\n %y = mul(%a, %b) : f32[]\n return %y\n}");
   sweep("graph @g(%x: f32[0, 4]) {\n %y = reduce_sum(%x) {axes = [0]} : f32[1, 4]\n return %y\n}");

@@ -3,9 +3,9 @@
 // oneDNN fast paths do not take (integer matmul, odd configurations): f32 goes
 // through a cache-blocked sgemm (conv as im2col + sgemm, conv_transpose as
 // sgemm + col2im); window arithmetic matches the reference (nn.cpp in core).
-#include "kernels/common.h"
+#include "common.h"
 
-namespace sy_cpu::kernels {
+namespace sy::kernels::detail {
 
 // ============================================================================
 // sgemm
@@ -1036,4 +1036,4 @@ SY_CPU_FACTORY(makeGlobalPool) {
   return std::make_unique<GlobalPoolKernel>(d, isMax);
 }
 
-}  // namespace sy_cpu::kernels
+}  // namespace sy::kernels::detail

@@ -1,7 +1,7 @@
-// Shared helpers of the generic CPU kernels (see common.h).
-#include "kernels/common.h"
+// Shared helpers of the portable kernels (see common.h).
+#include "common.h"
 
-namespace sy_cpu::kernels {
+namespace sy::kernels::detail {
 
 std::vector<int64_t> readInts(const Tensor& t) {
   const int64_t n = t.numElements();
@@ -293,4 +293,4 @@ void parallelCopy(void* dst, const void* src, size_t bytes, const Exec& exec) {
   });
 }
 
-}  // namespace sy_cpu::kernels
+}  // namespace sy::kernels::detail

@@ -6,9 +6,9 @@
 // reduced group is reduced first, into an accumulator buffer, until none is
 // left. Floats accumulate sum/mean/prod in double (like the reference), ints
 // in uint64 (wrapping), max/min in the element type with NaN propagating.
-#include "kernels/common.h"
+#include "common.h"
 
-namespace sy_cpu::kernels {
+namespace sy::kernels::detail {
 namespace {
 
 enum class RK { Sum, Mean, Max, Min, Prod };
@@ -470,4 +470,4 @@ SY_CPU_FACTORY(makeSoftmax) {
   return std::make_unique<SoftmaxKernel>(d, d.op() == "log_softmax");
 }
 
-}  // namespace sy_cpu::kernels
+}  // namespace sy::kernels::detail

@@ -7,9 +7,9 @@
 // the input tensors in outputShapes(), so they may be run-time values. The
 // rules (clamping, negative axes, reflect limits, ...) are those of the
 // reference (core/src/ops/shape.cpp).
-#include "kernels/common.h"
+#include "common.h"
 
-namespace sy_cpu::kernels {
+namespace sy::kernels::detail {
 namespace {
 
 constexpr int64_t kMaxElements = (int64_t{1} << 36);  // the reference's 64 GiB tensor limit, in bytes
@@ -1125,4 +1125,4 @@ SY_CPU_FACTORY(makeResize) {
   return std::make_unique<ResizeKernel>(d);
 }
 
-}  // namespace sy_cpu::kernels
+}  // namespace sy::kernels::detail

@@ -15,9 +15,9 @@
 #include <cmath>
 #include <numbers>
 
-#include "kernels/common.h"
+#include "common.h"
 
-namespace sy_cpu::kernels {
+namespace sy::kernels::detail {
 namespace {
 
 constexpr int64_t kGrain = 16384;
@@ -580,4 +580,4 @@ SY_CPU_FACTORY(makeCast) {
   return std::make_unique<CastKernel>(d, fn, from == to);
 }
 
-}  // namespace sy_cpu::kernels
+}  // namespace sy::kernels::detail

@@ -1,4 +1,4 @@
-// Private helpers shared by the generic CPU kernels (kernels/*.cpp): the
+// Private helpers shared by the portable kernels (sdk/kernels/src/*.cpp): the
 // node description the op factories read, error helpers, dtype utilities,
 // shape arithmetic (broadcasting, axes) and the strided loop machinery that
 // the elementwise and data-movement kernels are built on.
@@ -22,9 +22,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernel.h"
+#include <switchyard/kernels.hpp>
 
-namespace sy_cpu::kernels {
+namespace sy::kernels::detail {
 
 // ============================================================================
 // The node as a factory sees it
@@ -55,7 +55,7 @@ template <class... Args>
 /// when the check fails: outputShapes and run call these on every execute.
 #define SY_KCHECK(ok, ...)                                  \
   do {                                                      \
-    if (!(ok)) ::sy_cpu::kernels::failArg(__VA_ARGS__);     \
+    if (!(ok)) ::sy::kernels::detail::failArg(__VA_ARGS__);     \
   } while (0)
 
 /// Sets whyNot and returns nullptr: "op: reason".
@@ -531,4 +531,4 @@ SY_CPU_FACTORY(makeGlobalPool);  // global_max_pool global_avg_pool
 void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
            int64_t ldc, bool accumulate, const Exec* exec);
 
-}  // namespace sy_cpu::kernels
+}  // namespace sy::kernels::detail

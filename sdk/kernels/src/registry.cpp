@@ -2,10 +2,10 @@
 // (see Note [Kernel factories and OpDesc] in common.h).
 #include <string_view>
 
-#include "kernels/common.h"
+#include "common.h"
 
-namespace sy_cpu {
-namespace kernels {
+namespace sy::kernels {
+namespace detail {
 namespace {
 
 struct Entry {
@@ -179,17 +179,17 @@ class HalfKernel final : public Kernel {
 };
 
 }  // namespace
-}  // namespace kernels
+}  // namespace detail
 
 std::unique_ptr<Kernel> makeKernel(const sdk::NodeView& node, std::string& whyNot) {
-  using namespace kernels;
+  using namespace detail;
   whyNot.clear();
   const std::string_view op = node.op();
   const Entry* entry = nullptr;
   for (const Entry& e : kOps)
     if (e.op == op) entry = &e;
   if (entry == nullptr) {
-    whyNot = sdk::format(op, ": no generic CPU kernel for this op");
+    whyNot = sdk::format(op, ": no portable kernel for this op");
     return nullptr;
   }
   OpDesc d{node, {}, {}};
@@ -218,4 +218,4 @@ std::unique_ptr<Kernel> makeKernel(const sdk::NodeView& node, std::string& whyNo
   return std::make_unique<HalfKernel>(std::move(inner), d.in, d.out, elementwise);
 }
 
-}  // namespace sy_cpu
+}  // namespace sy::kernels

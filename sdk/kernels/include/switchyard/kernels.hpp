@@ -1,12 +1,18 @@
-// The contract between the CPU plugin's region compiler (region.cpp, which
-// owns fusion, oneDNN paths, memory planning and threads) and its generic
-// per-op kernels (kernels/*.cpp, one kernel for every op of the core registry
-// that no fast path takes).
+// Switchyard's portable kernels: one reference implementation of every op of
+// the core registry (shape, dtype and broadcasting rules included), written
+// only against the SDK's views (switchyard/plugin.hpp), never against core
+// types. One library, several users: the reference interpreter runs its ops
+// through it, the cpu plugin's generic path is it, and any plugin may run the
+// ops it does not accelerate with it inside its own regions instead of
+// splitting them. Link the static library `Switchyard::kernels` (CMake
+// package `Switchyard`); it needs nothing but the C++ standard library.
 //
-// A Kernel is made once per node at compile time (attributes parsed and
-// checked, constants read, anything precomputable precomputed) and is then
-// immutable: run() is const and may be called from several threads at once
-// on the same object, each call with its own tensors.
+// A Kernel is made once per node (attributes parsed and checked, constants
+// read, anything precomputable precomputed) and is then immutable: run() is
+// const and may be called from several threads at once on the same object,
+// each call with its own tensors. Inner loops are vectorisable and type-
+// specialised (no per-element dispatch); parallelism comes only from the
+// caller's Exec (SerialExec runs everything on the calling thread).
 #pragma once
 
 #include <switchyard/plugin.hpp>
@@ -16,7 +22,7 @@
 #include <memory>
 #include <string>
 
-namespace sy_cpu {
+namespace sy::kernels {
 
 namespace sdk = sy::sdk;
 
@@ -61,7 +67,8 @@ struct Tensor {
   }
 };
 
-/// What a kernel may use while it runs: the plugin's thread pool.
+/// What a kernel may use while it runs: the caller's thread pool (or none:
+/// SerialExec).
 class Exec {
  public:
   virtual ~Exec() = default;
@@ -72,6 +79,16 @@ class Exec {
   virtual void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) const = 0;
   /// Threads parallelFor may use for this call (>= 1).
   virtual int threads() const = 0;
+};
+
+/// An Exec without threads: parallelFor runs fn(0, n) on the calling thread.
+/// For callers with no pool of their own (and for tests).
+class SerialExec final : public Exec {
+ public:
+  void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) const override {
+    if (n > 0) fn(0, n);
+  }
+  int threads() const override { return 1; }
 };
 
 /// One node's compiled kernel.
@@ -94,7 +111,8 @@ class Kernel {
 /// not implemented (e.g. "reduce_prod: only f32, i32 and i64 are implemented,
 /// input 0 is f16"). Throws sdk::Error for a malformed node. Control flow
 /// (`if`, `loop`) is never taken here. `constant` and `weight` nodes are
-/// handled by the region compiler, not here.
+/// handled by the caller (a plugin's region compiler, the interpreter), not
+/// here.
 std::unique_ptr<Kernel> makeKernel(const sdk::NodeView& node, std::string& whyNot);
 
-}  // namespace sy_cpu
+}  // namespace sy::kernels
