@@ -37,6 +37,16 @@
 // fallback, so this ends; it is also bounded by kMaxGiveBackRounds. Pinned
 // nodes are never given back.
 //
+// Constants (Note [constants are values] in core/src/graph_view.cpp).
+// `constant` and `weight` nodes are not placed: their label is kConstant, they
+// belong to no region and no step, and the plugins are never asked about them
+// (such a node counts as supported everywhere, so an `if`/`loop` holding one
+// can still go whole to a backend). A region lists the constants it uses in
+// Region::constants instead of its inputs; the runtime hands their data to the
+// region at compile, so they are never transfers.
+//
+// Boundary cost (Note [Boundary cost] below, PartitionOptions::boundaryCost).
+//
 // Transfers. Per block, in step order: each region input whose producer sits
 // in another memory (values from outside the block, block parameters and
 // outputs of host control flow are "host"), unless both sides are host
@@ -60,7 +70,9 @@ namespace {
 
 constexpr int kHost = -1;      // an `if`/`loop` the host runs
 constexpr int kUnplaced = -2;  // no backend supports it
+constexpr int kConstant = -3;  // a constant or weight: not placed (Note [Partitioner], Constants)
 constexpr int kMaxGiveBackRounds = 32;
+constexpr int kMaxBoundaryRounds = 64;
 
 /// Why a node has its label; the text is made at the end (see reasonText).
 enum class Why : uint8_t {
@@ -74,6 +86,8 @@ enum class Why : uint8_t {
   WholeFallback,    // if/loop taken whole by the fallback: nothing inside runs elsewhere
   HostControlFlow,  // if/loop run by the host (whyArg: 1 when the fallback was cheapest whole)
   GivenBack,        // region given back to the fallback (whyArg: index in giveBackReasons_)
+  Boundary,         // region joined an adjacent region's backend (whyArg: index in boundaryReasons_)
+  Constant,         // a constant or weight: not placed in a region
   Unsupported,      // no backend (an error is returned)
 };
 
@@ -179,6 +193,7 @@ struct RegionInfo {
   std::vector<int> nodes;  // global indices, execution order
   std::vector<int> inputs;   // value ids
   std::vector<int> outputs;  // value ids
+  std::vector<int> constants;  // value ids of the constants it uses (Note [Partitioner], Constants)
 };
 
 class Partitioner {
@@ -196,9 +211,19 @@ class Partitioner {
     SY_RETURN_IF_ERROR(applyPins());
     placeBlock(0);
     SY_RETURN_IF_ERROR(reportUnsupported());
-    for (int round = 0;; ++round) {
-      formAll();
-      if (round >= kMaxGiveBackRounds || !giveBack()) break;
+    formAll();
+    for (int giveBacks = 0, merges = 0;;) {
+      if (giveBacks < kMaxGiveBackRounds && giveBack()) {
+        ++giveBacks;
+        formAll();
+        continue;
+      }
+      // (mergeAcrossBoundaries leaves the regions formed.)
+      if (options_.boundaryCost && merges < kMaxBoundaryRounds && mergeAcrossBoundaries()) {
+        ++merges;
+        continue;
+      }
+      break;
     }
     return makePlan();
   }
@@ -222,6 +247,9 @@ class Partitioner {
     }
     if (!(options_.transferCostPerByte >= 0))
       return invalidArgument("partition: transfer cost per byte must be >= 0, got ", options_.transferCostPerByte);
+    if (!(options_.regionCallCost >= 0) || std::isinf(options_.regionCallCost))
+      return invalidArgument("partition: region call cost must be a number of seconds >= 0, got ",
+                             options_.regionCallCost);
     return Status::OK();
   }
 
@@ -252,6 +280,7 @@ class Partitioner {
       parent_.push_back(owner);
       blockOf_.push_back(blockId);
       position_.push_back(static_cast<int>(blocks_[blockId].nodes.size()));
+      constant_.push_back(!isComputeNode(n));
       end_.push_back(g + 1);
       firstOutput_.push_back(static_cast<int>(values_.size()));
       blocks_[blockId].nodes.push_back(g);
@@ -379,6 +408,7 @@ class Partitioner {
 
   const NodeSupport* answer(int g, int b) const { return support_[static_cast<size_t>(g) * numBackends_ + b]; }
   bool supports(int g, int b) const {
+    if (constant_[g]) return true;  // never asked: every backend takes constants as data
     const NodeSupport* s = answer(g, b);
     return s && s->supported;
   }
@@ -394,10 +424,12 @@ class Partitioner {
   }
   const std::string& labelName(int label) const {
     static const std::string host = "host", none = "none";
-    return label >= 0 ? backends_[label].name : label == kHost ? host : none;
+    return label >= 0 ? backends_[label].name : label == kHost || label == kConstant ? host : none;
   }
   bool hostVisible(int label) const { return label == kHost || (label >= 0 && backends_[label].hostVisible); }
-  bool needsTransfer(int from, int to) const { return from != to && (!hostVisible(from) || !hostVisible(to)); }
+  bool needsTransfer(int from, int to) const {
+    return from != kConstant && from != to && (!hostVisible(from) || !hostVisible(to));
+  }
 
   // ---------------------------------------------------------------- pins
 
@@ -415,6 +447,7 @@ class Partitioner {
     if (options_.pins.empty()) return Status::OK();
     for (size_t g = 0; g < nodes_.size(); ++g) {
       const Node* n = nodes_[g];
+      if (constant_[g]) continue;  // constants are not placed
       int pin = -1;
       if (!n->name().empty()) {
         auto it = byName.find(n->name());
@@ -463,6 +496,7 @@ class Partitioner {
   /// from outside the block and block parameters come from the host.
   int producerLabel(int id, int blockId) const {
     const int def = valueDef_[id];
+    if (def >= 0 && constant_[def]) return kConstant;
     if (def < 0 || valueBlock_[id] != blockId) return kHost;
     return label_[def];
   }
@@ -500,7 +534,9 @@ class Partitioner {
 
   void placeBlock(int blockId) {
     for (int g : blocks_[blockId].nodes) {
-      if (nodes_[g]->numBlocks() > 0)
+      if (constant_[g])
+        setLabel(g, kConstant, Why::Constant);
+      else if (nodes_[g]->numBlocks() > 0)
         placeControlFlow(g);
       else
         placeNode(g);
@@ -545,6 +581,7 @@ class Partitioner {
       // Can anything nested run somewhere other than the fallback?
       bool nestedElsewhere = false;
       for (int h = g + 1; h < end_[g] && !nestedElsewhere; ++h) {
+        if (constant_[h]) continue;  // data, not work
         if (pin_[h] >= 0 && backendIndex(options_.pins[pin_[h]].backend) != fallback_) nestedElsewhere = true;
         for (int b = 0; b < numBackends_ && !nestedElsewhere; ++b)
           if (b != fallback_ && supports(h, b)) nestedElsewhere = true;
@@ -625,8 +662,12 @@ class Partitioner {
       const int label = label_[info.nodes[pos]];
       return label == kHost ? numBackends_ : label;
     };
+    // Constants take no step: they release their consumers up front.
     for (int i = 0; i < m; ++i)
-      if (indegree[i] == 0) ready[slot(i)].push(i);
+      if (label_[info.nodes[i]] == kConstant)
+        for (int e = info.succOffsets[i]; e < info.succOffsets[i + 1]; ++e) --indegree[info.succ[e]];
+    for (int i = 0; i < m; ++i)
+      if (indegree[i] == 0 && label_[info.nodes[i]] != kConstant) ready[slot(i)].push(i);
     auto release = [&](int pos) {
       for (int e = info.succOffsets[pos]; e < info.succOffsets[pos + 1]; ++e)
         if (--indegree[info.succ[e]] == 0) ready[slot(info.succ[e])].push(info.succ[e]);
@@ -681,14 +722,21 @@ class Partitioner {
     RegionInfo& region = regions_[r];
     region.inputs.clear();
     region.outputs.clear();
-    for (int g : region.nodes)
+    region.constants.clear();
+    for (int g : region.nodes) {
       for (int e = useOffsets_[g]; e < useOffsets_[g + 1]; ++e) {
         const int id = uses_[e];
         if (inputOf_[id] != r && valueRegion(id) != r) {
           inputOf_[id] = r;
-          region.inputs.push_back(id);
+          (valueDef_[id] >= 0 && constant_[valueDef_[id]] ? region.constants : region.inputs).push_back(id);
         }
       }
+      // Constants nested in an if/loop the region runs whole reach it as data too.
+      for (int h = g + 1; h < end_[g]; ++h)
+        if (constant_[h])
+          for (int id = firstOutput_[h]; id < firstOutput_[h] + static_cast<int>(nodes_[h]->numOutputs()); ++id)
+            region.constants.push_back(id);
+    }
     for (int g : region.nodes) {
       const int first = firstOutput_[g];
       for (int id = first; id < first + static_cast<int>(nodes_[g]->numOutputs()); ++id)
@@ -770,6 +818,213 @@ class Partitioner {
     return bytes;
   }
 
+  // ---------------------------------------------------------------- boundary cost
+
+  // Note [Boundary cost]
+  // ~~~~~~~~~~~~~~~~~~~~
+  // Placement is per node, so a backend that supports every other op of a
+  // chain gets every other node: an MLP over two plugins became six
+  // alternating regions, 4x slower than one plugin alone (issue #13, item 8).
+  // A region boundary is not free: each region is one more plugin call (the
+  // runtime's dispatch, measured by bench/runtime_bench: regionCallCost), and
+  // each crossing between memories moves bytes (transferCostPerByte).
+  //
+  // After regions are formed, every region R on backend b that holds no
+  // pinned or given-back node is weighed against the backend c of each
+  // adjacent region (a producer of its inputs or a consumer of its outputs
+  // in the same block) that supports all of R, except the fallback (giving
+  // work back to the fallback is the give-back rule's job, with its own
+  // thresholds). Moving R to c changes the plan's estimated cost by
+  //   sum over R's nodes of (cost on c - cost on b)          (what b saved)
+  //   + bytes R would move as c - bytes it moves as b        (its crossings)
+  //   - regionCallCost * (adjacent regions of c it joins)    (calls saved)
+  // and R moves when that is negative. As in the give-back rule, a pair
+  // where neither side reported any cost (both sums 0) is not weighed.
+  // The moves of one round go to regions not adjacent to each other, most
+  // profitable first; then the regions are formed again and the whole plan's
+  // estimated cost (planCost) must have dropped, else the round is undone and
+  // only its best move is tried; if that does not help either, merging
+  // stops. The plan's cost drops with every round, so this ends (and is
+  // bounded by kMaxBoundaryRounds). Both policies get the same pass: under
+  // `priority` it is what keeps a backend from taking lone nodes whose
+  // crossings cost more than it saves; under `cost` it corrects the greedy
+  // per-node choice, which sees only the transfers into one node.
+
+  /// One possible move of a region to another backend.
+  struct BoundaryMove {
+    int region = -1;
+    int to = -1;
+    double delta = 0;     // change of the plan's estimated cost (negative: cheaper)
+    double saved = 0;     // what the region's own backend saved over `to`
+    double bytes = 0;     // bytes the region moves now
+    int joins = 0;        // adjacent regions of `to`
+  };
+
+  /// Regions next to r in its block: producers of its inputs and consumers of its outputs.
+  std::vector<int> adjacentRegions(int r) const {
+    const RegionInfo& region = regions_[r];
+    std::vector<int> out;
+    auto add = [&](int other) {
+      if (other >= 0 && other != r && std::find(out.begin(), out.end(), other) == out.end()) out.push_back(other);
+    };
+    for (int id : region.inputs)
+      if (valueBlock_[id] == region.blockId && valueDef_[id] >= 0) add(region_[valueDef_[id]]);
+    for (int id : region.outputs)
+      for (int e = consumerOffsets_[id]; e < consumerOffsets_[id + 1]; ++e)
+        if (consumers_[e] >= 0) add(region_[consumers_[e]]);
+    return out;
+  }
+
+  /// Bytes region r moves between memories if it ran on `label`: inputs from
+  /// another memory, and outputs some consumer in another memory needs.
+  double boundaryBytes(int r, int label) const {
+    const RegionInfo& region = regions_[r];
+    double bytes = 0;
+    for (int id : region.inputs)
+      if (needsTransfer(producerLabel(id, region.blockId), label)) bytes += assumedBytes(values_[id]->type());
+    for (int id : region.outputs)
+      for (int e = consumerOffsets_[id]; e < consumerOffsets_[id + 1]; ++e) {
+        const int c = consumers_[e];
+        if ((c < 0 || region_[c] != r) && needsTransfer(label, consumerLabel(c))) {
+          bytes += assumedBytes(values_[id]->type());
+          break;
+        }
+      }
+    return bytes;
+  }
+
+  /// The plan's estimated cost: every placed node on its backend, one call
+  /// per region, and the bytes every region moves in (and out to the host).
+  double planCost() const {
+    double total = options_.regionCallCost * static_cast<double>(regions_.size());
+    for (int g = 0; g < static_cast<int>(nodes_.size()); ++g)
+      if (label_[g] >= 0) total += nodeCost(g, label_[g]);
+    double bytes = 0;
+    for (const RegionInfo& region : regions_) {
+      for (int id : region.inputs)
+        if (needsTransfer(producerLabel(id, region.blockId), region.label)) bytes += assumedBytes(values_[id]->type());
+      for (int id : region.outputs)
+        for (int e = consumerOffsets_[id]; e < consumerOffsets_[id + 1]; ++e)
+          if (consumerLabel(consumers_[e]) == kHost && needsTransfer(region.label, kHost)) {
+            bytes += assumedBytes(values_[id]->type());
+            break;
+          }
+    }
+    return total + bytes * options_.transferCostPerByte;
+  }
+
+  /// The best move of region r, or one with region -1 when no move pays.
+  BoundaryMove bestMove(int r) const {
+    BoundaryMove best;
+    const RegionInfo& region = regions_[r];
+    for (int g : region.nodes)
+      for (int h = g; h < end_[g]; ++h)
+        if (pin_[h] >= 0 || why_[h] == Why::GivenBack) return best;
+    const std::vector<int> adjacent = adjacentRegions(r);
+    std::vector<int> tried;
+    const double bytesNow = boundaryBytes(r, region.label);
+    for (int other : adjacent) {
+      const int c = regions_[other].label;
+      if (c == region.label || c == fallback_ || std::find(tried.begin(), tried.end(), c) != tried.end()) continue;
+      tried.push_back(c);
+      bool all = true;
+      double own = 0, alt = 0;
+      for (int g : region.nodes)
+        for (int h = g; h < end_[g] && all; ++h) {
+          if (!supports(h, c)) all = false;
+          own += nodeCost(h, region.label);
+          alt += nodeCost(h, c);
+        }
+      if (!all || (own == 0 && alt == 0)) continue;
+      int joins = 0;
+      for (int o : adjacent) joins += regions_[o].label == c;
+      const double delta = (alt - own) + (boundaryBytes(r, c) - bytesNow) * options_.transferCostPerByte -
+                           options_.regionCallCost * joins;
+      if (delta < 0 && (best.region < 0 || delta < best.delta)) {
+        best.region = r;
+        best.to = c;
+        best.delta = delta;
+        best.saved = alt - own;
+        best.bytes = bytesNow;
+        best.joins = joins;
+      }
+    }
+    return best;
+  }
+
+  void applyMove(const BoundaryMove& m) {
+    const RegionInfo& region = regions_[m.region];
+    int64_t computeNodes = 0;
+    for (int g : region.nodes)
+      for (int h = g; h < end_[g]; ++h) computeNodes += isComputeNode(nodes_[h]);
+    std::ostringstream os;
+    os << "region " << m.region << " on " << backends_[region.label].name << " (" << computeNodes << " compute node"
+       << (computeNodes == 1 ? "" : "s") << ") joins " << (m.joins == 1 ? "its neighbour" : "its neighbours") << " on "
+       << backends_[m.to].name << ": its boundary (" << seconds(options_.regionCallCost) << " per region call, "
+       << static_cast<int64_t>(m.bytes) << " bytes moved) costs more than it saves over " << backends_[m.to].name
+       << " (" << seconds(m.saved) << ")";
+    const int reasonIndex = static_cast<int>(boundaryReasons_.size());
+    boundaryReasons_.push_back(os.str());
+    for (int g : region.nodes)
+      for (int h = g; h < end_[g]; ++h) {
+        originalLabel_[h] = label_[h];
+        originalWhy_[h] = why_[h];
+        setLabel(h, m.to, Why::Boundary, reasonIndex);
+      }
+  }
+
+  /// One round of Note [Boundary cost]; true when the plan changed (and the
+  /// regions are formed again), false when nothing pays (regions as they were).
+  bool mergeAcrossBoundaries() {
+    std::vector<BoundaryMove> moves;
+    for (int r = 0; r < static_cast<int>(regions_.size()); ++r) {
+      BoundaryMove m = bestMove(r);
+      if (m.region >= 0) moves.push_back(m);
+    }
+    if (moves.empty()) return false;
+    std::stable_sort(moves.begin(), moves.end(),
+                     [](const BoundaryMove& a, const BoundaryMove& b) { return a.delta < b.delta; });
+    const double before = planCost();
+    const std::vector<int> labels = label_, whyArgs = whyArg_, originalLabels = originalLabel_;
+    const std::vector<Why> whys = why_, originalWhys = originalWhy_;
+    const size_t reasons = boundaryReasons_.size();
+    auto undo = [&] {
+      label_ = labels;
+      whyArg_ = whyArgs;
+      originalLabel_ = originalLabels;
+      why_ = whys;
+      originalWhy_ = originalWhys;
+      boundaryReasons_.resize(reasons);
+    };
+    // Moves of regions that are not adjacent to each other, best first.
+    std::vector<char> touched(regions_.size(), 0);
+    std::vector<BoundaryMove> chosen;
+    for (const BoundaryMove& m : moves) {
+      const std::vector<int> adjacent = adjacentRegions(m.region);
+      bool free = !touched[m.region];
+      for (int o : adjacent) free = free && !touched[o];
+      if (!free) continue;
+      chosen.push_back(m);
+      touched[m.region] = 1;
+      for (int o : adjacent) touched[o] = 1;
+    }
+    for (const BoundaryMove& m : chosen) applyMove(m);
+    formAll();
+    const double tolerance = 1e-9 * std::abs(before);
+    if (planCost() < before - tolerance) return true;
+    if (chosen.size() > 1) {
+      // The moves interfered: try the best one alone.
+      undo();
+      formAll();
+      applyMove(chosen.front());
+      formAll();
+      if (planCost() < before - tolerance) return true;
+    }
+    undo();
+    formAll();
+    return false;
+  }
+
   // ---------------------------------------------------------------- the plan
 
   PartitionPlan makePlan() {
@@ -787,6 +1042,8 @@ class Partitioner {
       for (int id : info.inputs) region.inputs.push_back(values_[id]);
       region.outputs.reserve(info.outputs.size());
       for (int id : info.outputs) region.outputs.push_back(values_[id]);
+      region.constants.reserve(info.constants.size());
+      for (int id : info.constants) region.constants.push_back(values_[id]);
       plan.regions.push_back(std::move(region));
     }
     plan.top = std::move(top_);
@@ -891,6 +1148,10 @@ class Partitioner {
                    : "no backend but the fallback supports " + wholeWhat(g) +
                          ": the host runs it and its blocks are partitioned";
       case Why::GivenBack: return giveBackReasons_[whyArg_[g]];
+      case Why::Boundary: return boundaryReasons_[whyArg_[g]];
+      case Why::Constant:
+        return "constant data: not placed in a region; the host keeps it and every region that uses it receives "
+               "it at compile";
       case Why::Unsupported: return "no backend supports it";
     }
     return "";
@@ -910,15 +1171,18 @@ class Partitioner {
   std::vector<std::pair<std::string, std::string>> declinedList(int g) const {
     std::vector<std::pair<std::string, std::string>> out;
     const int label = label_[g];
+    if (label == kConstant) return out;  // no backend was asked
     const bool controlFlow = nodes_[g]->numBlocks() > 0;
     Why why = why_[g];
-    if (why == Why::GivenBack) why = originalWhy_[g];
+    if (why == Why::GivenBack || why == Why::Boundary) why = originalWhy_[g];
     out.reserve(numBackends_);
     for (int b = 0; b < numBackends_; ++b) {
       if (b == label) continue;
       std::string text;
       if (why_[g] == Why::GivenBack && b == originalLabel_[g]) {
         text = "placed here first, but its region was given back";
+      } else if (why_[g] == Why::Boundary && b == originalLabel_[g]) {
+        text = "placed here first, but crossing to it costs more than it saves (boundary cost)";
       } else if (controlFlow && why != Why::InsideWhole) {
         text = notWholeReason(g, b);
         if (text.empty()) {
@@ -972,6 +1236,7 @@ class Partitioner {
   std::vector<int> consumerOffsets_, consumers_;  // per value: consuming node of its block, -1 = returned
   std::vector<int> blockOf_;   // index in blocks_
   std::vector<int> position_;  // position in its block
+  std::vector<char> constant_;  // a constant or weight node (not placed)
   std::vector<BlockInfo> blocks_;
   std::unordered_map<const Block*, int> blockIds_;
 
@@ -986,6 +1251,7 @@ class Partitioner {
   std::vector<Why> originalWhy_;
   std::vector<int> unsupported_;
   std::vector<std::string> giveBackReasons_;
+  std::vector<std::string> boundaryReasons_;
 
   // Regions (rebuilt each give-back round).
   std::vector<RegionInfo> regions_;

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "switchyard/dtype.h"
 #include "switchyard/partitioner.h"
 
 namespace sy {
@@ -27,6 +28,31 @@ std::string valueList(const std::vector<const Value*>& values, size_t limit = 8)
   for (size_t i = 0; i < values.size() && i < limit; ++i) s += (i ? ", " : "") + valueName(values[i]);
   if (values.size() > limit) s += ", ... (" + std::to_string(values.size() - limit) + " more)";
   return s.empty() ? "-" : s;
+}
+
+/// Total bytes of the constants a region uses; -1 when a shape is not static.
+int64_t constantBytes(const Region& r) {
+  int64_t total = 0;
+  for (const Value* v : r.constants) {
+    const Type& t = v->type();
+    int64_t n = 1;
+    if (!t.isScalar()) {
+      if (!t.rankKnown()) return -1;
+      for (const Dim& d : t.dims()) {
+        if (!d.isStatic()) return -1;
+        n *= d.value();
+      }
+    }
+    total += n * static_cast<int64_t>(dtypeSize(t.dtype()));
+  }
+  return total;
+}
+
+/// "3 (1040 B)", or "-" for none.
+std::string constantsCell(const Region& r) {
+  if (r.constants.empty()) return "-";
+  const int64_t bytes = constantBytes(r);
+  return std::to_string(r.constants.size()) + " (" + (bytes >= 0 ? std::to_string(bytes) : "?") + " B)";
 }
 
 /// Rows of cells printed as left-aligned columns.
@@ -185,6 +211,8 @@ class DotWriter {
   /// Edges into `n` (in region `region`) from the producers of its inputs.
   void consumerEdges(const Node* n, int region) {
     auto visit = [&](const Value* v) {
+      const Node* def = v->definingNode();
+      if (def && (def->op() == "constant" || def->op() == "weight")) return;  // data given at compile, no edge
       auto it = regionTransfers_.find({v, region});
       edge(v, idOf(n), it == regionTransfers_.end() ? nullptr : it->second);
     };
@@ -248,10 +276,11 @@ class DotWriter {
 
 std::string PartitionPlan::toTable(bool explain) const {
   std::string out = "regions (" + std::to_string(regions.size()) + ")\n";
-  std::vector<std::vector<std::string>> rows{{"id", "backend", "block", "nodes", "inputs", "outputs"}};
+  // Constants are no inputs: the region receives their data at compile.
+  std::vector<std::vector<std::string>> rows{{"id", "backend", "block", "nodes", "inputs", "outputs", "constants"}};
   for (const Region& r : regions)
     rows.push_back({std::to_string(r.id), r.backend, blockName(r.block), std::to_string(r.nodes.size()),
-                    valueList(r.inputs), valueList(r.outputs)});
+                    valueList(r.inputs), valueList(r.outputs), constantsCell(r)});
   out += columns(rows);
 
   out += "transfers (" + std::to_string(transfers.size()) + ")\n";
@@ -289,7 +318,10 @@ std::string PartitionPlan::toJson() const {
                             {"block", blockName(r.block)},
                             {"nodes", nodes},
                             {"inputs", namesJson(r.inputs)},
-                            {"outputs", namesJson(r.outputs)}});
+                            {"outputs", namesJson(r.outputs)},
+                            {"constants", {{"count", r.constants.size()},
+                                           {"bytes", constantBytes(r)},
+                                           {"values", namesJson(r.constants)}}}});
   }
   j["transfers"] = nlohmann::json::array();
   for (const TransferStep& t : transfers) {

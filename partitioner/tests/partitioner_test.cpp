@@ -294,10 +294,11 @@ graph @m(%x: f32[4]) {
   PartitionOptions options;
   options.minRegionNodes = 2;
   PartitionPlan plan = partitionOk(*g, backends, options);
-  // {k, a} has one compute node (constants do not count): given back; {c, d} stays.
+  // {a} has one compute node (the constant is in no region): given back; {c, d} stays.
   ASSERT_EQ(plan.regions.size(), 2u);
   EXPECT_EQ(plan.regions[0].backend, "reference");
-  EXPECT_EQ(regionNodes(plan.regions[0]), (std::vector<std::string>{"k", "a", "b"}));
+  EXPECT_EQ(regionNodes(plan.regions[0]), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(plan.regions[0].constants, (std::vector<const Value*>{node(*g, "k")->output(0)}));
   EXPECT_EQ(plan.regions[1].backend, "cpu");
   EXPECT_EQ(regionNodes(plan.regions[1]), (std::vector<std::string>{"c", "d"}));
   const NodePlacement& a = placementOf(plan, node(*g, "a"));
@@ -493,6 +494,56 @@ TEST(Partitioner, Deterministic) {
   const std::string first = partitionOk(*g1, b1).toJson();
   EXPECT_EQ(first, partitionOk(*g1, b1).toJson());
   EXPECT_EQ(first, partitionOk(*g2, b2).toJson());  // another copy of the graph, other pointers
+}
+
+// Issue #13 item 1: constants and weights are data, never nodes a backend must
+// claim. A device backend that supports only the compute ops (not 'constant',
+// not 'weight') takes the whole graph in one region; the constants are listed
+// per region, and are neither its inputs nor transfers (the runtime gives their
+// data at compile), also in the printed plan.
+TEST(Partitioner, ConstantsAreNotPlacedNorTransferred) {
+  auto g = parse(R"(
+graph @m(%x: f32[2, 4]) {
+  %w = constant() {value = tensor<f32[4, 3]>[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0]} : f32[4, 3]
+  %b = constant() {value = tensor<f32[3]>[1.0, 2.0, 3.0]} : f32[3]
+  %h = matmul(%x, %w) : f32[2, 3]
+  %y = add(%h, %b) : f32[2, 3]
+  %z = relu(%y) : f32[2, 3]
+  return %z, %b
+}
+)");
+  std::vector<BackendCapability> backends{supportOps(*g, "gpu", false, {"matmul", "add", "relu"}),
+                                          referenceBackend(*g)};
+  for (PlacementPolicy policy : {PlacementPolicy::Priority, PlacementPolicy::Cost}) {
+    PartitionOptions options;
+    options.policy = policy;
+    PartitionPlan plan = partitionOk(*g, backends, options);
+    ASSERT_EQ(plan.regions.size(), 1u);
+    const Region& r = plan.regions[0];
+    EXPECT_EQ(r.backend, "gpu");
+    EXPECT_EQ(regionNodes(r), (std::vector<std::string>{"h", "y", "z"}));
+    EXPECT_EQ(r.inputs, (std::vector<const Value*>{g->inputs()[0]}));
+    EXPECT_EQ(r.outputs, (std::vector<const Value*>{node(*g, "z")->output(0)}));
+    EXPECT_EQ(r.constants, (std::vector<const Value*>{node(*g, "w")->output(0), node(*g, "b")->output(0)}));
+    // x to the device, z back; the graph output %b is host data already.
+    ASSERT_EQ(plan.transfers.size(), 2u);
+    EXPECT_EQ(plan.transfers[0].value->name(), "x");
+    EXPECT_EQ(plan.transfers[1].value->name(), "z");
+    const NodePlacement& w = placementOf(plan, node(*g, "w"));
+    EXPECT_EQ(w.backend, "host");
+    EXPECT_EQ(w.region, -1);
+    EXPECT_TRUE(w.declined.empty());
+
+    const std::string table = plan.toTable(true);
+    EXPECT_NE(table.find("2 (60 B)"), std::string::npos) << table;
+    EXPECT_NE(table.find("transfers (2)"), std::string::npos) << table;
+    EXPECT_EQ(table.find("not gpu: no kernel for 'constant'"), std::string::npos) << table;
+    const nlohmann::json j = nlohmann::json::parse(plan.toJson());
+    EXPECT_EQ(j["regions"][0]["constants"]["count"], 2);
+    EXPECT_EQ(j["regions"][0]["constants"]["bytes"], 60);
+    EXPECT_EQ(j["regions"][0]["inputs"], nlohmann::json::array({"x"}));
+    EXPECT_EQ(j["transfers"].size(), 2u);
+  }
 }
 
 TEST(Partitioner, PrintedForms) {

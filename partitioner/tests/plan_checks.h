@@ -51,6 +51,11 @@ inline bool definedWithin(const Value* v, const Node* n) {
   return false;
 }
 
+/// A `constant` or `weight` node: never placed in a region.
+inline bool isConstantNode(const Node* n) { return n->op() == "constant" || n->op() == "weight"; }
+/// A value made by a constant or weight node.
+inline bool isConstantValue(const Value* v) { return v->definingNode() && isConstantNode(v->definingNode()); }
+
 /// Values `n` uses (its inputs, and nested inputs and yields) that come from outside it.
 inline std::vector<const Value*> externalUses(const Node* n) {
   std::vector<const Value*> out;
@@ -89,6 +94,7 @@ inline void checkPlan(const Graph& graph, const std::vector<BackendCapability>& 
     EXPECT_EQ(region.id, static_cast<int>(r));
     EXPECT_FALSE(region.nodes.empty()) << "region " << r << " is empty";
     for (const Node* n : region.nodes) {
+      EXPECT_FALSE(isConstantNode(n)) << n->describe() << " is a constant placed in region " << r;
       EXPECT_EQ(n->owningBlock(), region.block) << n->describe();
       std::function<void(const Node*)> mark = [&](const Node* m) {
         ++covered[m];
@@ -109,6 +115,9 @@ inline void checkPlan(const Graph& graph, const std::vector<BackendCapability>& 
   std::function<void(const BlockPlan&)> checkBlock = [&](const BlockPlan& bp) {
     ASSERT_NE(bp.block, nullptr);
     std::unordered_set<const Value*> available;  // values made by earlier steps of this block
+    for (const Node* n : bp.block->nodes())  // and its constants, there from the start
+      if (isConstantNode(n))
+        for (const Value* v : n->outputs()) available.insert(v);
     std::set<const Node*> inSteps;
     auto isLocal = [&](const Value* v) {
       return v->definingNode() && v->definingNode()->owningBlock() == bp.block;
@@ -131,13 +140,26 @@ inline void checkPlan(const Graph& graph, const std::vector<BackendCapability>& 
         std::unordered_set<const Value*> madeInside;
         for (const Node* n : region.nodes)
           for (const Value* v : n->outputs()) madeInside.insert(v);
+        std::set<const Value*> expectConstants;
         for (const Node* n : region.nodes) {
           for (const Value* v : externalUses(n)) {
+            if (isConstantValue(v)) {
+              expectConstants.insert(v);
+              continue;
+            }
             EXPECT_TRUE(!isLocal(v) || available.count(v) || madeInside.count(v))
                 << n->describe() << " uses %" << v->name() << " before it is made";
             if (!madeInside.count(v) && seenIn.insert(v).second) expectInputs.push_back(v);
           }
+          for (const Block* b : n->blocks())
+            forEachNode(b, [&](Node* m) {
+              if (isConstantNode(m))
+                for (const Value* v : m->outputs()) expectConstants.insert(v);
+            });
         }
+        EXPECT_EQ(std::set<const Value*>(region.constants.begin(), region.constants.end()), expectConstants)
+            << "constants of region " << region.id;
+        EXPECT_EQ(region.constants.size(), expectConstants.size()) << "duplicate constants in region " << region.id;
         EXPECT_EQ(std::set<const Value*>(region.inputs.begin(), region.inputs.end()), seenIn)
             << "inputs of region " << region.id;
         EXPECT_EQ(region.inputs.size(), seenIn.size()) << "duplicate inputs in region " << region.id;
@@ -178,16 +200,36 @@ inline void checkPlan(const Graph& graph, const std::vector<BackendCapability>& 
         for (const Value* v : s.node->outputs()) available.insert(v);
       }
     }
-    EXPECT_EQ(inSteps.size(), bp.block->nodes().size()) << "block " << bp.block->label();
-    for (const Node* n : bp.block->nodes()) EXPECT_TRUE(inSteps.count(n)) << n->describe() << " has no step";
+    // Every node but the constants has a step; constants have none.
+    size_t constants = 0;
+    for (const Node* n : bp.block->nodes()) {
+      if (isConstantNode(n)) {
+        ++constants;
+        EXPECT_FALSE(inSteps.count(n)) << n->describe() << " is a constant with a step";
+        EXPECT_EQ(placementOf[n]->backend, "host") << n->describe();
+        EXPECT_EQ(placementOf[n]->region, -1) << n->describe();
+        EXPECT_TRUE(placementOf[n]->declined.empty()) << n->describe() << ": no backend is asked about a constant";
+        continue;
+      }
+      EXPECT_TRUE(inSteps.count(n)) << n->describe() << " has no step";
+    }
+    EXPECT_EQ(inSteps.size() + constants, bp.block->nodes().size()) << "block " << bp.block->label();
   };
   ASSERT_EQ(plan.top.block, graph.body());
   checkBlock(plan.top);
   EXPECT_EQ(regionsSeen, static_cast<int>(plan.regions.size())) << "every region is a step exactly once";
-  for (const Node* n : order) EXPECT_EQ(covered[n], 1) << n->describe() << " covered " << covered[n] << " times";
+  for (const Node* n : order) {
+    // A constant of a block is covered by no step; one nested in an if/loop
+    // taken whole comes with it.
+    const bool nestedInWhole = isConstantNode(n) && n->owningBlock()->owningNode() &&
+                               placementOf[n->owningBlock()->owningNode()]->region >= 0;
+    EXPECT_EQ(covered[n], isConstantNode(n) && !nestedInWhole ? 0 : 1)
+        << n->describe() << " covered " << covered[n] << " times";
+  }
 
   // Transfers cross memories that are not both host memory.
   for (const TransferStep& t : plan.transfers) {
+    EXPECT_FALSE(isConstantValue(t.value)) << "constant %" << t.value->name() << " is a transfer";
     EXPECT_NE(t.fromBackend, t.toBackend);
     EXPECT_FALSE(hostVisible[t.fromBackend] && hostVisible[t.toBackend])
         << "%" << t.value->name() << " " << t.fromBackend << " -> " << t.toBackend;

@@ -19,8 +19,10 @@
 //      the region graph is acyclic by construction;
 //   4. regions too small, or (on a device that is not host visible, when costs
 //      are reported) whose transfers cost more than they gain over the
-//      fallback, are given back to it, and regions are formed again (to a
-//      fixpoint);
+//      fallback, are given back to it; a region whose boundary (a region call
+//      plus the bytes moved) costs more than it saves over an adjacent
+//      region's backend joins that region (`boundaryCost`); regions are
+//      formed again after each change (to a fixpoint);
 //   5. every crossing between memories that are not both host memory is an
 //      explicit TransferStep.
 // See Note [Partitioner] in partitioner.cpp for the details and the choices.
@@ -83,11 +85,22 @@ struct PinRule {
 struct PartitionOptions {
   /// How nodes are placed.
   PlacementPolicy policy = PlacementPolicy::Priority;
-  /// A region with fewer compute nodes than this (constant and weight nodes do
-  /// not count) is given back to the fallback.
+  /// A region with fewer compute nodes than this (constant and weight nodes
+  /// nested in control flow do not count) is given back to the fallback.
   int64_t minRegionNodes = 1;
   /// Seconds to move one byte between a device that is not host visible and the host.
   double transferCostPerByte = 1e-9;
+  /// Boundary cost (Note [Boundary cost] in partitioner.cpp), in both policies:
+  /// a region whose nodes an adjacent region's backend also supports joins
+  /// that region when the boundary (one region call, plus the bytes moved)
+  /// costs more than running the region on its own backend saves.
+  bool boundaryCost = true;
+  /// Seconds one region call costs on top of its nodes (dispatch, the plugin
+  /// call, the bookkeeping of its inputs and outputs). The default, 2.5 us, is
+  /// what bench/runtime_bench measured per region of a 64-region chain on the
+  /// development machine (BM_ChainAlternatingMemdev minus BM_ChainReferenceOnly,
+  /// per region, wall-clock median; docs/benchmarks.md).
+  double regionCallCost = 2.5e-6;
   /// Pins, applied before placement. A node pin beats an op pin; among pins of
   /// one kind the first that matches wins.
   std::vector<PinRule> pins;
@@ -108,10 +121,16 @@ struct Region {
   /// Its nodes, in execution order (a topological order). Nodes of this block
   /// only: an `if`/`loop` taken whole appears once and brings its blocks along.
   std::vector<const Node*> nodes;
-  /// Values used inside (nested uses included) and defined outside, in order of first use.
+  /// Values used inside (nested uses included) and defined outside, in order of
+  /// first use; constants excepted (see `constants`).
   std::vector<const Value*> inputs;
   /// Values defined inside and used outside it, or returned by its block.
   std::vector<const Value*> outputs;
+  /// Outputs of the `constant`/`weight` nodes it uses, nested uses included.
+  /// Constants are not placed in regions (no region has a constant node of its
+  /// block among `nodes`, and a constant is never an input, output or
+  /// transfer): the runtime gives their data to the region at compile.
+  std::vector<const Value*> constants;
 };
 
 /// A copy of one value between memories, before the consumer runs.
@@ -167,7 +186,8 @@ struct BlockPlan {
 struct NodePlacement {
   /// The node.
   const Node* node = nullptr;
-  /// The backend that runs it; "host" for an `if`/`loop` the host runs.
+  /// The backend that runs it; "host" for an `if`/`loop` the host runs and for
+  /// a `constant`/`weight` node (not placed: the host keeps its data).
   std::string backend;
   /// The region it belongs to (nested nodes of an `if`/`loop` taken whole share
   /// its region); -1 for a host-run `if`/`loop`.
