@@ -1048,8 +1048,14 @@ int main(int argc, char** argv) {
   }
 
   if (*devices) {
-    auto engine = makeEngine(configPath, backends, false);
+    // devices reports what loads and what does not: a listed backend that
+    // cannot be used is a warning line here, not the error it is for run/plan.
+    auto config = resolveConfig(configPath, backends, false);
+    if (!config.ok()) return fail(config.status());
+    for (sy::BackendConfig& b : config->backends) b.optional = true;
+    auto engine = sy::Engine::create(*config);
     if (!engine.ok()) return fail(engine.status());
+    for (const std::string& w : (*engine)->warnings()) std::fprintf(stderr, "switchyard: warning: %s\n", w.c_str());
     return listDevices(**engine, json);
   }
 

@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 // The keys each mapping accepts, in the order the docs list them.
 const std::vector<std::string> kTopKeys = {"backends",     "fallback", "retry_on_reference",   "partition", "pins",
                                            "plugin_paths", "strict",   "default_plugin_paths", "memory_budget"};
-const std::vector<std::string> kBackendKeys = {"name", "device", "options"};
+const std::vector<std::string> kBackendKeys = {"name", "device", "options", "optional"};
 const std::vector<std::string> kPartitionKeys = {"policy", "min_region_nodes", "transfer_cost_per_byte"};
 const std::vector<std::string> kPinKeys = {"op", "node", "backend"};
 
@@ -236,8 +236,11 @@ class Parser {
                                           hasName = true;
                                         } else if (key == "device") {
                                           SY_RETURN_IF_ERROR(parseDevice(value, backend.device));
+                                        } else if (key == "optional") {
+                                          SY_RETURN_IF_ERROR(boolValue(value, key, backend.optional));
                                         } else {
-                                          SY_RETURN_IF_ERROR(parseOptions(value, backend.options));
+                                          SY_RETURN_IF_ERROR(
+                                              parseOptions(value, backend.options, backend.optionWhere));
                                         }
                                         return Status::OK();
                                       }));
@@ -277,8 +280,10 @@ class Parser {
     return Status::OK();
   }
 
-  Status parseOptions(const YAML::Node& node, std::map<std::string, std::string>& out) {
+  Status parseOptions(const YAML::Node& node, std::map<std::string, std::string>& out,
+                      std::map<std::string, SourceLocation>& outWhere) {
     out.clear();
+    outWhere.clear();
     if (node.IsNull()) return Status::OK();
     if (!node.IsMap()) return error(node, "options must be a mapping of names to values, got ", typeName(node));
     for (auto it = node.begin(); it != node.end(); ++it) {
@@ -290,6 +295,7 @@ class Parser {
                      "' must be a single value (string, number or boolean), got ", typeName(value));
       if (out.count(key)) return error(keyNode, "duplicate option '", key, "'");
       out.emplace(key, value.Scalar());
+      outWhere.emplace(key, where(keyNode));
     }
     return Status::OK();
   }

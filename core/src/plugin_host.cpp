@@ -267,6 +267,12 @@ void PluginHost::discover(const std::vector<std::string>& searchPaths, const std
         failures_.push_back({p.string(), loaded.status().message()});
         continue;
       }
+      const std::string stem = p.filename().string().substr(13, p.filename().string().size() - 13 - 3);
+      if ((*loaded)->name() != stem)
+        warnings_.push_back({p.string(), p.string() + ": loaded as plugin '" + (*loaded)->name() +
+                                             "' (the name in its function table), not '" + stem +
+                                             "' as its file name says; name the file libsy_plugin_" +
+                                             (*loaded)->name() + ".so"});
       if (find((*loaded)->name())) {
         failures_.push_back({p.string(), "plugin '" + (*loaded)->name() + "' is already loaded from " +
                                              find((*loaded)->name())->path() + "; this copy is ignored"});
@@ -299,7 +305,10 @@ std::vector<std::string> defaultPluginSearchPaths() {
   try {
     const fs::path exeDir = fs::path(boost::dll::program_location().string()).parent_path();
     paths.push_back((exeDir.parent_path() / "lib" / "switchyard" / "plugins").string());
-    if (exeDir.filename() == "bin") paths.push_back((exeDir.parent_path() / "plugins").string());
+    // An installed bin/ has no CMakeCache.txt beside it: only a build tree gets <build>/plugins.
+    std::error_code ec;
+    if (exeDir.filename() == "bin" && fs::exists(exeDir.parent_path() / "CMakeCache.txt", ec))
+      paths.push_back((exeDir.parent_path() / "plugins").string());
   } catch (const std::exception&) {
     // Without the executable's location only the environment's paths remain.
   }

@@ -2,7 +2,10 @@
 // memdev (a fake accelerator with its own memory) and the faulty ones.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -424,26 +427,125 @@ TEST(Runtime, ConcurrentRunsGiveIdenticalResults) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[static_cast<size_t>(t)], 0) << "thread " << t;
 }
 
-TEST(Runtime, UnknownBackendIsSkippedWithALineOrRefusedWhenStrict) {
+TEST(Runtime, ListedBackendThatCannotBeFoundIsAnError) {
+  // Issue #13 item 5: a listed backend used to be skipped with a warning, and the run exited 0.
   BackendConfig ghost;
   ghost.name = "ghost";
   ghost.where = SourceLocation{"my.yaml", 3, 5};
   Config c = testConfig({ghost, memdev()});
   auto engine = Engine::create(c);
+  ASSERT_FALSE(engine.ok());
+  const std::string msg = engine.status().message();
+  EXPECT_NE(msg.find("my.yaml:3:5: backend 'ghost' cannot be used"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no plugin file libsy_plugin_ghost.so in " + kPluginDir), std::string::npos) << msg;
+  EXPECT_NE(msg.find("optional: true"), std::string::npos) << msg;
+  // optional: true turns it into a warning that says the same, and the other backends run.
+  c.backends[0].optional = true;
+  engine = Engine::create(c);
   ASSERT_TRUE(engine.ok()) << engine.status().toString();
   bool found = false;
   for (const auto& w : (*engine)->warnings())
-    found = found || (w.find("my.yaml:3:5") != std::string::npos && w.find("ghost") != std::string::npos);
+    found = found || (w.find("my.yaml:3:5: backend 'ghost' cannot be used") != std::string::npos &&
+                      w.find(kPluginDir) != std::string::npos && w.find("skipped (optional)") != std::string::npos);
   EXPECT_TRUE(found);
-  // Strict: the missing backend is an error (no plugin folder, so nothing else fails first).
-  c.pluginPaths = {};
-  c.defaultPluginPaths = false;
-  c.backends = {ghost};
+  ASSERT_EQ((*engine)->backends().size(), 2u);
+  EXPECT_EQ((*engine)->backends()[0].name, "memdev");
+  // Strict: even an optional backend that cannot be used is an error.
   c.strict = true;
   auto strict = Engine::create(c);
   ASSERT_FALSE(strict.ok());
-  EXPECT_NE(strict.status().message().find("ghost"), std::string::npos) << strict.status().message();
-  EXPECT_NE(strict.status().message().find("my.yaml:3:5"), std::string::npos) << strict.status().message();
+  EXPECT_NE(strict.status().message().find("my.yaml:3:5: backend 'ghost'"), std::string::npos)
+      << strict.status().message();
+}
+
+TEST(Runtime, ListedBackendThatFailsToLoadIsAnErrorWithTheReason) {
+  // bad_major exists but has another ABI major: the error says so, not just "not found".
+  BackendConfig bad;
+  bad.name = "bad_major";
+  bad.where.file = "--backends";
+  Config c = testConfig({bad});
+  auto engine = Engine::create(c);
+  ASSERT_FALSE(engine.ok());
+  const std::string msg = engine.status().message();
+  EXPECT_NE(msg.find("--backends: backend 'bad_major' cannot be used: " + kPluginDir + "/libsy_plugin_bad_major.so"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("not compatible"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("(searched " + kPluginDir), std::string::npos) << msg;
+  c.backends[0].optional = true;
+  engine = Engine::create(c);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  // One line for it, not a second "plugin not loaded" line about the same file.
+  int lines = 0;
+  for (const auto& w : (*engine)->warnings()) lines += w.find("libsy_plugin_bad_major.so") != std::string::npos;
+  EXPECT_EQ(lines, 1);
+}
+
+TEST(Runtime, ListedBackendWithoutAMatchingDeviceIsAnError) {
+  BackendConfig b = memdev();
+  b.device = "*no such device*";
+  b.where = SourceLocation{"dev.yaml", 2, 3};
+  auto engine = Engine::create(testConfig({b}));
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("dev.yaml:2:3: backend 'memdev' cannot be used: no device of plugin"),
+            std::string::npos)
+      << engine.status().message();
+  b.optional = true;
+  engine = Engine::create(testConfig({b}));
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  EXPECT_EQ((*engine)->backends()[0].name, "reference");
+}
+
+TEST(Runtime, AutomaticSearchStaysLenient) {
+  // No list: a broken plugin in the folder is a warning, the others are used.
+  Config c = testConfig({});
+  auto engine = Engine::create(c);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  bool badMajorWarned = false;
+  for (const auto& w : (*engine)->warnings()) badMajorWarned = badMajorWarned || w.find("bad_major") != std::string::npos;
+  EXPECT_TRUE(badMajorWarned);
+}
+
+TEST(Runtime, PluginWhoseTableNameDiffersFromItsFileNameWarns) {
+  // A copy of memdev named libsy_plugin_othername.so loads as 'memdev', with a warning.
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("sy-name-mismatch-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(kPluginDir + "/libsy_plugin_memdev.so", dir / "libsy_plugin_othername.so",
+                             std::filesystem::copy_options::overwrite_existing);
+  Config c = defaultConfig();
+  c.pluginPaths = {dir.string()};
+  c.defaultPluginPaths = false;
+  auto engine = Engine::create(c);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  bool warned = false;
+  for (const auto& w : (*engine)->warnings())
+    warned = warned || (w.find("libsy_plugin_othername.so: loaded as plugin 'memdev'") != std::string::npos &&
+                        w.find("not 'othername'") != std::string::npos);
+  EXPECT_TRUE(warned);
+  ASSERT_FALSE((*engine)->backends().empty());
+  EXPECT_EQ((*engine)->backends()[0].name, "memdev");
+  // Listed under its file's name, it is an error that says what the file really is.
+  BackendConfig other;
+  other.name = "othername";
+  c.backends = {other};
+  engine = Engine::create(c);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("loaded as plugin 'memdev'"), std::string::npos)
+      << engine.status().message();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Runtime, BadOptionErrorPointsAtTheOptionsLine) {
+  // Issue #13 item 7: the error used to point at the backend's line.
+  BackendConfig b = memdev("", {{"colour", "1"}, {"ops", "add"}});
+  b.where = SourceLocation{"opt.yaml", 2, 5};
+  b.optionWhere["colour"] = SourceLocation{"opt.yaml", 5, 9};
+  b.optionWhere["ops"] = SourceLocation{"opt.yaml", 4, 9};
+  auto engine = Engine::create(testConfig({b}));
+  ASSERT_FALSE(engine.ok());
+  EXPECT_EQ(engine.status().message().rfind("opt.yaml:5:9: backend 'memdev': ", 0), 0u) << engine.status().message();
+  EXPECT_NE(engine.status().message().find("colour"), std::string::npos) << engine.status().message();
 }
 
 TEST(Runtime, FaultyCompilePluginFallsBackToTheNextBackend) {

@@ -50,6 +50,12 @@ struct BackendConfig {
   std::string device;  ///< "" = default; a decimal index ("1") or a glob-style name pattern ("*Intel*")
   std::map<std::string, std::string> options;  ///< per-backend key/values passed to the plugin
   SourceLocation where;                        ///< where it was declared (for "unknown backend" errors raised later)
+  /// Key `optional`: a backend that cannot be used here (no plugin of that
+  /// name, a plugin that fails to load, no matching device) is skipped with a
+  /// warning instead of failing Engine::create.
+  bool optional = false;
+  /// Where each option's key was written (for errors about one option).
+  std::map<std::string, SourceLocation> optionWhere;
 };
 
 /// Forces an op kind or one node onto a backend. Exactly one of op/node is set.

@@ -82,19 +82,25 @@ class PluginHost {
 
   const std::vector<std::shared_ptr<LoadedPlugin>>& plugins() const { return plugins_; }
   const std::vector<PluginLoadFailure>& failures() const { return failures_; }
+  /// Plugins that loaded but deserve a word: a file whose function table
+  /// names another plugin than its file name (libsy_plugin_foo.so that says
+  /// it is 'bar' loads as 'bar', so `backends: [foo]` would not find it).
+  const std::vector<PluginLoadFailure>& warnings() const { return warnings_; }
   /// The loaded plugin named `name`, or nullptr.
   std::shared_ptr<LoadedPlugin> find(std::string_view name) const;
 
  private:
   std::vector<std::shared_ptr<LoadedPlugin>> plugins_;
   std::vector<PluginLoadFailure> failures_;
+  std::vector<PluginLoadFailure> warnings_;
 };
 
 /// The default plugin search path, in order: each entry of the
 /// SWITCHYARD_PLUGIN_PATH environment variable (':'-separated), the install's
 /// plugin folder (<prefix>/lib/switchyard/plugins, found from the running
-/// executable), and the build tree's plugins folder (<build>/plugins, when the
-/// executable runs from <build>/bin). Never the working directory.
+/// executable, so an installed prefix may move), and the build tree's plugins
+/// folder (<build>/plugins, when the executable runs from <build>/bin of a
+/// CMake build tree). Never the working directory.
 std::vector<std::string> defaultPluginSearchPaths();
 
 /// A backend instance (RAII).
