@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 // The keys each mapping accepts, in the order the docs list them.
 const std::vector<std::string> kTopKeys = {"backends",     "fallback", "retry_on_reference",   "partition", "pins",
                                            "plugin_paths", "strict",   "default_plugin_paths", "memory_budget"};
-const std::vector<std::string> kBackendKeys = {"name", "device", "options", "optional"};
+const std::vector<std::string> kBackendKeys = {"name", "device", "options", "isolation", "timeout_ms", "optional"};
 const std::vector<std::string> kPartitionKeys = {"policy", "min_region_nodes", "transfer_cost_per_byte"};
 const std::vector<std::string> kPinKeys = {"op", "node", "backend"};
 
@@ -236,6 +236,12 @@ class Parser {
                                           hasName = true;
                                         } else if (key == "device") {
                                           SY_RETURN_IF_ERROR(parseDevice(value, backend.device));
+                                        } else if (key == "isolation") {
+                                          SY_ASSIGN_OR_RETURN(std::string v,
+                                                              enumValue(value, "isolation", {"none", "process"}));
+                                          backend.isolateProcess = v == "process";
+                                        } else if (key == "timeout_ms") {
+                                          SY_RETURN_IF_ERROR(parseTimeout(value, backend.timeoutMs));
                                         } else if (key == "optional") {
                                           SY_RETURN_IF_ERROR(boolValue(value, key, backend.optional));
                                         } else {
@@ -245,6 +251,8 @@ class Parser {
                                         return Status::OK();
                                       }));
         if (!hasName) return error(item, "a backend needs a 'name'");
+        if (backend.timeoutMs && !backend.isolateProcess)
+          return error(item["timeout_ms"], "timeout_ms applies only to a backend with 'isolation: process'");
       } else {
         return error(item, "a backend must be a name or a mapping with 'name', 'device' and 'options', got ",
                      typeName(item));
@@ -254,6 +262,19 @@ class Parser {
           return error(item, "duplicate backend '", backend.name, "' (first listed at ", other.where.toString(), ")");
       config.backends.push_back(std::move(backend));
     }
+    return Status::OK();
+  }
+
+  /// A positive number of milliseconds, at most a day.
+  Status parseTimeout(const YAML::Node& node, int64_t& out) const {
+    const std::string v = node.IsScalar() ? node.Scalar() : std::string();
+    int64_t n = -1;
+    const char* begin = v.data() + (!v.empty() && v[0] == '+' ? 1 : 0);
+    auto [p, ec] = std::from_chars(begin, v.data() + v.size(), n);
+    if (!node.IsScalar() || v.empty() || ec != std::errc() || p != v.data() + v.size() || n <= 0 || n > 86400000)
+      return error(node, "timeout_ms must be a positive number of milliseconds (at most 86400000), got ",
+                   node.IsScalar() ? "'" + v + "'" : typeName(node));
+    out = n;
     return Status::OK();
   }
 

@@ -23,6 +23,8 @@ struct LoadedPlugin::Library {
   boost::dll::shared_library lib;
 };
 
+LoadedPlugin::LoadedPlugin() = default;
+
 LoadedPlugin::~LoadedPlugin() {
   if (api_.shutdown) api_.shutdown();
   // library_ unloads when destroyed, after shutdown.
@@ -325,7 +327,7 @@ Result<std::shared_ptr<BackendInstance>> BackendInstance::create(
   std::vector<sy_option> opts;
   for (const auto& [k, v] : options) opts.push_back(sy_option{sizeof(sy_option), k.c_str(), v.c_str()});
   sy_backend* b = nullptr;
-  sy_error* err = plugin->api().backend_create(device, opts.data(), opts.size(), &b);
+  sy_error* err = plugin->backendCreate(device, opts.data(), opts.size(), &b);
   if (err) return plugin->toStatus(err, "backend_create on device " + std::to_string(device));
   if (!b) return internalError("plugin '", plugin->name(), "': backend_create returned no backend");
   auto inst = std::shared_ptr<BackendInstance>(new BackendInstance());

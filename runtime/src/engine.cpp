@@ -13,8 +13,10 @@
 #include <unordered_map>
 
 #include "switchyard/control_flow.h"
+#include "switchyard/fatal_signal.h"
 #include "switchyard/graph_view.h"
 #include "switchyard/interpreter.h"
+#include "switchyard/isolation.h"
 #include "switchyard/op_registry.h"
 #include "switchyard/verifier.h"
 
@@ -50,6 +52,37 @@ Result<size_t> chooseDevice(const LoadedPlugin& plugin, const std::string& selec
 
 /// Rough cost of running a node on the reference interpreter: output elements
 /// times a per-element time (unknown dims count as 1). Only compared with other estimates.
+}  // namespace
+
+/// Starts the helper process of a backend configured with `isolation:
+/// process`: its plugin file (libsy_plugin_<name>.so, first in the search
+/// paths) is loaded there, never in this process.
+Result<std::shared_ptr<LoadedPlugin>> loadIsolatedBackend(const std::vector<std::string>& searchPaths,
+                                                          const BackendConfig& bc) {
+  const std::string fileName = "libsy_plugin_" + bc.name + ".so";
+  std::string path, searched;
+  for (const std::string& dir : searchPaths) {
+    std::error_code ec;
+    const std::filesystem::path candidate = std::filesystem::path(dir) / fileName;
+    if (std::filesystem::is_regular_file(candidate, ec)) {
+      path = candidate.string();
+      break;
+    }
+    searched += (searched.empty() ? "" : ", ") + dir;
+  }
+  if (path.empty())
+    return notFound("no plugin file ", fileName, " in ", searched.empty() ? std::string("(no search paths)") : searched);
+  IsolationOptions options;
+  if (bc.timeoutMs > 0) options.callTimeoutMs = static_cast<int>(bc.timeoutMs);
+  SY_ASSIGN_OR_RETURN(std::shared_ptr<LoadedPlugin> plugin, loadIsolatedPlugin(path, options));
+  if (plugin->name() != bc.name)
+    return invalidArgument(path, ": loaded as plugin '", plugin->name(), "' (the name in its function table), not '",
+                           bc.name, "'");
+  return plugin;
+}
+
+namespace {
+
 double referenceCost(const Node* n) {
   double elements = 0;
   for (const Value* o : n->outputs()) {
@@ -68,6 +101,7 @@ double referenceCost(const Node* n) {
 // Engine
 
 Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
+  installFatalSignalHandler();  // a plugin crash in this process names the plugin and region first
   std::unique_ptr<Engine> engine(new Engine());
   engine->config_ = config;
   engine->searchPaths_ = config.pluginPaths;
@@ -80,7 +114,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
     // broken unrelated library on the search path cannot take the run down).
     std::vector<std::string> names;
     for (const BackendConfig& b : config.backends)
-      if (b.name != kReference) names.push_back(b.name);
+      if (b.name != kReference && !b.isolateProcess) names.push_back(b.name);
     if (!names.empty()) engine->host_.discover(engine->searchPaths_, names);
   }
 
@@ -136,7 +170,17 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
       }
       return invalidArgument(line, "; mark it 'optional: true' in the config to run without it");
     };
-    std::shared_ptr<LoadedPlugin> plugin = engine->host_.find(bc.name);
+    std::shared_ptr<LoadedPlugin> plugin;
+    if (bc.isolateProcess) {
+      // isolation: process (docs/isolation.md): a helper process loads the
+      // plugin; one that cannot start is an error, as a bad option is.
+      auto isolated = loadIsolatedBackend(engine->searchPaths_, bc);
+      if (!isolated.ok())
+        return isolated.status().withContext(where + "backend '" + bc.name + "' (isolation: process)");
+      plugin = *isolated;
+    } else {
+      plugin = engine->host_.find(bc.name);
+    }
     if (!plugin) {
       std::string searched;
       for (const auto& p : engine->searchPaths_) searched += (searched.empty() ? "" : ", ") + p;
@@ -272,6 +316,7 @@ namespace {
 Status compileOnPlugin(RegionExec& exec, const std::shared_ptr<BackendInstance>& instance) {
   auto view = std::make_unique<GraphView>(*exec.graph);
   const sy_plugin_api& api = instance->plugin().api();
+  PluginCallScope scope(instance->plugin().name().c_str(), "compile", exec.regionId);
   sy_compiled* compiled = nullptr;
   if (sy_error* err = api.compile(instance->handle(), view->view(), &compiled))
     return instance->plugin().toStatus(err, "compile");
@@ -328,6 +373,7 @@ Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<con
       a.struct_size = sizeof(a);
     }
     const sy_plugin_api& api = b.instance->plugin().api();
+    PluginCallScope scope(b.instance->plugin().name().c_str(), "query_support", -1);
     if (sy_error* err = api.query_support(b.instance->handle(), whole.view(), answers.data(), answers.size())) {
       // A backend that cannot answer takes nothing; say why on every node.
       const std::string why = b.instance->plugin().toStatus(err, "query_support").message();
@@ -448,6 +494,8 @@ class RunState {
     if (trace_) trace_->push_back(TraceEvent{std::move(name), std::move(lane), startUs, nowUs() - startUs});
   }
 
+  std::vector<std::string>* retries = nullptr;  // RunOptions::retries
+
   Slot& slot(const Value* v) { return slots_[v]; }
 
   void setHost(const Value* v, Tensor t) {
@@ -534,6 +582,7 @@ class RunState {
       if (st.ok()) return st;
       const std::string where = "region " + std::to_string(r.regionId) + " on backend '" + r.backend + "'";
       if (!m_.retryOnReference || !r.interpreter) return st.withContext(where);
+      if (retries) retries->push_back(st.withContext(where).message() + "; retried on the reference interpreter");
       // Retry on the reference interpreter, as the config allows.
     }
     std::vector<Tensor> inputs;
@@ -574,6 +623,7 @@ class RunState {
       t.struct_size = sizeof(t);
     }
     sy_error* err = nullptr;
+    PluginCallScope scope(r.instance->plugin().name().c_str(), "execute", r.regionId);
     if (r.serial) {
       std::lock_guard<std::mutex> lock(*r.serial);
       err = api.execute(r.compiled, ins.data(), ins.size(), outs.data(), outs.size());
@@ -701,6 +751,7 @@ Result<std::vector<Tensor>> CompiledModel::run(const std::vector<Tensor>& inputs
 Result<std::vector<Tensor>> CompiledModel::run(const std::vector<Tensor>& inputs, const RunOptions& options) const {
   SY_ASSIGN_OR_RETURN(auto bindings, bindInputs(*impl_->graph, inputs));
   RunState state(*impl_, options.trace, std::move(bindings));
+  state.retries = options.retries;
   for (size_t i = 0; i < inputs.size(); ++i) state.setHost(impl_->graph->inputs()[i], inputs[i]);
   SY_RETURN_IF_ERROR(state.runBlock(impl_->plan.top));
   std::vector<Tensor> outs;

@@ -49,6 +49,12 @@ struct BackendConfig {
   std::string name;    ///< plugin/backend name, e.g. "cpu", "opencl", "reference"
   std::string device;  ///< "" = default; a decimal index ("1") or a glob-style name pattern ("*Intel*")
   std::map<std::string, std::string> options;  ///< per-backend key/values passed to the plugin
+  /// Key `isolation: process`: the plugin runs in a helper process of its own
+  /// (docs/isolation.md); `none` (the default) loads it into this process.
+  bool isolateProcess = false;
+  /// Key `timeout_ms` (with isolation): the longest one call to the plugin may
+  /// take before its helper is killed; 0 = the default (60000).
+  int64_t timeoutMs = 0;
   SourceLocation where;                        ///< where it was declared (for "unknown backend" errors raised later)
   /// Key `optional`: a backend that cannot be used here (no plugin of that
   /// name, a plugin that fails to load, no matching device) is skipped with a

@@ -43,14 +43,27 @@ class LoadedPlugin {
   /// Turns a plugin error into a Status (and destroys it). `context` names the call.
   Status toStatus(sy_error* error, std::string_view context) const;
 
+  /// Creates a backend: api().backend_create, or for a plugin running in a
+  /// helper process (`isolation: process`, runtime/include/switchyard/isolation.h)
+  /// the proxy's, which must know which helper to ask.
+  sy_error* backendCreate(size_t device, const sy_option* options, size_t numOptions, sy_backend** out) const {
+    return isolatedBackendCreate_ ? isolatedBackendCreate_(isolation_.get(), device, options, numOptions, out)
+                                  : api_.backend_create(device, options, numOptions, out);
+  }
+  /// The helper process behind an isolated plugin's proxy table; null in-process.
+  const std::shared_ptr<void>& isolation() const { return isolation_; }
+
  private:
   friend class PluginHost;
-  LoadedPlugin() = default;
+  friend struct IsolatedPluginAccess;
+  LoadedPlugin();  // defined where Library is complete
   struct Library;
   std::unique_ptr<Library> library_;
   sy_plugin_api api_{};  // copy, zero-filled beyond the plugin's struct_size
   std::string name_, version_, vendor_, path_, noDeviceReason_;
   std::vector<DeviceDescription> devices_;
+  std::shared_ptr<void> isolation_;
+  sy_error* (*isolatedBackendCreate_)(void*, size_t, const sy_option*, size_t, sy_backend**) = nullptr;
 };
 
 /// A plugin that could not be loaded, and why.

@@ -33,6 +33,10 @@ struct TraceEvent {
 struct RunOptions {
   /// When set, the run appends one event per region and per transfer.
   std::vector<TraceEvent>* trace = nullptr;
+  /// When set, one line per region that failed on its backend and was run
+  /// again on the reference interpreter (retry_on_reference), with the error:
+  /// "region 2 on backend 'x': plugin 'x': execute: ...; retried on the reference interpreter".
+  std::vector<std::string>* retries = nullptr;
 };
 
 /// One backend the engine will use, in priority order.
