@@ -32,7 +32,8 @@ namespace fs = std::filesystem;
 const std::vector<std::string> kTopKeys = {"backends",     "fallback", "retry_on_reference",   "partition", "pins",
                                            "plugin_paths", "strict",   "default_plugin_paths", "memory_budget"};
 const std::vector<std::string> kBackendKeys = {"name", "device", "options", "isolation", "timeout_ms", "optional"};
-const std::vector<std::string> kPartitionKeys = {"policy", "min_region_nodes", "transfer_cost_per_byte"};
+const std::vector<std::string> kPartitionKeys = {"policy",        "min_region_nodes", "transfer_cost_per_byte",
+                                                 "boundary_cost", "region_call_cost", "calibration"};
 const std::vector<std::string> kPinKeys = {"op", "node", "backend"};
 
 std::string joinList(const std::vector<std::string>& items) {
@@ -342,7 +343,16 @@ class Parser {
         out.minRegionNodes = n;
         return Status::OK();
       }
-      // transfer_cost_per_byte
+      if (key == "boundary_cost") return boolValue(value, key, out.boundaryCost);
+      if (key == "calibration") {
+        if (!value.IsScalar() || value.Scalar().empty())
+          return error(value, "calibration must be a cache file path or 'none', got ", typeName(value));
+        out.calibration = value.Scalar();
+        if (out.calibration != "none" && fs::path(out.calibration).is_relative())
+          out.calibration = (fs::path(baseDir_) / out.calibration).lexically_normal().string();
+        return Status::OK();
+      }
+      // transfer_cost_per_byte, region_call_cost: seconds
       const std::string v = value.IsScalar() ? value.Scalar() : std::string();
       double d = -1;
       bool good = value.IsScalar() && !v.empty() && !std::isspace(static_cast<unsigned char>(v[0]));
@@ -355,9 +365,10 @@ class Parser {
         good = end == begin + v.size() && errno == 0 && !hexOrWord && std::isfinite(d) && d >= 0;
       }
       if (!good)
-        return error(value, "transfer_cost_per_byte must be a non-negative number (seconds per byte), got ",
+        return error(value, key, " must be a non-negative number (seconds",
+                     key == "region_call_cost" ? "" : " per byte", "), got ",
                      value.IsScalar() ? "'" + v + "'" : typeName(value));
-      out.transferCostPerByte = d;
+      (key == "region_call_cost" ? out.regionCallCost : out.transferCostPerByte) = d;
       return Status::OK();
     });
   }

@@ -76,6 +76,17 @@ struct PartitionConfig {
   PartitionPolicy policy = PartitionPolicy::Priority;
   int64_t minRegionNodes = 1;         ///< regions with fewer nodes go to the fallback
   double transferCostPerByte = 1e-9;  ///< seconds per byte moved between devices
+  /// Key `boundary_cost`: a region whose boundary (one region call plus the
+  /// bytes moved) costs more than it saves joins its neighbour's backend, in
+  /// both policies (docs/partitioner.md); false turns that off.
+  bool boundaryCost = true;
+  /// Key `region_call_cost`: seconds one region call costs; the default is
+  /// bench/runtime_bench's measured per-region overhead (PartitionOptions).
+  double regionCallCost = 2.5e-6;
+  /// Key `calibration`: the scale-factor cache `switchyard calibrate` writes,
+  /// read by the cost policy; "" = the default file
+  /// ($XDG_CACHE_HOME/switchyard/calibration.json), "none" = no calibration.
+  std::string calibration;
 };
 
 struct Config {
