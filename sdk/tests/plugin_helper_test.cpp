@@ -238,7 +238,14 @@ TEST(PluginTable, BackendCreateFailuresLeaveNoBackend) {
   sy_option unknown[] = {{sizeof(sy_option), "mode", ""}, {sizeof(sy_option), "threads", "4"}};
   e = take(api().backend_create(0, unknown, 2, &backend));
   EXPECT_EQ(e.code, SY_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(e.message, "unknown option 'threads' for backend 'test'");
+  EXPECT_EQ(e.message, "unknown option 'threads' for backend 'test'; known options: fail, mode");
+  EXPECT_EQ(backend, nullptr);
+
+  // A near miss of a key the plugin asked for gets a suggestion (issue #13 item 7).
+  sy_option typo{sizeof(sy_option), "mdoe", "x"};
+  e = take(api().backend_create(0, &typo, 1, &backend));
+  EXPECT_EQ(e.code, SY_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(e.message, "unknown option 'mdoe' for backend 'test' (did you mean 'mode'?); known options: fail, mode");
   EXPECT_EQ(backend, nullptr);
 
   sy_option malformed{sizeof(sy_option), "fail", "perhaps"};

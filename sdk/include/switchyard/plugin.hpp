@@ -918,7 +918,8 @@ inline void OutputTensor::allocate(Backend& backend, int32_t dtype, ArrayRef<int
 /// Backend options from the config ("threads" -> "4"). Every getter marks its
 /// key as read; after createBackend returns, the helper fails backend_create
 /// for any key that was never read, naming it (the ABI's "unknown option keys
-/// are an error"). So read every option inside createBackend.
+/// are an error"), with the closest key the plugin asked for ("did you mean
+/// 'threads'?") and all of them. So read every option inside createBackend.
 class Options {
  public:
   Options() = default;
@@ -931,6 +932,7 @@ class Options {
 
   /// The value of `key`, if given.
   std::optional<std::string> get(std::string_view key) const {
+    if (std::find(asked_.begin(), asked_.end(), key) == asked_.end()) asked_.emplace_back(key);
     for (const Entry& e : entries_) {
       if (e.key == key) {
         e.read = true;
@@ -965,6 +967,28 @@ class Options {
     }
     return keys;
   }
+  /// Every key a getter asked for (the options this plugin knows), in the
+  /// order first asked, whether given or not.
+  const std::vector<std::string>& askedKeys() const { return asked_; }
+  /// The error text for an unknown `key`: "unknown option 'treads' for backend
+  /// 'cpu' (did you mean 'threads'?); known options: threads, ...".
+  std::string unknownKeyMessage(std::string_view key, std::string_view backend) const {
+    std::string text = "unknown option '" + std::string(key) + "' for backend '" + std::string(backend) + "'";
+    std::string best;
+    size_t bestDistance = 3;  // suggest only keys at most 2 edits away
+    for (const std::string& known : asked_) {
+      const size_t d = editDistance(key, known);
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = known;
+      }
+    }
+    if (!best.empty()) text += " (did you mean '" + best + "'?)";
+    if (asked_.empty()) return text + "; this backend takes no options";
+    text += "; known options: ";
+    for (size_t i = 0; i < asked_.size(); ++i) text += (i ? ", " : "") + asked_[i];
+    return text;
+  }
 
  private:
   struct Entry {
@@ -985,7 +1009,20 @@ class Options {
     return value;
   }
 
+  static size_t editDistance(std::string_view a, std::string_view b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j)
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
+  }
+
   std::vector<Entry> entries_;
+  mutable std::vector<std::string> asked_;
 };
 
 /// What `init` learns about the host.
@@ -1247,8 +1284,7 @@ struct SY_SDK_HIDDEN Entries {
       handle->impl = plugin().createBackend(device, opts);
       require(handle->impl != nullptr, SY_ERROR_INTERNAL, "createBackend returned NULL");
       const std::vector<std::string> unread = opts.unreadKeys();
-      require(unread.empty(), SY_ERROR_INVALID_ARGUMENT, "unknown option '", unread.empty() ? "" : unread[0],
-              "' for backend '", plugin().name(), "'");
+      if (!unread.empty()) fail(SY_ERROR_INVALID_ARGUMENT, opts.unknownKeyMessage(unread[0], plugin().name()));
       *out_backend = handle.release();  // the host owns it, until backend_destroy
     });
   }
