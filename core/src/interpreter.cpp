@@ -10,6 +10,7 @@
 #include "switchyard/op_registry.h"
 #include "switchyard/passes.h"
 #include "switchyard/verifier.h"
+#include "portable_kernels.h"
 
 namespace sy {
 
@@ -22,6 +23,9 @@ struct ExecNode {
   const Tensor* constant = nullptr;  // for `constant` and `weight`
   std::vector<size_t> freeAfter;     // slots whose last use is this node
   std::vector<Type> outTypes;        // `loop`: output types, refined by shape propagation
+  const kernels::Kernel* kernel = nullptr;  // the node's portable kernel (Plan::kernels), if any
+  std::vector<DType> outDtypes;             // with `kernel`: the outputs' dtypes
+  bool view = false;                        // with `kernel`: output 0 shares input 0's storage
 };
 
 struct ExecBlock {
@@ -33,6 +37,9 @@ struct ExecBlock {
 struct Interpreter::Plan {
   ExecBlock body;
   size_t numSlots = 0;
+  // Every node's portable kernel, made once here (Note [one kernel library]
+  // in portable_kernels.cpp); immutable, shared by all runs.
+  std::unique_ptr<PortableKernels> kernels;
 };
 
 Status checkAgainstDeclaredType(const Value* v, DType dtype, const Shape& shape, std::map<std::string, int64_t>& bindings,
@@ -73,7 +80,8 @@ class Planner {
  public:
   /// `refined`: per `loop` node, its output types as shape propagation on a
   /// copy of the graph sees them (used to shape scans of zero iterations).
-  explicit Planner(std::unordered_map<const Node*, std::vector<Type>> refined) : refined_(std::move(refined)) {}
+  explicit Planner(std::unordered_map<const Node*, std::vector<Type>> refined, const PortableKernels& kernels)
+      : refined_(std::move(refined)), kernels_(kernels) {}
 
   Status planBlock(const Block* b, ExecBlock& plan) {
     for (const Value* p : b->params()) plan.params.push_back(slotFor(p));
@@ -82,6 +90,11 @@ class Planner {
       np.node = n;
       for (const Value* v : n->inputs()) np.in.push_back(slotFor(v));
       for (const Value* v : n->outputs()) np.out.push_back(slotFor(v));
+      np.kernel = kernels_.kernelFor(n);
+      if (np.kernel) {
+        for (const Value* v : n->outputs()) np.outDtypes.push_back(v->type().dtype());
+        np.view = PortableKernels::isView(n->op());
+      }
       if (n->op() == "constant" || n->op() == "weight") {
         np.constant = knownConstant(n->output(0));
         if (!np.constant) {
@@ -164,6 +177,7 @@ class Planner {
 
   std::unordered_map<const Value*, size_t> slots_;
   std::unordered_map<const Node*, std::vector<Type>> refined_;
+  const PortableKernels& kernels_;
 };
 
 /// Output types of every `loop` node of `graph` after shape propagation on a
@@ -233,6 +247,10 @@ class Runner {
     std::vector<Tensor> inputs;
     inputs.reserve(np.in.size());
     for (size_t s : np.in) inputs.push_back(slots_[s]);
+    if (np.kernel) {
+      SY_ASSIGN_OR_RETURN(std::vector<Tensor> outs, runPortableKernel(*np.kernel, inputs, np.outDtypes, np.view));
+      return storeOutputs(np, std::move(outs));
+    }
     SY_ASSIGN_OR_RETURN(std::vector<Tensor> outs,
                         evalOp(n.op(), inputs, n.attrs(), static_cast<int>(np.out.size())));
     return storeOutputs(np, std::move(outs));
@@ -329,7 +347,8 @@ Result<std::shared_ptr<const Interpreter>> Interpreter::create(std::shared_ptr<c
   if (!graph) return invalidArgument("Interpreter::create: no graph");
   SY_RETURN_IF_ERROR(verify(*graph));
   auto plan = std::make_unique<Plan>();
-  Planner planner(refinedLoopTypes(*graph));
+  plan->kernels = std::make_unique<PortableKernels>(*graph);
+  Planner planner(refinedLoopTypes(*graph), *plan->kernels);
   SY_RETURN_IF_ERROR(planner.planBlock(graph->body(), plan->body));
   plan->numSlots = planner.numSlots();
   std::shared_ptr<Interpreter> interp(new Interpreter());

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "portable_kernels.h"
+
 namespace sy {
 
 const AttrSpec* OpSchema::findAttr(std::string_view attrName) const {
@@ -228,7 +230,8 @@ Result<std::vector<Tensor>> evalOp(std::string_view op, const std::vector<Tensor
                                    int numOutputs) {
   const OpSchema* schema = OpRegistry::global().find(op);
   if (!schema) return notFound("unknown op '", op, "'");
-  if (!schema->kernel) return unimplemented("op '", op, "' has no reference kernel (it is run by the interpreter)");
+  if (schema->numBlocks > 0 || (!schema->kernel && schema->category == "control"))
+    return unimplemented("op '", op, "' has no reference kernel (it is run by the interpreter)");
   const size_t nOut = numOutputs < 0 ? static_cast<size_t>(schema->minOutputs) : static_cast<size_t>(numOutputs);
   std::vector<Type> types;
   std::vector<const Tensor*> constants;
@@ -239,10 +242,20 @@ Result<std::vector<Tensor>> evalOp(std::string_view op, const std::vector<Tensor
     constants.push_back(&t);
   }
   SY_ASSIGN_OR_RETURN(std::vector<Type> outTypes, inferOp(*schema, attrs, types, constants, nOut));
+  // The portable kernel when the library implements this combination (Note
+  // [one kernel library] in portable_kernels.cpp), else the core's kernel.
+  std::string whyNot;
+  std::optional<Result<std::vector<Tensor>>> portable = evalPortable(op, inputs, attrs, outTypes, whyNot);
+  std::vector<Tensor> portableOuts;
   const AttrMap normalised = normaliseAttributes(*schema, attrs);
   KernelContext ctx(*schema, normalised, inputs, nOut);
-  SY_RETURN_IF_ERROR(schema->kernel(ctx));
-  std::vector<Tensor>& outs = ctx.outputs();
+  if (portable) {
+    SY_ASSIGN_OR_RETURN(portableOuts, std::move(*portable));
+  } else {
+    if (!schema->kernel) return unimplemented(whyNot);
+    SY_RETURN_IF_ERROR(schema->kernel(ctx));
+  }
+  std::vector<Tensor>& outs = portable ? portableOuts : ctx.outputs();
   for (size_t i = 0; i < outs.size(); ++i) {
     if (!outs[i].valid()) return internalError("op '", op, "': kernel did not produce output ", i);
     if (!typesCompatible(outTypes[i], typeOf(outs[i])))

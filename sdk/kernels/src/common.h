@@ -77,7 +77,10 @@ inline int64_t checkedCount(const Dims& d, const std::string& who) {
   int64_t n = 1;
   for (int32_t i = 0; i < d.rank; ++i) {
     SY_KCHECK(d.d[i] >= 0, who, "negative dim in ", dimsStr(d));
-    if (d.d[i] != 0 && n > std::numeric_limits<int64_t>::max() / d.d[i]) failArg(who, "shape ", dimsStr(d), " has too many elements");
+    // Too large to address is a resource limit (as the core's Tensor says),
+    // not a malformed input.
+    if (d.d[i] != 0 && n > std::numeric_limits<int64_t>::max() / d.d[i])
+      sdk::fail(SY_ERROR_OUT_OF_MEMORY, who, ": shape ", dimsStr(d), " has too many elements");
     n *= d.d[i];
   }
   return n;
