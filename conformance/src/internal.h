@@ -12,6 +12,11 @@
 #include "switchyard/plugin_host.h"
 #include "switchyard/tensor.h"
 
+namespace sy {
+class Engine;
+struct PartitionPlan;
+}  // namespace sy
+
 namespace sy::conformance {
 
 // ---------------------------------------------------------------------------
@@ -121,6 +126,32 @@ std::vector<Case> opCases();
 std::vector<Case> modelCases(const std::string& examplesDir);
 /// Empty with `skipReason` set when the scope cannot run here.
 std::vector<Case> onnxCases(const std::string& nodeDir, std::string& skipReason);
+/// The engine scope: every examples/*.sy and, with the ONNX importer,
+/// examples/models/*/model.onnx. Notes what it cannot run into `notes`.
+std::vector<Case> engineCases(const std::string& examplesDir, std::vector<std::string>& notes);
+
+// ---------------------------------------------------------------------------
+// Engine runs (models, onnx and engine scopes; model_cases.cpp)
+
+/// The child's engine: the plugin under test first, the reference interpreter
+/// as the fallback, priority placement, no retry on the reference at run time.
+/// Created on first use, one per child process.
+Result<Engine*> engineFor(Target& t);
+
+/// Not a `constant` or `weight` node (those are data, not work to claim).
+bool isComputeNode(const Node& n);
+
+/// Compute nodes of one op that `backend` did not take, for one reason.
+struct DeclineGroup {
+  std::string op;
+  std::string reason;  ///< the plugin's own reason, or the partitioner's (e.g. "placed here first, but its region was given back")
+  size_t nodes = 0;
+};
+/// Every compute node of the plan that `backend` does not run, grouped by op
+/// and reason in plan order.
+std::vector<DeclineGroup> declinedBy(const PartitionPlan& plan, const std::string& backend);
+/// "relu: <reason>; add (x2): <reason>; and 3 more".
+std::string declineSummary(const std::vector<DeclineGroup>& groups, size_t maxEntries = 8);
 
 /// A one-node graph for the basic case of every registry op (for the
 /// capability query of the api scope). Ops without a basic case are absent.

@@ -60,6 +60,7 @@ void sendResult(int fd, size_t index, const CaseResult& r) {
   j["outcome"] = static_cast<int>(r.outcome);
   j["message"] = r.message;
   j["seconds"] = r.seconds;
+  if (!r.details.empty()) j["details"] = r.details;
   if (r.hasWorst) {
     j["worst"] = {{"output", r.worst.output}, {"index", r.worst.index},         {"got", r.worst.got},
                   {"expected", r.worst.expected}, {"abs_error", r.worst.absError}, {"tolerance", r.worst.tolerance}};
@@ -85,6 +86,7 @@ void applyResultLine(const std::string& line, std::vector<CaseResult>& cases, si
   r.outcome = static_cast<Outcome>(j["outcome"].get<int>());
   r.message = j.value("message", "");
   r.seconds = numberOr(j, "seconds", 0);
+  r.details = j.contains("details") && j["details"].is_string() ? j["details"].get<std::string>() : "";
   if (j.contains("worst")) {
     const auto& w = j["worst"];
     r.hasWorst = true;

@@ -1,7 +1,8 @@
 // The models scope (examples/*.sy) and the onnx scope (the ONNX backend node
 // tests): whole graphs run through the engine, the plugin first and the
 // reference interpreter as the fallback, compared with the reference (models)
-// or with the expected outputs shipped with the test (onnx).
+// or with the expected outputs shipped with the test (onnx). The engine scope
+// (engine_cases.cpp) shares the engine and the decline summary.
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -16,9 +17,7 @@
 
 namespace sy::conformance {
 namespace fs = std::filesystem;
-namespace {
 
-/// One engine per child process: the plugin under test, then the reference.
 Result<Engine*> engineFor(Target& t) {
   static std::unique_ptr<Engine> engine;
   static std::string error;
@@ -26,6 +25,9 @@ Result<Engine*> engineFor(Target& t) {
   if (!error.empty()) return invalidArgument(error);
   Config cfg = defaultConfig();
   cfg.fallback = FallbackPolicy::Reference;
+  // A region that fails at run time must show as an error, not be quietly
+  // rerun on the reference.
+  cfg.retryOnReference = false;
   BackendConfig bc;
   bc.name = t.name();
   if (!t.isReference()) {
@@ -50,11 +52,44 @@ Result<Engine*> engineFor(Target& t) {
   return engine.get();
 }
 
+bool isComputeNode(const Node& n) { return n.op() != "constant" && n.op() != "weight"; }
+
+std::vector<DeclineGroup> declinedBy(const PartitionPlan& plan, const std::string& backend) {
+  std::vector<DeclineGroup> out;
+  for (const NodePlacement& p : plan.placements) {
+    if (!isComputeNode(*p.node) || p.backend == backend) continue;
+    // Its own reason when it declined the node; else why the node is
+    // elsewhere (a compile that failed, a pin, a region given back).
+    std::string reason = p.reason.empty() ? "(not asked)" : "runs on " + p.backend + ": " + p.reason;
+    for (const auto& [b, why] : p.declined)
+      if (b == backend) reason = why;
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&](const DeclineGroup& g) { return g.op == p.node->op() && g.reason == reason; });
+    if (it == out.end()) out.push_back(DeclineGroup{p.node->op(), reason, 1});
+    else ++it->nodes;
+  }
+  return out;
+}
+
+std::string declineSummary(const std::vector<DeclineGroup>& groups, size_t maxEntries) {
+  std::string out;
+  for (size_t i = 0; i < groups.size() && i < maxEntries; ++i) {
+    const DeclineGroup& g = groups[i];
+    out += (out.empty() ? "" : "; ") + g.op + (g.nodes > 1 ? " (x" + std::to_string(g.nodes) + ")" : "") + ": " +
+           g.reason;
+  }
+  if (groups.size() > maxEntries) out += "; and " + std::to_string(groups.size() - maxEntries) + " more";
+  return out;
+}
+
+namespace {
+
 /// Runs `graph` through the engine; counts the nodes the plugin took.
 struct EngineRun {
   Status status;
   std::vector<Tensor> outputs;
   size_t taken = 0, computeNodes = 0, regions = 0;
+  std::vector<DeclineGroup> declined;  ///< the compute nodes it did not take, and its reasons
 };
 
 EngineRun runThroughEngine(Target& t, std::shared_ptr<const Graph> graph, const std::vector<Tensor>& inputs) {
@@ -70,13 +105,13 @@ EngineRun runThroughEngine(Target& t, std::shared_ptr<const Graph> graph, const 
     return out;
   }
   for (const NodePlacement& p : (*model)->plan().placements) {
-    const std::string& op = p.node->op();
-    if (op == "constant" || op == "weight") continue;
+    if (!isComputeNode(*p.node)) continue;
     ++out.computeNodes;
     if (p.backend == t.name()) ++out.taken;
   }
   for (const Region& r : (*model)->plan().regions)
     if (r.backend == t.name()) ++out.regions;
+  out.declined = declinedBy((*model)->plan(), t.name());
   auto res = (*model)->run(inputs);
   if (!res.ok()) {
     out.status = res.status().withContext("engine run");
@@ -89,6 +124,24 @@ EngineRun runThroughEngine(Target& t, std::shared_ptr<const Graph> graph, const 
 std::string tookNote(const Target& t, const EngineRun& run) {
   return t.name() + " took " + std::to_string(run.taken) + " of " + std::to_string(run.computeNodes) + " nodes in " +
          std::to_string(run.regions) + " region(s)";
+}
+
+/// The plugin's own reasons for the nodes it did not take, as the ops scope
+/// shows them: "declined: relu: <reason>; ..." ("" when it took every node).
+std::string declinedNote(const EngineRun& run) {
+  return run.declined.empty() ? "" : "declined: " + declineSummary(run.declined);
+}
+
+/// "<plugin> took 2 of 3 nodes in 1 region(s); declined: ..."
+std::string tookAndDeclinedNote(const Target& t, const EngineRun& run) {
+  const std::string d = declinedNote(run);
+  return tookNote(t, run) + (d.empty() ? "" : "; " + d);
+}
+
+/// The message of a case the plugin took nothing of: its reasons first.
+std::string unsupportedNote(const Target& t, const EngineRun& run) {
+  const std::string d = declinedNote(run);
+  return d.empty() ? tookNote(t, run) : d + " (" + tookNote(t, run) + ")";
 }
 
 void runModel(const std::string& path, Target& t, CaseResult& r) {
@@ -120,10 +173,10 @@ void runModel(const std::string& path, Target& t, CaseResult& r) {
   std::vector<std::string> names;
   for (const Value* v : g->outputs()) names.push_back("%" + v->name());
   compareOutputs(run.outputs, *expected, names, r);
-  const std::string note = tookNote(t, run);
+  const std::string note = tookAndDeclinedNote(t, run);
   if (r.outcome == Outcome::Passed && run.taken == 0 && !t.isReference()) {
     r.outcome = Outcome::Unsupported;
-    r.message = note;
+    r.message = unsupportedNote(t, run);
   } else {
     r.message = r.message.empty() ? note : r.message + " (" + note + ")";
   }
@@ -169,10 +222,11 @@ void runOnnxTest(const fs::path& dir, Target& t, CaseResult& r) {
     return;
   }
   EngineRun run = runThroughEngine(t, g, inputs);
-  const std::string note = tookNote(t, run);
+  const std::string note = tookAndDeclinedNote(t, run);
   if (run.status.ok() && run.taken == 0 && !t.isReference()) {
+    // As in the ops scope: the plugin's own reasons, node by node (grouped by op).
     r.outcome = Outcome::Unsupported;
-    r.message = note;
+    r.message = unsupportedNote(t, run);
     return;
   }
   // The ONNX test data comes from numpy: compare 10x more loosely than ops cases.

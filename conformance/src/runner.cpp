@@ -89,9 +89,9 @@ struct Collected {
 
 Result<Collected> collect(const RunOptions& o) {
   Collected out;
-  const std::set<std::string> known = {"api", "ops", "models", "onnx"};
+  const std::set<std::string> known = {"api", "ops", "models", "engine", "onnx"};
   for (const std::string& s : o.scopes)
-    if (!known.count(s)) return invalidArgument("unknown scope '", s, "' (known: api, ops, models, onnx)");
+    if (!known.count(s)) return invalidArgument("unknown scope '", s, "' (known: api, ops, models, engine, onnx)");
   auto want = [&](const char* s) { return std::find(o.scopes.begin(), o.scopes.end(), s) != o.scopes.end(); };
   std::vector<Case> all;
   auto append = [&](std::vector<Case> v) {
@@ -105,6 +105,8 @@ Result<Collected> collect(const RunOptions& o) {
     if (m.empty()) out.notes.push_back("models: skipped: no .sy files in '" + dir + "' (--examples DIR)");
     append(std::move(m));
   }
+  if (want("engine"))
+    append(engineCases(o.examplesDir.empty() ? SY_CONFORMANCE_EXAMPLES_DIR : o.examplesDir, out.notes));
   if (want("onnx")) {
     std::string why;
     auto v = onnxCases(o.onnxNodeDir.empty() ? "/usr/include/onnx/backend/test/data/node" : o.onnxNodeDir, why);
@@ -395,6 +397,10 @@ std::string toJson(const Report& report) {
                         {"outcome", outcomeName(c.outcome)}, {"message", c.message}, {"seconds", c.seconds}};
     if (!c.op.empty()) e["op"] = c.op;
     if (!c.declaration.empty()) e["declaration"] = c.declaration;
+    if (!c.details.empty()) {
+      const auto d = nlohmann::json::parse(c.details, nullptr, false);
+      if (!d.is_discarded()) e["details"] = d;
+    }
     if (c.hasWorst) {
       e["worst"] = {{"output", c.worst.output},         {"index", c.worst.index},
                     {"got", finite(c.worst.got)},       {"expected", finite(c.worst.expected)},

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   namespace conf = sy::conformance;
   CLI::App app{"Switchyard conformance suite: checks a backend plugin against the plugin ABI and the reference interpreter"};
   conf::RunOptions o;
-  std::string scopes = "api,ops,models,onnx", filter, json, junit;
+  std::string scopes = "api,ops,models,engine,onnx", filter, json, junit;
   std::vector<std::string> options;
   bool list = false;
   o.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--device", o.device, "device index or a glob on device names (default: the highest score)");
   app.add_option("--option", options, "backend option KEY=VALUE passed to backend_create (repeatable)");
-  app.add_option("--scope", scopes, "comma list of scopes: api (mandatory rules), ops, models, onnx")->capture_default_str();
+  app.add_option("--scope", scopes, "comma list of scopes: api (mandatory rules), ops, models, engine, onnx")->capture_default_str();
   app.add_option("--filter", filter, "comma list of globs on case ids (e.g. 'ops.add.*,api.*'); a leading '-' excludes");
   app.add_option("--jobs,-j", o.jobs, "case groups run at once, each in its own process")->capture_default_str();
   app.add_option("--timeout", o.timeoutSeconds, "seconds one case may take before it is killed")->capture_default_str();
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   app.add_option("--junit", junit, "write a JUnit XML report here");
   app.add_option("--declarations", o.declarationsPath,
                  "declarations file (default: conformance/declarations/<plugin>.txt when it exists)");
-  app.add_option("--examples", o.examplesDir, "folder of .sy models for the models scope (default: the source tree's examples/)");
+  app.add_option("--examples", o.examplesDir, "folder of .sy models (and models/*/model.onnx) for the models and engine scopes (default: the source tree's examples/)");
   app.add_option("--onnx-node-tests", o.onnxNodeDir, "folder of ONNX backend node tests");
   app.add_flag("--list", list, "list the cases that would run, and exit");
   app.add_flag("--verbose,-v", o.verbose, "let the children's stdout and stderr through");

@@ -1,7 +1,9 @@
 // The conformance suite: checks one backend plugin against the plugin ABI
 // (api scope, mandatory), against the reference interpreter op by op (ops
 // scope, generated from the op registry), on the example models through the
-// partitioner (models scope), and on the ONNX backend node tests (onnx scope).
+// partitioner (models scope), on the example models through the real
+// partitioner and runtime with every claimed region held to its claim (engine
+// scope), and on the ONNX backend node tests (onnx scope).
 //
 //   RunOptions o;
 //   o.plugin = "memdev";            // a name, a path, or "reference"
@@ -62,6 +64,10 @@ struct CaseResult {
   double nmse = 0;         ///< normalised mean squared error of the worst output
   double seconds = 0;
   std::string declaration; ///< the matching declarations line's reason, if any
+  /// Scope-specific facts as the text of a JSON object, "" when none. The
+  /// engine scope: nodes taken, regions, compile fallbacks, the execute error
+  /// and the declined nodes (docs/conformance.md lists the fields).
+  std::string details;
 };
 
 /// Options of one run (the command line's flags).
@@ -69,7 +75,7 @@ struct RunOptions {
   std::string plugin;                       ///< name (search path), path to a .so, or "reference"
   std::string device;                       ///< "" = best score; a number; or a glob on device names
   std::vector<std::pair<std::string, std::string>> backendOptions;  ///< passed to backend_create
-  std::vector<std::string> scopes = {"api", "ops", "models", "onnx"};
+  std::vector<std::string> scopes = {"api", "ops", "models", "engine", "onnx"};
   std::vector<std::string> filters;         ///< globs on case ids; empty = all; a leading '-' excludes
   int jobs = 1;
   double timeoutSeconds = 30;               ///< per case
