@@ -36,7 +36,21 @@ const T* GraphView::keepArray(std::vector<T> v) {
   return data;
 }
 
-GraphView::GraphView(const Graph& graph) {
+// Note [constants are values]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+// Since ABI 1.1 a plugin never sees a `constant` or `weight` node: not in the
+// capability query (so it is never asked to claim one) and not in a region it
+// compiles. Each constant a graph uses is a value of the view with
+// constant_data/constant_bytes set that is neither a parameter of any block
+// nor an output of any node; a plugin uploads or packs it at compile, once,
+// and execute never receives it. The partitioner does not place constant nodes
+// in regions either; a region lists the constants it uses (Region::constants)
+// and the runtime keeps them in host memory for whoever needs them. Plugins
+// built against ABI 1.0 get the old view (ConstantsIn::Nodes): constant nodes
+// inside, as they were written for.
+GraphView::GraphView(const Graph& graph, ConstantsIn constants) : constants_(constants) {
+  const bool skipConstants = constants == ConstantsIn::Values;
+  auto isConstantNode = [](const Node* n) { return n->op() == "constant" || n->op() == "weight"; };
   // Number nodes (pre-order) and values (params first, then outputs, in program order).
   std::unordered_map<const Value*, int32_t> index;
   auto addValue = [&](const Value* v) {
@@ -45,6 +59,10 @@ GraphView::GraphView(const Graph& graph) {
   std::function<void(const Block*)> number = [&](const Block* b) {
     for (const Value* p : b->params()) addValue(p);
     for (const Node* n : b->nodes()) {
+      if (skipConstants && isConstantNode(n)) {
+        for (const Value* o : n->outputs()) addValue(o);
+        continue;
+      }
       nodes_.push_back(n);
       for (const Value* o : n->outputs()) addValue(o);
       for (const Block* nb : n->blocks()) number(nb);
@@ -79,6 +97,9 @@ GraphView::GraphView(const Graph& graph) {
       keepalive_.push_back(*c);
       info.constant_data = c->data();
       info.constant_bytes = c->nbytes();
+      // An empty constant still says it is one (the data pointer is the mark).
+      static const unsigned char kEmpty = 0;
+      if (skipConstants && !info.constant_data && info.constant_bytes == 0) info.constant_data = &kEmpty;
     }
   }
 
@@ -92,7 +113,8 @@ GraphView::GraphView(const Graph& graph) {
     out.label = keep(b->label());
     std::vector<int32_t> params, nodeIdx, rets;
     for (const Value* p : b->params()) params.push_back(idx(p));
-    for (const Node* n : b->nodes()) nodeIdx.push_back(nodeIndex.at(n));
+    for (const Node* n : b->nodes())
+      if (!skipConstants || !isConstantNode(n)) nodeIdx.push_back(nodeIndex.at(n));
     for (const Value* r : b->returns()) rets.push_back(idx(r));
     out.num_params = params.size();
     out.params = keepArray(std::move(params));

@@ -9,8 +9,10 @@
 #include <limits>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "switchyard/control_flow.h"
 #include "switchyard/fatal_signal.h"
@@ -259,22 +261,27 @@ struct RegionExec {
   }
 };
 
-/// Builds the region's standalone graph. Region inputs produced by `constant`
-/// or `weight` nodes are re-created inside (so plugins see them as constants
-/// and nothing is transferred per run); the others become graph inputs.
+/// Builds the region's standalone graph: its inputs become graph inputs, and
+/// the constants it uses (Region::constants) are re-created inside, so the
+/// reference interpreter runs them and the plugin's view carries their data
+/// (as values, or as nodes for an ABI 1.0 plugin); nothing is transferred per
+/// run (Note [constants are values] in core/src/graph_view.cpp).
 Result<std::unique_ptr<Graph>> extractRegion(const Graph& source, const Region& region,
                                              std::vector<const Value*>& actualInputs) {
   auto g = std::make_unique<Graph>(source.name() + ".region" + std::to_string(region.id));
   g->setWeights(source.weights());
   std::unordered_map<const Value*, Value*> map;
+  std::unordered_set<const Node*> members(region.nodes.begin(), region.nodes.end());
+  for (const Value* v : region.constants) {
+    // Constants nested in a member if/loop come along with it.
+    bool nested = false;
+    for (const Node* at = v->definingNode(); at && !nested; at = at->owningBlock()->owningNode())
+      nested = members.count(at) > 0;
+    if (!nested && !map.count(v)) cloneNodeInto(*v->definingNode(), g->body(), map);
+  }
   for (const Value* v : region.inputs) {
-    const Node* def = v->definingNode();
-    if (def && (def->op() == "constant" || def->op() == "weight")) {
-      cloneNodeInto(*def, g->body(), map);
-    } else {
-      map[v] = g->addInput(v->type(), v->name());
-      actualInputs.push_back(v);
-    }
+    map[v] = g->addInput(v->type(), v->name());
+    actualInputs.push_back(v);
   }
   for (const Node* n : region.nodes) cloneNodeInto(*n, g->body(), map);
   for (const Value* v : region.outputs) {
@@ -314,7 +321,7 @@ const Graph& CompiledModel::graph() const { return *impl_->graph; }
 namespace {
 
 Status compileOnPlugin(RegionExec& exec, const std::shared_ptr<BackendInstance>& instance) {
-  auto view = std::make_unique<GraphView>(*exec.graph);
+  auto view = std::make_unique<GraphView>(*exec.graph, constantsInFor(instance->plugin().api().abi_minor));
   const sy_plugin_api& api = instance->plugin().api();
   PluginCallScope scope(instance->plugin().name().c_str(), "compile", exec.regionId);
   sy_compiled* compiled = nullptr;
@@ -339,6 +346,7 @@ bool supportsAll(const BackendCapability& cap, const Region& r) {
   bool all = true;
   for (const Node* n : r.nodes) {
     auto check = [&](const Node* x) {
+      if (x->op() == "constant" || x->op() == "weight") return;  // data, never asked
       auto it = cap.nodes.find(x);
       if (it == cap.nodes.end() || !it->second.supported) all = false;
     };
@@ -356,8 +364,9 @@ Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<con
 
   // 1. Ask every backend what it supports.
   std::vector<BackendCapability> caps;
-  GraphView whole(*graph);
-  std::vector<sy_node_support> answers(whole.numNodes());
+  // Plugins are never asked about constants (ABI 1.1); one built against 1.0
+  // gets the view it knows, and its answers for constant nodes are ignored.
+  std::optional<GraphView> wholeValues, wholeNodes;
   for (const EngineBackend& b : backends_) {
     BackendCapability cap;
     cap.name = b.name;
@@ -368,6 +377,11 @@ Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<con
       continue;
     }
     cap.hostVisible = b.instance->device().hostVisibleMemory;
+    std::optional<GraphView>& slot =
+        constantsInFor(b.instance->plugin().api().abi_minor) == ConstantsIn::Values ? wholeValues : wholeNodes;
+    if (!slot) slot.emplace(*graph, constantsInFor(b.instance->plugin().api().abi_minor));
+    const GraphView& whole = *slot;
+    std::vector<sy_node_support> answers(whole.numNodes());
     for (auto& a : answers) {
       std::memset(&a, 0, sizeof(a));
       a.struct_size = sizeof(a);
@@ -506,8 +520,25 @@ class RunState {
     s.host = std::move(t);
   }
 
+  /// The slot of `v`; a constant's is filled on first use from the graph (its
+  /// data is not copied): constants belong to no region (Note [constants are
+  /// values] in core/src/graph_view.cpp), so graph outputs, host control flow
+  /// and block returns read them here.
+  Slot& slotFor(const Value* v) {
+    auto it = slots_.find(v);
+    if (it != slots_.end()) return it->second;
+    Slot& s = slots_[v];
+    if (const Tensor* c = knownConstant(v)) {
+      s.dtype = c->dtype();
+      s.shape = c->shape();
+      s.host = *c;
+    }
+    return s;
+  }
+
   /// The value as a host tensor (downloading it if it lives on a device).
   Result<Tensor> host(const Value* v) {
+    if (!slots_.count(v)) slotFor(v);
     auto it = slots_.find(v);
     if (it == slots_.end()) return internalError("value %", v->name(), " was never computed");
     Slot& s = it->second;
@@ -677,7 +708,7 @@ class RunState {
   }
 
   /// Copies the slot of `from` to `to` (no data copy).
-  void alias(const Value* to, const Value* from) { slots_[to] = slots_[from]; }
+  void alias(const Value* to, const Value* from) { slots_[to] = slotFor(from); }
 
   Status runIf(const Step& step) {
     SY_ASSIGN_OR_RETURN(Tensor c, host(step.node->input(0)));
@@ -699,7 +730,7 @@ class RunState {
     const size_t carried = n->numInputs() - 2;
     const size_t scans = body->returns().size() - 1 - carried;
     std::vector<Slot> state;
-    for (size_t i = 0; i < carried; ++i) state.push_back(slots_[n->input(2 + i)]);
+    for (size_t i = 0; i < carried; ++i) state.push_back(slotFor(n->input(2 + i)));
     std::vector<ScanCollector> scanned;
     for (size_t i = 0; i < scans; ++i) scanned.emplace_back(i, budget_);
     for (int64_t iter = 0; iter < maxTrip && cond; ++iter) {
@@ -709,7 +740,7 @@ class RunState {
       SY_RETURN_IF_ERROR(runBlock(bp).withContext("iteration " + std::to_string(iter)));
       SY_ASSIGN_OR_RETURN(Tensor c, host(body->returns()[0]));
       SY_ASSIGN_OR_RETURN(cond, conditionValue(c, "the condition yielded by the loop body"));
-      for (size_t i = 0; i < carried; ++i) state[i] = slots_[body->returns()[1 + i]];
+      for (size_t i = 0; i < carried; ++i) state[i] = slotFor(body->returns()[1 + i]);
       for (size_t i = 0; i < scans; ++i) {
         SY_ASSIGN_OR_RETURN(Tensor t, host(body->returns()[1 + carried + i]));
         SY_RETURN_IF_ERROR(scanned[i].add(t, iter));

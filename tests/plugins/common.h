@@ -213,14 +213,18 @@ inline bool broadcast_shapes(const Shape& a, const Shape& b, Shape* out) {
   return true;
 }
 
-enum class Op { Add, Sub, Mul, Relu, Neg, Exp, Tanh, Sigmoid, Matmul };
+enum class Op { Add, Sub, Mul, Relu, Neg, Exp, Tanh, Sigmoid, Matmul, Div, Erf, Gemm, Softmax };
 
+// The default op list. div, erf, gemm and softmax (enough, with add, mul and
+// relu, for examples/models/mlp) have kernels too but are claimed only when an
+// `ops` option lists them, so the default regions stay as the tests expect.
 constexpr const char* kAllOps = "add,sub,mul,relu,neg,exp,tanh,sigmoid,matmul";
 
 inline bool op_from_name(const std::string& name, Op* op) {
   static const std::pair<const char*, Op> kOps[] = {
       {"add", Op::Add},   {"sub", Op::Sub},   {"mul", Op::Mul},         {"relu", Op::Relu},    {"neg", Op::Neg},
-      {"exp", Op::Exp},   {"tanh", Op::Tanh}, {"sigmoid", Op::Sigmoid}, {"matmul", Op::Matmul}};
+      {"exp", Op::Exp},   {"tanh", Op::Tanh}, {"sigmoid", Op::Sigmoid}, {"matmul", Op::Matmul},
+      {"div", Op::Div},   {"erf", Op::Erf},   {"gemm", Op::Gemm},       {"softmax", Op::Softmax}};
   for (const auto& [n, o] : kOps)
     if (name == n) {
       *op = o;
@@ -229,7 +233,9 @@ inline bool op_from_name(const std::string& name, Op* op) {
   return false;
 }
 
-inline bool is_binary(Op op) { return op == Op::Add || op == Op::Sub || op == Op::Mul || op == Op::Matmul; }
+inline bool is_binary(Op op) {
+  return op == Op::Add || op == Op::Sub || op == Op::Mul || op == Op::Matmul || op == Op::Div;
+}
 
 inline float unary(Op op, float x) {
   switch (op) {
@@ -237,6 +243,7 @@ inline float unary(Op op, float x) {
     case Op::Neg: return -x;
     case Op::Exp: return std::exp(x);
     case Op::Tanh: return std::tanh(x);
+    case Op::Erf: return std::erf(x);
     case Op::Sigmoid: {
       if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
       const float e = std::exp(x);
@@ -251,6 +258,7 @@ inline float binary(Op op, float a, float b) {
     case Op::Add: return a + b;
     case Op::Sub: return a - b;
     case Op::Mul: return a * b;
+    case Op::Div: return a / b;
     default: return 0.0f;
   }
 }
@@ -349,6 +357,42 @@ inline void run_matmul(const float* a, const Shape& as, const float* b, const Sh
       idx[d] = 0;
     }
   }
+}
+
+// y[M, N] = alpha * op(a) @ op(b) + beta * c, op = transpose when trans*; c
+// (optional) broadcasts to [M, N].
+inline void run_gemm(const float* a, const Shape& as, const float* b, const Shape& bs, const float* c,
+                     const Shape& cs, double alpha, double beta, bool ta, bool tb, float* y) {
+  const int64_t M = ta ? as[1] : as[0], K = ta ? as[0] : as[1], N = tb ? bs[0] : bs[1];
+  std::vector<int64_t> sc(2, 0);
+  if (c) sc = broadcast_strides(cs, Shape{M, N});
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < K; ++k)
+        acc += static_cast<double>(ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
+      acc *= alpha;
+      if (c) acc += beta * c[i * sc[0] + j * sc[1]];
+      y[i * N + j] = static_cast<float>(acc);
+    }
+}
+
+// Softmax of `x` (shape s) along `axis` (already non-negative).
+inline void run_softmax(const float* x, const Shape& s, size_t axis, float* y) {
+  int64_t outer = 1, inner = 1;
+  for (size_t d = 0; d < axis; ++d) outer *= s[d];
+  for (size_t d = axis + 1; d < s.size(); ++d) inner *= s[d];
+  const int64_t n = s[axis];
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const float* xs = x + o * n * inner + i;
+      float* ys = y + o * n * inner + i;
+      float mx = -INFINITY;
+      for (int64_t k = 0; k < n; ++k) mx = std::max(mx, xs[k * inner]);
+      double sum = 0.0;
+      for (int64_t k = 0; k < n; ++k) sum += std::exp(static_cast<double>(xs[k * inner]) - mx);
+      for (int64_t k = 0; k < n; ++k) ys[k * inner] = static_cast<float>(std::exp(static_cast<double>(xs[k * inner]) - mx) / sum);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -460,7 +504,10 @@ inline std::string check_node(const sy_graph_view* g, const sy_node_view& n, con
   if (name == "if" || name == "loop" || n.num_blocks)
     return strf("control flow ('%s') is not supported by %s: it runs straight-line regions only", n.op, plugin);
   if (name == "constant" || name == "weight") {
-    // Compile-time data: claimed when it is f32 data the view carries (compile uploads it).
+    // Only an ABI 1.0 host asks about these (since 1.1 constants are values,
+    // never nodes). Claimed when listed in the ops and f32 data the view
+    // carries (compile uploads it).
+    if (!ops.count(name)) return strf("op '%s' is not in this %s's op list", n.op, plugin);
     for (size_t k = 0; k < n.num_outputs; ++k) {
       const sy_value_info& v = g->values[n.outputs[k]];
       if (v.dtype != SY_DTYPE_F32)
@@ -473,10 +520,28 @@ inline std::string check_node(const sy_graph_view* g, const sy_node_view& n, con
   Op op;
   if (!ops.count(name) || !op_from_name(name, &op)) return strf("op '%s' is not in this %s's op list", n.op, plugin);
   const size_t want_in = is_binary(op) ? 2 : 1;
-  if (n.num_inputs != want_in || n.num_outputs != 1)
+  const bool gemmInputs = op == Op::Gemm && (n.num_inputs == 2 || n.num_inputs == 3);
+  if ((n.num_inputs != want_in && !gemmInputs) || n.num_outputs != 1)
     return strf("%s takes %zu input(s) and 1 output, this node has %zu and %zu", n.op, want_in, n.num_inputs,
                 n.num_outputs);
-  if (n.num_attrs) return strf("%s: unexpected attribute '%s'", n.op, str_or(n.attrs[0].name, "?"));
+  for (size_t k = 0; k < n.num_inputs; ++k)
+    if (n.inputs[k] < 0) return strf("%s: input %zu is absent", n.op, k);
+  for (size_t k = 0; k < n.num_attrs; ++k) {
+    const std::string a = str_or(n.attrs[k].name, "?");
+    const bool known = (op == Op::Gemm && (a == "alpha" || a == "beta" || a == "transA" || a == "transB")) ||
+                       (op == Op::Softmax && a == "axis");
+    if (!known) return strf("%s: unexpected attribute '%s'", n.op, a.c_str());
+    if ((a == "transA" || a == "transB" || a == "axis") && n.attrs[k].kind != SY_ATTR_INT)
+      return strf("%s: attribute '%s' is not an int", n.op, a.c_str());
+    if ((a == "alpha" || a == "beta") && n.attrs[k].kind != SY_ATTR_FLOAT && n.attrs[k].kind != SY_ATTR_INT)
+      return strf("%s: attribute '%s' is not a number", n.op, a.c_str());
+  }
+  if (op == Op::Gemm) {
+    for (size_t k = 0; k < 2; ++k)
+      if (g->values[n.inputs[k]].rank != 2) return strf("gemm: input %zu is not a matrix", k);
+    if (n.num_inputs == 3 && g->values[n.inputs[2]].rank > 2) return "gemm: C has rank above 2";
+  }
+  if (op == Op::Softmax && g->values[n.inputs[0]].rank < 1) return "softmax of a rank-0 tensor";
   for (size_t k = 0; k < n.num_inputs + n.num_outputs; ++k) {
     const bool in = k < n.num_inputs;
     const size_t pos = in ? k : k - n.num_inputs;
@@ -531,6 +596,10 @@ struct Step {
   std::string op_name, node_name;
   std::vector<int32_t> in;
   int32_t out;
+  // gemm and softmax attributes
+  double alpha = 1.0, beta = 1.0;
+  bool trans_a = false, trans_b = false;
+  int64_t axis = -1;
 };
 
 struct Plan {
@@ -611,6 +680,16 @@ struct Plan {
       op_from_name(op_name, &s.op);
       s.op_name = op_name;
       s.node_name = nname;
+      for (size_t k = 0; k < n.num_attrs; ++k) {  // kinds checked by `check`
+        const sy_attr& at = n.attrs[k];
+        const std::string a = str_or(at.name, "");
+        const double num = at.kind == SY_ATTR_INT ? static_cast<double>(at.i) : at.f;
+        if (a == "alpha") s.alpha = num;
+        if (a == "beta") s.beta = num;
+        if (a == "transA") s.trans_a = at.i != 0;
+        if (a == "transB") s.trans_b = at.i != 0;
+        if (a == "axis") s.axis = at.i;
+      }
       for (size_t i = 0; i < n.num_inputs; ++i) {
         if (sy_error* e = use(n.inputs[i], who.c_str())) return e;
         s.in.push_back(n.inputs[i]);
@@ -690,7 +769,21 @@ struct Plan {
       const Slot& a = slots[s.in[0]];
       Shape ys;
       std::string why;
-      if (s.op == Op::Matmul) {
+      if (s.op == Op::Gemm) {
+        const Shape& bs = slots[s.in[1]].shape;
+        const int64_t ka = s.trans_a ? a.shape[0] : a.shape[1], kb = s.trans_b ? bs[1] : bs[0];
+        ys = {s.trans_a ? a.shape[1] : a.shape[0], s.trans_b ? bs[0] : bs[1]};
+        Shape ignored;
+        if (ka != kb || (s.in.size() == 3 && !broadcast_shapes(slots[s.in[2]].shape, ys, &ignored)))
+          return errorf(SY_ERROR_INVALID_ARGUMENT, "%s: node '%s' (gemm): shapes %s, %s do not fit", plugin,
+                        s.node_name.c_str(), shape_str(a.shape).c_str(), shape_str(bs).c_str());
+      } else if (s.op == Op::Softmax) {
+        ys = a.shape;
+        const int64_t r = static_cast<int64_t>(a.shape.size());
+        if (s.axis < -r || s.axis >= r)
+          return errorf(SY_ERROR_INVALID_ARGUMENT, "%s: node '%s' (softmax): axis %lld is out of range", plugin,
+                        s.node_name.c_str(), static_cast<long long>(s.axis));
+      } else if (s.op == Op::Matmul) {
         if (!matmul_shape(a.shape, slots[s.in[1]].shape, &ys, &why))
           return errorf(SY_ERROR_INVALID_ARGUMENT, "%s: node '%s' (%s): %s", plugin, s.node_name.c_str(),
                         s.op_name.c_str(), why.c_str());
@@ -715,7 +808,14 @@ struct Plan {
       }
       y.shape = ys;
       y.data = y.own.data();
-      if (s.op == Op::Matmul) {
+      if (s.op == Op::Gemm) {
+        const bool hasC = s.in.size() == 3;
+        run_gemm(a.data, a.shape, slots[s.in[1]].data, slots[s.in[1]].shape, hasC ? slots[s.in[2]].data : nullptr,
+                 hasC ? slots[s.in[2]].shape : Shape{}, s.alpha, s.beta, s.trans_a, s.trans_b, y.own.data());
+      } else if (s.op == Op::Softmax) {
+        const int64_t r = static_cast<int64_t>(a.shape.size());
+        if (!y.own.empty()) run_softmax(a.data, a.shape, static_cast<size_t>(s.axis < 0 ? s.axis + r : s.axis), y.own.data());
+      } else if (s.op == Op::Matmul) {
         run_matmul(a.data, a.shape, slots[s.in[1]].data, slots[s.in[1]].shape, y.own.data());
       } else if (is_binary(s.op)) {
         run_binary(s.op, a.data, a.shape, slots[s.in[1]].data, slots[s.in[1]].shape, y.own.data(), ys);

@@ -7,15 +7,16 @@
 // SY_ERROR_OUT_OF_MEMORY.
 //
 // Backend options:
-//   ops               comma-separated ops to claim (default: all it has kernels
-//                     for: add,sub,mul,relu,neg,exp,tanh,sigmoid,matmul)
+//   ops               comma-separated ops to claim (default: add,sub,mul,relu,
+//                     neg,exp,tanh,sigmoid,matmul; it also has kernels for div,
+//                     erf, gemm and softmax, claimed only when listed)
 //   fail_compile_ops  ops whose presence in a region makes compile fail
 //   fail_execute_ops  ops whose presence in a region makes execute fail
 //
-// Runs f32 only; straight-line regions only (if/loop are declined). `constant`
-// and `weight` nodes whose f32 data the view carries are claimed too (at
-// almost no cost), so a weight joins the region that uses it; compile copies
-// such data into memdev buffers, once.
+// Runs f32 only; straight-line regions only (if/loop are declined). Constants
+// (ABI 1.1: values with constant_data, never nodes) are copied into memdev
+// buffers at compile, once. Only an ABI 1.0 host asks about `constant` and
+// `weight` nodes; they are claimed by default, or when `ops` lists them.
 // execute keeps no shared mutable state (concurrent_execute = 1). Live
 // buffers, backends and compiled regions are counted; the shutdown that
 // matches the first init prints a warning to stderr when any is still alive.
@@ -102,7 +103,7 @@ sy_error* md_backend_create(size_t device, const sy_option* options, size_t num_
   if (num_options && !options) return errorf(SY_ERROR_INVALID_ARGUMENT, "memdev: backend_create: options is NULL");
   auto b = std::make_unique<sy_backend>();
   b->device = device;
-  b->ops = sytest::split_list(sytest::kAllOps);
+  b->ops = sytest::split_list((std::string(sytest::kAllOps) + ",constant,weight").c_str());
   for (size_t i = 0; i < num_options; ++i) {
     const sy_option& o = options[i];
     if (o.struct_size < sizeof(sy_option) || !o.key || !o.value)
@@ -112,9 +113,9 @@ sy_error* md_backend_create(size_t device, const sy_option* options, size_t num_
       b->ops = sytest::split_list(o.value);
       for (const std::string& op : b->ops) {
         sytest::Op parsed;
-        if (!sytest::op_from_name(op, &parsed))
+        if (op != "constant" && op != "weight" && !sytest::op_from_name(op, &parsed))
           return errorf(SY_ERROR_INVALID_ARGUMENT, "memdev: option 'ops': memdev has no kernel for op '%s' (it has: %s)",
-                        op.c_str(), sytest::kAllOps);
+                        op.c_str(), (std::string(sytest::kAllOps) + ",div,erf,gemm,softmax").c_str());
       }
     } else if (key == "fail_compile_ops") {
       b->fail_compile = sytest::split_list(o.value);

@@ -12,6 +12,23 @@
 
 namespace sy {
 
+/// How `constant` and `weight` nodes appear in a view (Note [constants are
+/// values] in graph_view.cpp).
+enum class ConstantsIn {
+  /// ABI 1.1 and later: no constant/weight node is in the view; each of their
+  /// outputs the graph uses is a value with constant_data that is neither a
+  /// parameter nor produced by a node.
+  Values,
+  /// ABI 1.0: constant/weight nodes are nodes of the view (their outputs carry
+  /// constant_data too). Only for plugins built against minor 0.
+  Nodes,
+};
+
+/// The view to give a plugin built against ABI minor `abiMinor`.
+inline ConstantsIn constantsInFor(uint32_t abiMinor) {
+  return abiMinor >= 1 ? ConstantsIn::Values : ConstantsIn::Nodes;
+}
+
 /// Owns a sy_graph_view of `graph` and all the memory it points to. Nodes
 /// appear in pre-order (forEachNode order); nodeAt(i) maps view index i back to
 /// the IR node. Compile-time constants (outputs of `constant` and `weight`
@@ -20,13 +37,15 @@ namespace sy {
 /// region compiled from it is destroyed": keep the view that long).
 class GraphView {
  public:
-  explicit GraphView(const Graph& graph);
+  explicit GraphView(const Graph& graph, ConstantsIn constants = ConstantsIn::Values);
   GraphView(const GraphView&) = delete;
   GraphView& operator=(const GraphView&) = delete;
 
   const sy_graph_view* view() const { return &view_; }
   size_t numNodes() const { return nodes_.size(); }
   const Node* nodeAt(size_t i) const { return nodes_[i]; }
+  /// How constants appear in this view.
+  ConstantsIn constantsIn() const { return constants_; }
 
  private:
   const char* keep(std::string s);
@@ -34,6 +53,7 @@ class GraphView {
   const T* keepArray(std::vector<T> v);
 
   sy_graph_view view_{};
+  ConstantsIn constants_ = ConstantsIn::Values;
   std::vector<const Node*> nodes_;
   std::vector<const Value*> values_;
   std::vector<sy_value_info> valueInfos_;

@@ -650,6 +650,16 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
     }
     for (size_t o = 0; o < n.numOutputs(); ++o) info_[static_cast<size_t>(n.output(o).index())].producer = static_cast<int32_t>(p);
   }
+  // ABI 1.1: weights and literals are values with data that no node makes
+  // (an ABI 1.0 host sends `constant`/`weight` nodes instead, handled below).
+  for (const sdk::ValueView& v : region.constants()) {
+    SY_CPU_REQUIRE(v.isStatic(), SY_ERROR_INVALID_ARGUMENT, "constant '", v.name(), "' of non-static type ",
+                   v.typeString());
+    const Dims dims = Dims::of(v.dims());
+    SY_CPU_REQUIRE(v.constantBytes() == sdk::tensorBytes(v.dtype(), dims.ref()), SY_ERROR_INVALID_ARGUMENT,
+                   "constant '", v.name(), "' ", v.typeString(), " has ", v.constantBytes(), " bytes");
+    constants_.push_back(ConstantValue{v.index(), v.constantData(), dims, v.dtype()});
+  }
   std::vector<int32_t> ids(numValues);
   for (size_t i = 0; i < numValues; ++i) ids[i] = static_cast<int32_t>(i);
 

@@ -50,7 +50,9 @@ extern "C" {
 #endif
 
 #define SY_ABI_VERSION_MAJOR 1
-#define SY_ABI_VERSION_MINOR 0
+/* Minor 1: constants are values, never nodes (see sy_graph_view). A plugin
+ * built against minor 0 is still given views with constant/weight nodes. */
+#define SY_ABI_VERSION_MINOR 1
 
 /* Largest tensor rank that crosses the ABI. */
 #define SY_MAX_RANK 16
@@ -153,7 +155,10 @@ typedef struct sy_value_info {
   /* When the value is a compile-time constant (a weight or a literal): its
    * dense row-major little-endian bytes, in host memory, else NULL. The memory
    * stays valid and unchanged until every sy_compiled made from this view is
-   * destroyed, so a plugin may keep pointing at it instead of copying. */
+   * destroyed, so a plugin may keep pointing at it instead of copying. Since
+   * ABI 1.1 such a value is neither a block parameter nor a node output (see
+   * sy_graph_view): it is simply there, with its data, and execute never
+   * receives it. constant_data may be NULL only when constant_bytes is 0. */
   const void* constant_data;
   size_t constant_bytes;
 } sy_value_info;
@@ -214,7 +219,17 @@ typedef struct sy_node_view {
 
 /* A read-only view of a graph or of one region of it. The view and
  * everything it points to is owned by the host and valid only during the call
- * that receives it (constant_data excepted, see sy_value_info). */
+ * that receives it (constant_data excepted, see sy_value_info).
+ *
+ * Constants (ABI 1.1): a view holds no `constant` or `weight` node, neither in
+ * the capability query nor in a region to compile. Each constant the graph or
+ * region uses is a value with constant_data/constant_bytes set that no node
+ * produces and that is no block's parameter; any node, nested ones included,
+ * may use it. A plugin therefore never claims or declines a constant: it reads
+ * the data at compile (and may upload or pack it there, once), and execute's
+ * inputs are only the body's params. A plugin whose table says abi_minor 0 is
+ * given the 1.0 view instead, where constants are produced by constant/weight
+ * nodes (their outputs carry constant_data as well). */
 typedef struct sy_graph_view {
   size_t struct_size;
   size_t num_values;
@@ -297,8 +312,8 @@ typedef struct sy_plugin_api {
 
   /* Compiles a region (its body's params are the region inputs, its returns
    * the outputs). Fails if it contains a node the plugin declined. Weights
-   * reach the plugin as constant_data and may be uploaded here, once. Any
-   * thread. */
+   * and literals reach the plugin as values with constant_data (never as
+   * nodes, see sy_graph_view) and may be uploaded here, once. Any thread. */
   sy_error* (*compile)(sy_backend* backend, const sy_graph_view* region, sy_compiled** out_compiled);
   void (*compiled_destroy)(sy_compiled* compiled);
   /* Fills *out_info (the host sets struct_size). */

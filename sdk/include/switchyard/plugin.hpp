@@ -403,6 +403,8 @@ class ValueView {
   /// Number of elements; -1 unless isStatic().
   int64_t numElements() const { return isStatic() ? elementCount(dims()) : -1; }
   /// A compile-time constant (weight or literal) whose bytes the host provides.
+  /// Since ABI 1.1 no node produces such a value and no block has it as a
+  /// parameter (see sy_graph_view and GraphView::constants()).
   bool isConstant() const { return info_->constant_data != nullptr; }
   /// Dense row-major little-endian bytes, or NULL; valid until every region
   /// compiled from this view is destroyed.
@@ -651,6 +653,34 @@ class GraphView {
     const GraphView* graph_;
   };
   NodeRange nodes() const { return NodeRange(this); }
+
+  /// The constants the graph (region) uses, in value order: since ABI 1.1,
+  /// the values with constant_data that no node produces and that are no
+  /// block's parameter (Note [constants are values] in the host). Upload or
+  /// pack them at compile; execute never receives them. A value that is none
+  /// of parameter, node output and constant is malformed: this throws.
+  std::vector<ValueView> constants() const {
+    std::vector<char> defined(values_.size(), 0);
+    auto mark = [&](const int32_t* list, size_t count) {
+      for (size_t i = 0; i < count && list != nullptr; ++i)
+        if (list[i] >= 0 && static_cast<size_t>(list[i]) < defined.size()) defined[static_cast<size_t>(list[i])] = 1;
+    };
+    mark(view_->body.params, view_->body.num_params);
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      const NodeView node = this->node(n);
+      mark(node.raw().outputs, node.raw().num_outputs);
+      for (size_t b = 0; b < node.numBlocks(); ++b) mark(node.block(b).raw().params, node.block(b).raw().num_params);
+    }
+    std::vector<ValueView> out;
+    for (size_t i = 0; i < values_.size(); ++i) {
+      if (defined[i]) continue;
+      ValueView v = value(static_cast<int64_t>(i));
+      require(v.isConstant(), SY_ERROR_INVALID_ARGUMENT, "value ", i, " ('", v.name(),
+              "') is neither a parameter, a node's output nor a constant");
+      out.push_back(v);
+    }
+    return out;
+  }
 
   /// params = the graph's (region's) inputs, returns = its outputs.
   BlockView body() const { return BlockView(*this, view_->body); }
