@@ -7,7 +7,8 @@
 One column per report (named by its plugin), one row per op of the `ops`
 scope: "passed/total" cases, with failures called out. Cases not passed and
 not failed were declined by the plugin or skipped by a declaration. The api
-scope is summarised in the first row.
+and engine scopes are summarised in the first rows (the engine row also adds
+up the compute nodes the plugin took over all models).
 """
 import collections
 import json
@@ -19,12 +20,26 @@ def load(path):
         report = json.load(f)
     ops = collections.defaultdict(collections.Counter)
     api = collections.Counter()
+    engine = collections.Counter()
+    taken = total = 0
     for case in report["cases"]:
         if case["scope"] == "ops":
             ops[case.get("op") or case["id"].split(".")[1]][case["outcome"]] += 1
         elif case["scope"] == "api":
             api[case["outcome"]] += 1
-    return report.get("plugin", path), api, ops
+        elif case["scope"] == "engine":
+            engine[case["outcome"]] += 1
+            details = case.get("details") or {}
+            taken += details.get("taken", 0)
+            total += details.get("compute_nodes", 0)
+    return report.get("plugin", path), api, ops, (engine, taken, total)
+
+
+def engine_cell(engine):
+    counter, taken, total = engine
+    if not counter:
+        return "-"
+    return cell(counter) + (f", {taken}/{total} nodes" if total else "")
 
 
 def cell(counter):
@@ -44,6 +59,7 @@ def main(paths):
     print("| op | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     print("| *api scope* | " + " | ".join(cell(r[1]) for r in reports) + " |")
+    print("| *engine scope* | " + " | ".join(engine_cell(r[3]) for r in reports) + " |")
     for op in sorted(set().union(*(r[2].keys() for r in reports))):
         print(f"| {op} | " + " | ".join(cell(r[2][op]) if op in r[2] else "-" for r in reports) + " |")
     return 0
