@@ -428,6 +428,78 @@ TEST_F(Cli, Devices) {
   EXPECT_EQ(j["backends"], json::array({"reference"}));
 }
 
+// Issue #13 item 5: a listed backend that cannot be loaded used to be a warning, and the run exited 0.
+TEST_F(Cli, ListedBackendThatCannotLoadIsAnErrorUnlessOptional) {
+  const std::string plugins = SY_TEST_PLUGIN_DIR;
+  if (!fs::exists(plugins + "/libsy_plugin_memdev.so")) GTEST_SKIP() << "the memdev test plugin is not built";
+  Outcome o = sy("plan " + kMlp + " --backends ghost");
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_NE(o.err.find("--backends: backend 'ghost' cannot be used: no plugin file libsy_plugin_ghost.so in "),
+            std::string::npos)
+      << o.err;
+  // A typo in plugin_paths: the backend's line, and the folder that was searched.
+  const std::string typo = path("typo.yaml");
+  std::ofstream(typo) << "backends:\n  - memdev\nplugin_paths: [" << plugins << "-typo]\ndefault_plugin_paths: false\n";
+  o = sy("plan " + kMlp + " --config " + typo);
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_NE(o.err.find(typo + ":2:5: backend 'memdev' cannot be used: no plugin file libsy_plugin_memdev.so in " +
+                       plugins + "-typo"),
+            std::string::npos)
+      << o.err;
+  // A plugin of another ABI major, listed: the error gives the plugin's reason.
+  const std::string badMajor = path("bad_major.yaml");
+  std::ofstream(badMajor) << "backends: [bad_major]\nplugin_paths: [" << plugins << "]\n";
+  o = sy("plan " + kMlp + " --config " + badMajor);
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_NE(o.err.find("backend 'bad_major' cannot be used: " + plugins + "/libsy_plugin_bad_major.so: plugin ABI"),
+            std::string::npos)
+      << o.err;
+  // optional: true: a warning with the same reason, exit 0, the other backends used.
+  const std::string optional = path("optional.yaml");
+  std::ofstream(optional) << "backends:\n  - {name: ghost, optional: true}\n  - memdev\nplugin_paths: [" << plugins
+                          << "]\n";
+  o = sy("plan " + kMlp + " --config " + optional);
+  EXPECT_EXIT_CODE(o, 0);
+  EXPECT_NE(o.err.find("warning: " + optional + ":2:5: backend 'ghost' cannot be used: no plugin file"),
+            std::string::npos)
+      << o.err;
+  EXPECT_NE(o.out.find("memdev"), std::string::npos) << o.out;
+  // devices only reports.
+  o = sy("devices --backends ghost");
+  EXPECT_EXIT_CODE(o, 0);
+  EXPECT_NE(o.err.find("backend 'ghost' cannot be used"), std::string::npos) << o.err;
+}
+
+// Issue #13 item 7: the error pointed at the backend's line and had no suggestion.
+TEST_F(Cli, UnknownPluginOptionPointsAtItsLineWithASuggestion) {
+  const std::string cpu = fs::path(SY_CLI_BINARY).parent_path().parent_path() / "plugins" / "libsy_plugin_cpu.so";
+  if (!fs::exists(cpu)) GTEST_SKIP() << "the cpu plugin is not built (" << cpu << ")";
+  const std::string config = path("typo.yaml");
+  std::ofstream(config) << "backends:\n  - name: cpu\n    options:\n      thread: 2\nplugin_paths: ["
+                        << fs::path(cpu).parent_path().string() << "]\ndefault_plugin_paths: false\n";
+  Outcome o = sy("plan " + kMlp + " --config " + config);
+  EXPECT_EXIT_CODE(o, 1);
+  EXPECT_NE(o.err.find(config + ":4:7: backend 'cpu': "), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("unknown option 'thread' for backend 'cpu' (did you mean 'threads'?); known options: "),
+            std::string::npos)
+      << o.err;
+}
+
+TEST_F(Cli, PluginFileNamedUnlikeItsTableWarns) {
+  const std::string memdev = std::string(SY_TEST_PLUGIN_DIR) + "/libsy_plugin_memdev.so";
+  if (!fs::exists(memdev)) GTEST_SKIP() << "the memdev test plugin is not built";
+  fs::create_directories(path("plugins"));
+  fs::copy_file(memdev, path("plugins/libsy_plugin_accel.so"));
+  const std::string config = path("renamed.yaml");
+  std::ofstream(config) << "plugin_paths: [" << path("plugins") << "]\ndefault_plugin_paths: false\n";
+  Outcome o = sy("devices --config " + config);
+  EXPECT_EXIT_CODE(o, 0);
+  EXPECT_NE(o.err.find("warning: " + path("plugins/libsy_plugin_accel.so") +
+                       ": loaded as plugin 'memdev' (the name in its function table), not 'accel'"),
+            std::string::npos)
+      << o.err;
+}
+
 TEST_F(Cli, CheckOptimizeOps) {
   Outcome o = sy("check " + kMlp);
   EXPECT_EXIT_CODE(o, 0);
