@@ -221,7 +221,7 @@ class Server {
       static const char empty = 0;
       const void* data = &empty;
       if (in.size) {
-        in.map = ::mmap(nullptr, in.size, PROT_READ, MAP_SHARED, fds[i], 0);
+        in.map = ::mmap(nullptr, in.size, PROT_READ, MAP_SHARED | MAP_POPULATE, fds[i], 0);
         if (in.map == MAP_FAILED) {
           in.map = nullptr;
           return fail(w, SY_ERROR_OUT_OF_MEMORY, "cannot map input " + std::to_string(i) + ": " + std::strerror(errno));
@@ -275,7 +275,7 @@ class Server {
       if (fd < 0) return fail(w, SY_ERROR_OUT_OF_MEMORY, error);
       outFds.push_back(fd);
       if (bytes) {
-        void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
         if (p == MAP_FAILED) return fail(w, SY_ERROR_OUT_OF_MEMORY, std::string("mmap: ") + std::strerror(errno));
         sy_error* err = nullptr;
         if (void* src = api_.buffer_host_pointer ? api_.buffer_host_pointer(t.buffer) : nullptr)

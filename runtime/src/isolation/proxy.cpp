@@ -529,7 +529,7 @@ ProxyBuffer* mapBuffer(int fd, size_t bytes, std::string& error) {
   b->fd = fd;
   b->size = bytes;
   if (bytes) {
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED) {
       error = "cannot map " + std::to_string(bytes) + " bytes of shared memory: " + std::strerror(errno);
       return nullptr;
