@@ -43,6 +43,26 @@ namespace sy::conformance {
 namespace fs = std::filesystem;
 namespace {
 
+/// A region's compute nodes (nested ones included) and their distinct ops.
+struct RegionNodes {
+  size_t nodes = 0;
+  std::vector<std::string> ops;
+};
+
+RegionNodes regionNodes(const Region& r) {
+  RegionNodes out;
+  auto count = [&](const Node* n) {
+    if (!isComputeNode(*n)) return;
+    ++out.nodes;
+    if (std::find(out.ops.begin(), out.ops.end(), n->op()) == out.ops.end()) out.ops.push_back(n->op());
+  };
+  for (const Node* n : r.nodes) {
+    count(n);
+    for (const Block* b : n->blocks()) forEachNode(b, [&](Node* x) { count(x); });
+  }
+  return out;
+}
+
 /// One region the plugin was given and could not compile.
 struct CompileFallback {
   int region = -1;
@@ -74,15 +94,9 @@ std::vector<CompileFallback> compileFallbacks(const CompiledModel& model, const 
     if (f.region >= 0 && static_cast<size_t>(f.region) < regions.size()) {
       const Region& r = regions[static_cast<size_t>(f.region)];
       f.movedTo = r.backend;
-      auto count = [&](const Node* n) {
-        if (!isComputeNode(*n)) return;
-        ++f.nodes;
-        if (std::find(f.ops.begin(), f.ops.end(), n->op()) == f.ops.end()) f.ops.push_back(n->op());
-      };
-      for (const Node* n : r.nodes) {
-        count(n);
-        for (const Block* b : n->blocks()) forEachNode(b, [&](Node* x) { count(x); });
-      }
+      RegionNodes rn = regionNodes(r);
+      f.nodes = rn.nodes;
+      f.ops = std::move(rn.ops);
     }
     out.push_back(std::move(f));
   }
@@ -174,7 +188,13 @@ void runEngineCase(const ModelFile& m, Target& t, CaseResult& r) {
     ++computeNodes;
     if (p.backend == name) ++taken;
   }
-  for (const Region& region : cm.plan().regions) regions += region.backend == name;
+  nlohmann::json regionsTaken = nlohmann::json::array();
+  for (const Region& region : cm.plan().regions) {
+    if (region.backend != name) continue;
+    ++regions;
+    const RegionNodes rn = regionNodes(region);
+    regionsTaken.push_back({{"region", region.id}, {"nodes", rn.nodes}, {"ops", rn.ops}});
+  }
   const std::vector<CompileFallback> fallbacks = t.isReference() ? std::vector<CompileFallback>{}
                                                                  : compileFallbacks(cm, name);
   const std::vector<DeclineGroup> declined = declinedBy(cm.plan(), name);
@@ -185,6 +205,7 @@ void runEngineCase(const ModelFile& m, Target& t, CaseResult& r) {
   nlohmann::json d = {{"compute_nodes", computeNodes},
                       {"taken", taken},
                       {"regions", regions},
+                      {"regions_taken", std::move(regionsTaken)},
                       {"claimed_regions", regions + fallbacks.size()},
                       {"compile_fallbacks", nlohmann::json::array()},
                       {"declined", nlohmann::json::array()}};

@@ -168,6 +168,9 @@ TEST(ConformanceRunner, MemdevPassesTheApiScopeAndHasNoOpFailures) {
   EXPECT_EQ(ew["details"]["taken"], 6) << ew.dump();
   EXPECT_EQ(ew["details"]["compute_nodes"], 6) << ew.dump();
   EXPECT_EQ(ew["details"]["regions"], 1) << ew.dump();
+  ASSERT_EQ(ew["details"]["regions_taken"].size(), 1u) << ew.dump();
+  EXPECT_EQ(ew["details"]["regions_taken"][0]["nodes"], 6) << ew.dump();
+  EXPECT_EQ(ew["details"]["regions_taken"][0]["ops"].size(), 6u) << ew.dump();
   EXPECT_TRUE(ew["details"]["compile_fallbacks"].empty()) << ew.dump();
   const auto& mlp = cases["engine.mlp"];
   EXPECT_EQ(mlp["outcome"], "passed") << mlp.dump();
