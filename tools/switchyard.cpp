@@ -564,8 +564,11 @@ int runModel(const std::string& modelPath, const sy::Graph& graph, const sy::Eng
   sy::RunOptions options;
   if (!a.tracePath.empty()) options.trace = &events;
   const auto t0 = Clock::now();
+  std::vector<std::string> retries;  // regions that failed on their backend and ran on the reference
+  options.retries = &retries;
   auto outs = model.run(inputs->tensors, options);
   const double ms = msSince(t0);
+  for (const std::string& r : retries) std::fprintf(stderr, "switchyard: warning: %s\n", r.c_str());
   if (!outs.ok()) return fail(outs.status());
 
   if (!a.outputDir.empty()) {

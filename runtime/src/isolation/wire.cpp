@@ -117,11 +117,12 @@ void writeGraphView(Writer& w, const sy_graph_view& view) {
     const sy_value_info& v = at(view.values, i);
     w.str(v.name);
     w.i32(v.dtype);
-    const int32_t rank = v.dims ? v.rank : -1;
+    // A scalar may come without a dims array; a rank without one is unknown.
+    const int32_t rank = v.rank > 0 && !v.dims ? -1 : v.rank < -1 ? -1 : v.rank;
     w.i32(rank);
     for (int32_t d = 0; d < rank; ++d) w.i64(v.dims[d]);
-    w.u32(v.dim_symbols ? 1 : 0);
-    if (v.dim_symbols)
+    w.u32(v.dim_symbols && rank > 0 ? 1 : 0);
+    if (v.dim_symbols && rank > 0)
       for (int32_t d = 0; d < rank; ++d) w.str(v.dim_symbols[d]);
     w.u32(v.constant_data ? 1 : 0);
     if (v.constant_data) w.bytes(v.constant_data, v.constant_bytes);
