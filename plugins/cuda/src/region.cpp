@@ -50,6 +50,16 @@ class CudaRegion final : public sdk::CompiledRegion {
       staticShapes_ = staticShapes_ && region.input(i).isStatic();
     }
     for (size_t i = 0; i < region.numOutputs(); ++i) returns_.push_back(region.output(i).index());
+    // ABI 1.1: weights and literals are values no node makes; each is uploaded
+    // once, here (an ABI 1.0 host sends constant/weight nodes, taken below).
+    for (const sdk::ValueView& c : region.constants()) {
+      sdk::require(c.isStatic() && c.constantBytes() == sdk::tensorBytes(c.dtype(), c.dims().vec()),
+                   SY_ERROR_INVALID_ARGUMENT, "constant '", c.name(), "' ", c.typeString(), " has ",
+                   c.constantBytes(), " bytes");
+      const size_t v = static_cast<size_t>(c.index());
+      constant_[v] = upload(c.constantData(), c.constantBytes());
+      constDims_.emplace_back(v, c.dims().vec());
+    }
 
     const sdk::BlockView body = region.body();
     for (const Group& g : groupRegion(region)) {

@@ -194,12 +194,13 @@ TEST(CudaFusion, GemmTakesBiasAndActivationEpilogue) {
 })");
   ASSERT_TRUE(v.view);
   const std::vector<Group> groups = groupRegion(*v.view);
-  ASSERT_EQ(groups.size(), 4u);  // w, b, matmul+add+relu, exp
-  EXPECT_EQ(groups[2].kind, GroupKind::Gemm);
-  EXPECT_EQ(groups[2].nodes, (std::vector<size_t>{2, 3, 4}));
-  EXPECT_EQ(groups[2].biasAdd, 3);
-  EXPECT_EQ(groups[2].activation, 4);
-  EXPECT_EQ(groups[3].kind, GroupKind::Elementwise);
+  // matmul+add+relu, exp (ABI 1.1: w and b are constant values, not nodes)
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].kind, GroupKind::Gemm);
+  EXPECT_EQ(groups[0].nodes, (std::vector<size_t>{0, 1, 2}));
+  EXPECT_EQ(groups[0].biasAdd, 1);
+  EXPECT_EQ(groups[0].activation, 2);
+  EXPECT_EQ(groups[1].kind, GroupKind::Elementwise);
 }
 
 TEST(CudaFusion, GemmDoesNotTakeARuntimeBias) {
@@ -228,11 +229,11 @@ TEST(CudaFusion, ConvFoldsBatchNormAndRelu) {
 })");
   ASSERT_TRUE(v.view);
   const std::vector<Group> groups = groupRegion(*v.view);
-  ASSERT_EQ(groups.size(), 6u);
-  EXPECT_EQ(groups[5].kind, GroupKind::Conv);
-  EXPECT_EQ(groups[5].nodes, (std::vector<size_t>{5, 6, 7}));
-  EXPECT_EQ(groups[5].batchNorm, 6);
-  EXPECT_EQ(groups[5].activation, 7);
+  ASSERT_EQ(groups.size(), 1u);  // ABI 1.1: the weights and statistics are constant values, not nodes
+  EXPECT_EQ(groups[0].kind, GroupKind::Conv);
+  EXPECT_EQ(groups[0].nodes, (std::vector<size_t>{0, 1, 2}));
+  EXPECT_EQ(groups[0].batchNorm, 1);
+  EXPECT_EQ(groups[0].activation, 2);
 }
 
 TEST(CudaFusion, ChainsStopAtTheInputLimit) {

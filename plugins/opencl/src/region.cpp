@@ -230,6 +230,9 @@ class OpenClRegion final : public sdk::CompiledRegion {
       returnDtypes_.push_back(region.output(i).dtype());
       isReturn[region.output(i).index()] = true;
     }
+    // ABI 1.1: weights and literals are values no node makes; each is uploaded
+    // once, here (an ABI 1.0 host sends constant/weight nodes, taken below).
+    for (const sdk::ValueView& v : region.constants()) addConstantValue(v);
 
     // Fused chains under construction: the sources are built here and
     // compiled when the chain closes.
@@ -599,9 +602,21 @@ class OpenClRegion final : public sdk::CompiledRegion {
         sdk::fail(SY_ERROR_INVALID_ARGUMENT, node.describe(), ": the literal has ", bytes, " bytes for ",
                   sdk::formatDims(dims));
     }
+    uploadConstant(node.describe(), out, data, bytes, dims);
+  }
+
+  /// ABI 1.1: a constant is a value with data that no node makes.
+  void addConstantValue(const sdk::ValueView& out) {
+    if (!out.isStatic())
+      sdk::fail(SY_ERROR_INVALID_ARGUMENT, "constant '", out.name(), "' of non-static type ", out.typeString());
+    uploadConstant(sdk::format("constant '", out.name(), "'"), out, out.constantData(), out.constantBytes(),
+                   out.dims().vec());
+  }
+
+  void uploadConstant(const std::string& what, const sdk::ValueView& out, const void* data, size_t bytes,
+                      const Dims& dims) {
     if (!(bytes == sdk::tensorBytes(out.dtype(), dims)))
-      sdk::fail(SY_ERROR_INVALID_ARGUMENT, node.describe(), ": constant data of ", bytes, " bytes for ",
-                out.typeString());
+      sdk::fail(SY_ERROR_INVALID_ARGUMENT, what, ": constant data of ", bytes, " bytes for ", out.typeString());
     if (out.hasRank()) checkDeclared(Declared{out.rank(), out.dims().vec()}, dims, "the constant");
     Constant c{out.index(), dims, backend_.allocateCl(bytes)};
     if (bytes > 0) c.buffer->write(0, data, bytes);  // uploaded once, here

@@ -179,6 +179,9 @@ class VulkanRegion final : public sdk::CompiledRegion {
  private:
   void build(const sdk::GraphView& region);
   void addConstant(const sdk::NodeView& node);
+  void addConstantValue(const sdk::ValueView& out);
+  void uploadConstant(const std::string& what, const sdk::ValueView& out, const void* data, size_t bytes,
+                      const Dims& dims);
 
   VulkanBackend& backend_;
   DeviceContext& context_;
@@ -213,9 +216,20 @@ void VulkanRegion::addConstant(const sdk::NodeView& node) {
       sdk::fail(SY_ERROR_INVALID_ARGUMENT, node.describe(), ": the literal has ", bytes, " bytes for ",
                 sdk::formatDims(dims));
   }
+  uploadConstant(node.describe(), out, data, bytes, dims);
+}
+
+void VulkanRegion::addConstantValue(const sdk::ValueView& out) {
+  if (!out.isStatic())
+    sdk::fail(SY_ERROR_INVALID_ARGUMENT, "constant '", out.name(), "' of non-static type ", out.typeString());
+  uploadConstant(sdk::format("constant '", out.name(), "'"), out, out.constantData(), out.constantBytes(),
+                 out.dims().vec());
+}
+
+void VulkanRegion::uploadConstant(const std::string& what, const sdk::ValueView& out, const void* data, size_t bytes,
+                                  const Dims& dims) {
   if (!(bytes == sdk::tensorBytes(out.dtype(), dims)))
-    sdk::fail(SY_ERROR_INVALID_ARGUMENT, node.describe(), ": constant data of ", bytes, " bytes for ",
-              out.typeString());
+    sdk::fail(SY_ERROR_INVALID_ARGUMENT, what, ": constant data of ", bytes, " bytes for ", out.typeString());
   if (out.hasRank()) checkDeclared(Declared{out.rank(), out.dims().vec()}, dims, "the constant");
   Constant c{out.index(), dims, out.dtype(), backend_.allocateVk(bytes)};
   if (bytes > 0) c.buffer->write(0, data, bytes);  // uploaded once, here
@@ -243,6 +257,9 @@ void VulkanRegion::build(const sdk::GraphView& region) {
     returnDtypes_.push_back(region.output(i).dtype());
     isReturn[region.output(i).index()] = true;
   }
+  // ABI 1.1: weights and literals are values no node makes; each is uploaded
+  // once, here (an ABI 1.0 host sends constant/weight nodes, taken below).
+  for (const sdk::ValueView& v : region.constants()) addConstantValue(v);
 
   // Note [Fusion]: consecutive elementwise nodes whose outputs have one
   // shape (equal numbers or equal symbols) form one group, run by the
