@@ -1,4 +1,5 @@
 #include "switchyard/engine.h"
+#include "switchyard/calibrate.h"
 
 #include <fnmatch.h>
 
@@ -358,11 +359,7 @@ bool supportsAll(const BackendCapability& cap, const Region& r) {
 
 }  // namespace
 
-Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<const Graph> graph) const {
-  if (!graph) return invalidArgument("compile: no graph");
-  SY_RETURN_IF_ERROR(verify(*graph));
-
-  // 1. Ask every backend what it supports.
+Result<std::vector<BackendCapability>> Engine::capabilities(const Graph& graph) const {
   std::vector<BackendCapability> caps;
   // Plugins are never asked about constants (ABI 1.1); one built against 1.0
   // gets the view it knows, and its answers for constant nodes are ignored.
@@ -372,14 +369,14 @@ Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<con
     cap.name = b.name;
     if (!b.instance) {
       cap.hostVisible = true;
-      forEachNode(graph->body(), [&](Node* n) { cap.nodes[n] = NodeSupport{true, "", referenceCost(n)}; });
+      forEachNode(graph.body(), [&](Node* n) { cap.nodes[n] = NodeSupport{true, "", referenceCost(n)}; });
       caps.push_back(std::move(cap));
       continue;
     }
     cap.hostVisible = b.instance->device().hostVisibleMemory;
     std::optional<GraphView>& slot =
         constantsInFor(b.instance->plugin().api().abi_minor) == ConstantsIn::Values ? wholeValues : wholeNodes;
-    if (!slot) slot.emplace(*graph, constantsInFor(b.instance->plugin().api().abi_minor));
+    if (!slot) slot.emplace(graph, constantsInFor(b.instance->plugin().api().abi_minor));
     const GraphView& whole = *slot;
     std::vector<sy_node_support> answers(whole.numNodes());
     for (auto& a : answers) {
@@ -402,12 +399,26 @@ Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<con
     }
     caps.push_back(std::move(cap));
   }
+  return caps;
+}
+
+Result<std::shared_ptr<const CompiledModel>> Engine::compile(std::shared_ptr<const Graph> graph) const {
+  if (!graph) return invalidArgument("compile: no graph");
+  SY_RETURN_IF_ERROR(verify(*graph));
+
+  // 1. Ask every backend what it supports (costs scaled by `switchyard
+  // calibrate`'s factors under the cost policy: switchyard/calibrate.h).
+  SY_ASSIGN_OR_RETURN(std::vector<BackendCapability> caps, capabilities(*graph));
+  if (config_.partition.policy == PartitionPolicy::Cost)
+    SY_RETURN_IF_ERROR(applyCalibrationCache(config_, backends_, caps));
 
   // 2. Partition.
   PartitionOptions options;
   options.policy = config_.partition.policy == PartitionPolicy::Cost ? PlacementPolicy::Cost : PlacementPolicy::Priority;
   options.minRegionNodes = config_.partition.minRegionNodes;
   options.transferCostPerByte = config_.partition.transferCostPerByte;
+  options.boundaryCost = config_.partition.boundaryCost;
+  options.regionCallCost = config_.partition.regionCallCost;
   options.fallback = config_.fallback == FallbackPolicy::Reference ? kReference : "";
   for (const PinConfig& p : config_.pins) {
     bool known = false;

@@ -60,6 +60,12 @@ class Engine {
   /// interpreter (unless the fallback is `error`); the plan records why.
   Result<std::shared_ptr<const CompiledModel>> compile(std::shared_ptr<const Graph> graph) const;
 
+  /// What every backend answers for every node of `graph` (nested nodes
+  /// included), in backends() order, with the costs as the plugins estimate
+  /// them: what compile() partitions with (which, under the cost policy, first
+  /// scales them by the calibration cache: switchyard/calibrate.h).
+  Result<std::vector<BackendCapability>> capabilities(const Graph& graph) const;
+
   /// Backends in priority order; the reference interpreter is last unless the
   /// fallback is `error`.
   const std::vector<EngineBackend>& backends() const { return backends_; }
