@@ -175,7 +175,10 @@ SY_ABI_ENUMS(SY_STATIC_ENUM)
 SY_ABI_SIZES(SY_STATIC_FIRST)
 
 static_assert(SY_ABI_VERSION_MAJOR == 1, "a new ABI major: update the pinned layouts deliberately");
-static_assert(SY_ABI_VERSION_MINOR == 0, "a new ABI minor: pin the appended fields");
+// Minor 1 appended no field: it changed what a view holds (constants are
+// values, never nodes; see sy_graph_view), and the host gives minor-0 plugins
+// the old view.
+static_assert(SY_ABI_VERSION_MINOR == 1, "a new ABI minor: pin the appended fields");
 static_assert(SY_MAX_RANK == 16);
 static_assert(SY_REASON_SIZE == 256);
 
