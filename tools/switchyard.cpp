@@ -33,6 +33,7 @@
 #include <thread>
 #include <variant>
 
+#include "switchyard/calibrate.h"
 #include "switchyard/config.h"
 #include "switchyard/engine.h"
 #include "switchyard/interpreter.h"
@@ -481,6 +482,66 @@ std::string deviceTypeName(sy_device_type t) {
     case SY_DEVICE_GPU: return "gpu";
     default: return "accelerator";
   }
+}
+
+/// `switchyard calibrate`: time every backend's op classes, print what was
+/// measured, and store the factors in the cache (switchyard/calibrate.h).
+struct CalibrateArgs {
+  std::string out;      ///< the cache to write; "" = the config's (or the default)
+  std::string classes;  ///< comma-separated op classes; "" = all
+  double seconds = 0.25;
+};
+
+int calibrateBackends(const sy::Engine& engine, const CalibrateArgs& args, bool json) {
+  const std::string path = args.out.empty() ? sy::calibrationPathFor(engine.config()) : args.out;
+  if (path.empty())
+    return usage("no calibration cache to write: the config says `calibration: none` and there is no --out");
+  if (!(args.seconds > 0)) return usage("--time must be a positive number of seconds");
+  sy::CalibrateOptions options;
+  options.secondsPerCase = args.seconds;
+  for (size_t at = 0; at < args.classes.size();) {
+    const size_t comma = std::min(args.classes.find(',', at), args.classes.size());
+    if (comma > at) options.classes.push_back(args.classes.substr(at, comma - at));
+    at = comma + 1;
+  }
+  auto report = sy::calibrate(engine, options);
+  if (!report.ok()) return fail(report.status());
+  sy::CalibrationCache cache;
+  if (sy::Status st = cache.load(path); !st.ok()) return fail(st);  // keeps other plugins' and devices' entries
+  for (const sy::CalibrationEntry& e : report->entries) cache.put(e);
+  if (sy::Status st = cache.save(path); !st.ok()) return fail(st);
+  if (json) {
+    Json j;
+    j["cache"] = path;
+    j["samples"] = Json::array();
+    for (const sy::CalibrationSample& s : report->samples)
+      j["samples"].push_back({{"backend", s.backend}, {"class", s.opClass}, {"graph", s.graph},
+                              {"estimated_s", s.estimated}, {"measured_s", s.measured}, {"note", s.note}});
+    j["entries"] = Json::array();
+    for (const sy::CalibrationEntry& e : report->entries)
+      j["entries"].push_back({{"plugin", e.key.plugin}, {"version", e.key.version}, {"device", e.key.device},
+                              {"scale", e.scale}});
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::printf("%-12s %-12s %-42s %12s %12s %10s\n", "backend", "class", "graph", "estimate", "measured", "factor");
+  for (const sy::CalibrationSample& s : report->samples) {
+    if (!s.note.empty() && s.measured == 0) {
+      std::printf("%-12s %-12s %-42s %s\n", s.backend.c_str(), s.opClass.c_str(), s.graph.c_str(), s.note.c_str());
+      continue;
+    }
+    std::printf("%-12s %-12s %-42s %10.3g s %10.3g s %10.3g%s%s\n", s.backend.c_str(), s.opClass.c_str(),
+                s.graph.c_str(), s.estimated, s.measured, s.estimated > 0 ? s.measured / s.estimated : 0.0,
+                s.note.empty() ? "" : "  ", s.note.c_str());
+  }
+  for (const sy::CalibrationEntry& e : report->entries) {
+    std::printf("%s %s on %s:", e.key.plugin.c_str(), e.key.version.c_str(), e.key.device.c_str());
+    for (const auto& [cls, f] : e.scale) std::printf(" %s x%.3g", cls.c_str(), f);
+    std::printf("%s\n", e.scale.empty() ? " nothing timed" : "");
+  }
+  std::printf("wrote %zu backend%s to %s (the cost policy reads it: partition.calibration)\n", report->entries.size(),
+              report->entries.size() == 1 ? "" : "s", path.c_str());
+  return kExitOk;
 }
 
 int listDevices(const sy::Engine& engine, bool json) {
@@ -1002,6 +1063,21 @@ int main(int argc, char** argv) {
   devices->add_option("--backends", backends, "backends in priority order (overrides the config)");
   devices->add_flag("--json", json, "print JSON");
 
+  CalibrateArgs calibrateArgs;
+  auto* calibrate = app.add_subcommand(
+      "calibrate",
+      "Time each backend's op classes on this machine's devices and store per-device scale factors for the cost "
+      "policy's estimates (keyed by plugin, plugin version and device).\n"
+      "Example: switchyard calibrate --backends opencl,cpu");
+  addEngineOptions(calibrate);
+  calibrate->add_option("--out", calibrateArgs.out,
+                        "cache file to write (default: partition.calibration, else "
+                        "$XDG_CACHE_HOME/switchyard/calibration.json)");
+  calibrate->add_option("--classes", calibrateArgs.classes,
+                        "op classes to time, comma-separated (matmul, conv, pool, normalize, reduce, elementwise)");
+  calibrate->add_option("--time", calibrateArgs.seconds, "seconds per timed graph and backend (default 0.25)");
+  calibrate->add_flag("--json", json, "print JSON");
+
   auto* check = app.add_subcommand("check", "Load and verify a model, then print its canonical text.\n"
                                             "Example: switchyard check examples/mlp.sy");
   check->add_option("model", program, "the model: .sy or .onnx")->required();
@@ -1060,6 +1136,12 @@ int main(int argc, char** argv) {
     if (!engine.ok()) return fail(engine.status());
     for (const std::string& w : (*engine)->warnings()) std::fprintf(stderr, "switchyard: warning: %s\n", w.c_str());
     return listDevices(**engine, json);
+  }
+
+  if (*calibrate) {
+    auto engine = makeEngine(configPath, backends, strict);
+    if (!engine.ok()) return fail(engine.status());
+    return calibrateBackends(**engine, calibrateArgs, json);
   }
 
   if (*bench && benchArgs.seconds > 0 && benchArgs.iterations > 0)
