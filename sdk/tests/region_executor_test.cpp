@@ -263,6 +263,22 @@ TEST(RegionExecutor, ShapeErrorAtRunTimeNamesTheNode) {
     EXPECT_EQ(e.code(), SY_ERROR_INVALID_ARGUMENT);
     EXPECT_NE(std::string(e.what()).find("the_add"), std::string::npos) << e.what();
   }
+  // The portable kernels name their node already: once is enough.
+  Region d(R"(graph @g(%x: f32[N, 4], %y: f32[M, 4]) {
+  %s = div(%x, %y) : f32[?, 4] @"the_div"
+  return %s
+}
+)");
+  ASSERT_TRUE(d.view);
+  kernels::RegionExecutor divide(*d.view);
+  try {
+    run(divide, {iota({2, 4}), iota({3, 4})});
+    FAIL() << "expected an error";
+  } catch (const sdk::Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.find("'div' node 'the_div'"), 0u) << message;
+    EXPECT_EQ(message.find("the_div", 20), std::string::npos) << message;  // not named twice
+  }
 }
 
 TEST(RegionExecutor, ControlFlowIsDeclinedWithAReason) {

@@ -28,6 +28,13 @@ size_t bytesOf(int32_t dtype, const Dims& dims) {
   return sdk::tensorBytes(dtype, dims.ref());
 }
 
+/// Throws `code` with `message`, the node's description in front unless the
+/// message already starts with it (the portable kernels name their node).
+[[noreturn]] void failAt(int32_t code, const std::string& describe, std::string_view message) {
+  if (message.substr(0, describe.size()) == describe) sdk::fail(code, message);
+  sdk::fail(code, describe, ": ", message);
+}
+
 bool isControlFlow(const sdk::NodeView& node) {
   return node.numBlocks() > 0 || node.op() == "if" || node.op() == "loop";
 }
@@ -139,15 +146,18 @@ RegionExecutor::RegionExecutor(const sdk::GraphView& region, const KernelHook& f
     Step step;
     step.describe = describe;
     std::string why;
-    if (fast) step.kernel = fast(node, why);
-    step.fast = step.kernel != nullptr;
-    if (!step.kernel) {
-      why.clear();
-      step.kernel = makeKernel(node, why);
+    try {
+      if (fast) step.kernel = fast(node, why);
+      step.fast = step.kernel != nullptr;
       if (!step.kernel) {
-        sdk::fail(SY_ERROR_UNIMPLEMENTED, describe, ": ",
-                  why.empty() ? sdk::format("op '", node.op(), "' has no kernel") : why);
+        why.clear();
+        step.kernel = makeKernel(node, why);
       }
+    } catch (const sdk::Error& e) {
+      failAt(e.code(), describe, e.what());  // a malformed node
+    }
+    if (!step.kernel) {
+      failAt(SY_ERROR_UNIMPLEMENTED, describe, why.empty() ? sdk::format("op '", node.op(), "' has no kernel") : why);
     }
     for (size_t i = 0; i < node.numInputs(); ++i) {
       if (!node.hasInput(i)) {
@@ -261,11 +271,11 @@ void RegionExecutor::execute(sdk::Backend& backend, const std::vector<sdk::Input
       }
       step.kernel->run(in.data(), in.size(), out.data(), out.size(), *c.exec);
     } catch (const sdk::Error& e) {
-      sdk::fail(e.code(), step.describe, ": ", e.what());
+      failAt(e.code(), step.describe, e.what());
     } catch (const std::bad_alloc&) {
       throw;
     } catch (const std::exception& e) {
-      sdk::fail(SY_ERROR_INTERNAL, step.describe, ": ", e.what());
+      failAt(SY_ERROR_INTERNAL, step.describe, e.what());
     }
     for (int32_t v : step.dead) storage[static_cast<size_t>(v)].reset();
   }
