@@ -25,6 +25,16 @@ if(_sy_installed_tools)
   install(TARGETS ${_sy_installed_tools} RUNTIME DESTINATION bin)
 endif()
 
+# The conformance suite's data, found by the installed runner beside itself
+# (suiteDataDir in conformance/src): the example programs and models of the
+# models and engine scopes, and the per-plugin declarations files.
+if(TARGET switchyard-conformance)
+  install(DIRECTORY ${CMAKE_SOURCE_DIR}/examples/ DESTINATION share/switchyard/examples
+    FILES_MATCHING PATTERN "*.sy" PATTERN "*.safetensors" PATTERN "*.onnx" PATTERN "*.npy" PATTERN "*.md")
+  install(DIRECTORY ${CMAKE_SOURCE_DIR}/conformance/declarations/ DESTINATION share/switchyard/conformance/declarations
+    FILES_MATCHING PATTERN "*.txt")
+endif()
+
 foreach(_sy_plugin cpu opencl vulkan cuda)
   if(TARGET sy_plugin_${_sy_plugin})
     install(TARGETS sy_plugin_${_sy_plugin} LIBRARY DESTINATION lib/switchyard/plugins)

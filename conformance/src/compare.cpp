@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -168,6 +169,16 @@ Result<std::vector<Tensor>> makeGraphInputs(const Graph& graph, uint64_t seed, i
 
 bool globMatch(const std::string& pattern, const std::string& text) {
   return fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
+}
+
+std::string suiteDataDir(const std::string& compiledIn, const char* installedName) {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path installed = exe.parent_path().parent_path() / "share" / "switchyard" / installedName;
+    if (exe.parent_path().filename() == "bin" && std::filesystem::is_directory(installed, ec)) return installed.string();
+  }
+  return compiledIn;
 }
 
 Result<std::vector<Declaration>> loadDeclarations(const std::string& path) {

@@ -97,7 +97,8 @@ Result<std::vector<Seed>> collectSeeds(const Options& o, std::ostream& log) {
     }
     seeds.push_back(std::move(seed));
   }
-  const std::string dir = o.examplesDir.empty() ? SY_CONFORMANCE_EXAMPLES_DIR : o.examplesDir;
+  const std::string dir = o.examplesDir.empty() ? conformance::suiteDataDir(SY_CONFORMANCE_EXAMPLES_DIR, "examples")
+                                                : o.examplesDir;
   std::vector<fs::path> programs;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec))
@@ -764,8 +765,11 @@ Result<Summary> run(const Options& o, std::ostream& log) {
   sum.seed = o.seed;
   std::vector<KnownEntry> known;
   if (o.knownPath != "none") {
-    const std::string path = o.knownPath.empty() ? std::string(SY_CONFORMANCE_DECLARATIONS_DIR) + "/difffuzz-known.txt"
-                                                 : o.knownPath;
+    const std::string path =
+        o.knownPath.empty()
+            ? conformance::suiteDataDir(SY_CONFORMANCE_DECLARATIONS_DIR, "conformance/declarations") +
+                  "/difffuzz-known.txt"
+            : o.knownPath;
     SY_ASSIGN_OR_RETURN(known, loadKnown(path));
   }
   std::vector<PluginUnderTest> plugins;

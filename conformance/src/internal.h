@@ -185,6 +185,12 @@ const Declaration* findDeclaration(const std::vector<Declaration>& decls, const 
 /// Glob match (fnmatch without special handling of '/').
 bool globMatch(const std::string& pattern, const std::string& text);
 
+/// Where the suite's data (`installedName`: "examples",
+/// "conformance/declarations") is: <prefix>/share/switchyard/<installedName>
+/// beside an installed runner (<prefix>/bin, cmake/SwitchyardInstall.cmake),
+/// else `compiledIn`, the source tree the runner was built from.
+std::string suiteDataDir(const std::string& compiledIn, const char* installedName);
+
 // ---------------------------------------------------------------------------
 // Process isolation
 

@@ -100,13 +100,14 @@ Result<Collected> collect(const RunOptions& o) {
   if (want("api")) append(apiCases());
   if (want("ops")) append(opCases());
   if (want("models")) {
-    const std::string dir = o.examplesDir.empty() ? SY_CONFORMANCE_EXAMPLES_DIR : o.examplesDir;
+    const std::string dir = o.examplesDir.empty() ? suiteDataDir(SY_CONFORMANCE_EXAMPLES_DIR, "examples") : o.examplesDir;
     auto m = modelCases(dir);
     if (m.empty()) out.notes.push_back("models: skipped: no .sy files in '" + dir + "' (--examples DIR)");
     append(std::move(m));
   }
   if (want("engine"))
-    append(engineCases(o.examplesDir.empty() ? SY_CONFORMANCE_EXAMPLES_DIR : o.examplesDir, out.notes));
+    append(engineCases(o.examplesDir.empty() ? suiteDataDir(SY_CONFORMANCE_EXAMPLES_DIR, "examples") : o.examplesDir,
+                       out.notes));
   if (want("onnx")) {
     std::string why;
     auto v = onnxCases(o.onnxNodeDir.empty() ? "/usr/include/onnx/backend/test/data/node" : o.onnxNodeDir, why);
@@ -118,8 +119,9 @@ Result<Collected> collect(const RunOptions& o) {
 
   out.declarationsPath = o.declarationsPath;
   if (out.declarationsPath.empty()) {
-    const fs::path p = fs::path(SY_CONFORMANCE_DECLARATIONS_DIR) / (guessName(o.plugin) + ".txt");
-    if (std::string(SY_CONFORMANCE_DECLARATIONS_DIR).size() && fs::exists(p)) out.declarationsPath = p.string();
+    const std::string declarationsDir = suiteDataDir(SY_CONFORMANCE_DECLARATIONS_DIR, "conformance/declarations");
+    const fs::path p = fs::path(declarationsDir) / (guessName(o.plugin) + ".txt");
+    if (!declarationsDir.empty() && fs::exists(p)) out.declarationsPath = p.string();
   }
   if (!out.declarationsPath.empty()) {
     SY_ASSIGN_OR_RETURN(out.declarations, loadDeclarations(out.declarationsPath));

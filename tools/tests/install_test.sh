@@ -20,7 +20,8 @@ cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 \
 
 for f in bin/switchyard bin/switchyard-conformance include/switchyard/plugin.h include/switchyard/plugin.hpp \
          lib/cmake/Switchyard/SwitchyardConfig.cmake lib/cmake/Switchyard/SwitchyardPlugin.cmake \
-         lib/cmake/Switchyard/switchyard_plugin.map; do
+         lib/cmake/Switchyard/switchyard_plugin.map share/switchyard/examples/mlp.sy \
+         share/switchyard/conformance/declarations/memdev.txt; do
   [ -e "$tmp/prefix/$f" ] || fail "the install has no $f"
 done
 for p in $plugins; do
@@ -74,8 +75,10 @@ grep -qE "^  memdev .*$P/lib/switchyard/plugins/libsy_plugin_memdev.so" <<<"$dev
 plan="$("$P/bin/switchyard" plan "$src/examples/elementwise.sy" --backends memdev --strict 2>&1)" \
   || fail "plan --backends memdev failed: $plan"
 grep -q "memdev" <<<"$plan" || fail "the plan does not use memdev: $plan"
-conf="$("$P/bin/switchyard-conformance" --plugin "$P/lib/switchyard/plugins/libsy_plugin_memdev.so" --scope api 2>&1)" \
+conf="$("$P/bin/switchyard-conformance" --plugin "$P/lib/switchyard/plugins/libsy_plugin_memdev.so" --scope api,models 2>&1)" \
   || fail "installed switchyard-conformance failed: $(tail -n 5 <<<"$conf")"
+grep -qF "Declarations $P/share/switchyard/conformance/declarations/memdev.txt" <<<"$conf" \
+  || fail "the installed runner does not use the installed declarations: $(head -n 5 <<<"$conf")"
 last="$(tail -n 1 <<<"$conf")"
 grep -qE "^[1-9][0-9]* passed, 0 failed" <<<"$last" || fail "conformance api on the installed plugin: $last"
 echo "installed switchyard-conformance: $last"
