@@ -85,7 +85,7 @@ class Exec {
 /// For callers with no pool of their own (and for tests).
 class SerialExec final : public Exec {
  public:
-  void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) const override {
+  void parallelFor(int64_t n, int64_t /*grain*/, const std::function<void(int64_t, int64_t)>& fn) const override {
     if (n > 0) fn(0, n);
   }
   int threads() const override { return 1; }
