@@ -105,6 +105,38 @@ TEST(Constants, ComputeOnlyPluginRunsTheOnnxMlpWithoutFallback) {
 #endif
 }
 
+// A plugin built against ABI 1.0 keeps working: it gets the 1.0 view (the
+// constants as nodes it may claim or not), and compiles the same region.
+TEST(Constants, AbiMinor0PluginGetsConstantNodesAndStillWorks) {
+#ifndef SY_HAVE_ONNX
+  GTEST_SKIP() << "built without the ONNX importer";
+#else
+  auto graph = loadMlp();
+  ASSERT_NE(graph, nullptr);
+  Config config = memdevOnly(kMlpComputeOps);
+  config.pluginPaths = {SY_TEST_PLUGIN_ABI10_DIR};
+  config.backends[0].name = "memdev_abi10";
+  config.fallback = FallbackPolicy::Error;
+  auto engine = Engine::create(config);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto plugin = (*engine)->backends()[0].instance;
+  ASSERT_NE(plugin, nullptr);
+  EXPECT_EQ(plugin->plugin().api().abi_minor, 0u);
+  EXPECT_EQ(constantsInFor(plugin->plugin().api().abi_minor), ConstantsIn::Nodes);
+  auto model = (*engine)->compile(graph);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  EXPECT_TRUE((*model)->compileLog().empty()) << (*model)->compileLog()[0];
+  ASSERT_EQ((*model)->plan().regions.size(), 1u);
+  EXPECT_EQ((*model)->plan().regions[0].backend, "memdev_abi10");
+  auto x = readNpyFile(kMlp + "/input_x.npy");
+  auto y = readNpyFile(kMlp + "/output_y.npy");
+  ASSERT_TRUE(x.ok() && y.ok());
+  auto outs = (*model)->run({*x});
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  expectClose((*outs)[0], *y, 1e-5);
+#endif
+}
+
 // A failing execute retried on the reference (retry_on_reference) still gets
 // the constants: the reference runs the region graph with them inside.
 TEST(Constants, RetryOnReferenceKeepsTheConstants) {

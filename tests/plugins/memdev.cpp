@@ -27,7 +27,14 @@
 
 namespace {
 
-constexpr const char* kName = "memdev";
+// memdev_abi10.cpp builds this file again as a plugin of ABI minor 0.
+#ifndef SY_TEST_MEMDEV_NAME
+#define SY_TEST_MEMDEV_NAME "memdev"
+#endif
+#ifndef SY_TEST_MEMDEV_ABI_MINOR
+#define SY_TEST_MEMDEV_ABI_MINOR SY_ABI_VERSION_MINOR
+#endif
+constexpr const char* kName = SY_TEST_MEMDEV_NAME;
 constexpr size_t kDevices = 2;
 constexpr uint64_t kDeviceBytes = uint64_t{1} << 30;
 const char* const kDeviceNames[kDevices] = {"memdev0", "memdev1"};
@@ -277,7 +284,7 @@ sy_plugin_api make_api() {
   sy_plugin_api a{};
   a.struct_size = sizeof(sy_plugin_api);
   a.abi_major = SY_ABI_VERSION_MAJOR;
-  a.abi_minor = SY_ABI_VERSION_MINOR;
+  a.abi_minor = SY_TEST_MEMDEV_ABI_MINOR;
   a.name = kName;
   a.version = "0.1.0";
   a.vendor = "Switchyard tests";
