@@ -400,6 +400,7 @@ sy_error* proxyBackendCreate(void* isolation, size_t device, const sy_option* op
                              sy_backend** out_backend) noexcept {
   if (!out_backend) return makeError(SY_ERROR_INVALID_ARGUMENT, "out_backend is NULL");
   *out_backend = nullptr;
+  if (num_options && !options) return makeError(SY_ERROR_INVALID_ARGUMENT, "options is NULL");
   try {
     auto helper = *static_cast<std::shared_ptr<Helper>*>(isolation);
     auto b = std::make_unique<ProxyBackend>();
