@@ -178,6 +178,10 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
       // isolation: process (docs/isolation.md): a helper process loads the
       // plugin; one that cannot start is an error, as a bad option is.
       auto isolated = loadIsolatedBackend(engine->searchPaths_, bc);
+      if (!isolated.ok() && bc.optional) {  // Note [listed backends must load]
+        SY_RETURN_IF_ERROR(unusable(isolated.status().message() + " (isolation: process)"));
+        continue;
+      }
       if (!isolated.ok())
         return isolated.status().withContext(where + "backend '" + bc.name + "' (isolation: process)");
       plugin = *isolated;

@@ -458,6 +458,26 @@ TEST(Runtime, ListedBackendThatCannotBeFoundIsAnError) {
       << strict.status().message();
 }
 
+TEST(Runtime, OptionalIsolatedBackendThatCannotStartIsSkipped) {
+  BackendConfig ghost;
+  ghost.name = "ghost";
+  ghost.isolateProcess = true;
+  ghost.where = SourceLocation{"iso.yaml", 2, 5};
+  auto engine = Engine::create(testConfig({ghost, memdev()}));
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("no plugin file libsy_plugin_ghost.so"), std::string::npos)
+      << engine.status().message();
+  ghost.optional = true;
+  engine = Engine::create(testConfig({ghost, memdev()}));
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  bool warned = false;
+  for (const auto& w : (*engine)->warnings())
+    warned = warned || (w.find("iso.yaml:2:5: backend 'ghost' cannot be used: no plugin file") != std::string::npos &&
+                        w.find("(isolation: process); skipped (optional)") != std::string::npos);
+  EXPECT_TRUE(warned);
+  EXPECT_EQ((*engine)->backends()[0].name, "memdev");
+}
+
 TEST(Runtime, ListedBackendThatFailsToLoadIsAnErrorWithTheReason) {
   // bad_major exists but has another ABI major: the error says so, not just "not found".
   BackendConfig bad;
