@@ -85,11 +85,12 @@ const Fixture& fixture(int64_t numNodes) {
   return cache.emplace(numNodes, std::move(f)).first->second;
 }
 
-void run(benchmark::State& state, sy::PlacementPolicy policy) {
+void run(benchmark::State& state, sy::PlacementPolicy policy, bool boundaryCost = true) {
   const Fixture& f = fixture(state.range(0));
   sy::PartitionOptions options;
   options.policy = policy;
   options.minRegionNodes = 2;
+  options.boundaryCost = boundaryCost;
   size_t regions = 0, transfers = 0;
   for (auto _ : state) {
     auto plan = sy::partition(*f.graph, f.backends, options);
@@ -109,9 +110,12 @@ void run(benchmark::State& state, sy::PlacementPolicy policy) {
 
 void BM_PartitionPriority(benchmark::State& state) { run(state, sy::PlacementPolicy::Priority); }
 void BM_PartitionCost(benchmark::State& state) { run(state, sy::PlacementPolicy::Cost); }
+// What the boundary-cost pass (Note [Boundary cost]) adds: the same without it.
+void BM_PartitionPriorityNoBoundary(benchmark::State& state) { run(state, sy::PlacementPolicy::Priority, false); }
 
 BENCHMARK(BM_PartitionPriority)->Arg(10'000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PartitionCost)->Arg(10'000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PartitionPriorityNoBoundary)->Arg(10'000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
