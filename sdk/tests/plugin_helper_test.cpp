@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "switchyard/plugin.hpp"
+#include "switchyard/plugin_shapes.hpp"
 #include "test_plugin.h"
 
 namespace {
@@ -582,6 +583,30 @@ TEST(Views, AttributesAndTypes) {
   int visited = 0;
   for (sdk::NodeView n : view.nodes()) visited += static_cast<int>(n.numInputs());
   EXPECT_EQ(visited, 2);
+}
+
+// The view ops' shape rules, written once for the opencl, vulkan and cuda plugins.
+TEST(PluginShapes, ViewOps) {
+  namespace shapes = sy::sdk::shapes;
+  using Dims = shapes::Dims;
+  EXPECT_EQ(shapes::viewShape("identity", {2, 3}, 0, {}, false), (Dims{2, 3}));
+  EXPECT_EQ(shapes::flattenShape({2, 3, 4}, -1), (Dims{6, 4}));
+  EXPECT_EQ(shapes::flattenShape({2, 3, 4}, 0), (Dims{1, 24}));
+  EXPECT_EQ(shapes::flattenShape({2, 3, 4}, 3), (Dims{24, 1}));
+  EXPECT_THROW(shapes::flattenShape({2, 3}, 3), sy::sdk::Error);
+  EXPECT_EQ(shapes::squeezeShape({1, 3, 1}, {}), (Dims{3}));
+  EXPECT_EQ(shapes::squeezeShape({1, 3, 1}, {-1}), (Dims{1, 3}));
+  EXPECT_THROW(shapes::squeezeShape({1, 3, 1}, {1}), sy::sdk::Error);  // size 3
+  EXPECT_THROW(shapes::squeezeShape({1, 3, 1}, {3}), sy::sdk::Error);  // out of range
+  EXPECT_EQ(shapes::unsqueezeShape({3}, {0, -1}), (Dims{1, 3, 1}));
+  EXPECT_THROW(shapes::unsqueezeShape({3}, {0, 0}), sy::sdk::Error);  // repeated
+  EXPECT_THROW(shapes::unsqueezeShape({3}, {2}), sy::sdk::Error);     // out of range
+  EXPECT_EQ(shapes::reshapeShape({2, 3, 4}, {0, -1}, false), (Dims{2, 12}));
+  EXPECT_EQ(shapes::reshapeShape({2, 0}, {0, 5}, true), (Dims{0, 5}));
+  EXPECT_THROW(shapes::reshapeShape({2, 3, 4}, {5, -1}, false), sy::sdk::Error);
+  EXPECT_THROW(shapes::reshapeShape({2, 3}, {0, 0}, true), sy::sdk::Error);  // 6 elements into 0
+  EXPECT_THROW(shapes::reshapeShape({2, 3}, {-1, -1}, false), sy::sdk::Error);
+  EXPECT_THROW(shapes::viewShape("transpose", {2, 3}, 0, {}, false), sy::sdk::Error);
 }
 
 }  // namespace

@@ -128,65 +128,8 @@ Dims outputShape(const Step& s, const std::vector<Dims>& dims) {
       out.insert(out.end(), x.begin() + static_cast<int64_t>(a) + 1, x.end());
       return out;
     }
-    case Kind::View: {
-      if (s.op == "identity") return x;
-      if (s.op == "flatten") {
-        const int64_t rank = static_cast<int64_t>(x.size());
-        const int64_t a = s.axis < 0 ? s.axis + rank : s.axis;
-        sdk::require(a >= 0 && a <= rank, SY_ERROR_INVALID_ARGUMENT, "flatten: axis ", s.axis, " out of range");
-        return {product(x, 0, static_cast<size_t>(a)), product(x, static_cast<size_t>(a), x.size())};
-      }
-      if (s.op == "squeeze") {
-        std::vector<bool> drop(x.size(), false);
-        for (size_t i = 0; i < x.size(); ++i) drop[i] = s.ints.empty() && x[i] == 1;
-        for (int64_t a : s.ints) {
-          const size_t k = normAxis(a, x.size());
-          sdk::require(x[k] == 1, SY_ERROR_INVALID_ARGUMENT, "squeeze: dim ", k, " is ", x[k], ", not 1");
-          drop[k] = true;
-        }
-        Dims out;
-        for (size_t i = 0; i < x.size(); ++i) {
-          if (!drop[i]) out.push_back(x[i]);
-        }
-        return out;
-      }
-      if (s.op == "unsqueeze") {
-        const size_t rank = x.size() + s.ints.size();
-        std::vector<bool> inserted(rank, false);
-        for (int64_t a : s.ints) inserted[normAxis(a, rank)] = true;
-        Dims out;
-        size_t k = 0;
-        for (size_t i = 0; i < rank; ++i) out.push_back(inserted[i] ? 1 : x[k++]);
-        return out;
-      }
-      // reshape: 0 copies the input dim (unless allowzero), -1 is inferred.
-      Dims out = s.ints;
-      int64_t known = 1;
-      int inferred = -1;
-      for (size_t i = 0; i < out.size(); ++i) {
-        if (out[i] == 0 && !s.allowzero) {
-          sdk::require(i < x.size(), SY_ERROR_INVALID_ARGUMENT, "reshape: 0 at ", i, " beyond the input's rank");
-          out[i] = x[i];
-        }
-        if (out[i] == -1) {
-          sdk::require(inferred < 0, SY_ERROR_INVALID_ARGUMENT, "reshape: more than one -1");
-          inferred = static_cast<int>(i);
-        } else {
-          sdk::require(out[i] >= 0, SY_ERROR_INVALID_ARGUMENT, "reshape: dim ", out[i], " is negative");
-          known *= out[i];
-        }
-      }
-      const int64_t total = product(x, 0, x.size());
-      if (inferred >= 0) {
-        sdk::require(known != 0 && total % known == 0, SY_ERROR_INVALID_ARGUMENT, "reshape: cannot infer -1 for ",
-                     sdk::formatDims(x), " into ", sdk::formatDims(s.ints));
-        out[static_cast<size_t>(inferred)] = total / known;
-      } else {
-        sdk::require(known == total, SY_ERROR_INVALID_ARGUMENT, "reshape: ", sdk::formatDims(x), " has ", total,
-                     " elements, ", sdk::formatDims(out), " has ", known);
-      }
-      return out;
-    }
+    case Kind::View:
+      return sdk::shapes::viewShape(s.op, x, s.axis, s.ints, s.allowzero);
   }
   sdk::fail(SY_ERROR_INTERNAL, "no shape rule");
 }

@@ -1125,66 +1125,7 @@ class OpenClRegion final : public sdk::CompiledRegion {
   }
 
   static Dims viewShape(const Step& s, const Dims& x) {
-    const int64_t total = sdk::elementCount(x);
-    if (s.op == "identity") return x;
-    if (s.op == "flatten") {
-      const size_t axis = normAxis(s.axis, x.size());
-      sdk::require(axis <= x.size(), SY_ERROR_INVALID_ARGUMENT, "axis ", s.axis, " out of range");
-      return {product(x, 0, axis), product(x, axis, x.size())};
-    }
-    if (s.op == "squeeze") {
-      std::vector<bool> drop(x.size(), false);
-      if (s.ints.empty()) {
-        for (size_t i = 0; i < x.size(); ++i) drop[i] = x[i] == 1;
-      }
-      for (int64_t a : s.ints) {
-        const size_t i = normAxis(a, x.size());
-        if (!(i < x.size() && x[i] == 1))
-          sdk::fail(SY_ERROR_INVALID_ARGUMENT, "squeeze axis ", a, " of ", sdk::formatDims(x), " does not have size 1");
-        drop[i] = true;
-      }
-      Dims out;
-      for (size_t i = 0; i < x.size(); ++i) {
-        if (!drop[i]) out.push_back(x[i]);
-      }
-      return out;
-    }
-    if (s.op == "unsqueeze") {
-      const size_t rank = x.size() + s.ints.size();
-      std::vector<bool> added(rank, false);
-      for (int64_t a : s.ints) added.at(normAxis(a, rank)) = true;
-      Dims out;
-      size_t j = 0;
-      for (size_t i = 0; i < rank; ++i) out.push_back(added[i] ? 1 : x[j++]);
-      return out;
-    }
-    // reshape
-    Dims out = s.ints;
-    int inferred = -1;
-    int64_t known = 1;
-    for (size_t i = 0; i < out.size(); ++i) {
-      if (out[i] == 0 && !s.allowzero) {
-        sdk::require(i < x.size(), SY_ERROR_INVALID_ARGUMENT, "reshape: 0 at position ", i, " beyond the input rank");
-        out[i] = x[i];
-      }
-      if (out[i] == -1) {
-        sdk::require(inferred < 0, SY_ERROR_INVALID_ARGUMENT, "reshape: more than one -1");
-        inferred = static_cast<int>(i);
-      } else {
-        sdk::require(out[i] >= 0, SY_ERROR_INVALID_ARGUMENT, "reshape: negative dim ", out[i]);
-        known *= out[i];
-      }
-    }
-    if (inferred >= 0) {
-      if (!(known > 0 && total % known == 0))
-        sdk::fail(SY_ERROR_INVALID_ARGUMENT, "reshape: cannot infer -1 for ", sdk::formatDims(x), " into ",
-                  sdk::formatDims(s.ints));
-      out[static_cast<size_t>(inferred)] = total / known;
-    }
-    if (!(sdk::elementCount(out) == total))
-      sdk::fail(SY_ERROR_INVALID_ARGUMENT, "reshape of ", sdk::formatDims(x), " into ", sdk::formatDims(out),
-                " changes the element count");
-    return out;
+    return sdk::shapes::viewShape(s.op, x, s.axis, s.ints, s.allowzero);
   }
 
   OpenClBackend& backend_;
