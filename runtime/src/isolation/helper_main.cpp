@@ -304,6 +304,13 @@ class Server {
 }  // namespace
 }  // namespace sy::isolation
 
+// Under AddressSanitizer the helper leaves fatal signals alone: a plugin that
+// crashes must end the helper with its own signal, which the host reports,
+// not with a sanitizer report and exit status 1.
+extern "C" const char* __asan_default_options() {
+  return "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0";
+}
+
 int main(int argc, char** argv) {
   using namespace sy::isolation;
   if (argc != 4 || std::strcmp(argv[1], "--fd") != 0) {
