@@ -226,11 +226,16 @@ Result<std::vector<Type>> inferOp(const OpSchema& schema, const AttrMap& attrs,
   return ctx.outputTypes();
 }
 
+bool hasKernel(const OpSchema& schema) {
+  if (schema.kernel) return true;
+  return schema.numBlocks == 0 && schema.category != "control" && schema.name != "weight";
+}
+
 Result<std::vector<Tensor>> evalOp(std::string_view op, const std::vector<Tensor>& inputs, const AttrMap& attrs,
                                    int numOutputs) {
   const OpSchema* schema = OpRegistry::global().find(op);
   if (!schema) return notFound("unknown op '", op, "'");
-  if (schema->numBlocks > 0 || (!schema->kernel && schema->category == "control"))
+  if (!hasKernel(*schema))
     return unimplemented("op '", op, "' has no reference kernel (it is run by the interpreter)");
   const size_t nOut = numOutputs < 0 ? static_cast<size_t>(schema->minOutputs) : static_cast<size_t>(numOutputs);
   std::vector<Type> types;

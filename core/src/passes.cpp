@@ -15,7 +15,7 @@ bool isSourceOp(const Node* n) { return n->op() == "constant" || n->op() == "wei
 
 bool isFoldable(const Node* n) {
   const OpSchema* s = n->schema();
-  return s && s->pure && s->kernel && n->numBlocks() == 0 && !isSourceOp(n) && n->numInputs() > 0;
+  return s && s->pure && hasKernel(*s) && n->numBlocks() == 0 && !isSourceOp(n) && n->numInputs() > 0;
 }
 
 }  // namespace

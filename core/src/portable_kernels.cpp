@@ -14,10 +14,12 @@ namespace sy {
 // kernel of every node once, when it is built, from the same ABI view of the
 // graph a plugin gets (GraphView), and runs it on the calling thread
 // (SerialExec). evalOp (constant folding, the ONNX importer, the op tests)
-// makes the kernel of a one-node graph whose inputs are constants. An op,
-// dtype or attribute combination the portable library declines runs the
-// core's own kernel (OpSchema::kernel); the ops and combinations that still
-// have one are listed in docs/architecture.md. Since the cpu plugin's generic
+// makes the kernel of a one-node graph whose inputs are constants. The core
+// keeps its own kernel (OpSchema::kernel) only for `constant`, which is not a
+// kernel of the library; every other op's core kernel was removed once the
+// library implemented every dtype and attribute its schema accepts (a
+// combination the library declines is an `unimplemented` error naming the
+// reason, from makeKernel's whyNot). Since the cpu plugin's generic
 // path is the same library, cpu-vs-reference conformance no longer checks it
 // independently: the ONNX node tests (expected outputs from the onnx package)
 // and the examples' expected outputs from PyTorch do.

@@ -13,6 +13,7 @@ namespace {
 using testing::F;
 using testing::run1;
 using testing::runError;
+using testing::runWithUnknownDims;
 using testing::T;
 
 /// Expects `op` to fail (the error text is checked elsewhere).
@@ -247,24 +248,12 @@ TEST(InstanceNorm, Inference) {
 // The kernels re-check shapes themselves: inference on symbolic types cannot
 // see every mismatch, and the interpreter may call a kernel directly.
 TEST(Normalization, KernelsRejectMismatchedShapesDirectly) {
-  const OpRegistry& reg = OpRegistry::global();
-  const AttrMap attrs;
-  {
-    std::vector<Tensor> in = {F({1, 2, 2}, {1, 2, 3, 4}), F({3}, {1, 1, 1}), F({2}, {0, 0}), F({2}, {0, 0}),
-                              F({2}, {1, 1})};
-    KernelContext ctx(*reg.find("batch_norm"), attrs, in, 1);
-    EXPECT_FALSE(reg.find("batch_norm")->kernel(ctx).ok());
-  }
-  {
-    std::vector<Tensor> in = {F({1, 2, 2}, {1, 2, 3, 4}), F({2}, {1, 1}), F({1}, {0})};
-    KernelContext ctx(*reg.find("instance_norm"), attrs, in, 1);
-    EXPECT_FALSE(reg.find("instance_norm")->kernel(ctx).ok());
-  }
-  {
-    std::vector<Tensor> in = {F({2, 2}, {1, 2, 3, 4}), F({5}, {1, 1, 1, 1, 1})};
-    KernelContext ctx(*reg.find("layer_norm"), attrs, in, 1);
-    EXPECT_FALSE(reg.find("layer_norm")->kernel(ctx).ok());
-  }
+  EXPECT_FALSE(runWithUnknownDims("batch_norm", {F({1, 2, 2}, {1, 2, 3, 4}), F({3}, {1, 1, 1}), F({2}, {0, 0}),
+                                                 F({2}, {0, 0}), F({2}, {1, 1})})
+                   .ok());
+  EXPECT_FALSE(
+      runWithUnknownDims("instance_norm", {F({1, 2, 2}, {1, 2, 3, 4}), F({2}, {1, 1}), F({1}, {0})}).ok());
+  EXPECT_FALSE(runWithUnknownDims("layer_norm", {F({2, 2}, {1, 2, 3, 4}), F({5}, {1, 1, 1, 1, 1})}).ok());
 }
 
 TEST(Normalization, SchemasAreDocumented) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "switchyard/builder.h"
+#include "switchyard/interpreter.h"
 #include "switchyard/op_registry.h"
 #include "switchyard/tensor.h"
 
@@ -48,6 +50,26 @@ inline Status runError(std::string_view op, const std::vector<Tensor>& inputs, c
   auto r = evalOp(op, inputs, attrs, numOutputs);
   EXPECT_FALSE(r.ok()) << op << " was expected to fail";
   return r.status();
+}
+
+/// Runs one op in the interpreter on inputs declared with their rank only
+/// (every dim unknown), so that compile-time inference cannot see a shape
+/// mismatch and the kernel must catch it at run time. The status of building
+/// or running the graph.
+inline Status runWithUnknownDims(std::string_view op, const std::vector<Tensor>& inputs, const AttrMap& attrs = {},
+                                 size_t numOutputs = 1) {
+  GraphBuilder b("g");
+  std::vector<Value*> ins;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    ins.push_back(b.input("x" + std::to_string(i),
+                          Type::tensor(inputs[i].dtype(), std::vector<Dim>(inputs[i].shape().size(), Dim()))));
+  for (Value* v : b.ops(op, ins, attrs, numOutputs)) b.output(v);
+  auto g = b.finish();
+  if (!g.ok()) return g.status();
+  auto interp = Interpreter::create(std::shared_ptr<const Graph>(std::move(*g)));
+  if (!interp.ok()) return interp.status();
+  auto r = (*interp)->run(inputs);
+  return r.ok() ? Status::OK() : r.status();
 }
 
 /// Element-wise comparison against expected values, with dtype and shape checks.

@@ -58,7 +58,10 @@ struct OpSchema {
   /// attributes (none today; reserved for random ops). Pure ops can be folded and CSE'd.
   bool pure = true;
   InferFn infer;
-  KernelFn kernel;  ///< empty for control flow (the interpreter runs it)
+  /// The core's own kernel, for the few ops that are not kernels of the SDK's
+  /// portable library (`constant`); empty for every other op: they run on
+  /// the portable kernels (hasKernel), control flow on the interpreter.
+  KernelFn kernel;
 
   const AttrSpec* findAttr(std::string_view attrName) const;
 };
@@ -173,7 +176,12 @@ Result<std::vector<Type>> inferOp(const OpSchema& schema, const AttrMap& attrs,
                                   const std::vector<Type>& inputTypes,
                                   const std::vector<const Tensor*>& constantInputs, size_t numOutputs);
 
-/// Evaluates one op on concrete tensors with its reference kernel: checks the
+/// True when evalOp can run `schema`'s op: a kernel of the SDK's portable
+/// library or the core's own; false for control flow and `weight`.
+bool hasKernel(const OpSchema& schema);
+
+/// Evaluates one op on concrete tensors with its reference kernel (the SDK's
+/// portable kernel, Note [one kernel library] in core/src/portable_kernels.cpp): checks the
 /// arity and attributes, runs inference on the inputs' types (so shape errors
 /// surface as errors), then the kernel. Used by the interpreter, constant
 /// folding and the tests. `numOutputs` of -1 means the schema's minimum.

@@ -1,12 +1,10 @@
 // Elementwise ops: unary math, binary arithmetic and comparisons with NumPy
 // broadcasting, logical ops, where, and cast.
 //
-// The kernels are the reference oracle: plain loops that compute floating
-// dtypes in double and integer dtypes in int64 (wrapping on overflow, done in
-// uint64 so that no signed overflow ever happens), then store with the output
-// tensor's conversion (round to nearest even for f16/bf16, wrap for ints).
-//
-// Semantic choices (documented in the op docs as well):
+// Schemas only: the kernels are the SDK's portable kernels
+// (sdk/kernels/src/elementwise.cpp, Note [one kernel library] in
+// core/src/portable_kernels.cpp), which implement these semantic choices
+// (documented in the op docs as well):
 // - NaN propagates through relu, clip (x), maximum and minimum (like numpy.maximum
 //   and torch); comparisons with NaN follow IEEE (all false except not-equal).
 // - Integer div truncates toward zero; INT_MIN / -1 wraps to INT_MIN.
@@ -39,134 +37,6 @@ using ops::kFloatTypes;
 using ops::kIntTypes;
 using ops::kNumericTypes;
 const std::vector<DType> kBoolTypes = {DType::Bool};
-
-// ---------------------------------------------------------------------------
-// Wrapping int64 arithmetic (no signed overflow).
-
-int64_t wrapAdd(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-}
-int64_t wrapSub(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
-}
-int64_t wrapMul(int64_t a, int64_t b) {
-  return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
-}
-int64_t wrapNeg(int64_t a) { return static_cast<int64_t>(uint64_t{0} - static_cast<uint64_t>(a)); }
-
-/// Truncating division; nullopt for division by zero.
-std::optional<int64_t> intDiv(int64_t a, int64_t b) {
-  if (b == 0) return std::nullopt;
-  if (b == -1) return wrapNeg(a);  // INT64_MIN / -1 would be UB
-  return a / b;
-}
-
-/// Remainder with the sign of the dividend (C fmod) or of the divisor (Python %).
-std::optional<int64_t> intMod(int64_t a, int64_t b, bool cFmod) {
-  if (b == 0) return std::nullopt;
-  if (b == -1) return 0;  // INT64_MIN % -1 would be UB
-  int64_t r = a % b;
-  if (!cFmod && r != 0 && ((r < 0) != (b < 0))) r += b;  // opposite signs: cannot overflow
-  return r;
-}
-
-int64_t intPow(int64_t base, int64_t exp) {
-  if (exp < 0) {
-    if (base == 1) return 1;
-    if (base == -1) return (exp % 2 == 0) ? 1 : -1;
-    return 0;
-  }
-  uint64_t result = 1;
-  uint64_t b = static_cast<uint64_t>(base);
-  uint64_t e = static_cast<uint64_t>(exp);
-  while (e != 0) {
-    if (e & 1) result *= b;
-    b *= b;
-    e >>= 1;
-  }
-  return static_cast<int64_t>(result);
-}
-
-double floatMod(double a, double b, bool cFmod) {
-  double r = std::fmod(a, b);
-  if (cFmod || std::isnan(r)) return r;
-  if (r == 0) return std::copysign(0.0, b);
-  if ((r < 0) != (b < 0)) r += b;
-  return r;
-}
-
-// ---------------------------------------------------------------------------
-// Scalar float functions.
-
-double sigmoidD(double x) {
-  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
-  const double e = std::exp(x);  // x < 0 (or NaN, which propagates through e)
-  return e / (1.0 + e);
-}
-
-double roundHalfEven(double x) {
-  if (!std::isfinite(x)) return x;
-  const double f = std::floor(x);
-  const double diff = x - f;
-  double r;
-  if (diff < 0.5) r = f;
-  else if (diff > 0.5) r = f + 1;
-  else r = (std::fmod(f, 2.0) == 0) ? f : f + 1;
-  return r == 0 ? std::copysign(0.0, x) : r;
-}
-
-double siluD(double x) {
-  if (x == -std::numeric_limits<double>::infinity()) return -0.0;
-  return x * sigmoidD(x);
-}
-
-double geluErf(double x) {
-  if (x == -std::numeric_limits<double>::infinity()) return -0.0;
-  return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-}
-
-double geluTanh(double x) {
-  if (x == -std::numeric_limits<double>::infinity()) return -0.0;
-  const double k = std::sqrt(2.0 / std::numbers::pi);
-  return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
-}
-
-// ---------------------------------------------------------------------------
-// Kernel loops.
-
-/// Unary map: floats through `ff` in double, ints (and bool) through `fi` in int64.
-template <typename FF, typename FI>
-Status unaryLoop(KernelContext& ctx, DType outDType, FF ff, FI fi) {
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, outDType, x.shape()));
-  if (isFloat(x.dtype())) {
-    for (int64_t i = 0; i < x.numel(); ++i) y.setDouble(i, ff(x.getDouble(i)));
-  } else {
-    for (int64_t i = 0; i < x.numel(); ++i) y.setInt(i, fi(x.getInt(i)));
-  }
-  return Status::OK();
-}
-
-/// Binary map with broadcasting: floats through `ff(double, double) -> double`,
-/// ints and bool through `fi(int64, int64) -> optional<int64>` (nullopt: division by zero).
-template <typename FF, typename FI>
-Status binaryLoop(KernelContext& ctx, DType outDType, FF ff, FI fi) {
-  const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
-  SY_ASSIGN_OR_RETURN(Shape shape, ops::broadcastShapes(a.shape(), b.shape()));
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, outDType, shape));
-  const ops::BroadcastIndexer ia(a.shape(), shape), ib(b.shape(), shape);
-  if (isFloat(a.dtype())) {
-    for (int64_t i = 0; i < y.numel(); ++i) y.setDouble(i, ff(a.getDouble(ia(i)), b.getDouble(ib(i))));
-  } else {
-    for (int64_t i = 0; i < y.numel(); ++i) {
-      const std::optional<int64_t> v = fi(a.getInt(ia(i)), b.getInt(ib(i)));
-      if (!v) return invalidArgument("op '", ctx.schema().name, "': integer division by zero");
-      y.setInt(i, *v);
-    }
-  }
-  return Status::OK();
-}
 
 // ---------------------------------------------------------------------------
 // Inference helpers.
@@ -204,7 +74,7 @@ InferFn binaryInfer(bool boolOut) {
 // ---------------------------------------------------------------------------
 // Schema builders.
 
-OpSchema unarySchema(std::string name, std::string doc, std::vector<DType> dtypes, KernelFn kernel,
+OpSchema unarySchema(std::string name, std::string doc, std::vector<DType> dtypes,
                      std::vector<AttrSpec> attrs = {}, InferFn infer = inferSameAsInput) {
   OpSchema s;
   s.name = std::move(name);
@@ -217,12 +87,11 @@ OpSchema unarySchema(std::string name, std::string doc, std::vector<DType> dtype
   s.attrs = std::move(attrs);
   s.dtypes = std::move(dtypes);
   s.infer = std::move(infer);
-  s.kernel = std::move(kernel);
   return s;
 }
 
 OpSchema binarySchema(std::string name, std::string doc, std::vector<DType> dtypes, bool boolOut,
-                      KernelFn kernel, std::vector<AttrSpec> attrs = {}, InferFn extraCheck = nullptr) {
+                      std::vector<AttrSpec> attrs = {}, InferFn extraCheck = nullptr) {
   OpSchema s;
   s.name = std::move(name);
   s.category = "binary";
@@ -242,132 +111,74 @@ OpSchema binarySchema(std::string name, std::string doc, std::vector<DType> dtyp
   } else {
     s.infer = base;
   }
-  s.kernel = std::move(kernel);
   return s;
 }
 
 // ---------------------------------------------------------------------------
 // Tables.
 
-struct FloatUnary {
+struct OpDoc {
   const char* name;
   const char* doc;
-  double (*fn)(double);
 };
 
-const FloatUnary kFloatUnary[] = {
-    {"exp", "Elementwise e^x.", [](double x) { return std::exp(x); }},
-    {"log", "Elementwise natural logarithm (log 0 = -inf, negative x gives NaN).",
-     [](double x) { return std::log(x); }},
-    {"sqrt", "Elementwise square root (negative x gives NaN).", [](double x) { return std::sqrt(x); }},
-    {"rsqrt", "Elementwise reciprocal square root 1/sqrt(x).", [](double x) { return 1.0 / std::sqrt(x); }},
-    {"reciprocal", "Elementwise 1/x (1/0 = inf).", [](double x) { return 1.0 / x; }},
-    {"sin", "Elementwise sine (radians).", [](double x) { return std::sin(x); }},
-    {"cos", "Elementwise cosine (radians).", [](double x) { return std::cos(x); }},
-    {"tanh", "Elementwise hyperbolic tangent.", [](double x) { return std::tanh(x); }},
-    {"sigmoid", "Elementwise logistic function 1/(1+e^-x), computed without overflow for large |x|.",
-     sigmoidD},
-    {"erf", "Elementwise Gauss error function.", [](double x) { return std::erf(x); }},
-    {"floor", "Elementwise largest integer not greater than x.", [](double x) { return std::floor(x); }},
-    {"ceil", "Elementwise smallest integer not less than x.", [](double x) { return std::ceil(x); }},
-    {"round", "Elementwise rounding to the nearest integer, halves to even (like ONNX Round and numpy.round).",
-     roundHalfEven},
-    {"silu", "Elementwise x * sigmoid(x) (SiLU / swish); silu(-inf) = -0.", siluD},
+const OpDoc kFloatUnary[] = {
+    {"exp", "Elementwise e^x."},
+    {"log", "Elementwise natural logarithm (log 0 = -inf, negative x gives NaN)."},
+    {"sqrt", "Elementwise square root (negative x gives NaN)."},
+    {"rsqrt", "Elementwise reciprocal square root 1/sqrt(x)."},
+    {"reciprocal", "Elementwise 1/x (1/0 = inf)."},
+    {"sin", "Elementwise sine (radians)."},
+    {"cos", "Elementwise cosine (radians)."},
+    {"tanh", "Elementwise hyperbolic tangent."},
+    {"sigmoid", "Elementwise logistic function 1/(1+e^-x), computed without overflow for large |x|."},
+    {"erf", "Elementwise Gauss error function."},
+    {"floor", "Elementwise largest integer not greater than x."},
+    {"ceil", "Elementwise smallest integer not less than x."},
+    {"round", "Elementwise rounding to the nearest integer, halves to even (like ONNX Round and numpy.round)."},
+    {"silu", "Elementwise x * sigmoid(x) (SiLU / swish); silu(-inf) = -0."},
 };
 
-struct NumericUnary {
-  const char* name;
-  const char* doc;
-  double (*ff)(double);
-  int64_t (*fi)(int64_t);
+const OpDoc kNumericUnary[] = {
+    {"neg", "Elementwise -x; integers wrap (neg of the minimum value is itself)."},
+    {"abs", "Elementwise |x|; integers wrap (abs of the minimum value is itself)."},
+    {"sign", "Elementwise sign: -1, 0 or 1 (NaN stays NaN)."},
+    {"relu", "Elementwise max(x, 0); NaN propagates."},
 };
 
-const NumericUnary kNumericUnary[] = {
-    {"neg", "Elementwise -x; integers wrap (neg of the minimum value is itself).", [](double x) { return -x; },
-     wrapNeg},
-    {"abs", "Elementwise |x|; integers wrap (abs of the minimum value is itself).",
-     [](double x) { return std::fabs(x); }, [](int64_t x) { return x < 0 ? wrapNeg(x) : x; }},
-    {"sign", "Elementwise sign: -1, 0 or 1 (NaN stays NaN).",
-     [](double x) { return std::isnan(x) ? x : (x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0)); },
-     [](int64_t x) -> int64_t { return x > 0 ? 1 : (x < 0 ? -1 : 0); }},
-    {"relu", "Elementwise max(x, 0); NaN propagates.", [](double x) { return std::isnan(x) ? x : (x > 0 ? x : 0.0); },
-     [](int64_t x) -> int64_t { return x > 0 ? x : 0; }},
-};
-
-struct Arith {
-  const char* name;
-  const char* doc;
-  double (*ff)(double, double);
-  std::optional<int64_t> (*fi)(int64_t, int64_t);
-};
-
-const Arith kArith[] = {
-    {"add", "Elementwise a + b with NumPy broadcasting; integers wrap on overflow.",
-     [](double a, double b) { return a + b; },
-     [](int64_t a, int64_t b) -> std::optional<int64_t> { return wrapAdd(a, b); }},
-    {"sub", "Elementwise a - b with NumPy broadcasting; integers wrap on overflow.",
-     [](double a, double b) { return a - b; },
-     [](int64_t a, int64_t b) -> std::optional<int64_t> { return wrapSub(a, b); }},
-    {"mul", "Elementwise a * b with NumPy broadcasting; integers wrap on overflow.",
-     [](double a, double b) { return a * b; },
-     [](int64_t a, int64_t b) -> std::optional<int64_t> { return wrapMul(a, b); }},
+const OpDoc kArith[] = {
+    {"add", "Elementwise a + b with NumPy broadcasting; integers wrap on overflow."},
+    {"sub", "Elementwise a - b with NumPy broadcasting; integers wrap on overflow."},
+    {"mul", "Elementwise a * b with NumPy broadcasting; integers wrap on overflow."},
     {"div",
      "Elementwise a / b with NumPy broadcasting. Integer division truncates toward zero (C semantics), "
-     "division by zero is an error, and MIN / -1 wraps to MIN.",
-     [](double a, double b) { return a / b; }, intDiv},
+     "division by zero is an error, and MIN / -1 wraps to MIN."},
     {"pow",
      "Elementwise a^b with NumPy broadcasting. Integer pow is exact with wraparound; a negative exponent "
-     "gives 0 unless the base is 1 (-> 1) or -1 (-> 1 or -1 by the exponent's parity).",
-     [](double a, double b) { return std::pow(a, b); },
-     [](int64_t a, int64_t b) -> std::optional<int64_t> { return intPow(a, b); }},
-    {"maximum", "Elementwise max(a, b) with NumPy broadcasting; NaN in either input propagates.",
-     [](double a, double b) { return (std::isnan(a) || std::isnan(b)) ? std::nan("") : (a > b ? a : b); },
-     [](int64_t a, int64_t b) -> std::optional<int64_t> { return a > b ? a : b; }},
-    {"minimum", "Elementwise min(a, b) with NumPy broadcasting; NaN in either input propagates.",
-     [](double a, double b) { return (std::isnan(a) || std::isnan(b)) ? std::nan("") : (a < b ? a : b); },
-     [](int64_t a, int64_t b) -> std::optional<int64_t> { return a < b ? a : b; }},
+     "gives 0 unless the base is 1 (-> 1) or -1 (-> 1 or -1 by the exponent's parity)."},
+    {"maximum", "Elementwise max(a, b) with NumPy broadcasting; NaN in either input propagates."},
+    {"minimum", "Elementwise min(a, b) with NumPy broadcasting; NaN in either input propagates."},
 };
 
 struct Compare {
   const char* name;
   const char* doc;
   const std::vector<DType>* dtypes;
-  bool (*ff)(double, double);
-  bool (*fi)(int64_t, int64_t);
 };
 
 const Compare kCompare[] = {
-    {"equal", "Elementwise a == b with NumPy broadcasting, as bool (NaN is not equal to anything).", &kAllTypes,
-     [](double a, double b) { return a == b; }, [](int64_t a, int64_t b) { return a == b; }},
-    {"less", "Elementwise a < b with NumPy broadcasting, as bool.", &kNumericTypes,
-     [](double a, double b) { return a < b; }, [](int64_t a, int64_t b) { return a < b; }},
-    {"less_equal", "Elementwise a <= b with NumPy broadcasting, as bool.", &kNumericTypes,
-     [](double a, double b) { return a <= b; }, [](int64_t a, int64_t b) { return a <= b; }},
-    {"greater", "Elementwise a > b with NumPy broadcasting, as bool.", &kNumericTypes,
-     [](double a, double b) { return a > b; }, [](int64_t a, int64_t b) { return a > b; }},
-    {"greater_equal", "Elementwise a >= b with NumPy broadcasting, as bool.", &kNumericTypes,
-     [](double a, double b) { return a >= b; }, [](int64_t a, int64_t b) { return a >= b; }},
-    {"logical_and", "Elementwise a AND b on bools with NumPy broadcasting.", &kBoolTypes, nullptr,
-     [](int64_t a, int64_t b) { return a != 0 && b != 0; }},
-    {"logical_or", "Elementwise a OR b on bools with NumPy broadcasting.", &kBoolTypes, nullptr,
-     [](int64_t a, int64_t b) { return a != 0 || b != 0; }},
-    {"logical_xor", "Elementwise a XOR b on bools with NumPy broadcasting.", &kBoolTypes, nullptr,
-     [](int64_t a, int64_t b) { return (a != 0) != (b != 0); }},
+    {"equal", "Elementwise a == b with NumPy broadcasting, as bool (NaN is not equal to anything).", &kAllTypes},
+    {"less", "Elementwise a < b with NumPy broadcasting, as bool.", &kNumericTypes},
+    {"less_equal", "Elementwise a <= b with NumPy broadcasting, as bool.", &kNumericTypes},
+    {"greater", "Elementwise a > b with NumPy broadcasting, as bool.", &kNumericTypes},
+    {"greater_equal", "Elementwise a >= b with NumPy broadcasting, as bool.", &kNumericTypes},
+    {"logical_and", "Elementwise a AND b on bools with NumPy broadcasting.", &kBoolTypes},
+    {"logical_or", "Elementwise a OR b on bools with NumPy broadcasting.", &kBoolTypes},
+    {"logical_xor", "Elementwise a XOR b on bools with NumPy broadcasting.", &kBoolTypes},
 };
 
 // ---------------------------------------------------------------------------
 // Individual ops with attributes.
-
-/// Integer clip bound: rounded toward the inside and clamped to the dtype's range.
-int64_t intBound(double v, bool isMin, DType d) {
-  int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
-  if (d == DType::I8) lo = -128, hi = 127;
-  else if (d == DType::I32) lo = std::numeric_limits<int32_t>::min(), hi = std::numeric_limits<int32_t>::max();
-  const double r = isMin ? std::ceil(v) : std::floor(v);
-  if (r <= static_cast<double>(lo)) return lo;
-  if (r >= static_cast<double>(hi)) return hi;  // 2^63 as a double: also caught here
-  return static_cast<int64_t>(r);
-}
 
 void registerClip(OpRegistry& r) {
   const double inf = std::numeric_limits<double>::infinity();
@@ -376,22 +187,6 @@ void registerClip(OpRegistry& r) {
       "Elementwise min(max(x, min), max), so min > max gives max (as in ONNX); NaN in x propagates. For "
       "integer dtypes the bounds are rounded inward and clamped to the dtype's range.",
       kNumericTypes,
-      [](KernelContext& ctx) -> Status {
-        const double lo = ctx.getFloat("min"), hi = ctx.getFloat("max");
-        const DType d = ctx.input(0).dtype();
-        const int64_t ilo = intBound(lo, true, d), ihi = intBound(hi, false, d);
-        return unaryLoop(
-            ctx, d,
-            [lo, hi](double x) {
-              if (std::isnan(x)) return x;
-              const double m = x < lo ? lo : x;
-              return m > hi ? hi : m;
-            },
-            [ilo, ihi](int64_t x) {
-              const int64_t m = x < ilo ? ilo : x;
-              return m > ihi ? ihi : m;
-            });
-      },
       {AttrSpec{"min", AttrKind::Float, Attribute(-inf), false, "lower bound (default -inf)"},
        AttrSpec{"max", AttrKind::Float, Attribute(inf), false, "upper bound (default +inf)"}},
       [](InferContext& ctx) -> Status {
@@ -404,12 +199,6 @@ void registerClip(OpRegistry& r) {
 void registerFloatUnaryWithAttrs(OpRegistry& r) {
   r.add(unarySchema(
       "leaky_relu", "Elementwise x if x >= 0, else alpha * x.", kFloatTypes,
-      [](KernelContext& ctx) -> Status {
-        const double alpha = ctx.getFloat("alpha");
-        return unaryLoop(
-            ctx, ctx.input(0).dtype(), [alpha](double x) { return x >= 0 ? x : alpha * x; },
-            [](int64_t x) { return x; });
-      },
       {AttrSpec{"alpha", AttrKind::Float, Attribute(0.01), false, "slope for negative x"}}));
 
   r.add(unarySchema(
@@ -417,12 +206,6 @@ void registerFloatUnaryWithAttrs(OpRegistry& r) {
       "Elementwise GELU: approximate=\"none\" gives 0.5x(1+erf(x/sqrt 2)), approximate=\"tanh\" gives "
       "0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))).",
       kFloatTypes,
-      [](KernelContext& ctx) -> Status {
-        const bool useTanh = ctx.getString("approximate") == "tanh";
-        return unaryLoop(
-            ctx, ctx.input(0).dtype(), [useTanh](double x) { return useTanh ? geluTanh(x) : geluErf(x); },
-            [](int64_t x) { return x; });
-      },
       {AttrSpec{"approximate", AttrKind::String, Attribute(std::string("none")), false,
                 "\"none\" (exact, erf) or \"tanh\""}},
       [](InferContext& ctx) -> Status {
@@ -440,12 +223,6 @@ void registerMod(OpRegistry& r) {
       "Elementwise remainder with NumPy broadcasting: fmod=0 takes the sign of the divisor (Python %, "
       "numpy.mod), fmod=1 the sign of the dividend (C fmod). Integer modulo by zero is an error.",
       kNumericTypes, false,
-      [](KernelContext& ctx) -> Status {
-        const bool cFmod = ctx.getInt("fmod") != 0;
-        return binaryLoop(
-            ctx, ctx.input(0).dtype(), [cFmod](double a, double b) { return floatMod(a, b, cFmod); },
-            [cFmod](int64_t a, int64_t b) { return intMod(a, b, cFmod); });
-      },
       {AttrSpec{"fmod", AttrKind::Int, Attribute(int64_t{0}), false,
                 "0: result has the sign of the divisor; 1: sign of the dividend (C fmod)"}},
       [](InferContext& ctx) -> Status {
@@ -479,26 +256,6 @@ void registerWhere(OpRegistry& r) {
     ctx.setOutputType(0, *out);
     return Status::OK();
   };
-  s.kernel = [](KernelContext& ctx) -> Status {
-    const Tensor& c = ctx.input(0);
-    const Tensor& x = ctx.input(1);
-    const Tensor& y = ctx.input(2);
-    SY_ASSIGN_OR_RETURN(Shape cx, ops::broadcastShapes(c.shape(), x.shape()));
-    SY_ASSIGN_OR_RETURN(Shape shape, ops::broadcastShapes(cx, y.shape()));
-    SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), shape));
-    const ops::BroadcastIndexer ic(c.shape(), shape), ix(x.shape(), shape), iy(y.shape(), shape);
-    const size_t esize = dtypeSize(x.dtype());
-    auto* dst = static_cast<unsigned char*>(out.mutableData());
-    const auto* xs = static_cast<const unsigned char*>(x.data());
-    const auto* ys = static_cast<const unsigned char*>(y.data());
-    for (int64_t i = 0; i < out.numel(); ++i) {
-      // Copy the chosen element's bytes: exact for every dtype.
-      const unsigned char* src = c.getInt(ic(i)) != 0 ? xs + static_cast<size_t>(ix(i)) * esize
-                                                      : ys + static_cast<size_t>(iy(i)) * esize;
-      std::memcpy(dst + static_cast<size_t>(i) * esize, src, esize);
-    }
-    return Status::OK();
-  };
   r.add(std::move(s));
 }
 
@@ -508,18 +265,6 @@ void registerCast(OpRegistry& r) {
       "Converts x to the dtype named by 'to'. Float to integer truncates toward zero (NaN -> 0, out-of-range "
       "values saturate to int64 then wrap to the target width), integer narrowing wraps, and to bool is x != 0.",
       kAllTypes,
-      [](KernelContext& ctx) -> Status {
-        const std::optional<DType> to = parseDType(ctx.getString("to"));
-        if (!to) return invalidArgument("op 'cast': unknown dtype '", ctx.getString("to"), "'");
-        const Tensor& x = ctx.input(0);
-        SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, *to, x.shape()));
-        if (isFloat(x.dtype())) {
-          for (int64_t i = 0; i < x.numel(); ++i) y.setDouble(i, x.getDouble(i));
-        } else {
-          for (int64_t i = 0; i < x.numel(); ++i) y.setInt(i, x.getInt(i));
-        }
-        return Status::OK();
-      },
       {AttrSpec{"to", AttrKind::String, std::nullopt, true,
                 "target dtype name: f32, f16, bf16, i8, i32, i64 or bool"}},
       [](InferContext& ctx) -> Status {
@@ -536,46 +281,14 @@ void registerCast(OpRegistry& r) {
 }  // namespace
 
 void registerElementwiseOps(OpRegistry& r) {
-  for (const FloatUnary& u : kFloatUnary) {
-    double (*fn)(double) = u.fn;
-    r.add(unarySchema(u.name, u.doc, kFloatTypes, [fn](KernelContext& ctx) -> Status {
-      return unaryLoop(ctx, ctx.input(0).dtype(), fn, [](int64_t x) { return x; });
-    }));
-  }
-  for (const NumericUnary& u : kNumericUnary) {
-    double (*ff)(double) = u.ff;
-    int64_t (*fi)(int64_t) = u.fi;
-    r.add(unarySchema(u.name, u.doc, kNumericTypes, [ff, fi](KernelContext& ctx) -> Status {
-      return unaryLoop(ctx, ctx.input(0).dtype(), ff, fi);
-    }));
-  }
+  for (const OpDoc& u : kFloatUnary) r.add(unarySchema(u.name, u.doc, kFloatTypes));
+  for (const OpDoc& u : kNumericUnary) r.add(unarySchema(u.name, u.doc, kNumericTypes));
   registerClip(r);
   registerFloatUnaryWithAttrs(r);
-  r.add(unarySchema("logical_not", "Elementwise NOT of a bool tensor.", kBoolTypes, [](KernelContext& ctx) -> Status {
-    return unaryLoop(
-        ctx, DType::Bool, [](double x) { return x == 0 ? 1.0 : 0.0; },
-        [](int64_t x) -> int64_t { return x == 0 ? 1 : 0; });
-  }));
-
-  for (const Arith& op : kArith) {
-    double (*ff)(double, double) = op.ff;
-    std::optional<int64_t> (*fi)(int64_t, int64_t) = op.fi;
-    r.add(binarySchema(op.name, op.doc, kNumericTypes, false, [ff, fi](KernelContext& ctx) -> Status {
-      return binaryLoop(ctx, ctx.input(0).dtype(), ff, fi);
-    }));
-  }
+  r.add(unarySchema("logical_not", "Elementwise NOT of a bool tensor.", kBoolTypes));
+  for (const OpDoc& op : kArith) r.add(binarySchema(op.name, op.doc, kNumericTypes, false));
   registerMod(r);
-
-  for (const Compare& op : kCompare) {
-    bool (*ff)(double, double) = op.ff;
-    bool (*fi)(int64_t, int64_t) = op.fi;
-    r.add(binarySchema(op.name, op.doc, *op.dtypes, true, [ff, fi](KernelContext& ctx) -> Status {
-      return binaryLoop(
-          ctx, DType::Bool, [ff](double a, double b) { return ff != nullptr && ff(a, b) ? 1.0 : 0.0; },
-          [fi](int64_t a, int64_t b) -> std::optional<int64_t> { return fi(a, b) ? 1 : 0; });
-    }));
-  }
-
+  for (const Compare& op : kCompare) r.add(binarySchema(op.name, op.doc, *op.dtypes, true));
   registerWhere(r);
   registerCast(r);
 }

@@ -1,8 +1,9 @@
 // Neural-network ops: matmul, gemm, conv, conv_transpose and the pools.
 //
-// The reference kernels are deliberately plain nested loops over doubles (or
-// wrapping 64-bit integers): they are the oracle every backend is compared
-// with. The window arithmetic (spatial rank, strides/dilations/pads, auto_pad,
+// Schemas only (arity, attributes, dtypes, inference): the kernels are the
+// SDK's portable kernels (sdk/kernels, Note [one kernel library] in
+// core/src/portable_kernels.cpp).
+// The window arithmetic (spatial rank, strides/dilations/pads, auto_pad,
 // ceil_mode, output sizes) is shared by conv, conv_transpose and the pools, and
 // is done in 128-bit integers with range checks so that no attribute value can
 // overflow it.
@@ -33,37 +34,6 @@ Status opError(std::string_view op, Args&&... args) {
 }
 
 std::string intsToString(const std::vector<int64_t>& v) { return shapeToString(v); }
-
-int64_t floorDiv(int64_t a, int64_t b) {  // b > 0
-  int64_t q = a / b;
-  if ((a % b != 0) && (a < 0)) --q;
-  return q;
-}
-int64_t ceilDiv(int64_t a, int64_t b) {  // b > 0
-  int64_t q = a / b;
-  if ((a % b != 0) && (a > 0)) ++q;
-  return q;
-}
-
-/// Product of dims (the caller knows the tensor exists, so it cannot overflow).
-int64_t product(const std::vector<int64_t>& v, size_t from = 0) {
-  int64_t p = 1;
-  for (size_t i = from; i < v.size(); ++i) p *= v[i];
-  return p;
-}
-
-/// Runs the op's own inference on the concrete input types: the kernels call it
-/// first, so that they never trust shapes that were not validated.
-Status validateInputs(KernelContext& ctx) {
-  std::vector<Type> types;
-  for (size_t i = 0; i < ctx.numInputs(); ++i) {
-    if (!ctx.input(i).valid())
-      return opError(ctx.schema().name, "input ", i, " is absent");
-    types.push_back(typeOf(ctx.input(i)));
-  }
-  InferContext ic(ctx.schema(), ctx.raw(), std::move(types), {}, ctx.numOutputs());
-  return ctx.schema().infer(ic);
-}
 
 // ===========================================================================
 // matmul
@@ -102,48 +72,6 @@ Status matmulInfer(InferContext& ctx) {
   if (a.rank() > 1) out.push_back(ad[ad.size() - 2]);
   if (b.rank() > 1) out.push_back(bd[bd.size() - 1]);
   ctx.setOutputType(0, Type::tensor(a.dtype(), std::move(out)));
-  return Status::OK();
-}
-
-Status matmulKernel(KernelContext& ctx) {
-  SY_RETURN_IF_ERROR(validateInputs(ctx));
-  const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
-  Shape as = a.shape(), bs = b.shape();
-  if (as.size() == 1) as.insert(as.begin(), 1);
-  if (bs.size() == 1) bs.push_back(1);
-  const int64_t M = as[as.size() - 2], K = as[as.size() - 1], N = bs[bs.size() - 1];
-  const Shape aBatch(as.begin(), as.end() - 2), bBatch(bs.begin(), bs.end() - 2);
-  SY_ASSIGN_OR_RETURN(Shape batch, ops::broadcastShapes(aBatch, bBatch));
-  Shape outShape = batch;
-  if (a.rank() > 1) outShape.push_back(M);
-  if (b.rank() > 1) outShape.push_back(N);
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, a.dtype(), outShape));
-  SY_ASSIGN_OR_RETURN(int64_t batchCount, checkedNumel(batch));
-  const ops::BroadcastIndexer ia(aBatch, batch), ib(bBatch, batch);
-  const bool isInt = isInteger(a.dtype());
-  const std::vector<double> af = isInt ? std::vector<double>{} : ops::tensorToDoubles(a);
-  const std::vector<double> bf = isInt ? std::vector<double>{} : ops::tensorToDoubles(b);
-  const std::vector<int64_t> ai = isInt ? ops::tensorToInts(a) : std::vector<int64_t>{};
-  const std::vector<int64_t> bi = isInt ? ops::tensorToInts(b) : std::vector<int64_t>{};
-  for (int64_t t = 0; t < batchCount; ++t) {
-    const int64_t aBase = ia(t) * M * K, bBase = ib(t) * K * N, yBase = t * M * N;
-    for (int64_t m = 0; m < M; ++m) {
-      for (int64_t n = 0; n < N; ++n) {
-        const int64_t yi = yBase + m * N + n;
-        if (isInt) {
-          uint64_t acc = 0;  // wraps like the integer dtypes do, without UB
-          for (int64_t k = 0; k < K; ++k)
-            acc += static_cast<uint64_t>(ai[aBase + m * K + k]) * static_cast<uint64_t>(bi[bBase + k * N + n]);
-          y.setInt(yi, static_cast<int64_t>(acc));
-        } else {
-          double acc = 0;
-          for (int64_t k = 0; k < K; ++k) acc += af[aBase + m * K + k] * bf[bBase + k * N + n];
-          y.setDouble(yi, acc);
-        }
-      }
-    }
-  }
   return Status::OK();
 }
 
@@ -187,40 +115,6 @@ Status gemmInfer(InferContext& ctx) {
     }
   }
   ctx.setOutputType(0, Type::tensor(a.dtype(), {M, N}));
-  return Status::OK();
-}
-
-Status gemmKernel(KernelContext& ctx) {
-  SY_RETURN_IF_ERROR(validateInputs(ctx));
-  const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
-  const bool transA = ctx.getInt("transA") != 0, transB = ctx.getInt("transB") != 0;
-  const double alpha = ctx.getFloat("alpha"), beta = ctx.getFloat("beta");
-  const int64_t M = transA ? a.dim(1) : a.dim(0), K = transA ? a.dim(0) : a.dim(1);
-  const int64_t N = transB ? b.dim(0) : b.dim(1);
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, a.dtype(), {M, N}));
-  const std::vector<double> av = ops::tensorToDoubles(a), bv = ops::tensorToDoubles(b);
-  const bool hasC = ctx.numInputs() > 2;
-  const std::vector<double> cv = hasC ? ops::tensorToDoubles(ctx.input(2)) : std::vector<double>{};
-  const Shape cs = hasC ? ctx.input(2).shape() : Shape{};
-  const int64_t cRows = cs.size() == 2 ? cs[0] : 1;
-  const int64_t cCols = cs.empty() ? 1 : cs.back();
-  for (int64_t m = 0; m < M; ++m) {
-    for (int64_t n = 0; n < N; ++n) {
-      double acc = 0;
-      for (int64_t k = 0; k < K; ++k) {
-        const double x = transA ? av[k * M + m] : av[m * K + k];
-        const double w = transB ? bv[n * K + k] : bv[k * N + n];
-        acc += x * w;
-      }
-      double r = alpha * acc;
-      if (hasC) {
-        const int64_t ci = (cRows == 1 ? 0 : m) * cCols + (cCols == 1 ? 0 : n);
-        r += beta * cv[ci];
-      }
-      y.setDouble(m * N + n, r);
-    }
-  }
   return Status::OK();
 }
 
@@ -576,125 +470,6 @@ Status convInferImpl(InferContext& ctx, bool transposed) {
 Status convInfer(InferContext& ctx) { return convInferImpl(ctx, false); }
 Status convTransposeInfer(InferContext& ctx) { return convInferImpl(ctx, true); }
 
-Status convKernel(KernelContext& ctx) {
-  SY_RETURN_IF_ERROR(validateInputs(ctx));
-  const std::string& op = ctx.schema().name;
-  const Tensor& x = ctx.input(0);
-  const Tensor& w = ctx.input(1);
-  const bool hasBias = ctx.numInputs() > 2;
-  const int64_t rank = x.rank() - 2;
-  const size_t r = static_cast<size_t>(rank);
-  SY_ASSIGN_OR_RETURN(ConvAttrs c, readConvAttrs(ctx, op, rank, false));
-  const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), G = c.group;
-  const int64_t Cg = C / G, Mg = M / G;
-  const Shape inSp(x.shape().begin() + 2, x.shape().end());
-  const Shape kSp(w.shape().begin() + 2, w.shape().end());
-  Shape outSp(r);
-  std::vector<int64_t> padBegin(r);
-  for (size_t i = 0; i < r; ++i) {
-    SY_ASSIGN_OR_RETURN(Axis a, forwardAxis(op, c.win, i, inSp[i], kSp[i]));
-    outSp[i] = a.out;
-    padBegin[i] = a.padBegin;
-  }
-  Shape outShape = {N, M};
-  outShape.insert(outShape.end(), outSp.begin(), outSp.end());
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, x.dtype(), outShape));
-  if (y.numel() == 0) return Status::OK();
-  const std::vector<double> xv = ops::tensorToDoubles(x), wv = ops::tensorToDoubles(w);
-  const std::vector<double> bv = hasBias ? ops::tensorToDoubles(ctx.input(2)) : std::vector<double>{};
-  const int64_t inSize = product(inSp), kSize = product(kSp), outSize = product(outSp);
-  std::vector<int64_t> oc, kc;
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t m = 0; m < M; ++m) {
-      const int64_t g = m / Mg;
-      for (int64_t o = 0; o < outSize; ++o) {
-        ops::unravelIndex(o, outSp, oc);
-        double acc = hasBias ? bv[static_cast<size_t>(m)] : 0.0;
-        for (int64_t ci = 0; ci < Cg; ++ci) {
-          const int64_t ic = g * Cg + ci;
-          for (int64_t t = 0; t < kSize; ++t) {
-            ops::unravelIndex(t, kSp, kc);
-            int64_t xoff = 0;
-            bool inside = true;
-            for (size_t i = 0; i < r && inside; ++i) {
-              const int64_t pos = oc[i] * c.win.strides[i] - padBegin[i] + kc[i] * c.win.dilations[i];
-              inside = pos >= 0 && pos < inSp[i];
-              xoff = xoff * inSp[i] + pos;
-            }
-            if (!inside) continue;
-            acc += xv[static_cast<size_t>((n * C + ic) * inSize + xoff)] *
-                   wv[static_cast<size_t>((m * Cg + ci) * kSize + t)];
-          }
-        }
-        y.setDouble((n * M + m) * outSize + o, acc);
-      }
-    }
-  }
-  return Status::OK();
-}
-
-Status convTransposeKernel(KernelContext& ctx) {
-  SY_RETURN_IF_ERROR(validateInputs(ctx));
-  const std::string& op = ctx.schema().name;
-  const Tensor& x = ctx.input(0);
-  const Tensor& w = ctx.input(1);
-  const bool hasBias = ctx.numInputs() > 2;
-  const int64_t rank = x.rank() - 2;
-  const size_t r = static_cast<size_t>(rank);
-  SY_ASSIGN_OR_RETURN(ConvAttrs c, readConvAttrs(ctx, op, rank, true));
-  const int64_t N = x.dim(0), C = x.dim(1), G = c.group;
-  const int64_t Cg = C / G, Mg = w.dim(1), M = Mg * G;
-  const Shape inSp(x.shape().begin() + 2, x.shape().end());
-  const Shape kSp(w.shape().begin() + 2, w.shape().end());
-  Shape outSp(r);
-  std::vector<int64_t> padBegin(r);
-  for (size_t i = 0; i < r; ++i) {
-    SY_ASSIGN_OR_RETURN(Axis a, transposeAxis(op, c.win, i, inSp[i], kSp[i], c.outputPadding[i],
-                                              c.outputShape ? std::optional<int64_t>((*c.outputShape)[i])
-                                                            : std::nullopt));
-    outSp[i] = a.out;
-    padBegin[i] = a.padBegin;
-  }
-  Shape outShape = {N, M};
-  outShape.insert(outShape.end(), outSp.begin(), outSp.end());
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, x.dtype(), outShape));
-  if (y.numel() == 0) return Status::OK();
-  const std::vector<double> xv = ops::tensorToDoubles(x), wv = ops::tensorToDoubles(w);
-  const std::vector<double> bv = hasBias ? ops::tensorToDoubles(ctx.input(2)) : std::vector<double>{};
-  const int64_t inSize = product(inSp), kSize = product(kSp), outSize = product(outSp);
-  std::vector<int64_t> oc, kc;
-  // Gather form: output position o receives x[i] * w[t] for every i, t with
-  // o = i * stride + t * dilation - padBegin.
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t m = 0; m < M; ++m) {
-      const int64_t g = m / Mg, mg = m % Mg;
-      for (int64_t o = 0; o < outSize; ++o) {
-        ops::unravelIndex(o, outSp, oc);
-        double acc = hasBias ? bv[static_cast<size_t>(m)] : 0.0;
-        for (int64_t ci = 0; ci < Cg; ++ci) {
-          const int64_t ic = g * Cg + ci;
-          for (int64_t t = 0; t < kSize; ++t) {
-            ops::unravelIndex(t, kSp, kc);
-            int64_t xoff = 0;
-            bool inside = true;
-            for (size_t i = 0; i < r && inside; ++i) {
-              const int64_t num = oc[i] + padBegin[i] - kc[i] * c.win.dilations[i];
-              const int64_t s = c.win.strides[i];
-              inside = num >= 0 && num % s == 0 && num / s < inSp[i];
-              xoff = xoff * inSp[i] + num / s;
-            }
-            if (!inside) continue;
-            acc += xv[static_cast<size_t>((n * C + ic) * inSize + xoff)] *
-                   wv[static_cast<size_t>((ic * Mg + mg) * kSize + t)];
-          }
-        }
-        y.setDouble((n * M + m) * outSize + o, acc);
-      }
-    }
-  }
-  return Status::OK();
-}
-
 // ===========================================================================
 // max_pool, avg_pool
 
@@ -739,102 +514,6 @@ Status poolInferImpl(InferContext& ctx, bool isMax) {
 Status maxPoolInfer(InferContext& ctx) { return poolInferImpl(ctx, true); }
 Status avgPoolInfer(InferContext& ctx) { return poolInferImpl(ctx, false); }
 
-/// Taps t in [0, k) of a window starting at `start` with dilation d whose
-/// position start + t * d lies in [lo, hi]: the range [first, last] (empty if first > last).
-std::pair<int64_t, int64_t> tapRange(int64_t start, int64_t d, int64_t k, int64_t lo, int64_t hi) {
-  const int64_t first = std::max<int64_t>(0, ceilDiv(lo - start, d));
-  const int64_t last = std::min<int64_t>(k - 1, floorDiv(hi - start, d));
-  return {first, last};
-}
-
-Status poolKernelImpl(KernelContext& ctx, bool isMax) {
-  SY_RETURN_IF_ERROR(validateInputs(ctx));
-  const std::string& op = ctx.schema().name;
-  const Tensor& x = ctx.input(0);
-  const std::vector<int64_t> ks = ctx.getInts("kernel_shape");
-  const size_t r = ks.size();
-  SY_ASSIGN_OR_RETURN(Window win, readWindow(ctx, op, static_cast<int64_t>(r)));
-  const bool includePad = !isMax && ctx.getInt("count_include_pad") == 1;
-  const int64_t N = x.dim(0), C = x.dim(1);
-  const Shape inSp(x.shape().begin() + 2, x.shape().end());
-  Shape outSp(r);
-  std::vector<Axis> axes(r);
-  for (size_t i = 0; i < r; ++i) {
-    SY_ASSIGN_OR_RETURN(axes[i], forwardAxis(op, win, i, inSp[i], ks[i]));
-    outSp[i] = axes[i].out;
-  }
-  Shape outShape = {N, C};
-  outShape.insert(outShape.end(), outSp.begin(), outSp.end());
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, x.dtype(), outShape));
-  if (y.numel() == 0) return Status::OK();
-  const std::vector<double> xv = ops::tensorToDoubles(x);
-  const int64_t inSize = product(inSp), outSize = product(outSp);
-  // A window with no input element (possible with dilation or large pads):
-  // max gives the dtype's lowest value, avg gives NaN (0 / 0).
-  const double lowest = x.dtype() == DType::I8 ? -128.0 : -std::numeric_limits<double>::infinity();
-  std::vector<int64_t> oc, first(r), last(r), t(r);
-  for (int64_t nc = 0; nc < N * C; ++nc) {
-    for (int64_t o = 0; o < outSize; ++o) {
-      ops::unravelIndex(o, outSp, oc);
-      bool empty = false;
-      double padCount = 1;  // a double: the product of huge padded windows may exceed int64
-      for (size_t i = 0; i < r; ++i) {
-        const int64_t s = win.strides[i], d = win.dilations[i];
-        const int64_t start = oc[i] * s - axes[i].padBegin;
-        std::tie(first[i], last[i]) = tapRange(start, d, ks[i], 0, inSp[i] - 1);
-        if (first[i] > last[i]) empty = true;
-        // Taps inside the padded input [-padBegin, in + padEnd): the count_include_pad divisor.
-        const auto [pf, pl] = tapRange(start, d, ks[i], -axes[i].padBegin, inSp[i] + axes[i].padEnd - 1);
-        padCount *= static_cast<double>(std::max<int64_t>(0, pl - pf + 1));
-      }
-      double result;
-      if (empty) {
-        result = isMax ? lowest : (includePad && padCount > 0 ? 0.0 : std::nan(""));
-      } else {
-        double best = lowest, sum = 0;
-        int64_t count = 0;
-        t = first;
-        for (bool done = false; !done;) {  // odometer over the valid taps
-          int64_t xoff = 0;
-          for (size_t i = 0; i < r; ++i) {
-            const int64_t pos = oc[i] * win.strides[i] - axes[i].padBegin + t[i] * win.dilations[i];
-            xoff = xoff * inSp[i] + pos;
-          }
-          const double v = xv[static_cast<size_t>(nc * inSize + xoff)];
-          if (isMax) {
-            if (v > best || std::isnan(v)) best = v;
-          } else {
-            sum += v;
-          }
-          ++count;
-          for (size_t i = r;;) {
-            if (i == 0) {
-              done = true;
-              break;
-            }
-            --i;
-            if (t[i] < last[i]) {
-              ++t[i];
-              break;
-            }
-            t[i] = first[i];
-          }
-        }
-        if (isMax) {
-          result = best;
-        } else {
-          result = sum / (includePad ? padCount : static_cast<double>(count));
-        }
-      }
-      y.setDouble(nc * outSize + o, result);
-    }
-  }
-  return Status::OK();
-}
-
-Status maxPoolKernel(KernelContext& ctx) { return poolKernelImpl(ctx, true); }
-Status avgPoolKernel(KernelContext& ctx) { return poolKernelImpl(ctx, false); }
-
 // ===========================================================================
 // global_avg_pool, global_max_pool
 
@@ -855,34 +534,6 @@ Status globalPoolInferImpl(InferContext& ctx, bool isMax) {
 
 Status globalMaxPoolInfer(InferContext& ctx) { return globalPoolInferImpl(ctx, true); }
 Status globalAvgPoolInfer(InferContext& ctx) { return globalPoolInferImpl(ctx, false); }
-
-Status globalPoolKernelImpl(KernelContext& ctx, bool isMax) {
-  SY_RETURN_IF_ERROR(validateInputs(ctx));
-  const Tensor& x = ctx.input(0);
-  Shape outShape(x.shape().size(), 1);
-  outShape[0] = x.dim(0);
-  outShape[1] = x.dim(1);
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, x.dtype(), outShape));
-  const int64_t NC = x.dim(0) * x.dim(1);
-  if (NC == 0) return Status::OK();
-  const int64_t inner = product(x.shape(), 2);
-  const std::vector<double> xv = ops::tensorToDoubles(x);
-  const double lowest = x.dtype() == DType::I8 ? -128.0 : -std::numeric_limits<double>::infinity();
-  for (int64_t nc = 0; nc < NC; ++nc) {
-    double best = lowest, sum = 0;
-    for (int64_t j = 0; j < inner; ++j) {
-      const double v = xv[static_cast<size_t>(nc * inner + j)];
-      if (v > best || std::isnan(v)) best = v;
-      sum += v;
-    }
-    // An empty spatial extent gives the lowest value (max) or NaN (avg, 0 / 0).
-    y.setDouble(nc, isMax ? best : (inner == 0 ? std::nan("") : sum / static_cast<double>(inner)));
-  }
-  return Status::OK();
-}
-
-Status globalMaxPoolKernel(KernelContext& ctx) { return globalPoolKernelImpl(ctx, true); }
-Status globalAvgPoolKernel(KernelContext& ctx) { return globalPoolKernelImpl(ctx, false); }
 
 // ===========================================================================
 // Schemas
@@ -923,7 +574,6 @@ void registerNnOps(OpRegistry& r) {
     s.outputNames = {"y"};
     s.dtypes = kMatmulTypes;
     s.infer = matmulInfer;
-    s.kernel = matmulKernel;
     r.add(std::move(s));
   }
   {
@@ -942,7 +592,6 @@ void registerNnOps(OpRegistry& r) {
                intAttr("transB", 0, "1: use b transposed ([N, K])")};
     s.dtypes = ops::kFloatTypes;
     s.infer = gemmInfer;
-    s.kernel = gemmKernel;
     r.add(std::move(s));
   }
   {
@@ -963,7 +612,6 @@ void registerNnOps(OpRegistry& r) {
                stridesAttr()};
     s.dtypes = ops::kFloatTypes;
     s.infer = convInfer;
-    s.kernel = convKernel;
     r.add(std::move(s));
   }
   {
@@ -988,7 +636,6 @@ void registerNnOps(OpRegistry& r) {
                stridesAttr()};
     s.dtypes = ops::kFloatTypes;
     s.infer = convTransposeInfer;
-    s.kernel = convTransposeKernel;
     r.add(std::move(s));
   }
   {
@@ -1008,7 +655,6 @@ void registerNnOps(OpRegistry& r) {
                stridesAttr()};
     s.dtypes = kMaxPoolTypes;
     s.infer = maxPoolInfer;
-    s.kernel = maxPoolKernel;
     r.add(std::move(s));
   }
   {
@@ -1031,7 +677,6 @@ void registerNnOps(OpRegistry& r) {
                stridesAttr()};
     s.dtypes = ops::kFloatTypes;
     s.infer = avgPoolInfer;
-    s.kernel = avgPoolKernel;
     r.add(std::move(s));
   }
   {
@@ -1044,7 +689,6 @@ void registerNnOps(OpRegistry& r) {
     s.outputNames = {"y"};
     s.dtypes = ops::kFloatTypes;
     s.infer = globalAvgPoolInfer;
-    s.kernel = globalAvgPoolKernel;
     r.add(std::move(s));
   }
   {
@@ -1057,7 +701,6 @@ void registerNnOps(OpRegistry& r) {
     s.outputNames = {"y"};
     s.dtypes = kMaxPoolTypes;
     s.infer = globalMaxPoolInfer;
-    s.kernel = globalMaxPoolKernel;
     r.add(std::move(s));
   }
 }

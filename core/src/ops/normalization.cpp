@@ -1,9 +1,10 @@
 // Normalisation ops: batch_norm (inference mode), layer_norm, instance_norm.
 //
-// Reference kernels: plain loops in double, two-pass mean and population
-// variance. Shape checks are written once on Types and used both by inference
-// (where dims may be symbolic) and by the kernels (on the concrete shapes), so a
-// mismatch the static types could not see is still an error at run time.
+// Schemas only (arity, attributes, dtypes, inference): the kernels are the
+// SDK's portable kernels (sdk/kernels, Note [one kernel library] in
+// core/src/portable_kernels.cpp).
+// A mismatch the static types could not see (symbolic dims) is an error of the
+// kernel at run time.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -111,102 +112,6 @@ std::vector<Type> inputTypes(const InferContext& ctx) {
   for (size_t i = 0; i < ctx.numInputs(); ++i) types.push_back(ctx.inputType(i));
   return types;
 }
-std::vector<Type> inputTypes(const KernelContext& ctx) {
-  std::vector<Type> types;
-  for (size_t i = 0; i < ctx.numInputs(); ++i) types.push_back(typeOf(ctx.input(i)));
-  return types;
-}
-
-int64_t spanNumel(const Shape& shape, size_t begin, size_t end) {
-  int64_t n = 1;
-  for (size_t i = begin; i < end; ++i) n *= shape[i];
-  return n;
-}
-
-// ---------------------------------------------------------------------------
-// Kernels
-
-Status batchNormKernel(KernelContext& ctx) {
-  SY_RETURN_IF_ERROR(checkChannelParams(ctx.schema(), inputTypes(ctx)));
-  SY_ASSIGN_OR_RETURN(const double eps, readEpsilon(ctx));
-  const Tensor& x = ctx.input(0);
-  const Tensor &scale = ctx.input(1), &bias = ctx.input(2), &mean = ctx.input(3), &var = ctx.input(4);
-  const int64_t n = x.dim(0), c = x.dim(1);
-  const int64_t inner = spanNumel(x.shape(), 2, x.shape().size());
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, x.dtype(), x.shape()));
-  for (int64_t ch = 0; ch < c; ++ch) {
-    const double s = scale.getDouble(ch), b = bias.getDouble(ch), m = mean.getDouble(ch);
-    const double denom = std::sqrt(var.getDouble(ch) + eps);
-    for (int64_t b0 = 0; b0 < n; ++b0)
-      for (int64_t k = 0; k < inner; ++k) {
-        const int64_t i = (b0 * c + ch) * inner + k;
-        y.setDouble(i, s * (x.getDouble(i) - m) / denom + b);
-      }
-  }
-  return Status::OK();
-}
-
-Status instanceNormKernel(KernelContext& ctx) {
-  SY_RETURN_IF_ERROR(checkChannelParams(ctx.schema(), inputTypes(ctx)));
-  SY_ASSIGN_OR_RETURN(const double eps, readEpsilon(ctx));
-  const Tensor& x = ctx.input(0);
-  const Tensor &scale = ctx.input(1), &bias = ctx.input(2);
-  const int64_t n = x.dim(0), c = x.dim(1);
-  const int64_t inner = spanNumel(x.shape(), 2, x.shape().size());
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, x.dtype(), x.shape()));
-  if (inner == 0) return Status::OK();
-  for (int64_t b0 = 0; b0 < n; ++b0)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      const int64_t base = (b0 * c + ch) * inner;
-      double sum = 0;
-      for (int64_t k = 0; k < inner; ++k) sum += x.getDouble(base + k);
-      const double m = sum / static_cast<double>(inner);
-      double sq = 0;
-      for (int64_t k = 0; k < inner; ++k) {
-        const double d = x.getDouble(base + k) - m;
-        sq += d * d;
-      }
-      const double denom = std::sqrt(sq / static_cast<double>(inner) + eps);
-      const double s = scale.getDouble(ch), b = bias.getDouble(ch);
-      for (int64_t k = 0; k < inner; ++k) y.setDouble(base + k, s * (x.getDouble(base + k) - m) / denom + b);
-    }
-  return Status::OK();
-}
-
-Status layerNormKernel(KernelContext& ctx) {
-  SY_RETURN_IF_ERROR(checkLayerNorm(ctx, inputTypes(ctx)));
-  SY_ASSIGN_OR_RETURN(const double eps, readEpsilon(ctx));
-  const Tensor& x = ctx.input(0);
-  const Tensor& scale = ctx.input(1);
-  const bool hasBias = ctx.numInputs() > 2;
-  SY_ASSIGN_OR_RETURN(const int64_t axis, normalizeAxisOrScalar(ctx.getInt("axis"), x.rank()));
-  const size_t ax = static_cast<size_t>(axis);
-  const Shape normShape(x.shape().begin() + static_cast<std::ptrdiff_t>(ax), x.shape().end());
-  const int64_t outer = spanNumel(x.shape(), 0, ax);
-  const int64_t group = spanNumel(x.shape(), ax, x.shape().size());
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, x.dtype(), x.shape()));
-  if (group == 0) return Status::OK();
-  const ops::BroadcastIndexer scaleAt(scale.shape(), normShape);
-  const ops::BroadcastIndexer biasAt(hasBias ? ctx.input(2).shape() : normShape, normShape);
-  for (int64_t o = 0; o < outer; ++o) {
-    const int64_t base = o * group;
-    double sum = 0;
-    for (int64_t k = 0; k < group; ++k) sum += x.getDouble(base + k);
-    const double m = sum / static_cast<double>(group);
-    double sq = 0;
-    for (int64_t k = 0; k < group; ++k) {
-      const double d = x.getDouble(base + k) - m;
-      sq += d * d;
-    }
-    const double denom = std::sqrt(sq / static_cast<double>(group) + eps);
-    for (int64_t k = 0; k < group; ++k) {
-      double v = (x.getDouble(base + k) - m) / denom * scale.getDouble(scaleAt(k));
-      if (hasBias) v += ctx.input(2).getDouble(biasAt(k));
-      y.setDouble(base + k, v);
-    }
-  }
-  return Status::OK();
-}
 
 AttrSpec epsilonAttr() {
   return AttrSpec{"epsilon", AttrKind::Float, Attribute(1e-5), false,
@@ -233,7 +138,6 @@ void registerNormalizationOps(OpRegistry& r) {
       ctx.setOutputType(0, ctx.inputType(0));
       return Status::OK();
     };
-    s.kernel = batchNormKernel;
     r.add(std::move(s));
   }
   {
@@ -256,7 +160,6 @@ void registerNormalizationOps(OpRegistry& r) {
       ctx.setOutputType(0, ctx.inputType(0));
       return Status::OK();
     };
-    s.kernel = layerNormKernel;
     r.add(std::move(s));
   }
   {
@@ -276,7 +179,6 @@ void registerNormalizationOps(OpRegistry& r) {
       ctx.setOutputType(0, ctx.inputType(0));
       return Status::OK();
     };
-    s.kernel = instanceNormKernel;
     r.add(std::move(s));
   }
 }

@@ -1,8 +1,8 @@
 // Reductions (reduce_sum/mean/max/min/prod), argmax/argmin, softmax/log_softmax.
 //
-// The kernels are deliberately plain loops: they are the reference oracle that
-// every optimised backend is compared with. Floats accumulate in double; ints in
-// int64 (sum and prod wrap modulo 2^64, then to the output dtype, like a cast).
+// Schemas only (arity, attributes, dtypes, inference): the kernels are the
+// SDK's portable kernels (sdk/kernels, Note [one kernel library] in
+// core/src/portable_kernels.cpp).
 #include <cmath>
 #include <limits>
 #include <string>
@@ -31,13 +31,6 @@ Result<bool> readFlag(const AttrReader& ctx, std::string_view name) {
   if (v != 0 && v != 1)
     return invalidArgument("op '", ctx.schema().name, "': attribute '", name, "' must be 0 or 1, got ", v);
   return v == 1;
-}
-
-/// Product of shape[begin, end).
-int64_t spanNumel(const Shape& shape, int64_t begin, int64_t end) {
-  int64_t n = 1;
-  for (int64_t i = begin; i < end; ++i) n *= shape[static_cast<size_t>(i)];
-  return n;
 }
 
 /// Builds the output type from dims; a scalar input with a rank-0 result stays a scalar.
@@ -128,109 +121,6 @@ Status inferReduce(InferContext& ctx, ReduceKind kind) {
   return Status::OK();
 }
 
-Status kernelReduce(KernelContext& ctx, ReduceKind kind) {
-  const OpSchema& schema = ctx.schema();
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(const ReducePlan p, readReducePlan(ctx));
-  if (p.identity) {
-    ctx.setOutput(0, x);
-    return Status::OK();
-  }
-  const int64_t rank = x.rank();
-  SY_ASSIGN_OR_RETURN(const std::vector<bool> mask, reducedMask(schema, p, rank));
-
-  // Output shape with kept (size-1) reduced dims; its flat index equals the
-  // flat index of the squeezed shape.
-  Shape keptShape(x.shape());
-  Shape outShape;
-  int64_t count = 1;  // elements per output
-  for (int64_t d = 0; d < rank; ++d) {
-    const size_t i = static_cast<size_t>(d);
-    if (mask[i]) {
-      count *= x.dim(d);
-      keptShape[i] = 1;
-      if (p.keepdims) outShape.push_back(1);
-    } else {
-      outShape.push_back(x.dim(d));
-    }
-  }
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, x.dtype(), outShape));
-  const int64_t nOut = y.numel();
-  if (nOut == 0) return Status::OK();
-  if (count == 0 && emptyReductionIsError(kind, x.dtype()))
-    return invalidArgument(opPrefix(schema), ": cannot reduce zero elements of integer type ",
-                           dtypeName(x.dtype()), " (input ", x.typeString(), ")");
-
-  const std::vector<int64_t> keptStrides = rowMajorStrides(keptShape);
-  std::vector<int64_t> coords;
-  auto outIndex = [&](int64_t flat) {
-    ops::unravelIndex(flat, x.shape(), coords);
-    int64_t o = 0;
-    for (size_t d = 0; d < coords.size(); ++d)
-      if (!mask[d]) o += coords[d] * keptStrides[d];
-    return o;
-  };
-
-  const size_t n = static_cast<size_t>(nOut);
-  if (isFloat(x.dtype())) {
-    double init = 0;
-    if (kind == ReduceKind::Prod) init = 1;
-    if (kind == ReduceKind::Max) init = -std::numeric_limits<double>::infinity();
-    if (kind == ReduceKind::Min) init = std::numeric_limits<double>::infinity();
-    std::vector<double> acc(n, init);
-    for (int64_t i = 0; i < x.numel(); ++i) {
-      double& a = acc[static_cast<size_t>(outIndex(i))];
-      const double v = x.getDouble(i);
-      switch (kind) {
-        case ReduceKind::Sum:
-        case ReduceKind::Mean: a += v; break;
-        case ReduceKind::Prod: a *= v; break;
-        case ReduceKind::Max:
-          if (std::isnan(v) || v > a) a = v;  // once NaN, stays NaN
-          break;
-        case ReduceKind::Min:
-          if (std::isnan(v) || v < a) a = v;
-          break;
-      }
-    }
-    for (size_t o = 0; o < n; ++o) {
-      double v = acc[o];
-      if (kind == ReduceKind::Mean)
-        v = count == 0 ? std::numeric_limits<double>::quiet_NaN() : v / static_cast<double>(count);
-      y.setDouble(static_cast<int64_t>(o), v);
-    }
-  } else {
-    // Sum/prod in uint64 so that overflow wraps instead of being UB.
-    uint64_t initU = kind == ReduceKind::Prod ? 1 : 0;
-    std::vector<uint64_t> accU(n, initU);
-    int64_t initI = kind == ReduceKind::Max ? std::numeric_limits<int64_t>::min()
-                                            : std::numeric_limits<int64_t>::max();
-    std::vector<int64_t> accI(n, initI);
-    for (int64_t i = 0; i < x.numel(); ++i) {
-      const size_t o = static_cast<size_t>(outIndex(i));
-      const int64_t v = x.getInt(i);
-      switch (kind) {
-        case ReduceKind::Sum:
-        case ReduceKind::Mean: accU[o] += static_cast<uint64_t>(v); break;
-        case ReduceKind::Prod: accU[o] *= static_cast<uint64_t>(v); break;
-        case ReduceKind::Max: accI[o] = v > accI[o] ? v : accI[o]; break;
-        case ReduceKind::Min: accI[o] = v < accI[o] ? v : accI[o]; break;
-      }
-    }
-    for (size_t o = 0; o < n; ++o) {
-      int64_t v;
-      switch (kind) {
-        case ReduceKind::Sum:
-        case ReduceKind::Prod: v = static_cast<int64_t>(accU[o]); break;
-        case ReduceKind::Mean: v = static_cast<int64_t>(accU[o]) / count; break;  // truncates toward zero
-        default: v = accI[o]; break;
-      }
-      y.setInt(static_cast<int64_t>(o), v);
-    }
-  }
-  return Status::OK();
-}
-
 std::vector<AttrSpec> reduceAttrs() {
   return {
       AttrSpec{"axes", AttrKind::Ints, Attribute(std::vector<int64_t>{}), false,
@@ -274,54 +164,6 @@ Status inferArg(InferContext& ctx) {
   return Status::OK();
 }
 
-/// argmax (isMax) or argmin. NaN counts as the extreme value for both (like NumPy),
-/// so the result is the index of the first (or last) NaN when there is one.
-Status kernelArg(KernelContext& ctx, bool isMax) {
-  const OpSchema& schema = ctx.schema();
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(const bool keepdims, readFlag(ctx, "keepdims"));
-  SY_ASSIGN_OR_RETURN(const bool selectLast, readFlag(ctx, "select_last_index"));
-  auto axisR = normalizeAxisOrScalar(ctx.getInt("axis"), x.rank());
-  if (!axisR.ok()) return axisR.status().withContext(opPrefix(schema));
-  const int64_t axis = *axisR;
-  const int64_t rank = x.rank();
-  const int64_t len = rank == 0 ? 1 : x.dim(axis);
-  if (len == 0)
-    return invalidArgument(opPrefix(schema), ": axis ", axis, " of ", x.typeString(), " is empty");
-  const int64_t outer = rank == 0 ? 1 : spanNumel(x.shape(), 0, axis);
-  const int64_t inner = rank == 0 ? 1 : spanNumel(x.shape(), axis + 1, rank);
-  Shape outShape;
-  for (int64_t d = 0; d < rank; ++d) {
-    if (d != axis) outShape.push_back(x.dim(d));
-    else if (keepdims) outShape.push_back(1);
-  }
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, DType::I64, outShape));
-  const bool fl = isFloat(x.dtype());
-  // Returns true when candidate `v` should replace the current best `b`.
-  auto better = [&](int64_t vi, int64_t bi) {
-    if (fl) {
-      const double v = x.getDouble(vi), b = x.getDouble(bi);
-      if (std::isnan(b)) return selectLast && std::isnan(v);
-      if (std::isnan(v)) return true;
-      if (v == b) return selectLast;
-      return isMax ? v > b : v < b;
-    }
-    const int64_t v = x.getInt(vi), b = x.getInt(bi);
-    if (v == b) return selectLast;
-    return isMax ? v > b : v < b;
-  };
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t in = 0; in < inner; ++in) {
-      const int64_t base = o * len * inner + in;
-      int64_t best = 0;
-      for (int64_t k = 1; k < len; ++k)
-        if (better(base + k * inner, base + best * inner)) best = k;
-      y.setInt(o * inner + in, best);
-    }
-  }
-  return Status::OK();
-}
-
 std::vector<AttrSpec> argAttrs() {
   return {
       AttrSpec{"axis", AttrKind::Int, Attribute(int64_t{0}), false, "Axis to search (negative counts from the end)."},
@@ -344,39 +186,6 @@ Status inferSoftmax(InferContext& ctx) {
     if (!axis.ok()) return axis.status().withContext(opPrefix(schema));
   }
   ctx.setOutputType(0, x);
-  return Status::OK();
-}
-
-Status kernelSoftmax(KernelContext& ctx, bool isLog) {
-  const OpSchema& schema = ctx.schema();
-  const Tensor& x = ctx.input(0);
-  auto axisR = normalizeAxisOrScalar(ctx.getInt("axis"), x.rank());
-  if (!axisR.ok()) return axisR.status().withContext(opPrefix(schema));
-  const int64_t axis = *axisR;
-  const int64_t rank = x.rank();
-  const int64_t len = rank == 0 ? 1 : x.dim(axis);
-  const int64_t outer = rank == 0 ? 1 : spanNumel(x.shape(), 0, axis);
-  const int64_t inner = rank == 0 ? 1 : spanNumel(x.shape(), axis + 1, rank);
-  SY_ASSIGN_OR_RETURN(Tensor y, ctx.allocateOutput(0, x.dtype(), x.shape()));
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t in = 0; in < inner; ++in) {
-      const int64_t base = o * len * inner + in;
-      double m = -std::numeric_limits<double>::infinity();
-      for (int64_t k = 0; k < len; ++k) {
-        const double v = x.getDouble(base + k * inner);
-        if (std::isnan(v) || v > m) m = v;
-        if (std::isnan(m)) break;
-      }
-      double sum = 0;
-      for (int64_t k = 0; k < len; ++k) sum += std::exp(x.getDouble(base + k * inner) - m);
-      const double logSum = std::log(sum);
-      for (int64_t k = 0; k < len; ++k) {
-        const int64_t i = base + k * inner;
-        const double shifted = x.getDouble(i) - m;
-        y.setDouble(i, isLog ? shifted - logSum : std::exp(shifted) / sum);
-      }
-    }
-  }
   return Status::OK();
 }
 
@@ -413,7 +222,6 @@ void registerReductionOps(OpRegistry& r) {
     s.attrs = reduceAttrs();
     s.dtypes = ops::kNumericTypes;
     s.infer = [kind](InferContext& ctx) { return inferReduce(ctx, kind); };
-    s.kernel = [kind](KernelContext& ctx) { return kernelReduce(ctx, kind); };
     r.add(std::move(s));
   }
 
@@ -431,7 +239,6 @@ void registerReductionOps(OpRegistry& r) {
     s.attrs = argAttrs();
     s.dtypes = ops::kNumericTypes;
     s.infer = inferArg;
-    s.kernel = [isMax](KernelContext& ctx) { return kernelArg(ctx, isMax); };
     r.add(std::move(s));
   }
 
@@ -448,7 +255,6 @@ void registerReductionOps(OpRegistry& r) {
                         "Axis to normalise along (negative counts from the end)."}};
     s.dtypes = ops::kFloatTypes;
     s.infer = inferSoftmax;
-    s.kernel = [isLog](KernelContext& ctx) { return kernelSoftmax(ctx, isLog); };
     r.add(std::move(s));
   }
 }

@@ -2,9 +2,11 @@
 // squeeze, unsqueeze, expand, flatten, pad, tile, shape, range, constant,
 // constant_of_shape, identity and resize.
 //
-// The kernels are the reference oracle: plain loops that copy elements byte-wise
-// (dtypeSize bytes at a time), so every dtype goes through the same code. Output
-// shapes are computed by the same helpers in inference and in the kernels.
+// Schemas only (arity, attributes, dtypes, inference): the kernels are the
+// SDK's portable kernels (sdk/kernels, Note [one kernel library] in
+// core/src/portable_kernels.cpp).
+// `constant` keeps a core kernel (OpSchema::kernel): it is not a kernel of the
+// portable library (constants are values of the ABI view).
 
 #include <algorithm>
 #include <cmath>
@@ -47,15 +49,6 @@ std::string inputLabel(const OpSchema& s, size_t i) {
   return i < s.inputNames.size() ? s.inputNames[i] : "input " + std::to_string(i);
 }
 
-std::string dimsToString(const std::vector<Dim>& dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) {
-    if (i) s += ", ";
-    s += dims[i].toString();
-  }
-  return s + "]";
-}
-
 bool checkedMul(int64_t a, int64_t b, int64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
 bool checkedAdd(int64_t a, int64_t b, int64_t& out) { return !__builtin_add_overflow(a, b, &out); }
 
@@ -66,57 +59,11 @@ std::vector<Dim> toDims(const Shape& s) {
   return d;
 }
 
-Result<Shape> toShape(std::string_view op, const std::vector<Dim>& dims) {
-  Shape s;
-  s.reserve(dims.size());
-  for (const Dim& d : dims) {
-    if (!d.isStatic()) return internalError("op '", op, "': output shape ", dimsToString(dims), " is not static");
-    s.push_back(d.value());
-  }
-  return s;
-}
-
-int64_t product(const Shape& s, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t i = begin; i < end; ++i) p *= s[i];
-  return p;
-}
-
 /// A tensor type of `len` unknown dims (len < 0: unknown rank).
 Result<Type> unknownDimsType(std::string_view op, DType dtype, int64_t len) {
   if (len < 0) return Type::tensorUnranked(dtype);
   if (len > kMaxRank) return opError(op, "output rank ", len, " is larger than the supported maximum ", kMaxRank);
   return Type::tensor(dtype, std::vector<Dim>(static_cast<size_t>(len)));
-}
-
-const char* bytesOf(const Tensor& t) { return static_cast<const char*>(t.data()); }
-char* mutableBytesOf(const Tensor& t) { return static_cast<char*>(t.mutableData()); }
-
-/// Copies `count` elements from src[srcIndex...] to dst[dstIndex...] (same dtype).
-void copyElements(const Tensor& dst, int64_t dstIndex, const Tensor& src, int64_t srcIndex, int64_t count) {
-  if (count <= 0) return;
-  const size_t es = dtypeSize(src.dtype());
-  std::memcpy(mutableBytesOf(dst) + static_cast<size_t>(dstIndex) * es,
-              bytesOf(src) + static_cast<size_t>(srcIndex) * es, static_cast<size_t>(count) * es);
-}
-
-/// Fills the dense tensor `out`: the element at output coordinate c is read from
-/// in[base + sum_i c_i * strides[i]].
-void stridedCopy(const Tensor& out, const Tensor& in, int64_t base, const std::vector<int64_t>& strides) {
-  const Shape& shape = out.shape();
-  const int64_t n = out.numel();
-  if (n == 0) return;
-  std::vector<int64_t> coord(shape.size(), 0);
-  int64_t src = base;
-  for (int64_t flat = 0; flat < n; ++flat) {
-    copyElements(out, flat, in, src, 1);
-    for (size_t i = shape.size(); i-- > 0;) {
-      src += strides[i];
-      if (++coord[i] < shape[i]) break;
-      src -= strides[i] * shape[i];
-      coord[i] = 0;
-    }
-  }
 }
 
 /// Checks that input `i` is a 1-D tensor with one of `allowed` dtypes. Returns its
@@ -247,17 +194,6 @@ Status inferReshape(InferContext& ctx) {
   return Status::OK();
 }
 
-Status kernelReshape(KernelContext& ctx) {
-  const std::string& op = ctx.schema().name;
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(std::vector<Dim> dims,
-                      reshapeDims(op, typeOf(x), tensorToInts(ctx.input(1)), ctx.getInt("allowzero") != 0));
-  SY_ASSIGN_OR_RETURN(Shape shape, toShape(op, dims));
-  SY_ASSIGN_OR_RETURN(Tensor out, x.reshaped(std::move(shape)));
-  ctx.setOutput(0, std::move(out));
-  return Status::OK();
-}
-
 // ---------------------------------------------------------------------------
 // transpose
 
@@ -291,21 +227,6 @@ Status inferTranspose(InferContext& ctx) {
   std::vector<Dim> dims;
   for (int64_t a : p) dims.push_back(in.dim(a));
   ctx.setOutputType(0, Type::tensor(in.dtype(), std::move(dims)));
-  return Status::OK();
-}
-
-Status kernelTranspose(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(std::vector<int64_t> p, transposePerm(ctx.schema().name, ctx.getInts("perm"), x.rank()));
-  const std::vector<int64_t> inStrides = rowMajorStrides(x.shape());
-  Shape outShape;
-  std::vector<int64_t> strides;
-  for (int64_t a : p) {
-    outShape.push_back(x.dim(a));
-    strides.push_back(inStrides[static_cast<size_t>(a)]);
-  }
-  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), std::move(outShape)));
-  stridedCopy(out, x, 0, strides);
   return Status::OK();
 }
 
@@ -364,49 +285,6 @@ Status inferConcat(InferContext& ctx) {
   if (sumStatic) out[static_cast<size_t>(axis)] = Dim(sum);
   else if (ctx.numInputs() == 1) out[static_cast<size_t>(axis)] = ctx.inputType(0).dim(axis);
   ctx.setOutputType(0, Type::tensor(dtype, std::move(out)));
-  return Status::OK();
-}
-
-/// The normalised `axis` attribute for a run-time input of rank `rank`. Kernels
-/// check it again because inference may have seen only an unknown rank.
-Result<int64_t> kernelAxis(const KernelContext& ctx, int64_t rank) {
-  if (rank == 0) return opError(ctx.schema().name, "the input must have rank >= 1");
-  auto axis = normalizeAxis(ctx.getInt("axis"), rank);
-  if (!axis.ok()) return axis.status().withContext(detail::concat("op '", ctx.schema().name, "'"));
-  return axis;
-}
-
-Status kernelConcat(KernelContext& ctx) {
-  const std::string& op = ctx.schema().name;
-  const Tensor& x0 = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(const int64_t axis, kernelAxis(ctx, x0.rank()));
-  Shape outShape = x0.shape();
-  outShape[static_cast<size_t>(axis)] = 0;
-  for (size_t i = 0; i < ctx.numInputs(); ++i) {
-    const Tensor& x = ctx.input(i);
-    if (x.dtype() != x0.dtype() || x.rank() != x0.rank())
-      return opError(op, "input ", i, " is ", x.typeString(), ", incompatible with input 0 ", x0.typeString());
-    for (int64_t d = 0; d < x.rank(); ++d)
-      if (d != axis && x.dim(d) != x0.dim(d))
-        return opError(op, "input ", i, " is ", x.typeString(), ", incompatible with input 0 ", x0.typeString(),
-                       " (only dim ", axis, " may differ)");
-    if (!checkedAdd(outShape[static_cast<size_t>(axis)], x.dim(axis), outShape[static_cast<size_t>(axis)]))
-      return opError(op, "concatenated dim overflows 64 bits");
-  }
-  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x0.dtype(), outShape));
-  const int64_t outer = product(outShape, 0, static_cast<size_t>(axis));
-  const int64_t inner = product(outShape, static_cast<size_t>(axis) + 1, outShape.size());
-  const int64_t outChunk = outShape[static_cast<size_t>(axis)] * inner;
-  if (outChunk == 0) return Status::OK();
-  for (int64_t o = 0; o < outer; ++o) {
-    int64_t offset = o * outChunk;
-    for (size_t i = 0; i < ctx.numInputs(); ++i) {
-      const Tensor& x = ctx.input(i);
-      const int64_t chunk = x.dim(axis) * inner;
-      copyElements(out, offset, x, o * chunk, chunk);
-      offset += chunk;
-    }
-  }
   return Status::OK();
 }
 
@@ -471,28 +349,6 @@ Status inferSplit(InferContext& ctx) {
     std::vector<Dim> dims = in.dims();
     dims[static_cast<size_t>(axis)] = sizes[i];
     ctx.setOutputType(i, Type::tensor(in.dtype(), std::move(dims)));
-  }
-  return Status::OK();
-}
-
-Status kernelSplit(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(const int64_t axis, kernelAxis(ctx, x.rank()));
-  const size_t ax = static_cast<size_t>(axis);
-  SY_ASSIGN_OR_RETURN(std::vector<int64_t> sizes,
-                      splitSizes(ctx.schema().name, x.dim(axis), ctx.numOutputs(),
-                                 ctx.numInputs() > 1 ? &ctx.input(1) : nullptr));
-  const int64_t outer = product(x.shape(), 0, ax);
-  const int64_t inner = product(x.shape(), ax + 1, x.shape().size());
-  const int64_t inChunk = x.dim(axis) * inner;
-  int64_t offset = 0;
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    Shape s = x.shape();
-    s[ax] = sizes[i];
-    SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(i, x.dtype(), s));
-    const int64_t chunk = sizes[i] * inner;
-    for (int64_t o = 0; o < outer; ++o) copyElements(out, o * chunk, x, o * inChunk + offset, chunk);
-    offset += chunk;
   }
   return Status::OK();
 }
@@ -608,34 +464,6 @@ Status inferSlice(InferContext& ctx) {
   return Status::OK();
 }
 
-Status kernelSlice(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(SliceSpec s, sliceSpec(ctx.schema().name, x.rank(), ctx.input(1), ctx.input(2),
-                                             ctx.numInputs() > 3 ? &ctx.input(3) : nullptr,
-                                             ctx.numInputs() > 4 ? &ctx.input(4) : nullptr));
-  const size_t r = static_cast<size_t>(x.rank());
-  std::vector<AxisSlice> per(r);
-  for (size_t i = 0; i < r; ++i) per[i] = AxisSlice{0, 1, x.shape()[i]};
-  for (size_t k = 0; k < s.axes.size(); ++k) {
-    const size_t a = static_cast<size_t>(s.axes[k]);
-    per[a] = clampSlice(x.shape()[a], s.starts[k], s.ends[k], s.steps[k]);
-  }
-  const std::vector<int64_t> inStrides = rowMajorStrides(x.shape());
-  Shape outShape(r);
-  std::vector<int64_t> strides(r);
-  int64_t base = 0;
-  for (size_t i = 0; i < r; ++i) {
-    outShape[i] = per[i].count;
-    // With two or more elements |step| < dim, so the product fits; with one or
-    // none the step is never used (and may be near INT64_MAX).
-    strides[i] = per[i].count > 1 ? per[i].step * inStrides[i] : 0;
-    if (per[i].count > 0) base += per[i].start * inStrides[i];
-  }
-  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), std::move(outShape)));
-  stridedCopy(out, x, base, strides);
-  return Status::OK();
-}
-
 // ---------------------------------------------------------------------------
 // gather
 
@@ -668,31 +496,6 @@ Status inferGather(InferContext& ctx) {
   dims.insert(dims.end(), ind.dims().begin(), ind.dims().end());
   dims.insert(dims.end(), x.dims().begin() + axis + 1, x.dims().end());
   ctx.setOutputType(0, Type::tensor(x.dtype(), std::move(dims)));
-  return Status::OK();
-}
-
-Status kernelGather(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  const Tensor& ind = ctx.input(1);
-  SY_ASSIGN_OR_RETURN(const int64_t axis, kernelAxis(ctx, x.rank()));
-  const size_t ax = static_cast<size_t>(axis);
-  const int64_t n = x.dim(axis);
-  SY_RETURN_IF_ERROR(checkGatherIndices(ctx.schema().name, ind, n, axis));
-  Shape outShape(x.shape().begin(), x.shape().begin() + axis);
-  outShape.insert(outShape.end(), ind.shape().begin(), ind.shape().end());
-  outShape.insert(outShape.end(), x.shape().begin() + axis + 1, x.shape().end());
-  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), std::move(outShape)));
-  const int64_t outer = product(x.shape(), 0, ax);
-  const int64_t inner = product(x.shape(), ax + 1, x.shape().size());
-  const int64_t m = ind.numel();
-  if (inner == 0) return Status::OK();
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t j = 0; j < m; ++j) {
-      int64_t idx = ind.getInt(j);
-      if (idx < 0) idx += n;
-      copyElements(out, (o * m + j) * inner, x, (o * n + idx) * inner, inner);
-    }
-  }
   return Status::OK();
 }
 
@@ -730,16 +533,6 @@ Status inferSqueeze(InferContext& ctx) {
   return Status::OK();
 }
 
-Status kernelSqueeze(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(auto dims, squeezeDims(ctx.schema().name, typeOf(x), ctx.getInts("axes")));
-  if (!dims) return internalError("op 'squeeze': no output shape for a static input");
-  SY_ASSIGN_OR_RETURN(Shape shape, toShape(ctx.schema().name, *dims));
-  SY_ASSIGN_OR_RETURN(Tensor out, x.reshaped(std::move(shape)));
-  ctx.setOutput(0, std::move(out));
-  return Status::OK();
-}
-
 Result<std::vector<Dim>> unsqueezeDims(std::string_view op, const std::vector<Dim>& in,
                                        const std::vector<int64_t>& axes) {
   const int64_t outRank = static_cast<int64_t>(in.size() + axes.size());
@@ -762,15 +555,6 @@ Status inferUnsqueeze(InferContext& ctx) {
   }
   SY_ASSIGN_OR_RETURN(std::vector<Dim> dims, unsqueezeDims(ctx.schema().name, in.dims(), ctx.getInts("axes")));
   ctx.setOutputType(0, Type::tensor(in.dtype(), std::move(dims)));
-  return Status::OK();
-}
-
-Status kernelUnsqueeze(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(std::vector<Dim> dims, unsqueezeDims(ctx.schema().name, toDims(x.shape()), ctx.getInts("axes")));
-  SY_ASSIGN_OR_RETURN(Shape shape, toShape(ctx.schema().name, dims));
-  SY_ASSIGN_OR_RETURN(Tensor out, x.reshaped(std::move(shape)));
-  ctx.setOutput(0, std::move(out));
   return Status::OK();
 }
 
@@ -801,22 +585,8 @@ Status inferFlatten(InferContext& ctx) {
   return Status::OK();
 }
 
-Status kernelFlatten(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(std::vector<Dim> dims, flattenDims(ctx.schema().name, typeOf(x), ctx.getInt("axis")));
-  SY_ASSIGN_OR_RETURN(Shape shape, toShape(ctx.schema().name, dims));
-  SY_ASSIGN_OR_RETURN(Tensor out, x.reshaped(std::move(shape)));
-  ctx.setOutput(0, std::move(out));
-  return Status::OK();
-}
-
 Status inferIdentity(InferContext& ctx) {
   ctx.setOutputType(0, ctx.inputType(0));
-  return Status::OK();
-}
-
-Status kernelIdentity(KernelContext& ctx) {
-  ctx.setOutput(0, ctx.input(0));
   return Status::OK();
 }
 
@@ -855,18 +625,6 @@ Status inferExpand(InferContext& ctx) {
     if (d.isStatic() && d.value() != 1) dims[static_cast<size_t>(rank - x.rank() + i)] = d;
   }
   ctx.setOutputType(0, Type::tensor(x.dtype(), std::move(dims)));
-  return Status::OK();
-}
-
-Status kernelExpand(KernelContext& ctx) {
-  const std::string& op = ctx.schema().name;
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(std::vector<int64_t> s, expandShape(op, ctx.input(1)));
-  auto outShape = ops::broadcastShapes(x.shape(), s);
-  if (!outShape.ok()) return outShape.status().withContext(detail::concat("op '", op, "'"));
-  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), *outShape));
-  const ops::BroadcastIndexer index(x.shape(), *outShape);
-  for (int64_t i = 0; i < out.numel(); ++i) copyElements(out, i, x, index(i), 1);
   return Status::OK();
 }
 
@@ -956,50 +714,6 @@ Status inferPad(InferContext& ctx) {
   return Status::OK();
 }
 
-Status kernelPad(KernelContext& ctx) {
-  const std::string& op = ctx.schema().name;
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(PadMode mode, padMode(op, ctx.getString("mode")));
-  const int64_t r = x.rank();
-  SY_ASSIGN_OR_RETURN(std::vector<int64_t> pads, padValues(op, ctx.input(1), r));
-  std::vector<PadAxis> axes;
-  Shape outShape;
-  for (int64_t i = 0; i < r; ++i) {
-    SY_ASSIGN_OR_RETURN(PadAxis p, padAxis(op, mode, i, x.dim(i), pads[static_cast<size_t>(i)],
-                                           pads[static_cast<size_t>(i + r)]));
-    axes.push_back(p);
-    outShape.push_back(p.out);
-  }
-  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), outShape));
-  const Tensor* value = ctx.numInputs() > 2 ? &ctx.input(2) : nullptr;
-  if (value && (value->numel() != 1 || value->dtype() != x.dtype()))
-    return opError(op, "constant_value must be one ", dtypeName(x.dtype()), " element, got ", value->typeString());
-  const std::vector<int64_t> inStrides = rowMajorStrides(x.shape());
-  std::vector<int64_t> coord;
-  for (int64_t flat = 0; flat < out.numel(); ++flat) {
-    ops::unravelIndex(flat, outShape, coord);
-    int64_t src = 0;
-    bool inside = true;
-    for (size_t i = 0; i < axes.size(); ++i) {
-      const PadAxis& p = axes[i];
-      int64_t c = coord[i] - p.padBegin;  // position in the kept region
-      if (c < 0 || c >= p.kept) {
-        if (mode == PadMode::Constant) {
-          inside = false;
-          break;
-        }
-        if (mode == PadMode::Edge) c = std::clamp<int64_t>(c, 0, p.kept - 1);
-        else c = c < 0 ? -c : 2 * (p.kept - 1) - c;  // reflect: pads < kept, so one bounce
-      }
-      src += (p.cropBegin + c) * inStrides[i];
-    }
-    if (inside) copyElements(out, flat, x, src, 1);
-    else if (value) copyElements(out, flat, *value, 0, 1);
-    // else: zero, as allocated
-  }
-  return Status::OK();
-}
-
 // ---------------------------------------------------------------------------
 // tile
 
@@ -1047,25 +761,6 @@ Status inferTile(InferContext& ctx) {
   return Status::OK();
 }
 
-Status kernelTile(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  SY_ASSIGN_OR_RETURN(std::vector<int64_t> reps, tileRepeats(ctx.schema().name, ctx.input(1), x.rank()));
-  Shape outShape = x.shape();
-  for (size_t i = 0; i < outShape.size(); ++i)
-    if (!checkedMul(outShape[i], reps[i], outShape[i]))
-      return resourceExhausted("op 'tile': output dim ", i, " overflows 64 bits");
-  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), outShape));
-  const std::vector<int64_t> inStrides = rowMajorStrides(x.shape());
-  std::vector<int64_t> coord;
-  for (int64_t flat = 0; flat < out.numel(); ++flat) {
-    ops::unravelIndex(flat, outShape, coord);
-    int64_t src = 0;
-    for (size_t i = 0; i < coord.size(); ++i) src += (coord[i] % x.shape()[i]) * inStrides[i];
-    copyElements(out, flat, x, src, 1);
-  }
-  return Status::OK();
-}
-
 // ---------------------------------------------------------------------------
 // shape
 
@@ -1087,14 +782,6 @@ Status inferShape(InferContext& ctx) {
   }
   const auto [start, end] = shapeBounds(ctx, x.rank());
   ctx.setOutputType(0, Type::tensor(DType::I64, {Dim(end - start)}));
-  return Status::OK();
-}
-
-Status kernelShape(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  const auto [start, end] = shapeBounds(ctx, x.rank());
-  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, DType::I64, {end - start}));
-  for (int64_t i = start; i < end; ++i) out.mutableData<int64_t>()[i - start] = x.dim(i);
   return Status::OK();
 }
 
@@ -1155,24 +842,6 @@ Status inferRange(InferContext& ctx) {
   return Status::OK();
 }
 
-Status kernelRange(KernelContext& ctx) {
-  const Tensor& s = ctx.input(0);
-  const Tensor& d = ctx.input(2);
-  SY_ASSIGN_OR_RETURN(int64_t n, rangeCount(ctx.schema().name, s, ctx.input(1), d));
-  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, s.dtype(), {n}));
-  if (isFloat(s.dtype())) {
-    const double start = static_cast<float>(s.getDouble(0)), delta = static_cast<float>(d.getDouble(0));
-    for (int64_t i = 0; i < n; ++i) out.setDouble(i, start + static_cast<double>(i) * delta);
-  } else {
-    const int64_t start = s.getInt(0), delta = d.getInt(0);
-    // Wrapping arithmetic: every value lies between start and limit, but i * delta alone may not fit.
-    for (int64_t i = 0; i < n; ++i)
-      out.setInt(i, static_cast<int64_t>(static_cast<uint64_t>(start) +
-                                         static_cast<uint64_t>(i) * static_cast<uint64_t>(delta)));
-  }
-  return Status::OK();
-}
-
 // ---------------------------------------------------------------------------
 // constant / constant_of_shape
 
@@ -1215,19 +884,6 @@ Status inferConstantOfShape(InferContext& ctx) {
   }
   SY_ASSIGN_OR_RETURN(Type t, unknownDimsType(op, value.dtype(), len));
   ctx.setOutputType(0, std::move(t));
-  return Status::OK();
-}
-
-Status kernelConstantOfShape(KernelContext& ctx) {
-  const std::string& op = ctx.schema().name;
-  SY_ASSIGN_OR_RETURN(Tensor value, fillValue(op, ctx));
-  SY_ASSIGN_OR_RETURN(Shape s, constantShape(op, ctx.input(0)));
-  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, value.dtype(), std::move(s)));
-  const size_t es = dtypeSize(value.dtype());
-  bool zero = true;
-  for (size_t b = 0; b < es; ++b) zero = zero && bytesOf(value)[b] == 0;
-  if (zero) return Status::OK();  // already zero-filled
-  for (int64_t i = 0; i < out.numel(); ++i) copyElements(out, i, value, 0, 1);
   return Status::OK();
 }
 
@@ -1327,110 +983,6 @@ Status inferResize(InferContext& ctx) {
   return Status::OK();
 }
 
-/// Input coordinate of output coordinate `o` along an axis of input size `d`,
-/// output size `out` and scale `scale`.
-double sourceCoordinate(Ctm ctm, int64_t o, int64_t d, int64_t out, double scale) {
-  const double x = static_cast<double>(o);
-  switch (ctm) {
-    case Ctm::HalfPixel: return (x + 0.5) / scale - 0.5;
-    case Ctm::PytorchHalfPixel: return out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
-    case Ctm::Asymmetric: return x / scale;
-    case Ctm::AlignCorners:
-      return out == 1 ? 0.0 : x * static_cast<double>(d - 1) / static_cast<double>(out - 1);
-  }
-  return 0.0;
-}
-
-int64_t nearestIndex(NearestMode mode, double x, int64_t d) {
-  const double f = std::floor(x);
-  double r;
-  switch (mode) {
-    case NearestMode::RoundPreferFloor: r = x - f == 0.5 ? f : std::round(x); break;
-    case NearestMode::RoundPreferCeil: r = x - f == 0.5 ? f + 1 : std::round(x); break;
-    case NearestMode::Floor: r = f; break;
-    case NearestMode::Ceil: r = std::ceil(x); break;
-    default: r = f; break;
-  }
-  if (!(r >= 0)) return 0;  // also NaN
-  if (r > static_cast<double>(d - 1)) return d - 1;
-  return static_cast<int64_t>(r);
-}
-
-Status kernelResize(KernelContext& ctx) {
-  const std::string& op = ctx.schema().name;
-  const Tensor& x = ctx.input(0);
-  const Tensor& param = ctx.input(1);
-  SY_ASSIGN_OR_RETURN(ResizeConfig cfg, resizeConfig(op, ctx, x.dtype()));
-  const size_t r = static_cast<size_t>(x.rank());
-  if (param.numel() != x.rank())
-    return opError(op, "scales/sizes has ", param.numel(), " entries for an input of rank ", x.rank());
-  Shape outShape(r);
-  std::vector<ResizeAxis> axes(r);
-  for (size_t i = 0; i < r; ++i) {
-    SY_ASSIGN_OR_RETURN(axes[i], resizeAxis(op, static_cast<int64_t>(i), x.shape()[i], param));
-    outShape[i] = axes[i].out;
-  }
-  SY_ASSIGN_OR_RETURN(Tensor out, ctx.allocateOutput(0, x.dtype(), outShape));
-  if (out.numel() == 0) return Status::OK();
-  const std::vector<int64_t> inStrides = rowMajorStrides(x.shape());
-  // Per axis and output coordinate: the two neighbours and the weight of the second.
-  std::vector<std::vector<int64_t>> lo(r), hi(r);
-  std::vector<std::vector<double>> w(r);
-  for (size_t i = 0; i < r; ++i) {
-    const int64_t d = x.shape()[i], o = outShape[i];
-    lo[i].resize(static_cast<size_t>(o));
-    hi[i].resize(static_cast<size_t>(o));
-    w[i].resize(static_cast<size_t>(o));
-    for (int64_t k = 0; k < o; ++k) {
-      const double c = sourceCoordinate(cfg.ctm, k, d, o, axes[i].scale);
-      const size_t kk = static_cast<size_t>(k);
-      if (!cfg.linear) {
-        lo[i][kk] = hi[i][kk] = nearestIndex(cfg.nearest, c, d);
-        continue;
-      }
-      const double cc = std::clamp(std::isnan(c) ? 0.0 : c, 0.0, static_cast<double>(d - 1));
-      const int64_t i0 = static_cast<int64_t>(std::floor(cc));
-      lo[i][kk] = i0;
-      hi[i][kk] = std::min(i0 + 1, d - 1);
-      w[i][kk] = cc - static_cast<double>(i0);
-    }
-  }
-  std::vector<int64_t> coord;
-  std::vector<size_t> interp;
-  for (int64_t flat = 0; flat < out.numel(); ++flat) {
-    ops::unravelIndex(flat, outShape, coord);
-    int64_t base = 0;
-    interp.clear();
-    for (size_t i = 0; i < r; ++i) {
-      const size_t k = static_cast<size_t>(coord[i]);
-      base += lo[i][k] * inStrides[i];
-      if (cfg.linear && w[i][k] != 0.0) interp.push_back(i);
-    }
-    if (!cfg.linear) {
-      copyElements(out, flat, x, base, 1);
-      continue;
-    }
-    double sum = 0;
-    for (uint64_t mask = 0; mask < (uint64_t{1} << interp.size()); ++mask) {
-      double weight = 1;
-      int64_t src = base;
-      for (size_t j = 0; j < interp.size(); ++j) {
-        const size_t i = interp[j];
-        const size_t k = static_cast<size_t>(coord[i]);
-        if (mask & (uint64_t{1} << j)) {
-          weight *= w[i][k];
-          src += (hi[i][k] - lo[i][k]) * inStrides[i];
-        } else {
-          weight *= 1.0 - w[i][k];
-        }
-      }
-      sum += weight * x.getDouble(src);
-    }
-    out.setDouble(flat, sum);
-  }
-  return Status::OK();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -1444,7 +996,6 @@ void registerShapeOps(OpRegistry& r) {
     s.attrs = {attr("allowzero", AttrKind::Int, Attribute(int64_t{0}), false,
                     "1: a 0 in shape means a dim of size 0 instead of copying the input dim")};
     s.infer = inferReshape;
-    s.kernel = kernelReshape;
     r.add(std::move(s));
   }
   {
@@ -1452,7 +1003,6 @@ void registerShapeOps(OpRegistry& r) {
     s.attrs = {attr("perm", AttrKind::Ints, Attribute(std::vector<int64_t>{}), false,
                     "permutation of the dims; empty reverses them")};
     s.infer = inferTranspose;
-    s.kernel = kernelTranspose;
     r.add(std::move(s));
   }
   {
@@ -1461,7 +1011,6 @@ void registerShapeOps(OpRegistry& r) {
                             {"inputs"}, 1, -1);
     s.attrs = {attr("axis", AttrKind::Int, std::nullopt, true, "dim to join along (negative counts from the end)")};
     s.infer = inferConcat;
-    s.kernel = kernelConcat;
     r.add(std::move(s));
   }
   {
@@ -1471,7 +1020,6 @@ void registerShapeOps(OpRegistry& r) {
                             {"input", "split"}, 1, 2, {"outputs"}, 1, -1);
     s.attrs = {attr("axis", AttrKind::Int, Attribute(int64_t{0}), false, "dim to split")};
     s.infer = inferSplit;
-    s.kernel = kernelSplit;
     r.add(std::move(s));
   }
   {
@@ -1480,7 +1028,6 @@ void registerShapeOps(OpRegistry& r) {
                             "negative indices count from the end and out-of-range ones are clamped.",
                             {"data", "starts", "ends", "axes", "steps"}, 3, 5);
     s.infer = inferSlice;
-    s.kernel = kernelSlice;
     r.add(std::move(s));
   }
   {
@@ -1490,7 +1037,6 @@ void registerShapeOps(OpRegistry& r) {
                             {"data", "indices"}, 2, 2);
     s.attrs = {attr("axis", AttrKind::Int, Attribute(int64_t{0}), false, "dim to index")};
     s.infer = inferGather;
-    s.kernel = kernelGather;
     r.add(std::move(s));
   }
   {
@@ -1499,7 +1045,6 @@ void registerShapeOps(OpRegistry& r) {
     s.attrs = {attr("axes", AttrKind::Ints, Attribute(std::vector<int64_t>{}), false,
                     "dims to remove (each must have size 1); empty: all dims of size 1")};
     s.infer = inferSqueeze;
-    s.kernel = kernelSqueeze;
     r.add(std::move(s));
   }
   {
@@ -1507,7 +1052,6 @@ void registerShapeOps(OpRegistry& r) {
     s.attrs = {attr("axes", AttrKind::Ints, std::nullopt, true,
                     "positions of the new dims in the output (negative counts from the end)")};
     s.infer = inferUnsqueeze;
-    s.kernel = kernelUnsqueeze;
     r.add(std::move(s));
   }
   {
@@ -1516,7 +1060,6 @@ void registerShapeOps(OpRegistry& r) {
                             "repeated.",
                             {"input", "shape"}, 2, 2);
     s.infer = inferExpand;
-    s.kernel = kernelExpand;
     r.add(std::move(s));
   }
   {
@@ -1525,7 +1068,6 @@ void registerShapeOps(OpRegistry& r) {
                             {"input"}, 1, 1);
     s.attrs = {attr("axis", AttrKind::Int, Attribute(int64_t{1}), false, "split point, in [-rank, rank]")};
     s.infer = inferFlatten;
-    s.kernel = kernelFlatten;
     r.add(std::move(s));
   }
   {
@@ -1536,13 +1078,11 @@ void registerShapeOps(OpRegistry& r) {
     s.attrs = {attr("mode", AttrKind::String, Attribute(std::string("constant")), false,
                     "constant, reflect or edge")};
     s.infer = inferPad;
-    s.kernel = kernelPad;
     r.add(std::move(s));
   }
   {
     OpSchema s = makeSchema("tile", "Repeats the input repeats[i] times along each dim i.", {"input", "repeats"}, 2, 2);
     s.infer = inferTile;
-    s.kernel = kernelTile;
     r.add(std::move(s));
   }
   {
@@ -1553,7 +1093,6 @@ void registerShapeOps(OpRegistry& r) {
     s.attrs = {attr("start", AttrKind::Int, Attribute(int64_t{0}), false, "first dim"),
                attr("end", AttrKind::Int, std::nullopt, false, "one past the last dim; absent: the rank")};
     s.infer = inferShape;
-    s.kernel = kernelShape;
     r.add(std::move(s));
   }
   {
@@ -1563,7 +1102,6 @@ void registerShapeOps(OpRegistry& r) {
                             {"start", "limit", "delta"}, 3, 3);
     s.dtypes = {DType::F32, DType::I32, DType::I64};
     s.infer = inferRange;
-    s.kernel = kernelRange;
     r.add(std::move(s));
   }
   {
@@ -1582,13 +1120,11 @@ void registerShapeOps(OpRegistry& r) {
     s.attrs = {attr("value", AttrKind::Tensor, Attribute(Tensor::scalarF32(0.0f)), false,
                     "one-element tensor giving the fill value and dtype; default f32 0")};
     s.infer = inferConstantOfShape;
-    s.kernel = kernelConstantOfShape;
     r.add(std::move(s));
   }
   {
     OpSchema s = makeSchema("identity", "The input, unchanged.", {"input"}, 1, 1);
     s.infer = inferIdentity;
-    s.kernel = kernelIdentity;
     r.add(std::move(s));
   }
   {
@@ -1602,7 +1138,6 @@ void registerShapeOps(OpRegistry& r) {
                attr("nearest_mode", AttrKind::String, Attribute(std::string("round_prefer_floor")), false,
                     "round_prefer_floor, round_prefer_ceil, floor or ceil")};
     s.infer = inferResize;
-    s.kernel = kernelResize;
     r.add(std::move(s));
   }
 }

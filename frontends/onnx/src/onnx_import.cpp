@@ -500,7 +500,7 @@ std::vector<Value*> Importer::emitN(const std::string& op, const std::vector<Val
   for (size_t i = 0; i < nOut; ++i) outs[i]->setType((*types)[i]);
   if (opts_.foldConstants) {
     // Evaluate now when every input is known and the (inferred) results are small.
-    bool foldable = !ins.empty() && schema->pure && schema->kernel && schema->numBlocks == 0;
+    bool foldable = !ins.empty() && schema->pure && hasKernel(*schema) && schema->numBlocks == 0;
     int64_t inElems = 0;
     std::vector<Tensor> tensors;
     for (Value* v : ins) {

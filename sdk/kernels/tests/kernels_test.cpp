@@ -2,7 +2,11 @@
 // builds a one-op IR graph with the core's parser, views it through the ABI (sy::GraphView -> sy::sdk::GraphView), makes the node's
 // kernel with sy::kernels::makeKernel and runs it with a small threaded Exec.
 // Results are checked against hand-computed values for the tricky semantics
-// and against the reference interpreter for a sweep of ops and dtypes.
+// and against the reference interpreter for a sweep of ops and dtypes. The
+// interpreter runs these same kernels (serially, SerialExec), so the sweep
+// checks that chunked parallel runs give the serial result; the semantics are
+// checked by the hand-computed cases here, the core's op tests
+// (core/tests/ops_*), the ONNX node tests and the examples' PyTorch outputs.
 #include <gtest/gtest.h>
 
 #include <cmath>
