@@ -104,7 +104,7 @@ models() {  # models BACKEND: every example model, checked against PyTorch's out
 }
 
 echo "== 1. conformance on cuda =="
-conformance cuda api,ops,models 180
+conformance cuda api,ops,models,engine 180
 echo "== 2. example models on cuda =="
 models cuda
 
@@ -142,7 +142,7 @@ echo "== 4. vulkan and opencl on the GPU, where NVIDIA's drivers are there =="
 for b in vulkan opencl; do
   if [ ! -f "$here/plugins/libsy_plugin_$b.so" ]; then row "$b on the GPU" SKIP "plugin not in the bundle"; continue; fi
   if grep -A3 -E "^  $b " <<<"$devices" | grep -qi "nvidia"; then
-    conformance "$b" api,ops,models 75
+    conformance "$b" api,ops,models,engine 75
     models "$b"
   else
     row "$b on the GPU" SKIP "no NVIDIA $b device listed"
