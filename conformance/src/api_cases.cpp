@@ -79,7 +79,7 @@ std::vector<Tensor> inputsFor(const Graph& g) {
 
 /// Whether the plugin supports every node of `g`.
 Result<bool> supportsAll(Target& t, sy_backend* b, const Graph& g, std::string* why = nullptr) {
-  GraphView view(g);
+  GraphView view(g, constantsInFor(t.api().abi_minor));
   std::vector<sy_node_support> s(view.numNodes());
   for (auto& e : s) e.struct_size = sizeof(sy_node_support);
   SY_RETURN_IF_ERROR(t.take(t.api().query_support(b, view.view(), s.data(), s.size()), "query_support"));
@@ -332,7 +332,7 @@ void capabilityQuery(Target& t, CaseResult& r) {
   }
   size_t supported = 0, total = 0;
   for (const auto& [op, g] : basicOpGraphs()) {
-    GraphView view(*g);
+    GraphView view(*g, constantsInFor(t.api().abi_minor));
     std::vector<sy_node_support> s(view.numNodes());
     for (auto& e : s) {
       std::memset(&e, 0, sizeof(e));
@@ -364,7 +364,7 @@ void capabilityQuery(Target& t, CaseResult& r) {
   Node* n = g.createNode("conformance_no_such_op", {x});
   g.body()->appendNode(n);
   g.addOutput(n->addOutput(Type::tensor(DType::F32, {4}), "y"));
-  GraphView view(g);
+  GraphView view(g, constantsInFor(t.api().abi_minor));
   sy_node_support s{};
   s.struct_size = sizeof(s);
   s.supported = -7;
@@ -403,7 +403,7 @@ void lifecycle(Target& t, CaseResult& r) {
     c.expect(cmp.outcome == Outcome::Passed, "run " + std::to_string(i) + ": " + cmp.message);
   }
   // Two regions compiled from one view, destroyed in the other order; compiled_info.
-  GraphView view(graph);
+  GraphView view(graph, constantsInFor(t.api().abi_minor));
   sy_compiled* c1 = nullptr;
   sy_compiled* c2 = nullptr;
   c.ok(t.compile(*be, view.view(), &c1));
@@ -437,7 +437,7 @@ void errorsForBadInput(Target& t, CaseResult& r) {
     Node* n = g.createNode("conformance_no_such_op", {x});
     g.body()->appendNode(n);
     g.addOutput(n->addOutput(Type::tensor(DType::F32, {4}), "y"));
-    GraphView view(g);
+    GraphView view(g, constantsInFor(t.api().abi_minor));
     sy_compiled* comp = nullptr;
     sy_error* e = a.compile(*be, view.view(), &comp);
     c.expect(e != nullptr, "compiling a region with an op it declined succeeded");
@@ -450,7 +450,7 @@ void errorsForBadInput(Target& t, CaseResult& r) {
     std::string why;
     auto ok = supportsAll(t, *be, *g, &why);
     if (!ok.ok() || *ok) continue;
-    GraphView view(*g);
+    GraphView view(*g, constantsInFor(t.api().abi_minor));
     sy_compiled* comp = nullptr;
     sy_error* e = a.compile(*be, view.view(), &comp);
     // Some plugins compile what they declined at a finer grain; only a crash or
@@ -464,7 +464,7 @@ void errorsForBadInput(Target& t, CaseResult& r) {
   // Execute with the wrong number of inputs / outputs.
   auto g = supportedGraph(t, *be);
   if (g.ok() && *g) {
-    GraphView view(**g);
+    GraphView view(**g, constantsInFor(t.api().abi_minor));
     sy_compiled* comp = nullptr;
     c.ok(t.compile(*be, view.view(), &comp));
     if (comp) {
@@ -528,7 +528,7 @@ void concurrentExecute(Target& t, CaseResult& r) {
   }
   if (!*g) return skip(r, "the plugin supports none of the simple f32 graphs");
   const sy_plugin_api& a = t.api();
-  GraphView view(**g);
+  GraphView view(**g, constantsInFor(t.api().abi_minor));
   sy_compiled* comp = nullptr;
   c.ok(t.compile(*be, view.view(), &comp));
   if (!comp) return c.finish(t);

@@ -184,7 +184,7 @@ PluginRun runOnPlugin(Target& target, const Graph& graph, const std::vector<Tens
   auto backend = target.backend();
   if (!backend.ok()) return fail(PluginRun::Stage::CompileFailed, backend.status().message());
 
-  GraphView view(graph);
+  GraphView view(graph, constantsInFor(api.abi_minor));
   std::vector<sy_node_support> support(view.numNodes());
   for (auto& s : support) s.struct_size = sizeof(sy_node_support);
   Status q = target.take(api.query_support(*backend, view.view(), support.data(), support.size()), "query_support");
