@@ -179,6 +179,9 @@ struct Table {
 Domain unaryDomain(const std::string& op) {
   if (op == "log" || op == "sqrt" || op == "rsqrt") return positive();
   if (op == "reciprocal") return nonZero();
+  if (op == "asin" || op == "acos" || op == "atanh") return range(-0.9, 0.9);
+  if (op == "acosh") return range(1.1, 4);
+  if (op == "tan") return range(-1.2, 1.2);  // away from the poles at +-pi/2
   if (op == "exp") return range(-4, 4);
   if (op == "round") return halves();
   if (op == "cast") return range(-100, 100);

@@ -1388,7 +1388,9 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
              {"Ceil", "ceil"},       {"Floor", "floor"},     {"Round", "round"},     {"Sqrt", "sqrt"},
              {"Reciprocal", "reciprocal"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"Relu", "relu"},
              {"Erf", "erf"},         {"Sin", "sin"},         {"Cos", "cos"},         {"Sign", "sign"},
-             {"Not", "logical_not"}, {"Identity", "identity"}})
+             {"Tan", "tan"},         {"Asin", "asin"},       {"Acos", "acos"},       {"Atan", "atan"},
+             {"Sinh", "sinh"},       {"Cosh", "cosh"},       {"Asinh", "asinh"},     {"Acosh", "acosh"},
+             {"Atanh", "atanh"},     {"Not", "logical_not"}, {"Identity", "identity"}})
       m[onnxOp] = unaryOp(op);
     for (auto [onnxOp, op] : std::initializer_list<std::pair<const char*, const char*>>{
              {"Add", "add"},         {"Sub", "sub"},           {"Mul", "mul"},   {"Div", "div"},
@@ -1472,35 +1474,6 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       Value* x = c.req(0);
       Value* sp = c.im.emit("log", {c.im.emit("add", {c.im.emit("exp", {x}), sc(c, x, 1)})});
       return one(c.im.emit("mul", {x, c.im.emit("tanh", {sp})}));
-    };
-    m["Tan"] = [](NodeCtx& c) {
-      Value* x = c.req(0);
-      return one(c.im.emit("div", {c.im.emit("sin", {x}), c.im.emit("cos", {x})}));
-    };
-    m["Sinh"] = [](NodeCtx& c) {
-      Value* x = c.req(0);
-      Value* d = c.im.emit("sub", {c.im.emit("exp", {x}), c.im.emit("exp", {c.im.emit("neg", {x})})});
-      return one(c.im.emit("mul", {d, sc(c, x, 0.5)}));
-    };
-    m["Cosh"] = [](NodeCtx& c) {
-      Value* x = c.req(0);
-      Value* d = c.im.emit("add", {c.im.emit("exp", {x}), c.im.emit("exp", {c.im.emit("neg", {x})})});
-      return one(c.im.emit("mul", {d, sc(c, x, 0.5)}));
-    };
-    m["Asinh"] = [](NodeCtx& c) {  // log(x + sqrt(x^2 + 1))
-      Value* x = c.req(0);
-      Value* s = c.im.emit("sqrt", {c.im.emit("add", {c.im.emit("mul", {x, x}), sc(c, x, 1)})});
-      return one(c.im.emit("log", {c.im.emit("add", {x, s})}));
-    };
-    m["Acosh"] = [](NodeCtx& c) {  // log(x + sqrt(x^2 - 1))
-      Value* x = c.req(0);
-      Value* s = c.im.emit("sqrt", {c.im.emit("sub", {c.im.emit("mul", {x, x}), sc(c, x, 1)})});
-      return one(c.im.emit("log", {c.im.emit("add", {x, s})}));
-    };
-    m["Atanh"] = [](NodeCtx& c) {  // 0.5 * log((1 + x) / (1 - x))
-      Value* x = c.req(0);
-      Value* q = c.im.emit("div", {c.im.emit("add", {sc(c, x, 1), x}), c.im.emit("sub", {sc(c, x, 1), x})});
-      return one(c.im.emit("mul", {c.im.emit("log", {q}), sc(c, x, 0.5)}));
     };
     m["IsNaN"] = [](NodeCtx& c) {
       Value* x = c.req(0);

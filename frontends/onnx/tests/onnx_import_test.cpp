@@ -289,6 +289,34 @@ TEST(OnnxImport, ElementwiseLowerings) {
        [](double v) { return std::clamp(v, -1.0, 1.0); });
 }
 
+// Trigonometric and hyperbolic ops map to ops of their own (libm in f32),
+// checked against libm in double, near 0 and near 1 too, and NaN outside the
+// domain.
+TEST(OnnxImport, TrigAndHyperbolic) {
+  const Tensor unit = F({6}, {-0.9, -0.5, -1e-4, 0, 3e-3, 0.75});
+  const Tensor big = F({5}, {1.0, 1.001, 1.5, 3, 40});
+  auto near = [](const Tensor& x, const Tensor& y, double (*f)(double)) {
+    ASSERT_TRUE(y.valid());
+    std::vector<double> e;
+    for (double v : values(x)) e.push_back(f(static_cast<double>(static_cast<float>(v))));
+    EXPECT_TENSOR(y, DType::F32, x.shape(), e, 1e-6, 2e-6);
+  };
+  near(unit, runUnary(7, "Asin", unit), [](double v) { return std::asin(v); });
+  near(unit, runUnary(7, "Acos", unit), [](double v) { return std::acos(v); });
+  near(unit, runUnary(7, "Atan", unit), [](double v) { return std::atan(v); });
+  near(unit, runUnary(9, "Atanh", unit), [](double v) { return std::atanh(v); });
+  near(unit, runUnary(9, "Sinh", unit), [](double v) { return std::sinh(v); });
+  near(unit, runUnary(9, "Asinh", unit), [](double v) { return std::asinh(v); });
+  near(unit, runUnary(7, "Tan", unit), [](double v) { return std::tan(v); });
+  const Tensor c = F({5}, {-3, -0.5, 0, 1e-3, 4});
+  near(c, runUnary(9, "Cosh", c), [](double v) { return std::cosh(v); });
+  near(big, runUnary(9, "Acosh", big), [](double v) { return std::acosh(v); });
+  // Outside the domain: NaN, as in numpy.
+  const Tensor y = runUnary(7, "Asin", F({1}, {1.5}));
+  ASSERT_TRUE(y.valid());
+  EXPECT_TRUE(std::isnan(values(y)[0]));
+}
+
 TEST(OnnxImport, VariadicAndBinary) {
   Model m(13);
   for (const char* n : {"a", "b", "c"}) m.input(n, kF, std::vector<DimSpec>{int64_t{3}});

@@ -8,10 +8,10 @@
 // cast float->int truncates (NaN -> 0, saturating to int64, then wrapping).
 // f32 is computed in f32, which the conformance tolerances allow: exp,
 // sigmoid, silu, tanh, erf and gelu through the four-lane approximations of
-// common.h, log/sin/cos/pow through libm. Elementwise f32 is normally taken
-// by the region compiler's fused chains; these kernels matter for the other
-// dtypes (16-bit floats come here as f32, see registry.cpp) and for whatever
-// the chains decline.
+// common.h, log/pow and the trigonometric and hyperbolic functions through
+// libm. Elementwise f32 is normally taken by the region compiler's fused
+// chains; these kernels matter for the other dtypes (16-bit floats come here
+// as f32, see registry.cpp) and for whatever the chains decline.
 #include <cmath>
 #include <numbers>
 
@@ -99,6 +99,15 @@ std::unique_ptr<Kernel> makeFloatUnary(const OpDesc& d, std::string_view op, std
   if (op == "round") return unary<T>(d, [](float x) { return std::nearbyint(x); });
   if (op == "cos") return unary<T>(d, [](float x) { return std::cos(x); }, kGrainHeavy);
   if (op == "sin") return unary<T>(d, [](float x) { return std::sin(x); }, kGrainHeavy);
+  if (op == "tan") return unary<T>(d, [](float x) { return std::tan(x); }, kGrainHeavy);
+  if (op == "asin") return unary<T>(d, [](float x) { return std::asin(x); }, kGrainHeavy);
+  if (op == "acos") return unary<T>(d, [](float x) { return std::acos(x); }, kGrainHeavy);
+  if (op == "atan") return unary<T>(d, [](float x) { return std::atan(x); }, kGrainHeavy);
+  if (op == "sinh") return unary<T>(d, [](float x) { return std::sinh(x); }, kGrainHeavy);
+  if (op == "cosh") return unary<T>(d, [](float x) { return std::cosh(x); }, kGrainHeavy);
+  if (op == "asinh") return unary<T>(d, [](float x) { return std::asinh(x); }, kGrainHeavy);
+  if (op == "acosh") return unary<T>(d, [](float x) { return std::acosh(x); }, kGrainHeavy);
+  if (op == "atanh") return unary<T>(d, [](float x) { return std::atanh(x); }, kGrainHeavy);
   if (op == "erf") return vunary(d, [](V4f x) { return verf(x); });
   if (op == "exp") return vunary(d, [](V4f x) { return vexp(x); });
   if (op == "log") return unary<T>(d, [](float x) { return std::log(x); }, kGrainHeavy);
