@@ -456,6 +456,27 @@ void shapeCases(Table& t) {
     t.add("scalar_index", {T({5, 4}), V(I64, {}, {2})});
     t.add("indices_2d", {T({6, 3}), V(I64, {2, 2}, {0, 5, -6, 3})});
     t.add("empty_indices", {T({5, 4}), V(I64, {0}, {})});
+  } else if (op == "gather_elements") {
+    t.basic({T({3, 4}), V(I64, {2, 4}, {0, 2, -1, 1, 2, 0, 1, -3})});
+    t.add("axis1", {T({3, 4}), V(I64, {3, 2}, {3, 0, -4, 1, 2, 2})}, {{"axis", i(1)}});
+    t.add("smaller_dims", {T({2, 3, 4}), V(DType::I32, {1, 2, 3}, {1, 0, -1, 2, 3, 0})}, {{"axis", i(-1)}});
+    t.add("empty", {T({3, 4}), V(I64, {0, 4}, {})});
+  } else if (op == "scatter_elements") {
+    t.basic({T({3, 4}), V(I64, {2, 4}, {0, 2, -1, 1, 2, 0, 1, -3}), T({2, 4})});
+    t.add("axis1_add", {T({3, 4}), V(I64, {3, 2}, {3, 3, -4, 1, 2, 2}), T({3, 2})},
+          {{"axis", i(1)}, {"reduction", s("add")}});
+    t.add("mul", {T({3, 4}), V(I64, {1, 4}, {0, 1, 2, 0}), T({1, 4})}, {{"reduction", s("mul")}});
+    t.add("max", {T({3, 4}), V(I64, {2, 2}, {1, 1, 1, 1}), T({2, 2})}, {{"reduction", s("max")}});
+    t.add("min_i32_indices", {T({3, 4}), V(DType::I32, {2, 2}, {2, 0, 2, 0}), T({2, 2})}, {{"reduction", s("min")}});
+  } else if (op == "gather_nd") {
+    t.basic({T({3, 4}), V(I64, {2, 2}, {0, 1, -1, 3})});
+    t.add("slices", {T({3, 4, 2}), V(I64, {2, 1}, {2, -3})});
+    t.add("batch_dims", {T({2, 3, 4}), V(DType::I32, {2, 2, 1}, {0, 2, -1, 1})}, {{"batch_dims", i(1)}});
+    t.add("empty", {T({3, 4}), V(I64, {0, 2}, {})});
+  } else if (op == "scatter_nd") {
+    t.basic({T({4, 3}), V(I64, {2, 1}, {3, -4}), T({2, 3})});
+    t.add("elements_add", {T({3, 4}), V(I64, {3, 2}, {0, 1, 0, 1, -1, 3}), T({3})}, {{"reduction", s("add")}});
+    t.add("mul", {T({2, 3, 2}), V(DType::I32, {1, 2}, {1, 2}), T({1, 2})}, {{"reduction", s("mul")}});
   } else if (op == "pad") {
     t.basic({T({3, 4}), C(I64, {1, 2, 0, 1})});
     t.add("constant_value", {T({3, 4}), C(I64, {0, 1, 2, 0}), CT({1.5}, Shape{})});

@@ -348,6 +348,103 @@ TEST(Gather, OutOfRangeIsAnError) {
   EXPECT_FALSE(runError("gather", {F({}, {1}), I({}, {0})}).ok());
 }
 
+// --- gather_elements / scatter_elements / gather_nd / scatter_nd ---------------
+
+TEST(GatherElements, AxesAndNegativeIndices) {
+  Tensor x = F({3, 2}, {1, 2, 3, 4, 5, 6});
+  EXPECT_TENSOR(run1("gather_elements", {x, I({2, 2}, {0, 2, -1, 1})}), DType::F32, Shape({2, 2}), {1, 6, 5, 4});
+  EXPECT_TENSOR(run1("gather_elements", {x, T(DType::I32, {3, 1}, {1, -2, 1})}, {{"axis", Ai(1)}}), DType::F32,
+                Shape({3, 1}), {2, 3, 6});
+  EXPECT_TENSOR(run1("gather_elements", {B({2, 2}, {1, 0, 0, 1}), I({1, 2}, {1, 0})}), DType::Bool, Shape({1, 2}),
+                {0, 0});
+  EXPECT_TENSOR(run1("gather_elements", {x, I({0, 2}, {})}), DType::F32, Shape({0, 2}), {});
+}
+
+TEST(GatherElements, Errors) {
+  Tensor x = F({3, 2}, {1, 2, 3, 4, 5, 6});
+  Status s = runError("gather_elements", {x, I({1, 2}, {0, 3})});
+  EXPECT_TRUE(contains(s, "index 3")) << s.toString();
+  EXPECT_TRUE(contains(s, "gather_elements")) << s.toString();
+  EXPECT_TRUE(contains(runError("gather_elements", {x, I({1, 1}, {-4})}), "index -4"));
+  EXPECT_FALSE(runError("gather_elements", {x, I({2}, {0, 1})}).ok());         // rank differs
+  EXPECT_FALSE(runError("gather_elements", {x, I({1, 3}, {0, 1, 0})}).ok());   // dim 1 larger than data's
+  EXPECT_FALSE(runError("gather_elements", {x, F({1, 1}, {0})}).ok());         // float indices
+  EXPECT_FALSE(runWithUnknownDims("gather_elements", {x, I({1, 3}, {0, 1, 0})}).ok());
+}
+
+TEST(ScatterElements, ReductionsInIndexOrder) {
+  Tensor x = F({2, 3}, {1, 2, 3, 4, 5, 6});
+  EXPECT_TENSOR(run1("scatter_elements", {x, I({1, 2}, {1, -2}), F({1, 2}, {10, 20})}), DType::F32, Shape({2, 3}),
+                {1, 20, 3, 10, 5, 6});
+  // Repeated indices: none keeps the last, add/mul combine every one.
+  Tensor idx = I({1, 3}, {0, 0, 2});
+  Tensor upd = F({1, 3}, {10, 20, 30});
+  EXPECT_TENSOR(run1("scatter_elements", {x, idx, upd}, {{"axis", Ai(1)}}), DType::F32, Shape({2, 3}),
+                {20, 2, 30, 4, 5, 6});
+  EXPECT_TENSOR(run1("scatter_elements", {x, idx, upd}, {{"axis", Ai(1)}, {"reduction", As("add")}}), DType::F32,
+                Shape({2, 3}), {31, 2, 33, 4, 5, 6});
+  EXPECT_TENSOR(run1("scatter_elements", {x, idx, upd}, {{"axis", Ai(1)}, {"reduction", As("mul")}}), DType::F32,
+                Shape({2, 3}), {200, 2, 90, 4, 5, 6});
+  EXPECT_TENSOR(run1("scatter_elements", {I({3}, {5, 5, 5}), I({2}, {1, 2}), I({2}, {9, 1})},
+                     {{"reduction", As("max")}}),
+                DType::I64, Shape({3}), {5, 9, 5});
+  EXPECT_TENSOR(run1("scatter_elements", {I({3}, {5, 5, 5}), I({2}, {1, 2}), I({2}, {9, 1})},
+                     {{"reduction", As("min")}}),
+                DType::I64, Shape({3}), {5, 5, 1});
+}
+
+TEST(ScatterElements, Errors) {
+  Tensor x = F({2, 3}, {1, 2, 3, 4, 5, 6});
+  Status s = runError("scatter_elements", {x, I({1, 1}, {2}), F({1, 1}, {0})});
+  EXPECT_TRUE(contains(s, "index 2")) << s.toString();
+  EXPECT_TRUE(contains(s, "size 2")) << s.toString();
+  EXPECT_FALSE(runError("scatter_elements", {x, I({1, 1}, {0}), F({1, 2}, {0, 0})}).ok());  // updates shape
+  EXPECT_FALSE(runError("scatter_elements", {x, I({1, 1}, {0}), I({1, 1}, {0})}).ok());     // updates dtype
+  EXPECT_FALSE(runError("scatter_elements", {x, I({1, 1}, {0}), F({1, 1}, {0})}, {{"reduction", As("sum")}}).ok());
+  EXPECT_FALSE(runWithUnknownDims("scatter_elements", {x, I({1, 1}, {0}), F({1, 2}, {0, 0})}).ok());
+}
+
+TEST(GatherND, TuplesSlicesAndBatchDims) {
+  Tensor x = F({2, 2}, {0, 1, 2, 3});
+  EXPECT_TENSOR(run1("gather_nd", {x, I({2, 2}, {0, 0, -1, 1})}), DType::F32, Shape({2}), {0, 3});
+  EXPECT_TENSOR(run1("gather_nd", {x, T(DType::I32, {2, 1}, {1, 0})}), DType::F32, Shape({2, 2}), {2, 3, 0, 1});
+  Tensor y = F({2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7});
+  EXPECT_TENSOR(run1("gather_nd", {y, I({2, 1}, {1, 0})}, {{"batch_dims", Ai(1)}}), DType::F32, Shape({2, 2}),
+                {2, 3, 4, 5});
+  EXPECT_TENSOR(run1("gather_nd", {x, I({0, 2}, {})}), DType::F32, Shape({0}), {});
+}
+
+TEST(GatherND, Errors) {
+  Tensor x = F({2, 2}, {0, 1, 2, 3});
+  Status s = runError("gather_nd", {x, I({1, 2}, {0, 2})});
+  EXPECT_TRUE(contains(s, "index 2")) << s.toString();
+  EXPECT_TRUE(contains(s, "axis 1")) << s.toString();
+  EXPECT_FALSE(runError("gather_nd", {x, I({1, 3}, {0, 0, 0})}).ok());                      // tuple too long
+  EXPECT_FALSE(runError("gather_nd", {x, I({2, 1}, {0, 0})}, {{"batch_dims", Ai(2)}}).ok());  // batch_dims
+  EXPECT_FALSE(runWithUnknownDims("gather_nd", {x, I({1, 3}, {0, 0, 0})}).ok());
+}
+
+TEST(ScatterND, SlicesAndReductions) {
+  Tensor x = F({3, 2}, {1, 2, 3, 4, 5, 6});
+  EXPECT_TENSOR(run1("scatter_nd", {x, I({1, 1}, {-1}), F({1, 2}, {10, 20})}), DType::F32, Shape({3, 2}),
+                {1, 2, 3, 4, 10, 20});
+  Tensor idx = I({2, 2}, {0, 1, 0, 1});
+  Tensor upd = F({2}, {10, 20});
+  EXPECT_TENSOR(run1("scatter_nd", {x, idx, upd}), DType::F32, Shape({3, 2}), {1, 20, 3, 4, 5, 6});
+  EXPECT_TENSOR(run1("scatter_nd", {x, idx, upd}, {{"reduction", As("add")}}), DType::F32, Shape({3, 2}),
+                {1, 32, 3, 4, 5, 6});
+  EXPECT_TENSOR(run1("scatter_nd", {x, idx, upd}, {{"reduction", As("mul")}}), DType::F32, Shape({3, 2}),
+                {1, 400, 3, 4, 5, 6});
+}
+
+TEST(ScatterND, Errors) {
+  Tensor x = F({3, 2}, {1, 2, 3, 4, 5, 6});
+  Status s = runError("scatter_nd", {x, I({1, 1}, {3}), F({1, 2}, {0, 0})});
+  EXPECT_TRUE(contains(s, "index 3")) << s.toString();
+  EXPECT_FALSE(runError("scatter_nd", {x, I({1, 1}, {0}), F({1, 3}, {0, 0, 0})}).ok());  // updates shape
+  EXPECT_FALSE(runWithUnknownDims("scatter_nd", {x, I({1, 1}, {0}), F({1, 3}, {0, 0, 0})}).ok());
+}
+
 // --- squeeze / unsqueeze -------------------------------------------------------
 
 TEST(Squeeze, AllAndExplicit) {

@@ -500,6 +500,105 @@ Status inferGather(InferContext& ctx) {
 }
 
 // ---------------------------------------------------------------------------
+// gather_elements / scatter_elements / gather_nd / scatter_nd
+// (index ranges are checked by the kernel, which names the node)
+
+Status checkReduction(InferContext& ctx) {
+  const std::string& red = ctx.getString("reduction");
+  if (red != "none" && red != "add" && red != "mul" && red != "max" && red != "min")
+    return opError(ctx.schema().name, "reduction '", red, "' is not one of none, add, mul, max, min");
+  if (red != "none" && ctx.inputType(0).dtype() == DType::Bool)
+    return opError(ctx.schema().name, "reduction '", red, "' needs a numeric dtype, data is bool");
+  return Status::OK();
+}
+
+Status inferGatherElements(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  const Type& ind = ctx.inputType(1);
+  SY_RETURN_IF_ERROR(checkDType(ctx.schema(), 1, ind.dtype(), {DType::I32, DType::I64}));
+  if (x.rankKnown()) {
+    if (x.rank() == 0) return opError(op, "data must have rank >= 1, got ", x.toString());
+    auto axisR = normalizeAxis(ctx.getInt("axis"), x.rank());
+    if (!axisR.ok()) return axisR.status().withContext(detail::concat("op '", op, "'"));
+    if (ind.rankKnown() && ind.rank() != x.rank())
+      return opError(op, "indices ", ind.toString(), " must have the rank of data ", x.toString());
+  }
+  if (!ind.rankKnown()) {
+    ctx.setOutputType(0, Type::tensorUnranked(x.dtype()));
+    return Status::OK();
+  }
+  ctx.setOutputType(0, Type::tensor(x.dtype(), std::vector<Dim>(ind.dims().begin(), ind.dims().end())));
+  return Status::OK();
+}
+
+Status inferScatterCommon(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  SY_RETURN_IF_ERROR(checkDType(ctx.schema(), 1, ctx.inputType(1).dtype(), {DType::I32, DType::I64}));
+  if (ctx.inputType(2).dtype() != x.dtype())
+    return opError(op, "updates ", ctx.inputType(2).toString(), " must have the dtype of data ", x.toString());
+  SY_RETURN_IF_ERROR(checkReduction(ctx));
+  ctx.setOutputType(0, x);
+  return Status::OK();
+}
+
+Status inferScatterElements(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  if (x.rankKnown()) {
+    if (x.rank() == 0) return opError(op, "data must have rank >= 1, got ", x.toString());
+    auto axisR = normalizeAxis(ctx.getInt("axis"), x.rank());
+    if (!axisR.ok()) return axisR.status().withContext(detail::concat("op '", op, "'"));
+    for (int i : {1, 2})
+      if (ctx.inputType(i).rankKnown() && ctx.inputType(i).rank() != x.rank())
+        return opError(op, inputLabel(ctx.schema(), i), " ", ctx.inputType(i).toString(),
+                       " must have the rank of data ", x.toString());
+  }
+  return inferScatterCommon(ctx);
+}
+
+Status inferGatherND(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  const Type& ind = ctx.inputType(1);
+  SY_RETURN_IF_ERROR(checkDType(ctx.schema(), 1, ind.dtype(), {DType::I32, DType::I64}));
+  const int64_t b = ctx.getInt("batch_dims");
+  if (b < 0) return opError(op, "batch_dims must be >= 0, got ", b);
+  if (!x.rankKnown() || !ind.rankKnown() || ind.rank() == 0 || !ind.dim(ind.rank() - 1).isStatic()) {
+    if (ind.rankKnown() && ind.rank() == 0) return opError(op, "indices must have rank >= 1");
+    ctx.setOutputType(0, Type::tensorUnranked(x.dtype()));
+    return Status::OK();
+  }
+  const int64_t r = x.rank(), q = ind.rank(), last = ind.dim(q - 1).value();
+  if (r == 0) return opError(op, "data must have rank >= 1, got ", x.toString());
+  if (b >= std::min(r, q)) return opError(op, "batch_dims ", b, " must be less than the ranks of data and indices");
+  if (last < 1 || last > r - b)
+    return opError(op, "indices' last dim ", last, " must be in [1, ", r - b, "] for data ", x.toString());
+  std::vector<Dim> dims(ind.dims().begin(), ind.dims().end() - 1);
+  dims.insert(dims.end(), x.dims().begin() + b + last, x.dims().end());
+  ctx.setOutputType(0, Type::tensor(x.dtype(), std::move(dims)));
+  return Status::OK();
+}
+
+Status inferScatterND(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  const Type& ind = ctx.inputType(1);
+  if (x.rankKnown() && x.rank() == 0) return opError(op, "data must have rank >= 1, got ", x.toString());
+  if (ind.rankKnown() && ind.rank() == 0) return opError(op, "indices must have rank >= 1");
+  if (x.rankKnown() && ind.rankKnown() && ind.dim(ind.rank() - 1).isStatic()) {
+    const int64_t last = ind.dim(ind.rank() - 1).value();
+    if (last < 1 || last > x.rank())
+      return opError(op, "indices' last dim ", last, " must be in [1, ", x.rank(), "] for data ", x.toString());
+    const Type& u = ctx.inputType(2);
+    if (u.rankKnown() && u.rank() != ind.rank() - 1 + x.rank() - last)
+      return opError(op, "updates ", u.toString(), " must have rank ", ind.rank() - 1 + x.rank() - last);
+  }
+  return inferScatterCommon(ctx);
+}
+
+// ---------------------------------------------------------------------------
 // squeeze / unsqueeze / flatten / identity
 
 /// Output dims of squeeze; nullopt when even the rank is unknown.
@@ -1138,6 +1237,49 @@ void registerShapeOps(OpRegistry& r) {
                attr("nearest_mode", AttrKind::String, Attribute(std::string("round_prefer_floor")), false,
                     "round_prefer_floor, round_prefer_ceil, floor or ceil")};
     s.infer = inferResize;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("gather_elements",
+                            "ONNX GatherElements: output[i][j][k] = data[index][j][k] for axis 0 (likewise for "
+                            "other axes), index = indices[i][j][k] (negative ones count from the end); the output "
+                            "has the shape of indices, whose rank is data's and whose other dims are no larger.",
+                            {"data", "indices"}, 2, 2);
+    s.attrs = {attr("axis", AttrKind::Int, Attribute(int64_t{0}), false, "dim to index")};
+    s.infer = inferGatherElements;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("scatter_elements",
+                            "ONNX ScatterElements: a copy of `data` where, for each position of `indices`, the "
+                            "element that position addresses along `axis` becomes the update there (or is "
+                            "combined with it by `reduction`), in index order.",
+                            {"data", "indices", "updates"}, 3, 3);
+    s.attrs = {attr("axis", AttrKind::Int, Attribute(int64_t{0}), false, "dim to index"),
+               attr("reduction", AttrKind::String, Attribute(std::string("none")), false,
+                    "none, add, mul, max or min")};
+    s.infer = inferScatterElements;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("gather_nd",
+                            "ONNX GatherND: each tuple in the last dim of `indices` addresses a slice of `data` "
+                            "(after the first batch_dims dims, which data and indices share); the output shape "
+                            "is indices[:-1] + data[batch_dims + indices[-1]:].",
+                            {"data", "indices"}, 2, 2);
+    s.attrs = {attr("batch_dims", AttrKind::Int, Attribute(int64_t{0}), false, "leading dims shared by both")};
+    s.infer = inferGatherND;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("scatter_nd",
+                            "ONNX ScatterND: a copy of `data` where the slice each index tuple (last dim of "
+                            "`indices`) addresses becomes the matching slice of `updates` (or is combined with it "
+                            "by `reduction`), in index order.",
+                            {"data", "indices", "updates"}, 3, 3);
+    s.attrs = {attr("reduction", AttrKind::String, Attribute(std::string("none")), false,
+                    "none, add, mul, max or min")};
+    s.infer = inferScatterND;
     r.add(std::move(s));
   }
 }

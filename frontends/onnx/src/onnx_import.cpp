@@ -1701,6 +1701,21 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
     m["Split"] = convertSplit;
     m["Slice"] = convertSlice;
     m["Gather"] = [](NodeCtx& c) { return one(c.im.emit("gather", {c.req(0), c.req(1)}, {{"axis", c.getInt("axis", 0)}})); };
+    m["GatherElements"] = [](NodeCtx& c) {
+      return one(c.im.emit("gather_elements", {c.req(0), c.req(1)}, {{"axis", c.getInt("axis", 0)}}));
+    };
+    // Scatter (opsets 9-10) is ScatterElements without reduction.
+    m["Scatter"] = m["ScatterElements"] = [](NodeCtx& c) {
+      return one(c.im.emit("scatter_elements", {c.req(0), c.req(1), c.req(2)},
+                           {{"axis", c.getInt("axis", 0)}, {"reduction", c.getString("reduction", "none")}}));
+    };
+    m["GatherND"] = [](NodeCtx& c) {
+      return one(c.im.emit("gather_nd", {c.req(0), c.req(1)}, {{"batch_dims", c.getInt("batch_dims", 0)}}));
+    };
+    m["ScatterND"] = [](NodeCtx& c) {
+      return one(c.im.emit("scatter_nd", {c.req(0), c.req(1), c.req(2)},
+                           {{"reduction", c.getString("reduction", "none")}}));
+    };
     m["Squeeze"] = [](NodeCtx& c) { return convertSqueeze(c, false); };
     m["Unsqueeze"] = [](NodeCtx& c) {
       if (c.opset < 13 && !c.hasAttr("axes")) failArg("Unsqueeze needs 'axes'");

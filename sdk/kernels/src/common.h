@@ -503,6 +503,11 @@ SY_CPU_FACTORY(makeCast);
 SY_CPU_FACTORY(makeReduce);    // reduce_*
 SY_CPU_FACTORY(makeArg);       // argmax argmin
 SY_CPU_FACTORY(makeSoftmax);   // softmax log_softmax
+// indexing.cpp
+SY_CPU_FACTORY(makeGatherElements);
+SY_CPU_FACTORY(makeScatterElements);
+SY_CPU_FACTORY(makeGatherND);
+SY_CPU_FACTORY(makeScatterND);
 // norm.cpp
 SY_CPU_FACTORY(makeBatchNorm);
 SY_CPU_FACTORY(makeLayerNorm);

@@ -50,6 +50,8 @@ constexpr Entry kOps[] = {
     {"tile", makeTile, true}, {"pad", makePad, true}, {"shape", makeShape, true},
     {"range", makeRange, true}, {"constant_of_shape", makeConstantOfShape, true},
     {"resize", makeResize, true},  // linear on 16-bit floats goes through the wrapper (see makeKernel)
+    {"gather_elements", makeGatherElements, true}, {"gather_nd", makeGatherND, true},
+    {"scatter_elements", makeScatterElements, false}, {"scatter_nd", makeScatterND, false},
     // nn
     {"matmul", makeMatmul, false}, {"gemm", makeGemm, false}, {"conv", makeConv, false},
     {"conv_transpose", makeConvTranspose, false}, {"max_pool", makePool, false},
