@@ -14,10 +14,12 @@
 #include "switchyard/file_io.h"
 
 #include <onnx/onnx_pb.h>
+#include <onnx/version_converter/convert.h>
 
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -1756,7 +1758,7 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
   return *table;
 }
 
-Result<std::unique_ptr<Graph>> importModel(const onnx::ModelProto& model, const std::string& origin,
+Result<std::unique_ptr<Graph>> importProto(const onnx::ModelProto& model, const std::string& origin,
                                            const std::string& baseDir, const OnnxImportOptions& opts) {
   try {
     Importer im(model, origin, baseDir, opts);
@@ -1768,6 +1770,53 @@ Result<std::unique_ptr<Graph>> importModel(const onnx::ModelProto& model, const 
   } catch (std::exception& e) {
     return internalError(origin, ": ", e.what());
   }
+}
+
+/// The model's opset of the default domain: 1 when it imports no opset at
+/// all (IR version 1/2 models), 0 when it imports other domains only.
+int64_t defaultOpset(const onnx::ModelProto& model) {
+  if (model.opset_import_size() == 0) return 1;
+  for (const auto& o : model.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") return o.version();
+  return 0;
+}
+
+/// A model below opset 7 is first upgraded to opset 7 by the ONNX library's
+/// own version converter, which rewrites the ops whose meaning changed
+/// (consumed_inputs, broadcast attributes, ...); the upgrade is reported in
+/// one line. When the converter cannot upgrade it, the model is imported as
+/// it is (ops unchanged since opset 7 still import) and the converter's
+/// reason is added to the error.
+Result<std::unique_ptr<Graph>> importModel(const onnx::ModelProto& model, const std::string& origin,
+                                           const std::string& baseDir, const OnnxImportOptions& opts) {
+  const int64_t opset = defaultOpset(model);
+  if (opset < 1 || opset >= kMinOpset) return importProto(model, origin, baseDir, opts);
+  std::string why;
+  try {
+    onnx::ModelProto in = model;
+    if (in.opset_import_size() == 0) {
+      auto* o = in.add_opset_import();
+      o->set_domain("");
+      o->set_version(1);
+    }
+    const onnx::ModelProto upgraded = onnx::version_conversion::ConvertVersion(in, static_cast<int>(kMinOpset));
+    auto g = importProto(upgraded, origin, baseDir, opts);
+    if (g.ok()) {
+      const std::string line =
+          detail::concat(origin, ": opset ", opset, " model upgraded to opset ", kMinOpset, " by the ONNX version converter");
+      if (opts.notes) opts.notes->push_back(line);
+      else std::fprintf(stderr, "switchyard: note: %s\n", line.c_str());
+    }
+    return g;
+  } catch (std::bad_alloc&) {
+    return resourceExhausted(origin, ": out of memory while upgrading the opset ", opset, " model");
+  } catch (std::exception& e) {
+    why = e.what();
+  }
+  auto g = importProto(model, origin, baseDir, opts);
+  if (g.ok()) return g;
+  return Status(g.status().code(), detail::concat(g.status().message(), "; the ONNX version converter cannot upgrade it to opset ",
+                                                  kMinOpset, ": ", why));
 }
 
 /// The file's bytes, checked first (regular file, under protobuf's 2 GiB

@@ -317,6 +317,41 @@ TEST(OnnxImport, TrigAndHyperbolic) {
   EXPECT_TRUE(std::isnan(values(y)[0]));
 }
 
+// Opset 6: Add with the old broadcast attribute only imports once the ONNX
+// version converter has rewritten it to opset 7's NumPy broadcasting; the
+// upgrade is reported in one note.
+TEST(OnnxImport, OldOpsetIsUpgradedByTheVersionConverter) {
+  Model m(6);
+  m.input("a", kF, std::vector<DimSpec>{int64_t{2}, int64_t{3}});
+  m.input("b", kF, std::vector<DimSpec>{int64_t{3}});
+  setAttr(m.node("Add", {"a", "b"}, {"s"}, "add6"), "broadcast", int64_t{1});
+  m.node("Relu", {"s"}, {"y"});
+  m.output("y");
+  std::vector<std::string> notes;
+  OnnxImportOptions o;
+  o.notes = &notes;
+  auto r = importAndRun(m, {F({2, 3}, {1, -2, 3, -4, 5, -6}), F({3}, {1, 1, -10})}, o);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TENSOR(r[0], DType::F32, (Shape{2, 3}), {2, 0, 0, 0, 6, 0});
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0], "test.onnx: opset 6 model upgraded to opset 7 by the ONNX version converter");
+
+  // What the converter cannot upgrade (Upsample without its scale attributes)
+  // is an error that names the node and gives the converter's reason.
+  Model bad(6);
+  bad.input("x", kF, std::vector<DimSpec>{int64_t{1}, int64_t{1}, int64_t{2}, int64_t{2}});
+  bad.node("Upsample", {"x"}, {"y"}, "up");
+  bad.output("y");
+  notes.clear();
+  auto g = import(bad, "", o);
+  ASSERT_FALSE(g.ok());
+  const std::string msg = g.status().message();
+  EXPECT_NE(msg.find("\"up\" (Upsample, opset 6)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("the ONNX version converter cannot upgrade it to opset 7"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("height_scale"), std::string::npos) << msg;
+  EXPECT_TRUE(notes.empty());
+}
+
 TEST(OnnxImport, VariadicAndBinary) {
   Model m(13);
   for (const char* n : {"a", "b", "c"}) m.input(n, kF, std::vector<DimSpec>{int64_t{3}});

@@ -1,5 +1,6 @@
 // The ONNX importer: reads an ONNX model (opsets 7 to 18 of the default
-// domain) into a verified Switchyard Graph.
+// domain; older ones are first upgraded to opset 7 by the ONNX library's
+// version converter) into a verified Switchyard Graph.
 //
 // - Graph inputs are the ONNX graph inputs that are not initializers; outputs
 //   are the graph outputs. Types come from the value_info (f32, f16, bf16, i8,
@@ -19,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "switchyard/ir.h"
 #include "switchyard/status.h"
@@ -30,6 +32,9 @@ struct OnnxImportOptions {
   /// Evaluate at import time every node whose inputs are all known (and the
   /// `Shape` of values with static shapes), so that shape computations fold away.
   bool foldConstants = true;
+  /// Where the one-line note about an upgraded model (opset below 7, upgraded
+  /// by the ONNX version converter) goes; null: printed on stderr.
+  std::vector<std::string>* notes = nullptr;
 };
 
 /// Loads an .onnx file (and its external data, confined to the model's folder) into a verified Graph.
