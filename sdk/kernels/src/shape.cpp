@@ -475,7 +475,9 @@ class SliceKernel final : public KernelBase {
     LoopPlan<2> p;
     int64_t base = 0;
     for (int i = 0; i < x.rank; ++i) {
-      const int64_t s[2] = {os[i], per[i].step * is[i]};
+      // An axis of one element never steps: its step may be as large as
+      // INT64_MAX, and step * stride would overflow.
+      const int64_t s[2] = {os[i], per[i].count > 1 ? per[i].step * is[i] : 0};
       p.push(per[i].count, s);
       base += per[i].start * is[i];
     }
