@@ -906,10 +906,12 @@ std::vector<int64_t> reduceAxes(NodeCtx& c, int64_t inputSince) {
   return constInts(c, 1, "axes");
 }
 
-Value* reduce(NodeCtx& c, const char* op, Value* x, int64_t inputSince) {
+/// The node's reduction (axes, keepdims, noop_with_empty_axes) as core op `op`
+/// on x; keepdims >= 0 overrides the node's.
+Value* reduce(NodeCtx& c, const char* op, Value* x, int64_t inputSince, int64_t keepdims = -1) {
   AttrMap a;
   a["axes"] = reduceAxes(c, inputSince);
-  a["keepdims"] = c.getInt("keepdims", 1);
+  a["keepdims"] = keepdims >= 0 ? keepdims : c.getInt("keepdims", 1);
   if (c.opset >= inputSince) a["noop_with_empty_axes"] = c.getInt("noop_with_empty_axes", 0);
   return c.im.emit(op, {x}, std::move(a));
 }
@@ -1526,7 +1528,14 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
     };
     m["ReduceLogSum"] = [](NodeCtx& c) { return one(c.im.emit("log", {reduce(c, "reduce_sum", c.req(0), 18)})); };
     m["ReduceLogSumExp"] = [](NodeCtx& c) {
-      return one(c.im.emit("log", {reduce(c, "reduce_sum", c.im.emit("exp", {c.req(0)}), 18)}));
+      // Shifted by the (finite) max so that large x does not overflow: log(sum(exp(x - m))) + m.
+      Value* x = c.req(0);
+      Value* mk = reduce(c, "reduce_max", x, 18, 1);
+      Value* finite = c.im.emit("equal", {c.im.emit("sub", {mk, mk}), sc(c, mk, 0)});
+      Value* shift = c.im.emit("where", {finite, mk, sc(c, mk, 0)});
+      Value* s = reduce(c, "reduce_sum", c.im.emit("exp", {c.im.emit("sub", {x, shift})}), 18);
+      Value* shiftOut = c.getInt("keepdims", 1) != 0 ? shift : reduce(c, "reduce_max", shift, 18);
+      return one(c.im.emit("add", {c.im.emit("log", {s}), shiftOut}));
     };
     for (auto [onnxOp, op] : std::initializer_list<std::pair<const char*, const char*>>{{"ArgMax", "argmax"},
                                                                                         {"ArgMin", "argmin"}})

@@ -352,6 +352,23 @@ TEST(OnnxImport, OldOpsetIsUpgradedByTheVersionConverter) {
   EXPECT_TRUE(notes.empty());
 }
 
+// ReduceLogSumExp is shifted by the max: exp(1000) would overflow f32.
+TEST(OnnxImport, ReduceLogSumExpDoesNotOverflow) {
+  for (int64_t keep : {0, 1}) {
+    Model m(13);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{3}, int64_t{2}});
+    auto* n = m.node("ReduceLogSumExp", {"x"}, {"y"});
+    setAttr(n, "axes", std::vector<int64_t>{1});
+    setAttr(n, "keepdims", keep);
+    m.output("y");
+    const double inf = std::numeric_limits<double>::infinity();
+    auto r = importAndRun(m, {F({3, 2}, {1000, 1000, -inf, -inf, 1, 2})});
+    ASSERT_EQ(r.size(), 1u);
+    const Shape shape = keep ? Shape{3, 1} : Shape{3};
+    EXPECT_TENSOR(r[0], DType::F32, shape, {1000 + std::log(2.0), -inf, 2 + std::log1p(std::exp(-1.0))}, 1e-6, 1e-6);
+  }
+}
+
 TEST(OnnxImport, VariadicAndBinary) {
   Model m(13);
   for (const char* n : {"a", "b", "c"}) m.input(n, kF, std::vector<DimSpec>{int64_t{3}});
