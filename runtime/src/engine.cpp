@@ -216,7 +216,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config) {
       // config says where it is (the plugin's message names it "option 'k'").
       std::string at = where;
       size_t firstMention = std::string::npos;
-      const std::string& message = instance.status().message();
+      const std::string message = instance.status().message();  // a copy: status() returns a temporary
       for (const auto& [key, loc] : bc.optionWhere) {
         const size_t pos = message.find("option '" + key + "'");
         if (pos < firstMention && loc.line > 0) {
