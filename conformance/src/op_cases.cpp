@@ -456,6 +456,13 @@ void shapeCases(Table& t) {
     t.add("scalar_index", {T({5, 4}), V(I64, {}, {2})});
     t.add("indices_2d", {T({6, 3}), V(I64, {2, 2}, {0, 5, -6, 3})});
     t.add("empty_indices", {T({5, 4}), V(I64, {0}, {})});
+  } else if (op == "cumsum") {
+    t.basic({T({3, 5}), V(I64, {}, {1})});
+    t.add("axis0_i32", {T({4, 3}), V(DType::I32, {1}, {0})});
+    t.add("exclusive", {T({2, 6}), V(I64, {}, {-1})}, {{"exclusive", i(1)}});
+    t.add("reverse", {T({2, 3, 4}), V(I64, {}, {1})}, {{"reverse", i(1)}});
+    t.add("reverse_exclusive", {T({7}), V(I64, {}, {0})}, {{"reverse", i(1)}, {"exclusive", i(1)}});
+    t.add("empty", {T({0, 3}), V(I64, {}, {1})});
   } else if (op == "gather_elements") {
     t.basic({T({3, 4}), V(I64, {2, 4}, {0, 2, -1, 1, 2, 0, 1, -3})});
     t.add("axis1", {T({3, 4}), V(I64, {3, 2}, {3, 0, -4, 1, 2, 2})}, {{"axis", i(1)}});

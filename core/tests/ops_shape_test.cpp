@@ -350,6 +350,28 @@ TEST(Gather, OutOfRangeIsAnError) {
 
 // --- gather_elements / scatter_elements / gather_nd / scatter_nd ---------------
 
+TEST(CumSum, AxesExclusiveReverse) {
+  Tensor x = F({2, 3}, {1, 2, 3, 4, 5, 6});
+  EXPECT_TENSOR(run1("cumsum", {x, I({}, {1})}), DType::F32, Shape({2, 3}), {1, 3, 6, 4, 9, 15});
+  EXPECT_TENSOR(run1("cumsum", {x, T(DType::I32, {1}, {0})}), DType::F32, Shape({2, 3}), {1, 2, 3, 5, 7, 9});
+  EXPECT_TENSOR(run1("cumsum", {x, I({}, {-1})}, {{"exclusive", Ai(1)}}), DType::F32, Shape({2, 3}),
+                {0, 1, 3, 0, 4, 9});
+  EXPECT_TENSOR(run1("cumsum", {x, I({}, {1})}, {{"reverse", Ai(1)}}), DType::F32, Shape({2, 3}),
+                {6, 5, 3, 15, 11, 6});
+  EXPECT_TENSOR(run1("cumsum", {I({4}, {1, 2, 3, 4}), I({}, {0})}, {{"reverse", Ai(1)}, {"exclusive", Ai(1)}}),
+                DType::I64, Shape({4}), {9, 7, 4, 0});
+  EXPECT_TENSOR(run1("cumsum", {F({0, 3}, {}), I({}, {1})}), DType::F32, Shape({0, 3}), {});
+}
+
+TEST(CumSum, Errors) {
+  Tensor x = F({2, 3}, {1, 2, 3, 4, 5, 6});
+  EXPECT_FALSE(runError("cumsum", {x, I({}, {2})}).ok());          // axis out of range
+  EXPECT_FALSE(runError("cumsum", {x, I({2}, {0, 1})}).ok());      // two axes
+  EXPECT_FALSE(runError("cumsum", {x, F({}, {0})}).ok());          // float axis
+  EXPECT_FALSE(runError("cumsum", {F({}, {1}), I({}, {0})}).ok());  // scalar x
+  EXPECT_FALSE(runWithUnknownDims("cumsum", {x, I({}, {-3})}).ok());
+}
+
 TEST(GatherElements, AxesAndNegativeIndices) {
   Tensor x = F({3, 2}, {1, 2, 3, 4, 5, 6});
   EXPECT_TENSOR(run1("gather_elements", {x, I({2, 2}, {0, 2, -1, 1})}), DType::F32, Shape({2, 2}), {1, 6, 5, 4});

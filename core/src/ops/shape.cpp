@@ -581,6 +581,24 @@ Status inferGatherND(InferContext& ctx) {
   return Status::OK();
 }
 
+Status inferCumSum(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  const Type& axis = ctx.inputType(1);
+  SY_RETURN_IF_ERROR(checkDType(ctx.schema(), 1, axis.dtype(), {DType::I32, DType::I64}));
+  if (axis.rankKnown() && axis.rank() > 1) return opError(op, "axis must be a scalar or 1-D, got ", axis.toString());
+  if (x.rankKnown()) {
+    if (x.rank() == 0) return opError(op, "x must have rank >= 1, got ", x.toString());
+    if (const Tensor* c = ctx.constantInput(1)) {
+      if (c->numel() != 1) return opError(op, "axis must hold one value, got ", c->numel());
+      auto axisR = normalizeAxis(c->getInt(0), x.rank());
+      if (!axisR.ok()) return axisR.status().withContext(detail::concat("op '", op, "'"));
+    }
+  }
+  ctx.setOutputType(0, x);
+  return Status::OK();
+}
+
 Status inferScatterND(InferContext& ctx) {
   const std::string& op = ctx.schema().name;
   const Type& x = ctx.inputType(0);
@@ -1237,6 +1255,18 @@ void registerShapeOps(OpRegistry& r) {
                attr("nearest_mode", AttrKind::String, Attribute(std::string("round_prefer_floor")), false,
                     "round_prefer_floor, round_prefer_ceil, floor or ceil")};
     s.infer = inferResize;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("cumsum",
+                            "ONNX CumSum: running sums of `x` along `axis` (a run-time i32/i64 scalar or "
+                            "one-element tensor; negative counts from the end); exclusive leaves out the element "
+                            "itself, reverse sums from the end.",
+                            {"x", "axis"}, 2, 2);
+    s.dtypes = {DType::F32, DType::F16, DType::BF16, DType::I32, DType::I64};
+    s.attrs = {attr("exclusive", AttrKind::Int, Attribute(int64_t{0}), false, "1: y[i] sums x[j] for j < i only"),
+               attr("reverse", AttrKind::Int, Attribute(int64_t{0}), false, "1: sum from the end of the axis")};
+    s.infer = inferCumSum;
     r.add(std::move(s));
   }
   {

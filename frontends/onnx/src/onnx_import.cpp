@@ -1629,30 +1629,8 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       return one(im.emit("where", {mask, x, sc(c, x, 0)}));
     };
     m["CumSum"] = [](NodeCtx& c) {
-      // Along `axis` (moved last): x @ T with T[i][j] = 1 when i <= j (inclusive), i < j (exclusive); reversed: >=, >.
-      Importer& im = c.im;
-      Value* x = c.req(0);
-      const bool exclusive = c.getInt("exclusive", 0) != 0, reverse = c.getInt("reverse", 0) != 0;
-      auto axisV = constInts(c, 1, "axis");
-      if (axisV.size() != 1) failArg("axis must hold one value");
-      const int64_t r = knownRank(c, x);
-      int64_t axis = axisV[0] < 0 ? axisV[0] + r : axisV[0];
-      if (axis < 0 || axis >= r) failArg("axis ", axisV[0], " out of range for rank ", r);
-      std::vector<int64_t> perm;
-      for (int64_t i = 0; i < r; ++i)
-        if (i != axis) perm.push_back(i);
-      perm.push_back(axis);
-      std::vector<int64_t> inv(static_cast<size_t>(r));
-      for (int64_t i = 0; i < r; ++i) inv[static_cast<size_t>(perm[static_cast<size_t>(i)])] = i;
-      Value* xt = axis == r - 1 ? x : im.emit("transpose", {x}, {{"perm", perm}});
-      Value* n = im.emit("squeeze", {im.emit("shape", {x}, {{"start", axis}, {"end", axis + 1}})},
-                         {{"axes", std::vector<int64_t>{0}}});
-      Value* idx = im.emit("range", {im.scalar(DType::I64, 0), n, im.scalar(DType::I64, 1)});
-      Value* i = im.emit("unsqueeze", {idx}, {{"axes", std::vector<int64_t>{1}}});
-      const char* cmp = reverse ? (exclusive ? "greater" : "greater_equal") : (exclusive ? "less" : "less_equal");
-      Value* tri = im.emit("cast", {im.emit(cmp, {i, idx})}, {{"to", std::string(dtypeName(dtypeOf(x)))}});
-      Value* y = im.emit("matmul", {xt, tri});
-      return one(axis == r - 1 ? y : im.emit("transpose", {y}, {{"perm", inv}}));
+      return one(c.im.emit("cumsum", {c.req(0), c.req(1)},
+                           {{"exclusive", c.getInt("exclusive", 0)}, {"reverse", c.getInt("reverse", 0)}}));
     };
     m["EyeLike"] = [](NodeCtx& c) {
       Value* x = c.req(0);

@@ -504,6 +504,7 @@ SY_CPU_FACTORY(makeReduce);    // reduce_*
 SY_CPU_FACTORY(makeArg);       // argmax argmin
 SY_CPU_FACTORY(makeSoftmax);   // softmax log_softmax
 // indexing.cpp
+SY_CPU_FACTORY(makeCumSum);
 SY_CPU_FACTORY(makeGatherElements);
 SY_CPU_FACTORY(makeScatterElements);
 SY_CPU_FACTORY(makeGatherND);

@@ -1,5 +1,6 @@
 // Element-index kernels: gather_elements, scatter_elements, gather_nd,
-// scatter_nd (ONNX GatherElements, ScatterElements, GatherND, ScatterND).
+// scatter_nd (ONNX GatherElements, ScatterElements, GatherND, ScatterND), and
+// cumsum (f32/i32/i64; 16-bit floats through the wrapper).
 //
 // Gathers move elements by element size, so they run every dtype. Scatters
 // copy `data` and then apply the updates in index order (so that repeated
@@ -337,6 +338,63 @@ class ScatterNDKernel final : public KernelBase {
   Red red_;
 };
 
+// ============================================================================
+// cumsum
+
+template <class T>
+void cumsumT(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool exclusive, bool reverse,
+             const Exec& exec) {
+  exec.parallelFor(outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(n * inner, 1)), [=](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      const T* xs = x + o * n * inner;
+      T* ys = y + o * n * inner;
+      for (int64_t s = 0; s < n; ++s) {
+        const int64_t k = reverse ? n - 1 - s : s, prev = reverse ? k + 1 : k - 1;
+        T* yk = ys + k * inner;
+        if (s == 0) {
+          for (int64_t j = 0; j < inner; ++j) yk[j] = exclusive ? T(0) : xs[k * inner + j];
+          continue;
+        }
+        const T* yp = ys + prev * inner;
+        const T* xa = xs + (exclusive ? prev : k) * inner;
+        for (int64_t j = 0; j < inner; ++j) yk[j] = static_cast<T>(yp[j] + xa[j]);
+      }
+    }
+  });
+}
+
+class CumSumKernel final : public KernelBase {
+ public:
+  CumSumKernel(const OpDesc& d)
+      : KernelBase(d), exclusive_(d.node.attrInt("exclusive", 0) != 0), reverse_(d.node.attrInt("reverse", 0) != 0) {}
+  void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
+    checkArity(ni, 2, no, 1);
+    axisOf(in);
+    out[0] = in[0].dims;
+  }
+  void run(const Tensor* in, size_t, Tensor* out, size_t, const Exec& exec) const override {
+    const Dims& x = in[0].dims;
+    const int64_t axis = axisOf(in);
+    const int64_t outer = product(x.d, 0, axis), n = x.d[axis], inner = product(x.d, axis + 1, x.rank);
+    if (outer * n * inner == 0) return;
+    switch (in[0].dtype) {
+      case SY_DTYPE_F32: cumsumT(in[0].as<const float>(), out[0].as<float>(), outer, n, inner, exclusive_, reverse_, exec); break;
+      case SY_DTYPE_I32: cumsumT(in[0].as<const int32_t>(), out[0].as<int32_t>(), outer, n, inner, exclusive_, reverse_, exec); break;
+      case SY_DTYPE_I64: cumsumT(in[0].as<const int64_t>(), out[0].as<int64_t>(), outer, n, inner, exclusive_, reverse_, exec); break;
+      default: sdk::fail(SY_ERROR_INVALID_ARGUMENT, who_, ": dtype ", dtName(in[0].dtype), " is not implemented");
+    }
+  }
+
+ private:
+  int64_t axisOf(const Tensor* in) const {
+    SY_KCHECK(in[0].dims.rank >= 1, who_, "x must have rank >= 1, got ", dimsStr(in[0].dims));
+    SY_KCHECK(isIndexType(in[1].dtype) && in[1].numElements() == 1 && in[1].dims.rank <= 1, who_,
+              "axis must be one i32 or i64 value, got ", dtName(in[1].dtype), dimsStr(in[1].dims));
+    return normAxis(indexAt(in[1], 0), in[0].dims.rank, who_);
+  }
+  bool exclusive_, reverse_;
+};
+
 /// The reduction attribute, or a decline for a dtype it cannot compute in.
 bool reductionFor(const OpDesc& d, bool allowMinMax, Red& r, std::string& whyNot) {
   const std::string s = d.node.attrString("reduction", "none");
@@ -363,6 +421,13 @@ bool indicesOk(const OpDesc& d, std::string& whyNot) {
 
 }  // namespace
 
+SY_CPU_FACTORY(makeCumSum) {
+  const int32_t dt = d.in.empty() ? -1 : d.in[0];
+  if (dt != SY_DTYPE_F32 && dt != SY_DTYPE_I32 && dt != SY_DTYPE_I64)
+    return decline(whyNot, d, "only f32, i32 and i64 are implemented, x is ", dtName(dt));
+  if (d.numInputs() < 2 || !isIndexType(d.in[1])) return decline(whyNot, d, "axis must be i32 or i64");
+  return std::make_unique<CumSumKernel>(d);
+}
 SY_CPU_FACTORY(makeGatherElements) {
   if (!indicesOk(d, whyNot)) return nullptr;
   return std::make_unique<GatherElementsKernel>(d);

@@ -52,6 +52,7 @@ constexpr Entry kOps[] = {
     {"resize", makeResize, true},  // linear on 16-bit floats goes through the wrapper (see makeKernel)
     {"gather_elements", makeGatherElements, true}, {"gather_nd", makeGatherND, true},
     {"scatter_elements", makeScatterElements, false}, {"scatter_nd", makeScatterND, false},
+    {"cumsum", makeCumSum, false},
     // nn
     {"matmul", makeMatmul, false}, {"gemm", makeGemm, false}, {"conv", makeConv, false},
     {"conv_transpose", makeConvTranspose, false}, {"max_pool", makePool, false},
