@@ -14,6 +14,7 @@
 #include "switchyard/file_io.h"
 
 #include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
 #include <onnx/version_converter/convert.h>
 
 #include <algorithm>
@@ -1785,6 +1786,12 @@ Result<std::unique_ptr<Graph>> importModel(const onnx::ModelProto& model, const 
       auto* o = in.add_opset_import();
       o->set_domain("");
       o->set_version(1);
+    }
+    // The converter's adapters for Add, Gemm, ... read the shapes of their
+    // inputs: ONNX shape inference fills value_info first (best effort).
+    try {
+      onnx::shape_inference::InferShapes(in);
+    } catch (std::exception&) {
     }
     const onnx::ModelProto upgraded = onnx::version_conversion::ConvertVersion(in, static_cast<int>(kMinOpset));
     auto g = importProto(upgraded, origin, baseDir, opts);
