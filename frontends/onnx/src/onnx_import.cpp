@@ -1769,6 +1769,59 @@ int64_t defaultOpset(const onnx::ModelProto& model) {
   return 0;
 }
 
+/// Note [converter input is checked first]
+/// libonnx's version converter (onnx::ImportModelProto) assumes a
+/// well-formed graph: a graph output or node input that nothing defines is
+/// dereferenced as a null pointer (found by fuzz_onnx_import: an opset-6
+/// model whose output 'y' no node makes crashed the process). So before a
+/// model is handed to it, every name a node reads and every graph output must
+/// be defined earlier (graph input, initializer, an earlier node's output, or
+/// an enclosing graph's name for a subgraph) and no name is defined twice. (The
+/// ONNX checker is stricter than the importer, e.g. it wants every graph
+/// output typed, so it is not the gate.) A model that fails is imported as it
+/// is, and our importer reports what is wrong with it.
+bool definesBeforeUse(const onnx::GraphProto& g, std::unordered_set<std::string> scope, std::string& why, int depth = 0) {
+  if (depth > 64) {
+    why = "subgraphs nested more than 64 deep";
+    return false;
+  }
+  auto define = [&](const std::string& name) {
+    if (name.empty()) return true;
+    if (!scope.insert(name).second) {
+      why = "'" + name + "' is defined twice";
+      return false;
+    }
+    return true;
+  };
+  std::unordered_set<std::string> seen;
+  for (const auto& i : g.initializer())
+    if (seen.insert(i.name()).second) scope.insert(i.name());
+  for (const auto& i : g.input())
+    if (seen.insert(i.name()).second) scope.insert(i.name());
+  for (const auto& n : g.node()) {
+    for (const auto& in : n.input()) {
+      if (!in.empty() && !scope.count(in)) {
+        why = "node '" + n.name() + "' (" + n.op_type() + ") reads '" + in + "', which nothing defines before it";
+        return false;
+      }
+    }
+    for (const auto& a : n.attribute()) {
+      if (a.has_g() && !definesBeforeUse(a.g(), scope, why, depth + 1)) return false;
+      for (const auto& sub : a.graphs())
+        if (!definesBeforeUse(sub, scope, why, depth + 1)) return false;
+    }
+    for (const auto& out : n.output())
+      if (!define(out)) return false;
+  }
+  for (const auto& o : g.output()) {
+    if (!scope.count(o.name())) {
+      why = "graph output '" + o.name() + "' is defined by nothing";
+      return false;
+    }
+  }
+  return true;
+}
+
 /// A model below opset 7 is first upgraded to opset 7 by the ONNX library's
 /// own version converter, which rewrites the ops whose meaning changed
 /// (consumed_inputs, broadcast attributes, ...); the upgrade is reported in
@@ -1787,6 +1840,9 @@ Result<std::unique_ptr<Graph>> importModel(const onnx::ModelProto& model, const 
       o->set_domain("");
       o->set_version(1);
     }
+    // The converter trusts its input (Note [converter input is checked first]).
+    std::string bad;
+    if (!definesBeforeUse(in.graph(), {}, bad)) throw std::invalid_argument("the model is malformed: " + bad);
     // The converter's adapters for Add, Gemm, ... read the shapes of their
     // inputs: ONNX shape inference fills value_info first (best effort).
     try {
