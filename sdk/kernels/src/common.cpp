@@ -109,7 +109,10 @@ inline V4f halfToFloat4(V4i h) {
   o += (127 - 15) << 23;
   o = (exp == shiftedExp) ? o + ((128 - 16) << 23) : o;  // Inf / NaN
   // Zero / subnormal: renormalise through a float subtraction.
-  const V4f sub = reinterpret_cast<V4f>(o + (1 << 23)) - reinterpret_cast<V4f>(V4i{113 << 23, 113 << 23, 113 << 23, 113 << 23});
+  // Unsigned: for Inf/NaN lanes (discarded below) the signed sum would overflow.
+  typedef uint32_t V4u __attribute__((vector_size(16)));
+  const V4u biased = reinterpret_cast<V4u>(o) + (1u << 23);
+  const V4f sub = reinterpret_cast<V4f>(biased) - reinterpret_cast<V4f>(V4i{113 << 23, 113 << 23, 113 << 23, 113 << 23});
   o = (exp == 0) ? reinterpret_cast<V4i>(sub) : o;
   o |= (h & 0x8000) << 16;
   return reinterpret_cast<V4f>(o);

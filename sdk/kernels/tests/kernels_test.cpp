@@ -419,6 +419,44 @@ TEST(PortableKernels, CastTruncatesAndBool) {
   EXPECT_EQ(values(fromBool.run({T(DType::Bool, {2}, {1, 0})})[0]), (std::vector<double>{1, 0}));
 }
 
+TEST(PortableKernels, HalfConversionsCoverEveryBitPattern) {
+  // All 65536 f16 patterns, through the four-lane widening and narrowing paths
+  // (Inf/NaN lanes included, which once overflowed a signed add under UBSan),
+  // agree with the scalar conversions bit for bit (NaN: NaN).
+  const int64_t n = 65536;
+  auto h = sy::Tensor::allocate(DType::F16, {n});
+  ASSERT_TRUE(h.ok());
+  auto* hp = static_cast<uint16_t*>(h->mutableData());
+  for (int64_t i = 0; i < n; ++i) hp[i] = static_cast<uint16_t>(i);
+  Compiled widen("graph @g(%x: f16[65536]) {\n %y = cast(%x) {to = \"f32\"} : f32[65536]\n return %y\n}");
+  ASSERT_TRUE(widen.kernel) << widen.whyNot;
+  const sy::Tensor f = widen.run({*h}, 1)[0];
+  const auto* fp = static_cast<const float*>(f.data());
+  for (int64_t i = 0; i < n; ++i) {
+    const float want = sy::halfToFloat(static_cast<uint16_t>(i));
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(fp[i])) << "f16 bits " << i;
+    } else {
+      uint32_t a, b;
+      std::memcpy(&a, &fp[i], 4);
+      std::memcpy(&b, &want, 4);
+      EXPECT_EQ(a, b) << "f16 bits " << i;
+    }
+  }
+  Compiled narrow("graph @g(%x: f32[65536]) {\n %y = cast(%x) {to = \"f16\"} : f16[65536]\n return %y\n}");
+  ASSERT_TRUE(narrow.kernel) << narrow.whyNot;
+  const sy::Tensor back = narrow.run({f}, 1)[0];
+  const auto* bp = static_cast<const uint16_t*>(back.data());
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(fp[i])) {
+      EXPECT_EQ(bp[i] & 0x7C00, 0x7C00) << "f16 bits " << i;
+      EXPECT_NE(bp[i] & 0x03FF, 0) << "f16 bits " << i;
+    } else {
+      EXPECT_EQ(bp[i], static_cast<uint16_t>(i)) << "f16 bits " << i;
+    }
+  }
+}
+
 TEST(PortableKernels, MaximumPropagatesNaN) {
   Compiled c("graph @g(%a: f32[3], %b: f32[3]) {\n %y = maximum(%a, %b) : f32[3]\n return %y\n}");
   auto y = c.run({F({3}, {NAN, 1, 2}), F({3}, {0, NAN, 1})})[0];
