@@ -1383,6 +1383,54 @@ std::vector<Value*> convertPow(NodeCtx& c) {
 /// where(x < 0, neg(x), pos(x)) helper with a scalar of x's dtype.
 Value* sc(NodeCtx& c, Value* like, double v) { return c.im.scalar(dtypeOf(like), v); }
 
+/// NegativeLogLikelihoodLoss on log-probabilities `logp` [N, C, d...] and class
+/// indices `target` [N, d...] (inputs 1 and 2 of the node: target, optional
+/// weight [C]), lowered exactly: loss = -logp[n, t, d...] * w[t], 0 where
+/// t == ignore_index; mean divides by the sum of the weights used (the count of
+/// targets not ignored when there is no weight). Any float dtype.
+Value* nllLoss(NodeCtx& c, Value* logp) {
+  Importer& im = c.im;
+  Value* target = c.req(1);
+  Value* weight = c.in(2);
+  const std::string reduction = c.getString("reduction", "mean");
+  if (reduction != "none" && reduction != "sum" && reduction != "mean")
+    failArg("reduction ", quote(reduction), " is not one of none, sum, mean");
+  if (!isFloat(dtypeOf(logp))) failArg("input 0 must be a float tensor, not ", dtypeName(dtypeOf(logp)));
+  if (!isInteger(dtypeOf(target))) failArg("target must be an integer tensor, not ", dtypeName(dtypeOf(target)));
+  if (weight && dtypeOf(weight) != dtypeOf(logp))
+    failArg("weight is ", dtypeName(dtypeOf(weight)), " but input 0 is ", dtypeName(dtypeOf(logp)));
+  const int64_t r = knownRank(c, logp);
+  if (r < 2) failArg("input 0 must have rank >= 2 ([N, C, ...]), not ", r);
+  if (target->type().rankKnown() && target->type().rank() != r - 1)
+    failArg("target has rank ", target->type().rank(), ", expected ", r - 1, " (input 0 without its class axis)");
+  Value* t = dtypeOf(target) == DType::I64 ? target : im.emit("cast", {target}, {{"to", std::string("i64")}});
+  // Ignored targets read class 0 (any valid index) and are then zeroed.
+  Value* ignored = nullptr;
+  if (c.hasAttr("ignore_index")) {
+    ignored = im.emit("equal", {t, im.scalar(DType::I64, static_cast<double>(c.getInt("ignore_index", 0)))});
+    t = im.emit("where", {ignored, im.scalar(DType::I64, 0), t});
+  }
+  Value* picked = im.emit("gather_elements", {logp, im.emit("unsqueeze", {t}, {{"axes", std::vector<int64_t>{1}}})},
+                          {{"axis", int64_t{1}}});
+  Value* loss = im.emit("neg", {im.emit("squeeze", {picked}, {{"axes", std::vector<int64_t>{1}}})});
+  Value* zero = sc(c, logp, 0.0);
+  Value* w = nullptr;  // per-element weight, when not all ones
+  if (weight) {
+    w = im.emit("gather", {weight, t}, {{"axis", int64_t{0}}});
+    if (ignored) w = im.emit("where", {ignored, zero, w});
+  } else if (ignored) {
+    w = im.emit("where", {ignored, zero, sc(c, logp, 1.0)});
+  }
+  if (w) loss = im.emit("mul", {loss, w});
+  if (reduction == "none") return loss;
+  const AttrMap all{{"keepdims", int64_t{0}}};
+  Value* sum = im.emit("reduce_sum", {loss}, all);
+  if (reduction == "sum") return sum;
+  if (!w) return im.emit("reduce_mean", {loss}, all);
+  // w has the target's shape (gathered or selected per target element).
+  return im.emit("div", {sum, im.emit("reduce_sum", {w}, all)});
+}
+
 const std::map<std::string, Handler, std::less<>>& handlers() {
   static const auto* table = [] {
     auto* t = new std::map<std::string, Handler, std::less<>>();
@@ -1511,6 +1559,12 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       Value* x = c.req(0);
       if (c.opset >= 13) return one(hardmaxAt(c, x, c.getInt("axis", -1)));
       return one(coerced2d(c, x, c.getInt("axis", 1), [&](Value* v) { return hardmaxAt(c, v, -1); }));
+    };
+    // Losses (inference form), lowered: see nllLoss.
+    m["NegativeLogLikelihoodLoss"] = [](NodeCtx& c) { return one(nllLoss(c, c.req(0))); };
+    m["SoftmaxCrossEntropyLoss"] = [](NodeCtx& c) {
+      Value* logp = c.im.emit("log_softmax", {c.req(0)}, {{"axis", int64_t{1}}});
+      return std::vector<Value*>{nllLoss(c, logp), logp};
     };
     // Reductions.
     m["ReduceSum"] = reduceOp("reduce_sum", 13);
