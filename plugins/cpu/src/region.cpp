@@ -424,6 +424,8 @@ class CpuRegion final : public sdk::CompiledRegion {
   void buildSteps(const sdk::GraphView& region);
   std::vector<int32_t> matchGeluErf(const std::vector<sdk::NodeView>& nodes, int32_t cur,
                                     const std::vector<bool>& taken) const;
+  std::vector<int32_t> matchGatedActivation(const std::vector<sdk::NodeView>& nodes, int32_t cur,
+                                            const std::vector<bool>& taken, Activation* out) const;
   void analyse();
   std::shared_ptr<Plan> makePlan(const RegionRun& run) const;
   static std::vector<int64_t> signature(const std::vector<sdk::InputTensor>& inputs);
@@ -731,17 +733,20 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
         for (;;) {
           const int32_t c = soleConsumer(cur);
           if (c < 0 && !isBn) {
-            // The exported GELU reads cur twice: div -> erf -> add -> mul(cur, .) -> mul(., 0.5).
-            const std::vector<int32_t> gelu = matchGeluErf(nodes, cur, taken);
+            // The exported GELU reads cur twice: div -> erf -> add -> mul(cur, .) -> mul(., 0.5);
+            // so do SiLU (x * sigmoid(x)) and HardSwish (x * clip(x / 6 + 0.5, 0, 1)).
+            Activation gated{dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f};
+            std::vector<int32_t> gelu = matchGeluErf(nodes, cur, taken);
+            if (gelu.empty()) gelu = matchGatedActivation(nodes, cur, taken, &gated);
             if (gelu.empty()) break;
             bool haveGelu = false;
             for (const DnnlFusion::PostOp& q : fusion.postOps) {
-              haveGelu = haveGelu || (q.act && q.act->alg == dnnl::algorithm::eltwise_gelu_erf) ||
-                         (!q.act && q.sumOperand < 0 && activationOf(q.node)->alg == dnnl::algorithm::eltwise_gelu_erf);
+              haveGelu = haveGelu || (q.act && q.act->alg == gated.alg) ||
+                         (!q.act && q.sumOperand < 0 && activationOf(q.node)->alg == gated.alg);
             }
             if (haveGelu) break;
             const sdk::NodeView& last = nodes[static_cast<size_t>(gelu.back())];
-            fusion.postOps.push_back({last, -1, Activation{dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f}});
+            fusion.postOps.push_back({last, -1, gated});
             for (int32_t g : gelu) {
               taken[static_cast<size_t>(g)] = true;
               describe += sdk::format(" + ", nodes[static_cast<size_t>(g)].describe());
@@ -888,6 +893,71 @@ std::vector<int32_t> CpuRegion::matchGeluErf(const std::vector<sdk::NodeView>& n
     if (!sameShape(info_[static_cast<size_t>(v)], cv)) return {};
   }
   return {d, e, a, m, y};
+}
+
+/// Matches an activation exported as x times a gate of x, on `cur`:
+///   SiLU:      s = sigmoid(cur); y = mul(cur, s)                        -> eltwise_swish (alpha 1)
+///   HardSwish: m = mul(cur, 1/6); a = add(m, 0.5); c = clip(a, 0, 1);
+///              y = mul(cur, c)                                          -> eltwise_hardswish
+/// (the ONNX importer lowers HardSwish so; PyTorch exports SiLU so). Returns
+/// the node positions with y last and sets *out, or nothing. `cur` must be read
+/// by the first node and y only, each intermediate only by the next node. Both
+/// keep NaN: the last step multiplies by x.
+std::vector<int32_t> CpuRegion::matchGatedActivation(const std::vector<sdk::NodeView>& nodes, int32_t cur,
+                                                     const std::vector<bool>& taken, Activation* out) const {
+  const ValueInfo& cv = info_[static_cast<size_t>(cur)];
+  if (cv.isOutput || cv.consumers.size() != 2 || cv.consumers[0] == cv.consumers[1]) return {};
+  for (int32_t c : cv.consumers) {
+    if (taken[static_cast<size_t>(c)]) return {};
+  }
+  auto sole = [&](int32_t v) -> int32_t {
+    const ValueInfo& vi = info_[static_cast<size_t>(v)];
+    if (vi.isOutput || vi.consumers.size() != 1) return -1;
+    return taken[static_cast<size_t>(vi.consumers[0])] ? -1 : vi.consumers[0];
+  };
+  auto near = [](std::optional<float> v, double want) { return v && std::fabs(*v - want) <= 1e-6 * std::fabs(want); };
+  auto scalarOperand = [&](const sdk::NodeView& n, int32_t x) -> std::optional<float> {
+    const int o = otherOperand(n, x);
+    if (o < 0 || n.input(static_cast<size_t>(o)).rank() > cv.rank) return std::nullopt;
+    return constantScalar(n.input(static_cast<size_t>(o)));
+  };
+  // y = mul(cur, gate) where gate is `gateNode`'s output.
+  auto isGatedMul = [&](int32_t y, int32_t gateNode) {
+    if (y < 0 || nodes[static_cast<size_t>(y)].op() != "mul") return false;
+    const sdk::NodeView& m = nodes[static_cast<size_t>(y)];
+    const int32_t gate = nodes[static_cast<size_t>(gateNode)].output(0).index();
+    const int o = otherOperand(m, gate);
+    return o >= 0 && m.input(static_cast<size_t>(o)).index() == cur && m.output(0).dtype() == SY_DTYPE_F32 &&
+           sameShape(info_[static_cast<size_t>(m.output(0).index())], cv);
+  };
+  for (int k = 0; k < 2; ++k) {
+    const int32_t first = cv.consumers[static_cast<size_t>(k)];
+    const int32_t other = cv.consumers[static_cast<size_t>(1 - k)];
+    const sdk::NodeView& f = nodes[static_cast<size_t>(first)];
+    if (f.numOutputs() != 1) continue;
+    if (f.op() == "sigmoid" && sole(f.output(0).index()) == other && isGatedMul(other, first)) {
+      *out = Activation{dnnl::algorithm::eltwise_swish, 1.f, 0.f};
+      return {first, other};
+    }
+    if (f.op() == "mul" && near(scalarOperand(f, cur), 1.0 / 6.0)) {
+      const int32_t a = sole(f.output(0).index());
+      if (a < 0 || nodes[static_cast<size_t>(a)].op() != "add" ||
+          !near(scalarOperand(nodes[static_cast<size_t>(a)], f.output(0).index()), 0.5)) {
+        continue;
+      }
+      const int32_t c = sole(nodes[static_cast<size_t>(a)].output(0).index());
+      if (c < 0) continue;
+      const sdk::NodeView& clip = nodes[static_cast<size_t>(c)];
+      if (clip.op() != "clip" || clip.numInputs() != 1 || clip.attrFloat("min", -INFINITY) != 0.0 ||
+          clip.attrFloat("max", INFINITY) != 1.0) {
+        continue;
+      }
+      if (sole(clip.output(0).index()) != other || !isGatedMul(other, c)) continue;
+      *out = Activation{dnnl::algorithm::eltwise_hardswish, 0.f, 0.f};
+      return {first, a, c, other};
+    }
+  }
+  return {};
 }
 
 void CpuRegion::analyse() {

@@ -545,6 +545,38 @@ void checkGraphIeee(const std::string& text, const std::vector<Tensor>& inputs) 
   }
 }
 
+/// conv -> SiLU as PyTorch exports it (x * sigmoid(x)) -> depthwise conv ->
+/// HardSwish as the ONNX importer lowers it (x * clip(x / 6 + 0.5, 0, 1)),
+/// operands in both orders: the cpu plugin fuses each gate into its conv as
+/// a oneDNN post-op (eltwise_swish, eltwise_hardswish).
+std::string gatedActivationGraph(bool swapOperands) {
+  std::string t = "graph @g(%x: f32[2, 8, 12, 12]) {\n";
+  t += constantLine("k1", {16, 8, 3, 3}, -0.3, 0.3, 61);
+  t += constantLine("b1", {16}, -0.5, 0.5, 62);
+  t += constantLine("k2", {16, 1, 3, 3}, -0.5, 0.5, 63);
+  t += "  %sixth = constant() {value = tensor<f32[]>[0.16666667]} : f32[]\n";
+  t += "  %half = constant() {value = tensor<f32[]>[0.5]} : f32[]\n";
+  t += "  %c = conv(%x, %k1, %b1) {pads = [1, 1, 1, 1]} : f32[2, 16, 12, 12]\n";
+  t += "  %s = sigmoid(%c) : f32[2, 16, 12, 12]\n";
+  t += swapOperands ? "  %y = mul(%s, %c) : f32[2, 16, 12, 12]\n" : "  %y = mul(%c, %s) : f32[2, 16, 12, 12]\n";
+  t += "  %d = conv(%y, %k2) {group = 16, pads = [1, 1, 1, 1], strides = [2, 2]} : f32[2, 16, 6, 6]\n";
+  t += swapOperands ? "  %m = mul(%sixth, %d) : f32[2, 16, 6, 6]\n" : "  %m = mul(%d, %sixth) : f32[2, 16, 6, 6]\n";
+  t += "  %a = add(%m, %half) : f32[2, 16, 6, 6]\n";
+  t += "  %l = clip(%a) {min = 0.0, max = 1.0} : f32[2, 16, 6, 6]\n";
+  t += swapOperands ? "  %z = mul(%l, %d) : f32[2, 16, 6, 6]\n" : "  %z = mul(%d, %l) : f32[2, 16, 6, 6]\n";
+  t += "  return %z\n}\n";
+  return t;
+}
+
+TEST(CpuPlugin, ExportedSiluAndHardSwishFuseIntoConv) {
+  for (bool swap : {false, true}) {
+    SCOPED_TRACE(swap ? "gate operand first" : "x operand first");
+    checkGraph(gatedActivationGraph(swap), {randomF({2, 8, 12, 12}, -3, 3, 64)});
+    // The fused gates keep NaN (the last step multiplies by x).
+    checkGraphIeee(gatedActivationGraph(swap), {nonFiniteF({2, 8, 12, 12}, 65)});
+  }
+}
+
 TEST(CpuPlugin, FusedReluAndClipKeepNaN) {
   // matmul + relu turned NaN into 0, + clip into the minimum (oneDNN post-ops).
   const std::string w = constantLine("w", {16, 8}, -1, 1, 21);
