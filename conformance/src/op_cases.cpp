@@ -307,6 +307,13 @@ void reduceCases(Table& t) {
   t.add("empty_kept", {T({0, 3}, d)}, {{"axes", ints({1})}});
   t.add("empty_reduced", {T({0, 3}, d)}, {{"axes", ints({0})}});
   t.add("large", {T({64, 1031}, d)}, {{"axes", ints({1})}});
+  // Axes as the optional input (Note [run-time axes] in core/src/ops/reduction.cpp): known at compile time, or
+  // only when the op runs (a plugin may decline the latter).
+  t.add("axes_input_const", {T({3, 4, 5}, d), C(DType::I64, {0, -1})}, {{"keepdims", i(0)}});
+  t.add("axes_input_runtime", {T({3, 4, 5}, d), V(DType::I64, {2}, {2, 0})});
+  t.add("axes_input_runtime_keepdims0", {T({3, 4, 5}, d), V(DType::I64, {1}, {-2})}, {{"keepdims", i(0)}});
+  t.add("axes_input_runtime_empty_noop", {T({3, 4}, d), V(DType::I64, {0}, {})}, {{"noop_with_empty_axes", i(1)}});
+  t.add("axes_input_runtime_empty_all", {T({3, 4}, d), V(DType::I64, {0}, {})}, {{"keepdims", i(0)}});
   if (isFloat(t.main())) t.add("nonfinite", {T({9, 33}, nonFinite())}, {{"axes", ints({1})}});
   for (DType dt : t.schema.dtypes)
     if (isInteger(dt)) t.addIn(dt, "axis_neg1_keepdims0", {T({3, 4, 5}, d)}, {{"axes", ints({-1})}, {"keepdims", i(0)}});
@@ -538,6 +545,8 @@ void shapeCases(Table& t) {
     t.add("axis0", {T({1, 3, 1, 4})}, {{"axes", ints({0})}});
     t.add("axis_neg2", {T({1, 3, 1, 4})}, {{"axes", ints({-2})}});
     t.add("to_scalar", {T({1, 1})});
+    t.add("axes_input_const", {T({1, 3, 1, 4}), C(DType::I64, {2})});
+    t.add("axes_input_runtime", {T({1, 3, 1, 4}), V(DType::I64, {2}, {-2, 0})});
   } else if (op == "tile") {
     t.basic({T({2, 3}), C(I64, {2, 1})});
     t.add("rank3", {T({1, 2, 3}), C(I64, {2, 2, 1})});
@@ -554,6 +563,8 @@ void shapeCases(Table& t) {
     t.add("axis_neg1", {T({3, 4})}, {{"axes", ints({-1})}});
     t.add("two_axes", {T({3, 4})}, {{"axes", ints({0, 3})}});
     t.add("scalar", {T({})}, {{"axes", ints({0})}});
+    t.add("axes_input_const", {T({3, 4}), C(DType::I64, {1})});
+    t.add("axes_input_runtime", {T({3, 4}), V(DType::I64, {2}, {3, 0})});
   }
 }
 

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "switchyard/builder.h"
+#include "switchyard/interpreter.h"
 #include "switchyard/op_registry.h"
 #include "test_util.h"
 
@@ -207,6 +209,66 @@ TEST(Reduce, InferenceKeepsSymbols) {
   EXPECT_EQ(inferStr("reduce_sum", axes({2}), {n4}).rfind("error", 0), 0u);
   EXPECT_EQ(inferStr("reduce_max", axes({0}), {Type::tensor(DType::I32, {0, 3})}).rfind("error", 0), 0u);
   EXPECT_EQ(inferStr("reduce_max", axes({0}), {Type::tensor(DType::I32, {0, Dim::symbol("N")})}), "i32[1, N]");
+}
+
+// Axes as the optional input (Note [run-time axes] in core/src/ops/reduction.cpp).
+TEST(Reduce, AxesInputKnownAtCompileTime) {
+  // evalOp hands every input over as a constant: inference sees the values.
+  EXPECT_TENSOR(run1("reduce_sum", {x23(), I({1}, {1})}), DType::F32, (Shape{2, 1}), {6, 15});
+  EXPECT_TENSOR(run1("reduce_max", {x23(), I({1}, {-2})}, {{"keepdims", int64_t{0}}}), DType::F32, (Shape{3}),
+                {4, 5, 6});
+  EXPECT_TENSOR(run1("reduce_sum", {x23(), I({0}, {})}, {{"keepdims", int64_t{0}}}), DType::F32, (Shape{}), {21});
+  EXPECT_TENSOR(run1("reduce_sum", {x23(), I({0}, {})}, {{"noop_with_empty_axes", int64_t{1}}}), DType::F32,
+                (Shape{2, 3}), {1, 2, 3, 4, 5, 6});
+  fails("reduce_sum", {x23(), I({1}, {2})});                          // out of range
+  fails("reduce_sum", {x23(), I({2}, {1, -1})});                      // repeated
+  fails("reduce_sum", {x23(), F({1}, {1})});                          // not an integer tensor
+  fails("reduce_sum", {x23(), I({1}, {1})}, {{"axes", std::vector<int64_t>{0}}});  // both
+}
+
+/// Runs `op` with x and the axes as graph inputs of static shape (the axes'
+/// values unknown until it runs); the inferred output type goes to `type`.
+Result<Tensor> runAxesInput(std::string_view op, const Tensor& x, const Tensor& ax, const AttrMap& attrs,
+                            std::string& type) {
+  GraphBuilder b("g");
+  Value* xv = b.input("x", typeOf(x));
+  Value* av = b.input("axes", typeOf(ax));
+  Value* y = b.op(op, {xv, av}, attrs);
+  type = y->type().toString();
+  b.output(y);
+  SY_ASSIGN_OR_RETURN(auto g, b.finish());
+  SY_ASSIGN_OR_RETURN(auto interp, Interpreter::create(std::shared_ptr<const Graph>(std::move(g))));
+  SY_ASSIGN_OR_RETURN(auto outs, interp->run(std::vector<Tensor>{x, ax}));
+  return outs.at(0);
+}
+
+TEST(Reduce, AxesInputKnownOnlyAtRunTime) {
+  std::string type;
+  auto r = runAxesInput("reduce_sum", x23(), I({1}, {1}), {}, type);
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  EXPECT_EQ(type, "f32[?, ?]");  // the rank is kept; which dims become 1 is not known
+  EXPECT_TENSOR(*r, DType::F32, (Shape{2, 1}), {6, 15});
+  r = runAxesInput("reduce_mean", x23(), I({1}, {0}), {{"keepdims", int64_t{0}}}, type);
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  EXPECT_EQ(type, "f32[?]");  // one axis goes
+  EXPECT_TENSOR(*r, DType::F32, (Shape{3}), {2.5, 3.5, 4.5});
+  r = runAxesInput("reduce_sum", x23(), I({0}, {}), {{"noop_with_empty_axes", int64_t{1}}}, type);
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  EXPECT_EQ(type, "f32[2, 3]");
+  EXPECT_TENSOR(*r, DType::F32, (Shape{2, 3}), {1, 2, 3, 4, 5, 6});
+  r = runAxesInput("reduce_prod", x23(), I({0}, {}), {{"keepdims", int64_t{0}}}, type);
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  EXPECT_EQ(type, "f32[]");
+  EXPECT_TENSOR(*r, DType::F32, (Shape{}), {720});
+  // Bad values are caught when the op runs.
+  r = runAxesInput("reduce_sum", x23(), I({1}, {5}), {}, type);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("axis"), std::string::npos) << r.status().message();
+  r = runAxesInput("reduce_sum", x23(), I({2}, {0, -2}), {}, type);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("repeated"), std::string::npos) << r.status().message();
+  // More axes than dims is a compile-time error.
+  EXPECT_FALSE(runAxesInput("reduce_sum", x23(), I({3}, {0, 1, 0}), {{"keepdims", int64_t{0}}}, type).ok());
 }
 
 // ---------------------------------------------------------------------------

@@ -505,6 +505,34 @@ TEST(Unsqueeze, PositiveAndNegativeAxes) {
             std::vector<std::string>{"f32[N, 3, 1]"});
 }
 
+// Axes as the optional input (Note [run-time axes] in core/src/ops/reduction.cpp).
+TEST(SqueezeUnsqueeze, AxesInput) {
+  Tensor x = F({1, 3, 1, 2}, {1, 2, 3, 4, 5, 6});
+  // Constant axes (evalOp): as the attribute.
+  EXPECT_TENSOR(run1("squeeze", {x, I({2}, {-2, 0})}), DType::F32, Shape({3, 2}), {1, 2, 3, 4, 5, 6});
+  EXPECT_TENSOR(run1("unsqueeze", {F({3}, {1, 2, 3}), I({2}, {2, 0})}), DType::F32, Shape({1, 3, 1}), {1, 2, 3});
+  EXPECT_TRUE(contains(runError("squeeze", {x, I({1}, {1})}), "not 1"));
+  EXPECT_FALSE(runError("unsqueeze", {x, I({1}, {0})}, {{"axes", Ais({0})}}).ok());  // both
+  EXPECT_FALSE(runError("unsqueeze", {x, F({1}, {0})}).ok());                        // not integers
+  // Values known only at run time: the rank follows from the axes' length.
+  const Type a2 = Type::tensor(DType::I64, {2});
+  EXPECT_EQ(inferStrings("squeeze", {}, {Type::tensor(DType::F32, {1, 3, 1, 2}), a2}, {nullptr, nullptr}),
+            std::vector<std::string>{"f32[?, ?]"});
+  EXPECT_EQ(inferStrings("unsqueeze", {}, {Type::tensor(DType::F32, {3}), a2}, {nullptr, nullptr}),
+            std::vector<std::string>{"f32[?, ?, ?]"});
+  EXPECT_EQ(inferStrings("squeeze", {}, {Type::tensor(DType::F32, {3}), Type::tensor(DType::I64, {Dim()})},
+                         {nullptr, nullptr}),
+            std::vector<std::string>{"f32[*]"});
+  EXPECT_FALSE(inferOp(*OpRegistry::global().find("squeeze"), {}, {Type::tensor(DType::F32, {3}), a2},
+                       {nullptr, nullptr}, 1)
+                   .ok());  // two axes for rank 1
+  // The interpreter runs them with the axes as a graph input (every dim unknown).
+  EXPECT_TRUE(runWithUnknownDims("squeeze", {x, I({2}, {0, 2})}).ok());
+  EXPECT_TRUE(runWithUnknownDims("unsqueeze", {x, I({1}, {4})}).ok());
+  EXPECT_TRUE(contains(runWithUnknownDims("squeeze", {x, I({1}, {1})}), "not 1"));
+  EXPECT_FALSE(runWithUnknownDims("unsqueeze", {x, I({2}, {0, 0})}).ok());
+}
+
 // --- expand -------------------------------------------------------------------
 
 TEST(Expand, BothDirections) {

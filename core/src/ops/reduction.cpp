@@ -59,11 +59,12 @@ struct ReducePlan {
   std::vector<int64_t> axes;   ///< as written (possibly negative)
 };
 
-Result<ReducePlan> readReducePlan(const AttrReader& ctx) {
+/// `axes` replaces the attribute when given (an axes input known at compile time).
+Result<ReducePlan> readReducePlan(const AttrReader& ctx, const std::vector<int64_t>* axes = nullptr) {
   ReducePlan p;
   SY_ASSIGN_OR_RETURN(p.keepdims, readFlag(ctx, "keepdims"));
   SY_ASSIGN_OR_RETURN(const bool noop, readFlag(ctx, "noop_with_empty_axes"));
-  p.axes = ctx.getInts("axes");
+  p.axes = axes ? *axes : ctx.getInts("axes");
   if (p.axes.empty()) {
     if (noop) p.identity = true;
     else p.all = true;
@@ -81,11 +82,67 @@ Result<std::vector<bool>> reducedMask(const OpSchema& schema, const ReducePlan& 
   return mask;
 }
 
+/// Note [run-time axes]: reduce_*, squeeze and unsqueeze take their axes from an
+/// optional i32/i64 1-D input instead of the attribute (ONNX opset 13+ makes
+/// them inputs). When that input is a compile-time constant, inference uses its
+/// values as the attribute's; otherwise only what the axes cannot change is
+/// known (the rank with keepdims, or from the axes' static length), every
+/// other dim is unknown, and the kernel reads the axes when it runs.
+Status checkAxesInput(InferContext& ctx) {
+  const OpSchema& schema = ctx.schema();
+  const Type& a = ctx.inputType(1);
+  if (a.dtype() != DType::I64 && a.dtype() != DType::I32)
+    return invalidArgument(opPrefix(schema), ": axes must be i32 or i64, got ", dtypeName(a.dtype()));
+  if (a.rankKnown() && a.rank() > 1)
+    return invalidArgument(opPrefix(schema), ": axes must be 1-D, got ", a.toString());
+  if (!ctx.getInts("axes").empty())
+    return invalidArgument(opPrefix(schema), ": axes given both as attribute and as input");
+  return Status::OK();
+}
+
+/// The axes input's element count when static (-1 otherwise).
+int64_t axesInputLength(const InferContext& ctx) {
+  const Type& a = ctx.inputType(1);
+  if (!a.rankKnown()) return -1;
+  if (a.rank() == 0) return 1;
+  return a.dim(0).isStatic() ? a.dim(0).value() : -1;
+}
+
 Status inferReduce(InferContext& ctx, ReduceKind kind) {
   const OpSchema& schema = ctx.schema();
   const Type& x = ctx.inputType(0);
   SY_RETURN_IF_ERROR(ops::checkDType(schema, 0, x.dtype(), schema.dtypes));
-  SY_ASSIGN_OR_RETURN(const ReducePlan p, readReducePlan(ctx));
+  std::vector<int64_t> constAxes;
+  if (ctx.numInputs() >= 2) {
+    SY_RETURN_IF_ERROR(checkAxesInput(ctx));
+    const Tensor* t = ctx.constantInput(1);
+    if (t) {
+      constAxes = ops::tensorToInts(*t);
+    } else {
+      // Values known only at run time (Note [run-time axes]).
+      SY_ASSIGN_OR_RETURN(const bool keepdims, readFlag(ctx, "keepdims"));
+      SY_ASSIGN_OR_RETURN(const bool noop, readFlag(ctx, "noop_with_empty_axes"));
+      const int64_t n = axesInputLength(ctx);
+      if (!x.rankKnown()) {
+        ctx.setOutputType(0, Type::tensorUnranked(x.dtype()));
+      } else if (keepdims || (n == 0 && noop)) {
+        std::vector<Dim> out;
+        for (const Dim& d : x.dims()) out.push_back(d.isStatic() && d.value() == 1 ? d : Dim::unknown());
+        if (n == 0 && noop) out = x.dims();
+        ctx.setOutputType(0, makeType(x, x.dtype(), std::move(out)));
+      } else if (n == 0) {
+        ctx.setOutputType(0, Type::tensor(x.dtype(), {}));
+      } else if (n > 0 && n <= x.rank()) {
+        ctx.setOutputType(0, Type::tensor(x.dtype(), std::vector<Dim>(static_cast<size_t>(x.rank() - n))));
+      } else if (n > x.rank()) {
+        return invalidArgument(opPrefix(schema), ": ", n, " axes for an input of rank ", x.rank());
+      } else {
+        ctx.setOutputType(0, Type::tensorUnranked(x.dtype()));
+      }
+      return Status::OK();
+    }
+  }
+  SY_ASSIGN_OR_RETURN(const ReducePlan p, readReducePlan(ctx, ctx.numInputs() >= 2 ? &constAxes : nullptr));
   if (p.identity) {
     ctx.setOutputType(0, x);
     return Status::OK();
@@ -125,7 +182,8 @@ std::vector<AttrSpec> reduceAttrs() {
   return {
       AttrSpec{"axes", AttrKind::Ints, Attribute(std::vector<int64_t>{}), false,
                "Axes to reduce (negative counts from the end; no repeats). Empty: all axes, "
-               "unless noop_with_empty_axes is 1."},
+               "unless noop_with_empty_axes is 1. The optional input `axes` (i32/i64, 1-D, read when the op "
+               "runs) replaces it."},
       AttrSpec{"keepdims", AttrKind::Int, Attribute(int64_t{1}), false,
                "1: keep reduced axes as size-1 dims; 0: remove them."},
       AttrSpec{"noop_with_empty_axes", AttrKind::Int, Attribute(int64_t{0}), false,
@@ -216,8 +274,9 @@ void registerReductionOps(OpRegistry& r) {
     s.name = def.name;
     s.category = "reduce";
     s.doc = def.doc;
-    s.inputNames = {"x"};
-    s.minInputs = s.maxInputs = 1;
+    s.inputNames = {"x", "axes"};
+    s.minInputs = 1;
+    s.maxInputs = 2;
     s.outputNames = {"y"};
     s.attrs = reduceAttrs();
     s.dtypes = ops::kNumericTypes;

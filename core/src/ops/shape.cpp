@@ -643,8 +643,43 @@ Result<std::optional<std::vector<Dim>>> squeezeDims(std::string_view op, const T
   return std::optional<std::vector<Dim>>(std::move(out));
 }
 
+/// The optional axes input of squeeze / unsqueeze (Note [run-time axes] in
+/// reduction.cpp): checks it; sets `values` when it is a compile-time
+/// constant, `length` to its static element count (-1 when unknown).
+Status readAxesInput(InferContext& ctx, std::optional<std::vector<int64_t>>& values, int64_t& length) {
+  const std::string& op = ctx.schema().name;
+  const Type& a = ctx.inputType(1);
+  if (a.dtype() != DType::I64 && a.dtype() != DType::I32)
+    return opError(op, "axes must be i32 or i64, got ", dtypeName(a.dtype()));
+  if (a.rankKnown() && a.rank() > 1) return opError(op, "axes must be 1-D, got ", a.toString());
+  if (ctx.has("axes") && !ctx.getInts("axes").empty())
+    return opError(op, "axes given both as attribute and as input");
+  length = !a.rankKnown() ? -1 : a.rank() == 0 ? 1 : a.dim(0).isStatic() ? a.dim(0).value() : -1;
+  if (const Tensor* t = ctx.constantInput(1)) {
+    values = tensorToInts(*t);
+    length = static_cast<int64_t>(values->size());
+  }
+  return Status::OK();
+}
+
 Status inferSqueeze(InferContext& ctx) {
   const Type& in = ctx.inputType(0);
+  if (ctx.numInputs() >= 2) {
+    std::optional<std::vector<int64_t>> axes;
+    int64_t n = -1;
+    SY_RETURN_IF_ERROR(readAxesInput(ctx, axes, n));
+    if (!axes) {  // known when it runs: the rank follows from the axes' count
+      if (in.rankKnown() && n > in.rank())
+        return opError(ctx.schema().name, n, " axes for an input of rank ", in.rank());
+      if (in.rankKnown() && n > 0)
+        ctx.setOutputType(0, Type::tensor(in.dtype(), std::vector<Dim>(static_cast<size_t>(in.rank() - n))));
+      else ctx.setOutputType(0, Type::tensorUnranked(in.dtype()));
+      return Status::OK();
+    }
+    SY_ASSIGN_OR_RETURN(auto dims, squeezeDims(ctx.schema().name, in, *axes));
+    ctx.setOutputType(0, dims ? Type::tensor(in.dtype(), std::move(*dims)) : Type::tensorUnranked(in.dtype()));
+    return Status::OK();
+  }
   SY_ASSIGN_OR_RETURN(auto dims, squeezeDims(ctx.schema().name, in, ctx.getInts("axes")));
   ctx.setOutputType(0, dims ? Type::tensor(in.dtype(), std::move(*dims)) : Type::tensorUnranked(in.dtype()));
   return Status::OK();
@@ -666,11 +701,25 @@ Result<std::vector<Dim>> unsqueezeDims(std::string_view op, const std::vector<Di
 
 Status inferUnsqueeze(InferContext& ctx) {
   const Type& in = ctx.inputType(0);
+  std::optional<std::vector<int64_t>> axes;
+  if (ctx.numInputs() >= 2) {
+    int64_t n = -1;
+    SY_RETURN_IF_ERROR(readAxesInput(ctx, axes, n));
+    if (!axes) {  // known when it runs: the rank follows from the axes' count
+      if (in.rankKnown() && n >= 0)
+        ctx.setOutputType(0, Type::tensor(in.dtype(), std::vector<Dim>(static_cast<size_t>(in.rank() + n))));
+      else ctx.setOutputType(0, Type::tensorUnranked(in.dtype()));
+      return Status::OK();
+    }
+  } else if (!ctx.has("axes")) {
+    return opError(ctx.schema().name, "needs axes (the attribute or the input)");
+  }
   if (!in.rankKnown()) {
     ctx.setOutputType(0, Type::tensorUnranked(in.dtype()));
     return Status::OK();
   }
-  SY_ASSIGN_OR_RETURN(std::vector<Dim> dims, unsqueezeDims(ctx.schema().name, in.dims(), ctx.getInts("axes")));
+  SY_ASSIGN_OR_RETURN(std::vector<Dim> dims,
+                      unsqueezeDims(ctx.schema().name, in.dims(), axes ? *axes : ctx.getInts("axes")));
   ctx.setOutputType(0, Type::tensor(in.dtype(), std::move(dims)));
   return Status::OK();
 }
@@ -1158,16 +1207,19 @@ void registerShapeOps(OpRegistry& r) {
   }
   {
     OpSchema s = makeSchema("squeeze", "Removes dims of size 1: the listed axes, or every one when none are listed.",
-                            {"data"}, 1, 1);
+                            {"data", "axes"}, 1, 2);
     s.attrs = {attr("axes", AttrKind::Ints, Attribute(std::vector<int64_t>{}), false,
-                    "dims to remove (each must have size 1); empty: all dims of size 1")};
+                    "dims to remove (each must have size 1); empty: all dims of size 1. The optional input `axes` "
+                    "(i32/i64, 1-D, read when the op runs) replaces it")};
     s.infer = inferSqueeze;
     r.add(std::move(s));
   }
   {
-    OpSchema s = makeSchema("unsqueeze", "Inserts dims of size 1 at the given positions of the output.", {"data"}, 1, 1);
-    s.attrs = {attr("axes", AttrKind::Ints, std::nullopt, true,
-                    "positions of the new dims in the output (negative counts from the end)")};
+    OpSchema s = makeSchema("unsqueeze", "Inserts dims of size 1 at the given positions of the output.",
+                            {"data", "axes"}, 1, 2);
+    s.attrs = {attr("axes", AttrKind::Ints, std::nullopt, false,
+                    "positions of the new dims in the output (negative counts from the end); required unless the "
+                    "optional input `axes` (i32/i64, 1-D, read when the op runs) gives them")};
     s.infer = inferUnsqueeze;
     r.add(std::move(s));
   }

@@ -911,10 +911,13 @@ std::vector<int64_t> reduceAxes(NodeCtx& c, int64_t inputSince) {
 /// on x; keepdims >= 0 overrides the node's.
 Value* reduce(NodeCtx& c, const char* op, Value* x, int64_t inputSince, int64_t keepdims = -1) {
   AttrMap a;
-  a["axes"] = reduceAxes(c, inputSince);
+  std::vector<Value*> ins{x};
+  // Axes computed at run time are the core op's optional input.
+  if (c.opset >= inputSince && c.in(1) && !knownConstant(c.in(1))) ins.push_back(c.in(1));
+  else a["axes"] = reduceAxes(c, inputSince);
   a["keepdims"] = keepdims >= 0 ? keepdims : c.getInt("keepdims", 1);
   if (c.opset >= inputSince) a["noop_with_empty_axes"] = c.getInt("noop_with_empty_axes", 0);
-  return c.im.emit(op, {x}, std::move(a));
+  return c.im.emit(op, ins, std::move(a));
 }
 
 Handler reduceOp(const char* op, int64_t inputSince) {
@@ -1277,6 +1280,8 @@ std::vector<Value*> convertSqueeze(NodeCtx& c, bool unsqueeze) {
   if (c.opset < 13) {
     axes = c.getInts("axes");
   } else if (c.in(1)) {
+    // Axes computed at run time are the core op's optional input.
+    if (!knownConstant(c.in(1))) return one(im.emit(unsqueeze ? "unsqueeze" : "squeeze", {x, c.in(1)}));
     axes = constInts(c, 1, "axes");
   }
   return one(im.emit(unsqueeze ? "unsqueeze" : "squeeze", {x}, {{"axes", axes}}));

@@ -94,26 +94,36 @@ class ReduceKernel final : public KernelBase {
  public:
   ReduceKernel(const OpDesc& d, ReducePlanAttrs a) : KernelBase(d), a_(std::move(a)), dtype_(d.in[0]) {}
 
+  /// The axes of this call: the optional run-time input 1 (i32/i64, 1-D) when
+  /// given, else the attribute.
+  std::vector<int64_t> axesOf(const Tensor* in, size_t ni) const {
+    if (ni < 2 || in[1].dtype < 0) return a_.axes;  // absent: dtype -1
+    SY_KCHECK(in[1].dtype == SY_DTYPE_I64 || in[1].dtype == SY_DTYPE_I32, who_, "axes must be i32 or i64, got ",
+              dtName(in[1].dtype));
+    SY_KCHECK(in[1].dims.rank <= 1, who_, "axes must be 1-D, got ", dimsStr(in[1].dims));
+    return readInts(in[1]);
+  }
   /// Reduced-axis mask for this rank (all when axes is empty).
-  std::vector<bool> mask(int32_t rank) const {
-    std::vector<bool> m(static_cast<size_t>(rank), a_.axes.empty());
-    for (int64_t ax : a_.axes) {
+  std::vector<bool> mask(int32_t rank, const std::vector<int64_t>& axes) const {
+    std::vector<bool> m(static_cast<size_t>(rank), axes.empty());
+    for (int64_t ax : axes) {
       const int64_t n = normAxis(ax, rank, who_);
       SY_KCHECK(!m[static_cast<size_t>(n)], who_, "axis ", ax, " is repeated");
       m[static_cast<size_t>(n)] = true;
     }
     return m;
   }
-  bool identity() const { return a_.axes.empty() && a_.noop; }
+  bool identity(const std::vector<int64_t>& axes) const { return axes.empty() && a_.noop; }
 
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 1, no, 1);
     const Dims& x = in[0].dims;
-    if (identity()) {
+    const std::vector<int64_t> axes = axesOf(in, ni);
+    if (identity(axes)) {
       out[0] = x;
       return;
     }
-    const std::vector<bool> m = mask(x.rank);
+    const std::vector<bool> m = mask(x.rank, axes);
     Dims o;
     bool outEmpty = false;
     int64_t count = 1;
@@ -132,36 +142,37 @@ class ReduceKernel final : public KernelBase {
   }
 
   void run(const Tensor* in, size_t ni, Tensor* out, size_t no, const Exec& exec) const override {
-    if (identity()) {
+    const std::vector<int64_t> axes = axesOf(in, ni);
+    if (identity(axes)) {
       parallelCopy(out[0].data, in[0].data, static_cast<size_t>(in[0].numElements()) * sdk::dtypeSize(dtype_), exec);
       return;
     }
+    const std::vector<bool> m = mask(in[0].dims.rank, axes);
     switch (dtype_) {
-      case SY_DTYPE_F32: runKind<float, double, float>(in[0], out[0], exec); break;
-      case SY_DTYPE_I8: runKind<int8_t, uint64_t, int8_t>(in[0], out[0], exec); break;
-      case SY_DTYPE_I32: runKind<int32_t, uint64_t, int32_t>(in[0], out[0], exec); break;
-      case SY_DTYPE_I64: runKind<int64_t, uint64_t, int64_t>(in[0], out[0], exec); break;
+      case SY_DTYPE_F32: runKind<float, double, float>(in[0], out[0], m, exec); break;
+      case SY_DTYPE_I8: runKind<int8_t, uint64_t, int8_t>(in[0], out[0], m, exec); break;
+      case SY_DTYPE_I32: runKind<int32_t, uint64_t, int32_t>(in[0], out[0], m, exec); break;
+      case SY_DTYPE_I64: runKind<int64_t, uint64_t, int64_t>(in[0], out[0], m, exec); break;
       default: failArg(who_, "unsupported dtype ", dtName(dtype_));
     }
   }
 
  private:
   template <class T, class SumAcc, class MaxAcc>
-  void runKind(const Tensor& x, const Tensor& y, const Exec& exec) const {
+  void runKind(const Tensor& x, const Tensor& y, const std::vector<bool>& m, const Exec& exec) const {
     switch (a_.kind) {
-      case RK::Sum: runT<T, SumAcc, RK::Sum>(x, y, exec); break;
-      case RK::Mean: runT<T, SumAcc, RK::Mean>(x, y, exec); break;
-      case RK::Prod: runT<T, SumAcc, RK::Prod>(x, y, exec); break;
-      case RK::Max: runT<T, MaxAcc, RK::Max>(x, y, exec); break;
-      case RK::Min: runT<T, MaxAcc, RK::Min>(x, y, exec); break;
+      case RK::Sum: runT<T, SumAcc, RK::Sum>(x, y, m, exec); break;
+      case RK::Mean: runT<T, SumAcc, RK::Mean>(x, y, m, exec); break;
+      case RK::Prod: runT<T, SumAcc, RK::Prod>(x, y, m, exec); break;
+      case RK::Max: runT<T, MaxAcc, RK::Max>(x, y, m, exec); break;
+      case RK::Min: runT<T, MaxAcc, RK::Min>(x, y, m, exec); break;
     }
   }
 
   template <class T, class Acc, RK K>
-  void runT(const Tensor& x, const Tensor& y, const Exec& exec) const {
+  void runT(const Tensor& x, const Tensor& y, const std::vector<bool>& m, const Exec& exec) const {
     const int64_t nOut = y.numElements();
     if (nOut == 0) return;
-    const std::vector<bool> m = mask(x.dims.rank);
     // Groups of adjacent dims of one kind (size-1 dims dropped).
     std::vector<std::pair<int64_t, bool>> groups;
     int64_t count = 1;

@@ -152,17 +152,28 @@ class FlattenKernel final : public CopyKernel {
   int64_t axis_;
 };
 
+/// Axes of squeeze / unsqueeze: the optional run-time input 1 (i32/i64, 1-D)
+/// when given, else the attribute.
+std::vector<int64_t> viewAxes(const Tensor* in, size_t ni, const std::vector<int64_t>& attr, const std::string& who) {
+  if (ni < 2 || in[1].dtype < 0) return attr;  // absent: dtype -1
+  SY_KCHECK(in[1].dtype == SY_DTYPE_I64 || in[1].dtype == SY_DTYPE_I32, who, "axes must be i32 or i64, got ",
+            dtName(in[1].dtype));
+  SY_KCHECK(in[1].dims.rank <= 1, who, "axes must be 1-D, got ", dimsStr(in[1].dims));
+  return readInts(in[1]);
+}
+
 class SqueezeKernel final : public CopyKernel {
  public:
   SqueezeKernel(const OpDesc& d) : CopyKernel(d), axes_(d.node.attrInts("axes")) {}
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 1, no, 1);
     const Dims& x = in[0].dims;
+    const std::vector<int64_t> axes = viewAxes(in, ni, axes_, who_);
     std::vector<bool> drop(static_cast<size_t>(x.rank), false);
-    if (axes_.empty()) {
+    if (axes.empty()) {
       for (int i = 0; i < x.rank; ++i) drop[i] = x.d[i] == 1;
     } else {
-      for (int64_t a : axes_) {
+      for (int64_t a : axes) {
         const int64_t n = normAxis(a, x.rank, who_);
         SY_KCHECK(!drop[n], who_, "axis ", a, " is repeated");
         SY_KCHECK(x.d[n] == 1, who_, "cannot squeeze axis ", n, " of ", dimsStr(x), ": its size is ", x.d[n], ", not 1");
@@ -185,10 +196,11 @@ class UnsqueezeKernel final : public CopyKernel {
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 1, no, 1);
     const Dims& x = in[0].dims;
-    const int64_t outRank = x.rank + static_cast<int64_t>(axes_.size());
+    const std::vector<int64_t> axes = viewAxes(in, ni, axes_, who_);
+    const int64_t outRank = x.rank + static_cast<int64_t>(axes.size());
     SY_KCHECK(outRank <= SY_MAX_RANK, who_, "output rank ", outRank, " is larger than ", SY_MAX_RANK);
     std::vector<bool> ins(static_cast<size_t>(outRank), false);
-    for (int64_t a : axes_) {
+    for (int64_t a : axes) {
       const int64_t n = normAxis(a, outRank, who_);
       SY_KCHECK(!ins[n], who_, "axis ", a, " is repeated");
       ins[n] = true;
@@ -1074,7 +1086,7 @@ SY_CPU_FACTORY(makeReshapeLike) {
   if (op == "flatten") return std::make_unique<FlattenKernel>(d);
   if (op == "squeeze") return std::make_unique<SqueezeKernel>(d);
   if (op == "unsqueeze") {
-    SY_KCHECK(d.node.hasAttr("axes"), d.describe(), "attribute 'axes' is required");
+    SY_KCHECK(d.node.hasAttr("axes") || d.in.size() >= 2, d.describe(), "attribute 'axes' or input 'axes' is required");
     return std::make_unique<UnsqueezeKernel>(d);
   }
   return std::make_unique<IdentityKernel>(d);
