@@ -2,7 +2,8 @@
 //
 //   switchyard run MODEL [--config F] [--backends a,b] [--input NAME=FILE.npy]... [--random-inputs --seed S]
 //                        [--dim N=8]... [--output-dir D] [--expect NAME=FILE.npy]... [--rtol R --atol A] [--trace F.json]
-//   switchyard bench MODEL [--warmup N] [--iterations N | --time S] [--threads T] [--json] [--trace F.json] ...
+//   switchyard bench MODEL [--warmup N] [--iterations N | --time S] [--threads T] [--json] [--trace F.json]
+//                          [--profile [--profile-rows R]] ...
 //   switchyard plan MODEL [--config F] [--backends a,b] [--format table|json|dot] [--explain]
 //   switchyard convert MODEL.onnx -o OUT.sy                writes OUT.sy and OUT.safetensors
 //   switchyard devices [--config F] [--json]
@@ -40,6 +41,7 @@
 #include "switchyard/npy.h"
 #include "switchyard/op_registry.h"
 #include "switchyard/passes.h"
+#include "switchyard/profile.h"
 #include "switchyard/program.h"
 #include "switchyard/text.h"
 #if SY_HAVE_ONNX
@@ -724,6 +726,8 @@ struct BenchArgs {
   int threads = 1;
   bool json = false;
   std::string tracePath;
+  bool profile = false;      // --profile: per-step profile after the timed runs
+  size_t profileRows = 25;   // --profile-rows (0: all)
 };
 
 /// Latency samples in logarithmic buckets 1% wide, from 1 ns to about 3 hours:
@@ -893,6 +897,27 @@ int benchModel(const std::string& modelPath, const sy::Graph& graph, const sy::E
   }
   progress.clear();
 
+  // Profile: runs of their own after the timed ones (timing every step costs
+  // a little; the latency above is without it), at most 20.
+  sy::Profile profile;
+  if (a.profile) {
+    const int64_t runs = std::clamp<int64_t>(lat.count(), 1, 20);
+    std::vector<sy::TraceEvent> stepEvents;
+    sy::RunOptions profiled;
+    profiled.trace = &stepEvents;
+    profiled.profileSteps = true;
+    for (int64_t i = 0; i < runs; ++i) {
+      progress.update("profile " + std::to_string(i + 1) + "/" + std::to_string(runs));
+      auto r = model.run(in, profiled);
+      if (!r.ok()) {
+        progress.clear();
+        return fail(r.status());
+      }
+    }
+    progress.clear();
+    profile = sy::summarizeProfile(stepEvents, runs);
+  }
+
   const double mean = lat.mean();
   const double runsPerS = tpWallS > 0 ? static_cast<double>(tpRuns) / tpWallS : 0;
   const int64_t rss = peakRssBytes();
@@ -924,6 +949,25 @@ int benchModel(const std::string& modelPath, const sy::Graph& graph, const sy::E
     j["throughput"] = Json{{"threads", a.threads}, {"runs", tpRuns}, {"seconds", tpWallS}, {"runs_per_second", runsPerS}};
     j["peak_rss_bytes"] = rss;
     if (!a.tracePath.empty()) j["trace"] = a.tracePath;
+    if (a.profile) {
+      Json rows = Json::array();
+      const char* kinds[] = {"step", "region", "outside_steps"};
+      for (const sy::ProfileRow& r : profile.rows) {
+        rows.push_back(Json{{"kind", kinds[static_cast<int>(r.kind)]},
+                            {"backend", r.backend},
+                            {"what", r.what},
+                            {"detail", r.detail},
+                            {"count", r.count},
+                            {"ms_per_run", r.totalUs / 1000.0 / static_cast<double>(profile.runs)},
+                            {"share_percent", r.sharePercent}});
+      }
+      j["profile"] = Json{{"runs", profile.runs},
+                          {"region_ms_per_run", profile.regionUs / 1000.0 / static_cast<double>(profile.runs)},
+                          {"step_share_percent", profile.regionUs > 0 ? 100.0 * profile.stepUs / profile.regionUs : 0.0},
+                          {"regions_with_steps", profile.regionsWithSteps},
+                          {"regions_without_steps", profile.regionsWithoutSteps},
+                          {"rows", rows}};
+    }
     std::cout << j.dump() << "\n";
     return kExitOk;
   }
@@ -947,6 +991,7 @@ int benchModel(const std::string& modelPath, const sy::Graph& graph, const sy::E
   std::snprintf(line, sizeof(line), "peak RSS:   %.1f MiB\n", static_cast<double>(rss) / (1024.0 * 1024.0));
   std::cout << line;
   if (!a.tracePath.empty()) std::cout << "trace:      " << a.tracePath << " (the single-caller runs)\n";
+  if (a.profile) std::cout << sy::formatProfile(profile, a.profileRows);
   return kExitOk;
 }
 
@@ -1038,6 +1083,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   bench->add_flag("--json", benchArgs.json, "print one JSON object");
   bench->add_option("--trace", benchArgs.tracePath, "write a Chrome trace (JSON, opens in Perfetto) of the timed runs");
+  bench->add_flag("--profile", benchArgs.profile,
+                  "after the timed runs, profile up to 20 more: where the time goes per step inside regions "
+                  "(plugins with per-step timings, ABI 1.2) and per region");
+  bench->add_option("--profile-rows", benchArgs.profileRows, "rows of the profile to print (default 25, 0: all)");
 
   auto* plan = app.add_subcommand("plan", "Show how a model is split across backends.\n"
                                           "Examples:\n"

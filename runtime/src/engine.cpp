@@ -608,6 +608,7 @@ class RunState {
         SY_RETURN_IF_ERROR(st);
         record("region " + std::to_string(r.regionId) + " (" + std::to_string(r.graph->numNodes()) + " nodes)",
                r.backend, t0);
+        if (trace_) trace_->back().region = r.regionId;
       } else {
         Status st;
         try {

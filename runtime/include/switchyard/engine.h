@@ -21,18 +21,26 @@ namespace sy {
 
 class CompiledModel;
 
-/// One timed slice of a run (a region on a backend, or a transfer), for traces.
+/// One timed slice of a run (a region on a backend, a transfer, or a step
+/// inside a region), for traces and profiles (switchyard/profile.h).
 struct TraceEvent {
-  std::string name;     ///< "region 2 (5 nodes)", "upload %x to memdev", "download %y from memdev"
-  std::string lane;     ///< the backend, or "transfer"
+  std::string name;     ///< "region 2 (5 nodes)", "upload %x to memdev", "download %y from memdev"; a step: its op(s), "conv + relu"
+  std::string lane;     ///< the backend, "transfer", or for a step "<backend> steps"
   double startUs = 0;   ///< microseconds since the run started
   double durationUs = 0;
+  int region = -1;      ///< the region (regions and their steps), else -1
+  bool step = false;    ///< a step a plugin reported inside region `region` (RunOptions::profileSteps)
+  std::string detail;   ///< a step's shapes as the plugin gives them ("f32[1,64,56,56] -> f32[1,64,56,56]"), may be empty
 };
 
 /// Per-call options of CompiledModel::run.
 struct RunOptions {
   /// When set, the run appends one event per region and per transfer.
   std::vector<TraceEvent>* trace = nullptr;
+  /// With `trace`: regions on a plugin that reports per-step timings (the
+  /// optional ABI 1.2 entry execute_profiled) also append one event per step
+  /// (TraceEvent::step). Other regions are traced as a whole, as without it.
+  bool profileSteps = false;
   /// When set, one line per region that failed on its backend and was run
   /// again on the reference interpreter (retry_on_reference), with the error:
   /// "region 2 on backend 'x': plugin 'x': execute: ...; retried on the reference interpreter".
