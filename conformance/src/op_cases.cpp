@@ -365,6 +365,31 @@ void nnCases(Table& t) {
     t.add("conv3d", {T({1, 2, 4, 4, 4}), T({2, 2, 2, 2, 2}), T({2})});
     t.add("large", {T({2, 16, 16, 16}), T({16, 16, 3, 3}), T({16})}, {{"pads", ints({1, 1, 1, 1})}});
     t.add("nonfinite", {T({1, 2, 6, 6}, nonFinite()), T({4, 2, 3, 3}), T({4})});
+  } else if (op == "lstm" || op == "gru" || op == "rnn") {
+    // x [seq 4, batch 3, input 5], hidden 6; an empty constant is an absent optional input.
+    const int64_t g = op == "lstm" ? 4 : op == "gru" ? 3 : 1, h = 6;
+    const int outs = op == "lstm" ? 3 : 2;
+    const In absent = CT({}, Shape{0});
+    const In lens = C(DType::I32, {4, 2, 3});
+    auto w = [&](int64_t d) { return T({d, g * h, 5}, range(-0.5, 0.5)); };
+    auto r = [&](int64_t d) { return T({d, g * h, h}, range(-0.5, 0.5)); };
+    auto b = [&](int64_t d) { return T({d, 2 * g * h}, range(-0.5, 0.5)); };
+    auto st = [&](int64_t d) { return T({d, 3, h}); };
+    t.basic({T({4, 3, 5}), w(1), r(1), b(1)}, {}, outs);
+    t.add("no_bias", {T({4, 3, 5}), w(1), r(1)}, {}, outs);
+    std::vector<In> full = {T({4, 3, 5}), w(2), r(2), b(2), lens, st(2)};
+    if (op == "lstm") {
+      full.push_back(st(2));
+      full.push_back(T({2, 3 * h}, range(-0.5, 0.5)));
+    }
+    t.add("bidirectional_lens_states", full, {{"direction", s("bidirectional")}}, outs);
+    t.add("reverse_absent_bias", {T({4, 3, 5}), w(1), r(1), absent, lens}, {{"direction", s("reverse")}}, outs);
+    t.add("batch_first", {T({3, 4, 5}), w(1), r(1), b(1)}, {{"layout", i(1)}}, outs);
+    t.add("clip", {T({4, 3, 5}, range(-4, 4)), w(1), r(1), b(1)}, {{"clip", f(0.75)}}, outs);
+    if (op == "gru") t.add("linear_before_reset", {T({4, 3, 5}), w(1), r(1), b(1)}, {{"linear_before_reset", i(1)}}, outs);
+    if (op == "lstm") t.add("input_forget", {T({4, 3, 5}), w(1), r(1), b(1)}, {{"input_forget", i(1)}}, outs);
+    t.add("large", {T({16, 8, 32}), T({1, g * 64, 32}, range(-0.2, 0.2)), T({1, g * 64, 64}, range(-0.2, 0.2)),
+                    T({1, 2 * g * 64}, range(-0.2, 0.2))}, {}, outs);
   } else if (op == "conv_transpose") {
     t.basic({T({1, 2, 4, 4}), T({2, 3, 3, 3}), T({3})});
     t.add("strides_output_padding", {T({1, 2, 3, 3}), T({2, 2, 3, 3})}, {{"strides", ints({2, 2})}, {"output_padding", ints({1, 1})}});

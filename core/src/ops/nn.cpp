@@ -562,7 +562,11 @@ AttrSpec stridesAttr() { return intsAttr("strides", "stride per spatial dim; [] 
 
 }  // namespace
 
+// core/src/ops/recurrent.cpp (registered with the nn family, so that op_registry.h stays unchanged).
+void registerRecurrentOps(OpRegistry& r);
+
 void registerNnOps(OpRegistry& r) {
+  registerRecurrentOps(r);
   {
     OpSchema s;
     s.name = "matmul";

@@ -1436,6 +1436,53 @@ Value* nllLoss(NodeCtx& c, Value* logp) {
   return im.emit("div", {sum, im.emit("reduce_sum", {w}, all)});
 }
 
+/// ONNX LSTM / GRU / RNN as the core's lstm / gru / rnn. An optional input
+/// left out before a given one becomes an empty constant (Note [absent
+/// optional inputs of the recurrent ops] in core/src/ops/recurrent.cpp);
+/// activation names are matched without regard to case.
+std::vector<Value*> convertRecurrent(NodeCtx& c, const std::string& op) {
+  Importer& im = c.im;
+  const size_t maxIn = op == "lstm" ? 8 : 6;
+  std::vector<Value*> ins = {c.req(0), c.req(1), c.req(2)};
+  size_t last = 2;
+  for (size_t i = 3; i < maxIn; ++i)
+    if (c.in(i)) last = i;
+  if (c.numInputs() > maxIn) failArg(c.where(), ": takes at most ", maxIn, " inputs, got ", c.numInputs());
+  for (size_t i = 3; i <= last; ++i) {
+    Value* v = c.in(i);
+    if (!v) v = im.constant(*Tensor::allocate(i == 4 ? DType::I32 : dtypeOf(ins[0]), Shape{0}));
+    ins.push_back(v);
+  }
+  AttrMap a;
+  a["direction"] = c.getString("direction", "forward");
+  a["hidden_size"] = c.getInt("hidden_size", 0);
+  a["layout"] = c.getInt("layout", 0);
+  if (const auto* acts = c.attr("activations")) {
+    static const char* const kNames[] = {"Relu",       "Tanh",        "Sigmoid", "Affine",   "LeakyRelu", "ThresholdedRelu",
+                                         "ScaledTanh", "HardSigmoid", "Elu",     "Softsign", "Softplus"};
+    std::vector<std::string> names;
+    for (const std::string& given : acts->strings()) {
+      std::string canonical;
+      for (const char* k : kNames) {
+        const std::string_view kv(k);
+        if (kv.size() == given.size() &&
+            std::equal(kv.begin(), kv.end(), given.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); }))
+          canonical = k;
+      }
+      if (canonical.empty()) failUnimpl(c.where(), ": activation ", quote(given), " is not supported");
+      names.push_back(canonical);
+    }
+    a["activations"] = names;
+  }
+  if (c.hasAttr("activation_alpha")) a["activation_alpha"] = c.getFloats("activation_alpha");
+  if (c.hasAttr("activation_beta")) a["activation_beta"] = c.getFloats("activation_beta");
+  if (c.hasAttr("clip")) a["clip"] = c.getFloat("clip", 0);
+  if (op == "lstm") a["input_forget"] = c.getInt("input_forget", 0);
+  if (op == "gru") a["linear_before_reset"] = c.getInt("linear_before_reset", 0);
+  c.ignore({"output_sequence"});  // opset 1: y is always computed
+  return im.emitN(op, ins, std::move(a), op == "lstm" ? 3 : 2);
+}
+
 const std::map<std::string, Handler, std::less<>>& handlers() {
   static const auto* table = [] {
     auto* t = new std::map<std::string, Handler, std::less<>>();
@@ -1688,6 +1735,9 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       Value* mask = im.emit(upper ? "greater_equal" : "less_equal", {diff, k});
       return one(im.emit("where", {mask, x, sc(c, x, 0)}));
     };
+    m["LSTM"] = [](NodeCtx& c) { return convertRecurrent(c, "lstm"); };
+    m["GRU"] = [](NodeCtx& c) { return convertRecurrent(c, "gru"); };
+    m["RNN"] = [](NodeCtx& c) { return convertRecurrent(c, "rnn"); };
     m["CumSum"] = [](NodeCtx& c) {
       return one(c.im.emit("cumsum", {c.req(0), c.req(1)},
                            {{"exclusive", c.getInt("exclusive", 0)}, {"reverse", c.getInt("reverse", 0)}}));

@@ -534,6 +534,8 @@ SY_CPU_FACTORY(makeConv);
 SY_CPU_FACTORY(makeConvTranspose);
 SY_CPU_FACTORY(makePool);        // max_pool avg_pool
 SY_CPU_FACTORY(makeGlobalPool);  // global_max_pool global_avg_pool
+// recurrent.cpp
+SY_CPU_FACTORY(makeRecurrent);  // lstm gru rnn
 
 /// C[M, N] (+)= A[M, K] * B[K, N] in f32 with leading dimensions; when
 /// `accumulate` is false C is overwritten. Parallel over tiles when exec is given.

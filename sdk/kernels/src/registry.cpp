@@ -58,6 +58,8 @@ constexpr Entry kOps[] = {
     {"conv_transpose", makeConvTranspose, false}, {"max_pool", makePool, false},
     {"avg_pool", makePool, false}, {"global_max_pool", makeGlobalPool, false},
     {"global_avg_pool", makeGlobalPool, false},
+    // recurrent
+    {"lstm", makeRecurrent, false}, {"gru", makeRecurrent, false}, {"rnn", makeRecurrent, false},
 };
 
 bool isHalf(int32_t dt) { return dt == SY_DTYPE_F16 || dt == SY_DTYPE_BF16; }
