@@ -85,6 +85,11 @@ In V(DType dt, Shape s, std::vector<double> values) {
   return In{"", dt, std::move(s), dflt(), false, std::move(values), true};
 }
 
+/// A region input of the case's dtype with explicit values.
+In VT(Shape s, std::vector<double> values) {
+  return In{"", std::nullopt, std::move(s), dflt(), false, std::move(values), true};
+}
+
 Attribute ints(std::vector<int64_t> v) { return Attribute(std::move(v)); }
 Attribute i(int64_t v) { return Attribute(v); }
 Attribute f(double v) { return Attribute(v); }
@@ -288,6 +293,16 @@ void reduceCases(Table& t) {
     t.add("all_minus_inf", {V(DType::F32, {2, 3}, {-INFINITY, -INFINITY, -INFINITY, 1, -INFINITY, 2})});
     return;
   }
+  if (op == "top_k") {
+    // k a constant (static output size) or a run-time input (size known only when it runs).
+    t.basic({T({3, 5}), C(DType::I64, {2})}, {}, 2);
+    t.add("runtime_k", {T({3, 5}), V(DType::I64, {1}, {3})}, {}, 2);
+    t.add("smallest_axis0_ties", {T({6, 4}, ties()), V(DType::I64, {}, {4})}, {{"axis", i(0)}, {"largest", i(0)}}, 2);
+    t.add("ties_all", {T({2, 9}, ties()), C(DType::I32, {9})}, {}, 2);
+    t.add("k0", {T({3, 4}), V(DType::I64, {1}, {0})}, {}, 2);
+    t.add("large", {T({8, 1031}), V(DType::I64, {1}, {17})}, {{"axis", i(1)}}, 2);
+    return;
+  }
   if (op == "argmax" || op == "argmin") {
     t.basic({T({3, 4, 5}, ties())});
     t.add("axis_neg1_keepdims0", {T({3, 4, 5}, ties())}, {{"axis", i(-1)}, {"keepdims", i(0)}});
@@ -330,6 +345,29 @@ void whereCases(Table& t) {
 
 void nnCases(Table& t) {
   const std::string& op = t.schema.name;
+  if (op == "non_max_suppression") {
+    // Corner boxes drawn in [0, 4] (coordinates in either order), scores in [0, 1].
+    t.basic({T({1, 8, 4}, range(0, 4)), T({1, 2, 8}, range(0, 1)), C(DType::I64, {3}), C(DType::F32, {0.3})});
+    t.add("score_threshold", {T({1, 10, 4}, range(0, 4)), T({1, 3, 10}, range(0, 1)), V(DType::I64, {1}, {10}),
+                              V(DType::F32, {1}, {0.5}), V(DType::F32, {1}, {0.4})});
+    t.add("center_two_batches", {T({2, 6, 4}, range(0.5, 3)), T({2, 1, 6}, range(0, 1)), C(DType::I64, {4}),
+                                 C(DType::F32, {0.2})},
+          {{"center_point_box", i(1)}});
+    t.add("no_limit_input", {T({1, 4, 4}, range(0, 4)), T({1, 1, 4}, range(0, 1))});
+    return;
+  }
+  if (op == "roi_align") {
+    const std::vector<double> rois{0, 0, 3, 3, 1, 1, 5, 4, 2.5, 0.5, 4, 5.5, -1, 2, 7, 6};
+    t.basic({T({1, 2, 6, 6}), VT({4, 4}, rois), V(DType::I64, {4}, {0, 0, 0, 0})},
+            {{"output_height", i(2)}, {"output_width", i(3)}});
+    t.add("max_output_half_pixel",
+          {T({2, 3, 5, 7}), VT({4, 4}, rois), V(DType::I64, {4}, {1, 0, 1, 0})},
+          {{"mode", s("max")}, {"coordinate_transformation_mode", s("output_half_pixel")}, {"sampling_ratio", i(2)},
+           {"output_height", i(3)}, {"output_width", i(2)}, {"spatial_scale", f(0.5)}});
+    t.add("adaptive_scale", {T({1, 4, 16, 16}), VT({4, 4}, rois), V(DType::I64, {4}, {0, 0, 0, 0})},
+          {{"output_height", i(4)}, {"output_width", i(4)}, {"spatial_scale", f(2.0)}});
+    return;
+  }
   if (op == "matmul") {
     t.basic({T({3, 4}, ties()), T({4, 5}, ties())});
     t.add("vec_mat", {T({4}), T({4, 5})});
@@ -446,6 +484,29 @@ constexpr DType I64 = DType::I64;
 
 void shapeCases(Table& t) {
   const std::string& op = t.schema.name;
+  // Output sizes that depend on values (Note [data-dependent output sizes] in core/src/ops/dynamic.cpp).
+  if (op == "non_zero") {
+    t.basic({T({3, 4}, ties())});
+    t.add("rank3", {T({2, 3, 4}, ties())});
+    t.add("all_zero", {VT({2, 2}, {0, 0, 0, 0})});
+    t.add("empty", {T({0, 3})});
+    return;
+  }
+  if (op == "compress") {
+    t.basic({T({4, 3}), V(DType::Bool, {4}, {1, 0, 1, 1})}, {{"axis", i(0)}});
+    t.add("flattened_short", {T({2, 3}), V(DType::Bool, {5}, {0, 1, 1, 0, 1})});
+    t.add("axis_neg1_short", {T({2, 4}), V(DType::Bool, {2}, {0, 1})}, {{"axis", i(-1)}});
+    t.add("none_kept", {T({3, 2}), V(DType::Bool, {3}, {0, 0, 0})}, {{"axis", i(0)}});
+    return;
+  }
+  if (op == "unique") {
+    t.basic({T({12}, ties())}, {}, 4);
+    t.add("unsorted", {T({10}, ties())}, {{"sorted", i(0)}}, 4);
+    t.add("axis0", {VT({4, 2}, {1, 2, 0, 1, 1, 2, 0, 0})}, {{"axis", i(0)}}, 4);
+    t.add("axis_neg1_rank3", {VT({2, 3, 2}, {1, 1, 0, 2, 2, 0, 3, 3, 1, 1, 4, 4})}, {{"axis", i(-1)}}, 4);
+    t.add("values_only", {T({3, 4}, ties())}, {}, 1);
+    return;
+  }
   if (op == "identity") {
     t.basic({T({3, 5})});
     t.add("scalar", {T({})});

@@ -9,6 +9,9 @@
 
 namespace sy {
 
+// core/src/ops/dynamic.cpp (declared here, not in op_registry.h, to keep that header unchanged).
+void registerDataDependentOps(OpRegistry& registry);
+
 const AttrSpec* OpSchema::findAttr(std::string_view attrName) const {
   for (const AttrSpec& a : attrs)
     if (a.name == attrName) return &a;
@@ -24,6 +27,7 @@ const OpRegistry& OpRegistry::global() {
     registerNormalizationOps(*r);
     registerShapeOps(*r);
     registerControlFlowOps(*r);
+    registerDataDependentOps(*r);
     return r;
   }();
   return *registry;

@@ -1742,6 +1742,51 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       return one(c.im.emit("cumsum", {c.req(0), c.req(1)},
                            {{"exclusive", c.getInt("exclusive", 0)}, {"reverse", c.getInt("reverse", 0)}}));
     };
+    // Output sizes that depend on values (Note [data-dependent output sizes] in core/src/ops/dynamic.cpp).
+    m["TopK"] = [](NodeCtx& c) {
+      // Opset 1-9: k is an attribute; 10+: a run-time input.
+      Value* k = c.opset < 10 ? c.im.constant(*Tensor::fromInts(DType::I64, Shape{1}, {c.getInt("k", 1)}))
+                              : c.req(1);
+      return c.im.emitN("top_k", {c.req(0), k},
+                        {{"axis", c.getInt("axis", -1)}, {"largest", c.getInt("largest", 1)},
+                         {"sorted", c.getInt("sorted", 1)}},
+                        2);
+    };
+    m["NonZero"] = [](NodeCtx& c) { return one(c.im.emit("non_zero", {c.req(0)})); };
+    m["Compress"] = [](NodeCtx& c) {
+      AttrMap attrs;
+      if (c.hasAttr("axis")) attrs["axis"] = c.getInt("axis", 0);
+      return one(c.im.emit("compress", {c.req(0), c.req(1)}, std::move(attrs)));
+    };
+    m["Unique"] = [](NodeCtx& c) {
+      AttrMap attrs{{"sorted", c.getInt("sorted", 1)}};
+      if (c.hasAttr("axis")) attrs["axis"] = c.getInt("axis", 0);
+      size_t n = 1;  // up to the last output something reads
+      for (size_t i = 1; i < std::min<size_t>(c.numOutputs(), 4); ++i)
+        if (c.outputUsed(i)) n = i + 1;
+      return c.im.emitN("unique", {c.req(0)}, std::move(attrs), n);
+    };
+    m["NonMaxSuppression"] = [](NodeCtx& c) {
+      std::vector<Value*> ins{c.req(0), c.req(1)};
+      // Absent optional inputs before a present one take their ONNX defaults (0 boxes, IoU 0).
+      const size_t last = c.in(4) ? 5 : c.in(3) ? 4 : c.in(2) ? 3 : 2;
+      if (last > 2) ins.push_back(c.in(2) ? c.in(2) : c.im.constant(*Tensor::fromInts(DType::I64, Shape{1}, {0})));
+      if (last > 3) ins.push_back(c.in(3) ? c.in(3) : c.im.constant(*Tensor::fromDoubles(DType::F32, Shape{1}, {0.0})));
+      if (last > 4) ins.push_back(c.in(4));
+      return one(c.im.emit("non_max_suppression", ins, {{"center_point_box", c.getInt("center_point_box", 0)}}));
+    };
+    m["RoiAlign"] = [](NodeCtx& c) {
+      // Opset 10 had no coordinate_transformation_mode: it computed output_half_pixel.
+      const std::string ctm =
+          c.opset < 16 ? std::string("output_half_pixel") : c.getString("coordinate_transformation_mode", "half_pixel");
+      return one(c.im.emit("roi_align", {c.req(0), c.req(1), c.req(2)},
+                           {{"mode", c.getString("mode", "avg")},
+                            {"output_height", c.getInt("output_height", 1)},
+                            {"output_width", c.getInt("output_width", 1)},
+                            {"sampling_ratio", c.getInt("sampling_ratio", 0)},
+                            {"spatial_scale", c.getFloat("spatial_scale", 1.0)},
+                            {"coordinate_transformation_mode", ctm}}));
+    };
     m["EyeLike"] = [](NodeCtx& c) {
       Value* x = c.req(0);
       const int64_t k = c.getInt("k", 0);

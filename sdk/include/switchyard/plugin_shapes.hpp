@@ -28,6 +28,21 @@ inline Dims rowMajorStrides(const Dims& d) {
   return s;
 }
 
+/// Whether `node`'s output size depends on the values of its inputs, not
+/// only on their shapes: non_zero, unique, compress, non_max_suppression,
+/// and top_k when k is not a constant. Such an output has an unknown dim
+/// (`?`) in the graph view, and its size is known only once the node has run
+/// (the portable kernels compute it in outputShapes, from the input data).
+/// A plugin that sizes its buffers at compile time declines these nodes;
+/// the host then runs them on the reference interpreter, and the values
+/// downstream reach the plugin's next region with their run-time shapes.
+inline bool outputSizeDependsOnValues(const NodeView& node) {
+  const std::string_view op = node.op();
+  if (op == "non_zero" || op == "unique" || op == "compress" || op == "non_max_suppression") return true;
+  if (op == "top_k") return node.numInputs() < 2 || !node.hasInput(1) || !node.input(1).isConstant();
+  return false;
+}
+
 /// A possibly negative axis made non-negative (not range-checked).
 inline size_t normAxis(int64_t axis, size_t rank) {
   return static_cast<size_t>(axis < 0 ? axis + static_cast<int64_t>(rank) : axis);

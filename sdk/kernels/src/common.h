@@ -509,6 +509,13 @@ SY_CPU_FACTORY(makeGatherElements);
 SY_CPU_FACTORY(makeScatterElements);
 SY_CPU_FACTORY(makeGatherND);
 SY_CPU_FACTORY(makeScatterND);
+// dynamic.cpp
+SY_CPU_FACTORY(makeTopK);
+SY_CPU_FACTORY(makeNonZero);
+SY_CPU_FACTORY(makeCompress);
+SY_CPU_FACTORY(makeUnique);
+SY_CPU_FACTORY(makeNonMaxSuppression);
+SY_CPU_FACTORY(makeRoiAlign);
 // norm.cpp
 SY_CPU_FACTORY(makeBatchNorm);
 SY_CPU_FACTORY(makeLayerNorm);

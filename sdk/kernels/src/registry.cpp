@@ -53,6 +53,10 @@ constexpr Entry kOps[] = {
     {"gather_elements", makeGatherElements, true}, {"gather_nd", makeGatherND, true},
     {"scatter_elements", makeScatterElements, false}, {"scatter_nd", makeScatterND, false},
     {"cumsum", makeCumSum, false},
+    // output sizes that depend on values (dynamic.cpp); unique reads 16-bit floats itself
+    {"top_k", makeTopK, false}, {"non_zero", makeNonZero, true}, {"compress", makeCompress, true},
+    {"unique", makeUnique, true}, {"non_max_suppression", makeNonMaxSuppression, false},
+    {"roi_align", makeRoiAlign, false},
     // nn
     {"matmul", makeMatmul, false}, {"gemm", makeGemm, false}, {"conv", makeConv, false},
     {"conv_transpose", makeConvTranspose, false}, {"max_pool", makePool, false},
