@@ -927,6 +927,103 @@ class PoolStep final : public DnnlStep {
 };
 
 // ============================================================================
+// Per-channel scaling (binary)
+
+/// Note [per-channel binary]: squeeze-and-excitation blocks scale a feature
+/// map by a per-channel gate, mul(x[N,C,H,W], s[N,C,1,1]). As a generic or
+/// chain step it needs x row-major, so the conv making x writes NCHW (or is
+/// reordered twice). oneDNN's binary primitive reads x and writes the result
+/// in the blocked layout of the convs around it. mul and add of that shape
+/// only; NaN propagates (plain vmulps / vaddps).
+class BinaryStep final : public DnnlStep {
+ public:
+  dnnl::algorithm alg = dnnl::algorithm::binary_mul;
+  size_t big = 0;  ///< the full-size operand (0 or 1)
+
+  bool acceptsBlocked(size_t i) const override { return i == big; }
+  bool mayProduceBlocked() const override { return true; }
+
+  struct Entry {
+    Dims x, s;
+    std::optional<Md> xmd;
+    dnnl::binary prim;
+    Md src0, src1, dst;
+    int nthr = 1;
+    uint64_t id = 0;
+    bool dstPlain = false;
+  };
+
+  void run(Run& run) const override {
+    const RunValue& x = run.raw(*this, big);
+    const RunValue& g = run.in(*this, 1 - big);
+    SY_CPU_REQUIRE(g.dims.rank == x.dims.rank, SY_ERROR_INVALID_ARGUMENT, "operand ranks ", x.dims.rank, " and ",
+                   g.dims.rank, " differ");
+    for (int32_t i = 0; i < x.dims.rank; ++i) {
+      SY_CPU_REQUIRE(g.dims.d[i] == x.dims.d[i] || g.dims.d[i] == 1, SY_ERROR_INVALID_ARGUMENT, "operand ",
+                     sdk::formatDims(g.dims.ref()), " does not broadcast to ", sdk::formatDims(x.dims.ref()));
+    }
+    if (x.dims.numElements() == 0) {
+      run.out(*this, 0, x.dims);
+      return;
+    }
+    const std::shared_ptr<const Entry> entryPtr = entry(x, g);
+    const Entry& e = *entryPtr;
+    if (e.id == 0) run.keepAlive(entryPtr);
+    const Dst dst = destination(run, &e.dst, e.x, e.id, e.dstPlain);
+    execute(run, e.prim,
+            {{DNNL_ARG_SRC_0, reuse(e.id, kSrc, e.src0, x.data)},
+             {DNNL_ARG_SRC_1, reuse(e.id, kWeights, e.src1, g.data)},
+             {DNNL_ARG_DST, dst.mem}},
+            e.nthr, e.id);
+    finish(run, dst, e.x, e.id);
+  }
+
+ private:
+  std::shared_ptr<const Entry> entry(const RunValue& x, const RunValue& g) const {
+    std::lock_guard<std::mutex> lock(cache_.mutex);
+    for (const auto& e : cache_.entries) {
+      if (e->x == x.dims && e->s == g.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md))) return e;
+    }
+    auto e = std::make_shared<Entry>();
+    e->x = x.dims;
+    e->s = g.dims;
+    if (x.md != nullptr) e->xmd = *x.md;
+    e->src0 = x.md != nullptr ? *x.md : plainMd(toDnnl(x.dims));
+    e->src1 = plainMd(toDnnl(g.dims));
+    e->dst = e->src0;  // the same layout as x
+    e->nthr = teamFor(static_cast<double>(x.dims.numElements()));
+    setOmpThreads(e->nthr);
+    dnnl::binary::desc desc(alg, e->src0, e->src1, e->dst);
+    e->prim = dnnl::binary(dnnl::binary::primitive_desc(desc, userScratchpad(), dnnlEngine()));
+    e->dstPlain = isPlain(e->dst, toDnnl(e->x));
+    return cache_.keep(std::move(e));
+  }
+
+  mutable Cache<Entry> cache_;
+};
+
+/// The full-size operand of a per-channel mul/add (Note [per-channel
+/// binary]), or -1: x of static rank 3 to 5 with the output's dims, the
+/// other [N, C, 1, ...] with x's N and C, and x not itself a single column.
+int perChannelOperand(const sdk::NodeView& node) {
+  if ((node.op() != "mul" && node.op() != "add") || node.numInputs() != 2 || !allF32(node, 0, 2)) return -1;
+  const sdk::ValueView out = node.output(0);
+  if (!out.isStatic() || out.rank() < 3 || out.rank() > 5) return -1;
+  for (int big = 0; big < 2; ++big) {
+    const sdk::ValueView x = node.input(static_cast<size_t>(big)), g = node.input(static_cast<size_t>(1 - big));
+    if (!x.isStatic() || !g.isStatic() || x.rank() != out.rank() || g.rank() != out.rank()) continue;
+    bool ok = x.dims().vec() == out.dims().vec() && g.dim(0) == x.dim(0) && g.dim(1) == x.dim(1);
+    int64_t spatial = 1;
+    for (size_t i = 2; ok && i < static_cast<size_t>(x.rank()); ++i) {
+      ok = g.dim(i) == 1;
+      spatial *= x.dim(i);
+    }
+    if (ok && spatial > 1) return big;
+  }
+  return -1;
+}
+
+// ============================================================================
 // Batch norm (inference)
 
 class BatchNormStep final : public DnnlStep {
@@ -1215,6 +1312,9 @@ std::string dnnlWhyNot(const sdk::NodeView& node) {
     if (axis < -r || axis >= r) return "axis out of range";
     return "";
   }
+  if (op == "mul" || op == "add") {
+    return perChannelOperand(node) >= 0 ? "" : "not a per-channel scaling (the elementwise chains take it)";
+  }
   if (op == "batch_norm") {
     if (node.numInputs() != 5 || !allF32(node, 0, 5)) return "oneDNN path takes f32";
     const int32_t r = node.input(0).rank();
@@ -1429,6 +1529,14 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
       s->countIncludePad = node.attrInt("count_include_pad", 0) != 0;
     }
     s->inputs.push_back(id(0));
+    return s;
+  }
+  if (op == "mul" || op == "add") {
+    auto s = std::make_unique<BinaryStep>();
+    s->threads = threads;
+    s->alg = op == "mul" ? dnnl::algorithm::binary_mul : dnnl::algorithm::binary_add;
+    s->big = static_cast<size_t>(perChannelOperand(node));
+    s->inputs = {id(0), id(1)};
     return s;
   }
   if (op == "softmax" || op == "log_softmax") {

@@ -813,7 +813,11 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
       int32_t cur = node.output(0).index();
       for (;;) {
         const int32_t c = soleConsumer(cur);
-        if (c < 0 || taken[static_cast<size_t>(c)] || !chainWhyNot(nodes[static_cast<size_t>(c)]).empty()) break;
+        // (A per-channel mul/add is a oneDNN step of its own: Note [per-channel binary].)
+        if (c < 0 || taken[static_cast<size_t>(c)] || !chainWhyNot(nodes[static_cast<size_t>(c)]).empty() ||
+            dnnlWhyNot(nodes[static_cast<size_t>(c)]).empty()) {
+          break;
+        }
         chain.push_back(nodes[static_cast<size_t>(c)]);
         taken[static_cast<size_t>(c)] = true;
         position = static_cast<size_t>(c);

@@ -577,6 +577,34 @@ TEST(CpuPlugin, ExportedSiluAndHardSwishFuseIntoConv) {
   }
 }
 
+TEST(CpuPlugin, SqueezeExcitationScalesInTheConvLayout) {
+  // conv -> SiLU -> squeeze-and-excitation (global pool, two 1x1 convs, a
+  // sigmoid gate) -> x * gate [1, C, 1, 1] -> conv: the per-channel mul is a
+  // oneDNN binary step that keeps the convs' blocked layout; the gate on
+  // either side, and an add of a per-channel [2, C, 1, 1] operand too.
+  for (bool gateFirst : {false, true}) {
+    SCOPED_TRACE(gateFirst ? "mul(gate, x)" : "mul(x, gate)");
+    std::string t = "graph @g(%x: f32[2, 8, 10, 10], %bias: f32[2, 16, 1, 1]) {\n";
+    t += constantLine("k1", {16, 8, 3, 3}, -0.3, 0.3, 71);
+    t += constantLine("r1", {4, 16, 1, 1}, -0.5, 0.5, 72);
+    t += constantLine("r2", {16, 4, 1, 1}, -0.5, 0.5, 73);
+    t += constantLine("k2", {8, 16, 1, 1}, -0.5, 0.5, 74);
+    t += "  %c = conv(%x, %k1) {pads = [1, 1, 1, 1]} : f32[2, 16, 10, 10]\n";
+    t += "  %sg = sigmoid(%c) : f32[2, 16, 10, 10]\n";
+    t += "  %y = mul(%c, %sg) : f32[2, 16, 10, 10]\n";
+    t += "  %p = global_avg_pool(%y) : f32[2, 16, 1, 1]\n";
+    t += "  %q = conv(%p, %r1) : f32[2, 4, 1, 1]\n";
+    t += "  %u = conv(%q, %r2) : f32[2, 16, 1, 1]\n";
+    t += "  %gate = sigmoid(%u) : f32[2, 16, 1, 1]\n";
+    t += gateFirst ? "  %s = mul(%gate, %y) : f32[2, 16, 10, 10]\n" : "  %s = mul(%y, %gate) : f32[2, 16, 10, 10]\n";
+    t += "  %b = add(%s, %bias) : f32[2, 16, 10, 10]\n";
+    t += "  %z = conv(%b, %k2) : f32[2, 8, 10, 10]\n";
+    t += "  return %z, %s\n}\n";
+    checkGraph(t, {randomF({2, 8, 10, 10}, -3, 3, 75), randomF({2, 16, 1, 1}, -1, 1, 76)});
+    checkGraphIeee(t, {nonFiniteF({2, 8, 10, 10}, 77), randomF({2, 16, 1, 1}, -1, 1, 78)});
+  }
+}
+
 TEST(CpuPlugin, FusedReluAndClipKeepNaN) {
   // matmul + relu turned NaN into 0, + clip into the minimum (oneDNN post-ops).
   const std::string w = constantLine("w", {16, 8}, -1, 1, 21);
