@@ -1483,6 +1483,238 @@ std::vector<Value*> convertRecurrent(NodeCtx& c, const std::string& op) {
   return im.emitN(op, ins, std::move(a), op == "lstm" ? 3 : 2);
 }
 
+/// ONNX Einsum, lowered (any number of operands, ellipsis, repeated labels):
+/// a label repeated in one operand takes the diagonal (multiply by an identity
+/// mask, sum one of the axes); a label found in one operand only and not in
+/// the output is summed at once; operands are then contracted left to right,
+/// each pair as one batched matmul ([batch, left, k] x [batch, k, right]) when
+/// their dims are static, else as a broadcast multiply and a sum; the result
+/// is transposed to the output's label order.
+std::vector<Value*> convertEinsum(NodeCtx& c) {
+  Importer& im = c.im;
+  std::string eq;
+  for (char ch : c.getString("equation", "")) if (ch != ' ') eq += ch;
+  if (eq.empty()) failArg("attribute 'equation' is required");
+  const size_t arrow = eq.find("->");
+  const std::string lhs = eq.substr(0, arrow);
+  std::vector<std::string> terms(1);
+  for (char ch : lhs) {
+    if (ch == ',') terms.emplace_back();
+    else terms.back() += ch;
+  }
+  if (terms.size() != c.numInputs())
+    failArg("equation ", quote(eq), " has ", terms.size(), " operands but the node has ", c.numInputs(), " inputs");
+  // Labels: letters as themselves, ellipsis dims as 1000 + position (right-aligned across operands).
+  constexpr int kEllipsis = 1000;
+  std::vector<std::vector<int>> labels(terms.size());
+  std::vector<Value*> ops;
+  int ellipsisRank = 0;
+  auto letters = [&](const std::string& s, bool allowEllipsis, int& dots) {
+    std::vector<int> out;
+    dots = -1;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s.compare(i, 3, "...") == 0 && allowEllipsis && dots < 0) {
+        dots = static_cast<int>(out.size());
+        i += 2;
+      } else if (std::isalpha(static_cast<unsigned char>(s[i]))) {
+        out.push_back(static_cast<unsigned char>(s[i]));
+      } else {
+        failArg("equation ", quote(eq), ": unexpected ", quote(std::string(1, s[i])));
+      }
+    }
+    return out;
+  };
+  std::vector<std::pair<std::vector<int>, int>> parsed;  // letters, ellipsis position
+  for (size_t k = 0; k < terms.size(); ++k) {
+    int dots = -1;
+    auto l = letters(terms[k], true, dots);
+    Value* v = c.req(k);
+    const int64_t r = knownRank(c, v);
+    const int64_t e = r - static_cast<int64_t>(l.size());
+    if (e < 0 || (dots < 0 && e != 0))
+      failArg("operand ", k, " has rank ", r, " but its term ", quote(terms[k]), " has ", l.size(), " labels");
+    if (dots >= 0) ellipsisRank = std::max(ellipsisRank, static_cast<int>(e));
+    parsed.emplace_back(std::move(l), dots);
+    ops.push_back(v);
+  }
+  for (size_t k = 0; k < terms.size(); ++k) {
+    const auto& [l, dots] = parsed[k];
+    const int e = static_cast<int>(knownRank(c, ops[k]) - static_cast<int64_t>(l.size()));
+    for (int i = 0; i < static_cast<int>(l.size()); ++i) {
+      if (i == dots)
+        for (int j = 0; j < e; ++j) labels[k].push_back(kEllipsis + ellipsisRank - e + j);
+      labels[k].push_back(l[i]);
+    }
+    if (dots == static_cast<int>(l.size()))
+      for (int j = 0; j < e; ++j) labels[k].push_back(kEllipsis + ellipsisRank - e + j);
+  }
+  std::vector<int> out;
+  if (arrow != std::string::npos) {
+    int dots = -1;
+    auto l = letters(eq.substr(arrow + 2), true, dots);
+    for (int i = 0; i <= static_cast<int>(l.size()); ++i) {
+      if (i == dots)
+        for (int j = 0; j < ellipsisRank; ++j) out.push_back(kEllipsis + j);
+      if (i < static_cast<int>(l.size())) out.push_back(l[i]);
+    }
+    for (size_t i = 0; i < out.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        if (out[i] == out[j]) failArg("equation ", quote(eq), ": output label repeated");
+  } else {
+    for (int j = 0; j < ellipsisRank; ++j) out.push_back(kEllipsis + j);
+    std::map<int, int> count;
+    for (const auto& l : labels)
+      for (int x : l)
+        if (x < kEllipsis) ++count[x];
+    for (const auto& [x, n] : count)
+      if (n == 1) out.push_back(x);
+  }
+  for (int x : out) {
+    bool found = false;
+    for (const auto& l : labels) found = found || std::find(l.begin(), l.end(), x) != l.end();
+    if (!found) failArg("equation ", quote(eq), ": output label not found in any operand");
+  }
+  auto staticDim = [&](Value* v, size_t axis) -> std::optional<int64_t> {
+    const Dim& d = v->type().dim(static_cast<int64_t>(axis));
+    if (d.isStatic()) return d.value();
+    return std::nullopt;
+  };
+  auto sumAxes = [&](Value* v, std::vector<int>& l, const std::vector<size_t>& axes) {
+    if (axes.empty()) return v;
+    std::vector<int64_t> a(axes.begin(), axes.end());
+    v = im.emit("reduce_sum", {v}, {{"axes", a}, {"keepdims", int64_t{0}}});
+    std::vector<int> kept;
+    for (size_t i = 0; i < l.size(); ++i)
+      if (std::find(axes.begin(), axes.end(), i) == axes.end()) kept.push_back(l[i]);
+    l = kept;
+    return v;
+  };
+  // 1. Diagonals.
+  for (size_t k = 0; k < ops.size(); ++k) {
+    auto& l = labels[k];
+    for (size_t q = 1; q < l.size(); ++q) {
+      const auto p = static_cast<size_t>(std::find(l.begin(), l.begin() + static_cast<int64_t>(q), l[q]) - l.begin());
+      if (p == q) continue;
+      const auto n = staticDim(ops[k], p);
+      if (!n || staticDim(ops[k], q) != n)
+        failUnimpl("the repeated label of operand ", k, " needs equal static dims");
+      Shape s(l.size(), 1);
+      s[p] = s[q] = *n;
+      Tensor eye = check(Tensor::allocate(dtypeOf(ops[k]), s));
+      // Only dims p < q are not 1: element (i, i) is at i * n + i.
+      for (int64_t i = 0; i < *n; ++i) eye.setDouble(i * *n + i, 1.0);
+      ops[k] = im.emit("mul", {ops[k], im.constant(std::move(eye))});
+      ops[k] = sumAxes(ops[k], l, {q});
+      --q;
+    }
+  }
+  auto neededAfter = [&](size_t k) {  // labels used by operands after k or by the output
+    std::set<int> s(out.begin(), out.end());
+    for (size_t j = k + 1; j < labels.size(); ++j) s.insert(labels[j].begin(), labels[j].end());
+    return s;
+  };
+  // 2. Labels of one operand only.
+  for (size_t k = 0; k < ops.size(); ++k) {
+    std::set<int> elsewhere(out.begin(), out.end());
+    for (size_t j = 0; j < labels.size(); ++j)
+      if (j != k) elsewhere.insert(labels[j].begin(), labels[j].end());
+    std::vector<size_t> axes;
+    for (size_t i = 0; i < labels[k].size(); ++i)
+      if (!elsewhere.count(labels[k][i])) axes.push_back(i);
+    ops[k] = sumAxes(ops[k], labels[k], axes);
+  }
+  auto transposeTo = [&](Value* v, std::vector<int>& l, const std::vector<int>& order) {
+    std::vector<int64_t> perm;
+    for (int x : order) perm.push_back(std::find(l.begin(), l.end(), x) - l.begin());
+    bool identity = true;
+    for (size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == static_cast<int64_t>(i);
+    l = order;
+    return identity ? v : im.emit("transpose", {v}, {{"perm", perm}});
+  };
+  // 3. Contract left to right.
+  Value* acc = ops[0];
+  std::vector<int> accL = labels[0];
+  for (size_t k = 1; k < ops.size(); ++k) {
+    Value* b = ops[k];
+    std::vector<int> bL = labels[k];
+    const std::set<int> need = neededAfter(k);
+    std::vector<int> batch, left, right, contracted;
+    for (int x : accL) {
+      const bool inB = std::find(bL.begin(), bL.end(), x) != bL.end();
+      if (inB) (need.count(x) ? batch : contracted).push_back(x);
+      else left.push_back(x);
+    }
+    for (int x : bL)
+      if (std::find(accL.begin(), accL.end(), x) == accL.end()) right.push_back(x);
+    auto cat = [](std::initializer_list<const std::vector<int>*> parts) {
+      std::vector<int> r;
+      for (const auto* p : parts) r.insert(r.end(), p->begin(), p->end());
+      return r;
+    };
+    Value* a = transposeTo(acc, accL, cat({&batch, &left, &contracted}));
+    b = transposeTo(b, bL, cat({&batch, &contracted, &right}));
+    // Static sizes of every group, or nullopt.
+    auto dimsOfGroup = [&](Value* v, size_t from, size_t n) -> std::optional<std::vector<int64_t>> {
+      std::vector<int64_t> d;
+      for (size_t i = from; i < from + n; ++i) {
+        auto s = staticDim(v, i);
+        if (!s) return std::nullopt;
+        d.push_back(*s);
+      }
+      return d;
+    };
+    const auto aBatch = dimsOfGroup(a, 0, batch.size()), bBatch = dimsOfGroup(b, 0, batch.size());
+    const auto aLeft = dimsOfGroup(a, batch.size(), left.size());
+    const auto aK = dimsOfGroup(a, batch.size() + left.size(), contracted.size());
+    const auto bK = dimsOfGroup(b, batch.size(), contracted.size());
+    const auto bRight = dimsOfGroup(b, batch.size() + contracted.size(), right.size());
+    auto prod = [](const std::vector<int64_t>& v) {
+      int64_t p = 1;
+      for (int64_t x : v) p *= x;
+      return p;
+    };
+    if (aBatch && bBatch && aLeft && aK && bK && bRight && *aK == *bK) {
+      std::vector<int64_t> outBatch;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const int64_t x = (*aBatch)[i], y = (*bBatch)[i];
+        if (x != y && x != 1 && y != 1) failArg("dims of label batch ", i, " do not broadcast (", x, " vs ", y, ")");
+        outBatch.push_back(x == 1 ? y : x);
+      }
+      std::vector<int64_t> as(*aBatch), bs(*bBatch);
+      as.push_back(prod(*aLeft));
+      as.push_back(prod(*aK));
+      bs.push_back(prod(*bK));
+      bs.push_back(prod(*bRight));
+      Value* m = im.emit("matmul", {im.emit("reshape", {a, im.ints(as)}), im.emit("reshape", {b, im.ints(bs)})});
+      std::vector<int64_t> os = outBatch;
+      os.insert(os.end(), aLeft->begin(), aLeft->end());
+      os.insert(os.end(), bRight->begin(), bRight->end());
+      acc = im.emit("reshape", {m, im.ints(os)});
+    } else {
+      // Broadcast: both as [batch, left, right, contracted] with size-1 dims for what they lack.
+      std::vector<int64_t> aNew, bNew;
+      for (size_t i = 0; i < right.size(); ++i) aNew.push_back(static_cast<int64_t>(batch.size() + left.size() + i));
+      for (size_t i = 0; i < left.size(); ++i) bNew.push_back(static_cast<int64_t>(batch.size() + i));
+      // a: [batch, left, contracted] -> insert right dims before contracted.
+      Value* a2 = aNew.empty() ? a : im.emit("unsqueeze", {a}, {{"axes", aNew}});
+      // b: [batch, contracted, right] -> [batch, right, contracted], then insert left dims.
+      std::vector<int> bOrder = cat({&batch, &right, &contracted});
+      Value* b2 = transposeTo(b, bL, bOrder);
+      if (!bNew.empty()) b2 = im.emit("unsqueeze", {b2}, {{"axes", bNew}});
+      Value* prodv = im.emit("mul", {a2, b2});
+      std::vector<int64_t> axes;
+      for (size_t i = 0; i < contracted.size(); ++i)
+        axes.push_back(static_cast<int64_t>(batch.size() + left.size() + right.size() + i));
+      acc = axes.empty() ? prodv : im.emit("reduce_sum", {prodv}, {{"axes", axes}, {"keepdims", int64_t{0}}});
+    }
+    accL = cat({&batch, &left, &right});
+  }
+  // A single operand with nothing to do still gives a new value.
+  Value* result = transposeTo(acc, accL, out);
+  if (result == c.in(0)) result = im.emit("identity", {result});
+  return one(result);
+}
+
 const std::map<std::string, Handler, std::less<>>& handlers() {
   static const auto* table = [] {
     auto* t = new std::map<std::string, Handler, std::less<>>();
@@ -1611,6 +1843,26 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       Value* x = c.req(0);
       if (c.opset >= 13) return one(hardmaxAt(c, x, c.getInt("axis", -1)));
       return one(coerced2d(c, x, c.getInt("axis", 1), [&](Value* v) { return hardmaxAt(c, v, -1); }));
+    };
+    m["Einsum"] = convertEinsum;
+    m["LRN"] = [](NodeCtx& c) {
+      // y = x / (bias + alpha / size * sum of x^2 over the channel window [c - floor((size-1)/2),
+      // c + ceil((size-1)/2)])^beta. The window sum is an average pool (count_include_pad, so the divisor is
+      // always size) of x^2 viewed as [N, 1, C, rest]: alpha * avg == alpha / size * sum.
+      Importer& im = c.im;
+      Value* x = c.req(0);
+      const int64_t size = c.getInt("size", 0);
+      if (size <= 0) failArg("size must be a positive integer, got ", size);
+      if (!isFloat(dtypeOf(x))) failArg("input must be a float tensor, not ", dtypeName(dtypeOf(x)));
+      if (knownRank(c, x) < 2) failArg("input must have rank >= 2 ([N, C, ...])");
+      Value* sq = im.emit("unsqueeze", {im.emit("mul", {x, x})}, {{"axes", std::vector<int64_t>{1}}});
+      sq = im.emit("reshape", {sq, im.ints({0, 0, 0, -1})});
+      AttrMap pool{{"kernel_shape", std::vector<int64_t>{size, 1}},
+                   {"pads", std::vector<int64_t>{(size - 1) / 2, 0, size / 2, 0}},
+                   {"count_include_pad", int64_t{1}}};
+      Value* avg = im.emit("reshape", {im.emit("avg_pool", {sq}, std::move(pool)), im.emit("shape", {x})});
+      Value* base = im.emit("add", {sc(c, x, c.getFloat("bias", 1.0)), im.emit("mul", {sc(c, x, c.getFloat("alpha", 1e-4)), avg})});
+      return one(im.emit("div", {x, im.emit("pow", {base, sc(c, x, c.getFloat("beta", 0.75))})}));
     };
     // Losses (inference form), lowered: see nllLoss.
     m["NegativeLogLikelihoodLoss"] = [](NodeCtx& c) { return one(nllLoss(c, c.req(0))); };

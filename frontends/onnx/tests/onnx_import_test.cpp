@@ -5,6 +5,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <random>
 #include <chrono>
 #include <limits>
@@ -1336,4 +1338,142 @@ TEST_F(OnnxFiles, OversizedAndNonRegularModelsAreRefusedBeforeReading) {
   auto pipe = importOnnxFile((dir_ / "model" / "pipe.onnx").string());
   ASSERT_FALSE(pipe.ok());
   EXPECT_NE(pipe.status().message().find("is a FIFO"), std::string::npos) << pipe.status().message();
+}
+
+// ---------------------------------------------------------------------------
+// Einsum and LRN (lowered by the importer)
+
+namespace {
+
+/// Naive einsum for equations of letters only (explicit output): every
+/// assignment of every label, summed into the output. The oracle of the tests.
+Tensor naiveEinsum(const std::string& eq, const std::vector<Tensor>& ins) {
+  const size_t arrow = eq.find("->");
+  std::vector<std::string> terms(1);
+  for (char ch : eq.substr(0, arrow)) {
+    if (ch == ',') terms.emplace_back();
+    else terms.back() += ch;
+  }
+  const std::string out = eq.substr(arrow + 2);
+  std::map<char, int64_t> size;
+  for (size_t k = 0; k < terms.size(); ++k)
+    for (size_t i = 0; i < terms[k].size(); ++i) size[terms[k][i]] = ins[k].shape()[i];
+  std::vector<char> labels;
+  for (const auto& [ch, n] : size) labels.push_back(ch);
+  Shape outShape;
+  for (char ch : out) outShape.push_back(size[ch]);
+  Tensor y = *Tensor::allocate(DType::F32, outShape);
+  std::map<char, int64_t> at;
+  std::function<void(size_t)> loop = [&](size_t d) {
+    if (d == labels.size()) {
+      double p = 1;
+      for (size_t k = 0; k < terms.size(); ++k) {
+        int64_t flat = 0;
+        for (size_t i = 0; i < terms[k].size(); ++i) flat = flat * ins[k].shape()[i] + at[terms[k][i]];
+        p *= ins[k].getDouble(flat);
+      }
+      int64_t flat = 0;
+      for (size_t i = 0; i < out.size(); ++i) flat = flat * outShape[i] + at[out[i]];
+      y.setDouble(flat, y.getDouble(flat) + p);
+      return;
+    }
+    for (at[labels[d]] = 0; at[labels[d]] < size[labels[d]]; ++at[labels[d]]) loop(d + 1);
+  };
+  loop(0);
+  return y;
+}
+
+Tensor ramp(Shape s, double scale) {
+  Tensor t = *Tensor::allocate(DType::F32, s);
+  for (int64_t i = 0; i < t.numel(); ++i) t.setDouble(i, std::sin(scale * static_cast<double>(i + 1)));
+  return t;
+}
+
+}  // namespace
+
+TEST(OnnxImport, EinsumMatchesANaiveSum) {
+  struct Case {
+    std::string eq;          // given to the importer
+    std::string reference;   // the same with letters only and an explicit output
+    std::vector<Shape> shapes;
+    bool symbolicFirstDim = false;  // dims not static: the broadcast-multiply path
+  };
+  const Case cases[] = {
+      {"bij,bjk->bik", "bij,bjk->bik", {{2, 3, 4}, {2, 4, 5}}},
+      {"bij,bjk->bik", "bij,bjk->bik", {{2, 3, 4}, {2, 4, 5}}, true},
+      {"i,i", "i,i->", {{5}, {5}}},
+      {"...ii->...i", "bii->bi", {{2, 3, 3}}},
+      {"ii", "ii->", {{3, 3}}},
+      {"ij->ji", "ij->ji", {{3, 4}}},
+      {"ij->i", "ij->i", {{3, 4}}},
+      {"ij", "ij->ij", {{3, 4}}},
+      {"ji", "ji->ij", {{3, 4}}},
+      {"ij,ij->ij", "ij,ij->ij", {{3, 4}, {3, 4}}},
+      {"ij,jk,kl->il", "ij,jk,kl->il", {{3, 4}, {4, 2}, {2, 3}}},
+      {"bij,bkj->bik", "bij,bkj->bik", {{2, 3, 4}, {2, 5, 4}}, true},
+      {"i,j", "i,j->ij", {{3}, {4}}},
+      {"bhqd,bhkd->bhqk", "bhqd,bhkd->bhqk", {{1, 2, 3, 4}, {1, 2, 5, 4}}},
+      {"ab...,bc...->ac...", "abx,bcx->acx", {{2, 3, 4}, {3, 2, 4}}},
+  };
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(tc.eq);
+    Model m(12);
+    std::vector<Tensor> ins;
+    std::vector<std::string> names;
+    for (size_t k = 0; k < tc.shapes.size(); ++k) {
+      std::vector<DimSpec> dims(tc.shapes[k].begin(), tc.shapes[k].end());
+      if (tc.symbolicFirstDim) dims[0] = std::string("B");
+      names.push_back(std::string(1, 'x').append(std::to_string(k)));
+      m.input(names.back(), kF, dims);
+      ins.push_back(ramp(tc.shapes[k], 0.7 + 0.3 * static_cast<double>(k)));
+    }
+    setAttr(m.node("Einsum", names, {"y"}), "equation", tc.eq);
+    m.output("y");
+    auto r = importAndRun(m, ins);
+    ASSERT_EQ(r.size(), 1u);
+    const Tensor want = naiveEinsum(tc.reference, ins);
+    EXPECT_TENSOR(r[0], DType::F32, want.shape(), values(want), 1e-5, 1e-5);
+  }
+  // Bad equations are errors naming the node.
+  for (const char* eq : {"ij,jk->ik", "ij->k", "i.j->i", "ijk->i"}) {
+    Model m(12);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{3}, int64_t{4}});
+    setAttr(m.node("Einsum", {"x"}, {"y"}, "e"), "equation", std::string(eq));
+    m.output("y");
+    auto g = import(m);
+    ASSERT_FALSE(g.ok()) << eq;
+    EXPECT_NE(g.status().message().find("Einsum"), std::string::npos) << g.status().message();
+  }
+}
+
+TEST(OnnxImport, LrnMatchesTheFormula) {
+  const Shape s{2, 5, 2, 3};
+  const Tensor x = ramp(s, 1.3);
+  for (int64_t size : {1, 2, 3, 4}) {
+    SCOPED_TRACE(size);
+    Model m(13);
+    m.input("x", kF, std::vector<DimSpec>(s.begin(), s.end()));
+    auto* n = m.node("LRN", {"x"}, {"y"});
+    setAttr(n, "size", size);
+    setAttr(n, "alpha", 0.5);
+    setAttr(n, "beta", 0.75);
+    setAttr(n, "bias", 2.0);
+    m.output("y");
+    auto r = importAndRun(m, {x});
+    ASSERT_EQ(r.size(), 1u);
+    std::vector<double> want;
+    const int64_t C = s[1], HW = s[2] * s[3];
+    for (int64_t b = 0; b < s[0]; ++b)
+      for (int64_t ch = 0; ch < C; ++ch)
+        for (int64_t p = 0; p < HW; ++p) {
+          double sum = 0;
+          for (int64_t j = ch - (size - 1) / 2; j <= ch + size / 2; ++j)
+            if (j >= 0 && j < C) {
+              const double v = x.getDouble((b * C + j) * HW + p);
+              sum += v * v;
+            }
+          want.push_back(x.getDouble((b * C + ch) * HW + p) / std::pow(2.0 + 0.5 / static_cast<double>(size) * sum, 0.75));
+        }
+    EXPECT_TENSOR(r[0], DType::F32, s, want, 1e-5, 1e-5);
+  }
 }
