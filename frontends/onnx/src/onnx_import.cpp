@@ -1792,6 +1792,17 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
     m["PRelu"] = [](NodeCtx& c) {  // x < 0 ? slope * x : x
       Value* x = c.req(0);
       Value* slope = c.req(1);
+      // Before opset 7 a 1-D slope of C values is per channel (dim 1); models upgraded from those keep that
+      // shape, which does not broadcast against x from the right: give it x's rank as [C, 1, ...].
+      const Type& xt = x->type();
+      const Type& st = slope->type();
+      if (xt.rankKnown() && xt.rank() > 2 && st.rankKnown() && st.rank() == 1 && st.dim(0).isStatic() &&
+          st.dim(0).value() > 1 && xt.dim(1).isStatic() && xt.dim(1).value() == st.dim(0).value() &&
+          !(xt.dim(xt.rank() - 1).isStatic() && xt.dim(xt.rank() - 1).value() == st.dim(0).value())) {
+        std::vector<int64_t> perChannel(static_cast<size_t>(xt.rank() - 1), 1);
+        perChannel[0] = st.dim(0).value();
+        slope = c.im.emit("reshape", {slope, c.im.ints(perChannel)});
+      }
       return one(c.im.emit("where", {c.im.emit("less", {x, sc(c, x, 0)}), c.im.emit("mul", {x, slope}), x}));
     };
     m["ThresholdedRelu"] = [](NodeCtx& c) {

@@ -1,11 +1,13 @@
-// Runs the ONNX backend node tests (libonnx-testdata) through the importer and
+// Runs the ONNX backend node tests (libonnx-testdata), and the package's
+// pytorch-converted and pytorch-operator suites, through the importer and
 // the reference interpreter, and compares with the expected outputs.
 //
 // frontends/onnx/tests/node_expected_failures.txt lists the tests known to
 // fail, one per line: `test_name  # reason`. A reason starting with "skip:"
 // means the test is not run at all (e.g. huge tensors). The test fails when a
 // test outside the list fails, and when a listed test now passes (so that the
-// list shrinks as the importer grows).
+// list shrinks as the importer grows). pytorch_converted_expected_failures.txt
+// and pytorch_operator_expected_failures.txt do the same for the other suites.
 //
 // Environment: SY_ONNX_NODE_FILTER=substring runs only matching tests;
 // SY_ONNX_NODE_WRITE=path writes every failure with its reason (to refresh the list).
@@ -125,12 +127,10 @@ std::string oneLine(std::string s) {
   return s;
 }
 
-}  // namespace
-
-TEST(OnnxNodeTests, RunAll) {
-  const fs::path root = SY_ONNX_NODE_DATA;
-  if (!fs::is_directory(root)) GTEST_SKIP() << "no ONNX test data at " << root << " (install libonnx-testdata)";
-  const auto expectations = readExpectations(std::string(SY_ONNX_TEST_DIR) + "/node_expected_failures.txt");
+/// Runs every test folder of `root` (model.onnx + test_data_set_0) against the
+/// expectations in `listFile` (in SY_ONNX_TEST_DIR); `suite` names it in the summary.
+void runSuite(const fs::path& root, const std::string& listFile, const std::string& suite) {
+  const auto expectations = readExpectations(std::string(SY_ONNX_TEST_DIR) + "/" + listFile);
   const char* filter = std::getenv("SY_ONNX_NODE_FILTER");
   const char* writePath = std::getenv("SY_ONNX_NODE_WRITE");
   std::vector<fs::path> dirs;
@@ -169,18 +169,56 @@ TEST(OnnxNodeTests, RunAll) {
       unexpected.push_back(name + ": " + err);
     }
   }
-  std::cout << "ONNX node tests: " << passed << " passed, " << failedExpected << " failed (expected), " << skipped
+  std::cout << suite << ": " << passed << " passed, " << failedExpected << " failed (expected), " << skipped
             << " skipped of " << total << "\n";
   for (const auto& u : unexpected) ADD_FAILURE() << "unexpected failure: " << u;
-  for (const auto& p : nowPassing)
-    ADD_FAILURE() << p << " now passes: remove it from node_expected_failures.txt";
+  for (const auto& p : nowPassing) ADD_FAILURE() << p << " now passes: remove it from " << listFile;
+}
+
+void checkExpectations(const fs::path& root, const std::string& listFile) {
+  for (const auto& [name, e] : readExpectations(std::string(SY_ONNX_TEST_DIR) + "/" + listFile)) {
+    EXPECT_TRUE(fs::is_directory(root / name)) << name << " is listed but is not a test";
+    EXPECT_FALSE(e.reason.empty()) << name << " is listed without a reason";
+  }
+}
+
+// The ONNX package's older suites (converted from PyTorch's own tests; opset 6
+// to 9 models, upgraded on import) share the runner, each with its own list.
+const fs::path kPytorchConverted = fs::path(SY_ONNX_NODE_DATA).parent_path() / "pytorch-converted";
+const fs::path kPytorchOperator = fs::path(SY_ONNX_NODE_DATA).parent_path() / "pytorch-operator";
+
+}  // namespace
+
+TEST(OnnxNodeTests, RunAll) {
+  const fs::path root = SY_ONNX_NODE_DATA;
+  if (!fs::is_directory(root)) GTEST_SKIP() << "no ONNX test data at " << root << " (install libonnx-testdata)";
+  runSuite(root, "node_expected_failures.txt", "ONNX node tests");
 }
 
 TEST(OnnxNodeTests, ExpectationsNameRealTests) {
   const fs::path root = SY_ONNX_NODE_DATA;
   if (!fs::is_directory(root)) GTEST_SKIP() << "no ONNX test data";
-  for (const auto& [name, e] : readExpectations(std::string(SY_ONNX_TEST_DIR) + "/node_expected_failures.txt")) {
-    EXPECT_TRUE(fs::is_directory(root / name)) << name << " is listed but is not a test";
-    EXPECT_FALSE(e.reason.empty()) << name << " is listed without a reason";
-  }
+  checkExpectations(root, "node_expected_failures.txt");
+}
+
+TEST(OnnxPytorchConvertedTests, RunAll) {
+  if (!fs::is_directory(kPytorchConverted))
+    GTEST_SKIP() << "no ONNX test data at " << kPytorchConverted << " (install libonnx-testdata)";
+  runSuite(kPytorchConverted, "pytorch_converted_expected_failures.txt", "ONNX pytorch-converted tests");
+}
+
+TEST(OnnxPytorchConvertedTests, ExpectationsNameRealTests) {
+  if (!fs::is_directory(kPytorchConverted)) GTEST_SKIP() << "no ONNX test data";
+  checkExpectations(kPytorchConverted, "pytorch_converted_expected_failures.txt");
+}
+
+TEST(OnnxPytorchOperatorTests, RunAll) {
+  if (!fs::is_directory(kPytorchOperator))
+    GTEST_SKIP() << "no ONNX test data at " << kPytorchOperator << " (install libonnx-testdata)";
+  runSuite(kPytorchOperator, "pytorch_operator_expected_failures.txt", "ONNX pytorch-operator tests");
+}
+
+TEST(OnnxPytorchOperatorTests, ExpectationsNameRealTests) {
+  if (!fs::is_directory(kPytorchOperator)) GTEST_SKIP() << "no ONNX test data";
+  checkExpectations(kPytorchOperator, "pytorch_operator_expected_failures.txt");
 }
