@@ -1307,7 +1307,12 @@ std::vector<Value*> convertDropout(NodeCtx& c) {
   if (c.opset >= 12 && c.in(2)) {
     const Tensor* t = knownConstant(c.in(2));
     if (!t) failUnimpl("training_mode must be a constant");
-    if (t->numel() > 0 && t->getInt(0) != 0) failUnimpl("training_mode=true is not supported (inference only)");
+    // Training mode with a ratio of 0 drops nothing: the identity (torchvision's Swin blocks export their
+    // attention dropout so, p = 0 with training=True).
+    const Tensor* ratio = c.in(1) ? knownConstant(c.in(1)) : nullptr;
+    const bool dropsNothing = ratio && ratio->numel() == 1 && ratio->getDouble(0) == 0.0;
+    if (t->numel() > 0 && t->getInt(0) != 0 && !dropsNothing)
+      failUnimpl("training_mode=true is not supported (inference only) unless ratio is a constant 0");
   }
   std::vector<Value*> outs{im.emit("identity", {x})};
   if (c.outputUsed(1)) {
