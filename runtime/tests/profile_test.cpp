@@ -88,5 +88,38 @@ TEST(Profile, RegionsWithoutStepTimingsShowTheirTotals) {
   EXPECT_DOUBLE_EQ(p.rows[0].sharePercent, 100);
 }
 
+TEST(Profile, APluginWithoutStepTimingsShowsRegionTotals) {
+  // memdev's table ends before execute_profiled (an ABI 1.1 plugin): the
+  // engine calls execute and traces the region as a whole.
+  auto g = parseGraph(R"(graph @g(%x: f32[4]) {
+  %y = relu(%x) : f32[4]
+  %z = neg(%y) : f32[4]
+  return %z
+})");
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  Config c = defaultConfig();
+  c.pluginPaths = {SY_TEST_PLUGIN_DIR};
+  c.defaultPluginPaths = false;
+  c.fallback = FallbackPolicy::Error;
+  BackendConfig memdev;
+  memdev.name = "memdev";
+  c.backends = {memdev};
+  auto engine = Engine::create(c);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto model = (*engine)->compile(std::shared_ptr<const Graph>(std::move(*g)));
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  std::vector<TraceEvent> events;
+  RunOptions options;
+  options.trace = &events;
+  options.profileSteps = true;
+  auto out = (*model)->run({testing::F({4}, {-1, 2, -3, 4})}, options);
+  ASSERT_TRUE(out.ok()) << out.status().toString();
+  const Profile p = summarizeProfile(events, 1);
+  EXPECT_EQ(p.regionsWithSteps, 0);
+  ASSERT_EQ(p.regionsWithoutSteps, 1);
+  EXPECT_EQ(p.rows[0].backend, "memdev");
+  EXPECT_DOUBLE_EQ(p.rows[0].sharePercent, 100);
+}
+
 }  // namespace
 }  // namespace sy
