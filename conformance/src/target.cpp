@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 
@@ -191,6 +192,14 @@ PluginRun runOnPlugin(Target& target, const Graph& graph, const std::vector<Tens
   if (!q.ok()) return fail(PluginRun::Stage::CompileFailed, q.message());
   std::string declined;
   for (size_t i = 0; i < support.size(); ++i) {
+    // As the engine: a plugin never gets a dtype newer than its ABI minor.
+    if (api.abi_minor < SY_ABI_VERSION_MINOR) {
+      const std::string tooNew = dtypeTooNewFor(view.nodeAt(i), api.abi_minor);
+      if (!tooNew.empty()) {
+        support[i].supported = 0;
+        std::snprintf(support[i].reason, SY_REASON_SIZE, "%s", tooNew.c_str());
+      }
+    }
     if (support[i].supported) continue;
     support[i].reason[SY_REASON_SIZE - 1] = '\0';
     const std::string reason = support[i].reason[0] ? support[i].reason : "(no reason given)";

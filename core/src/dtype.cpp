@@ -14,6 +14,12 @@ size_t dtypeSize(DType dtype) {
     case DType::I32: return 4;
     case DType::I64: return 8;
     case DType::Bool: return 1;
+    case DType::U8: return 1;
+    case DType::I16: return 2;
+    case DType::U16: return 2;
+    case DType::U32: return 4;
+    case DType::U64: return 8;
+    case DType::F64: return 8;
   }
   return 1;
 }
@@ -27,6 +33,12 @@ std::string_view dtypeName(DType dtype) {
     case DType::I32: return "i32";
     case DType::I64: return "i64";
     case DType::Bool: return "bool";
+    case DType::U8: return "u8";
+    case DType::I16: return "i16";
+    case DType::U16: return "u16";
+    case DType::U32: return "u32";
+    case DType::U64: return "u64";
+    case DType::F64: return "f64";
   }
   return "?";
 }

@@ -1,6 +1,7 @@
 #include "switchyard/graph_view.h"
 
 #include <functional>
+#include <optional>
 #include <unordered_map>
 
 #include "switchyard/verifier.h"
@@ -10,16 +11,40 @@ namespace sy {
 static_assert(static_cast<int>(DType::F32) == SY_DTYPE_F32 && static_cast<int>(DType::F16) == SY_DTYPE_F16 &&
                   static_cast<int>(DType::BF16) == SY_DTYPE_BF16 && static_cast<int>(DType::I8) == SY_DTYPE_I8 &&
                   static_cast<int>(DType::I32) == SY_DTYPE_I32 && static_cast<int>(DType::I64) == SY_DTYPE_I64 &&
-                  static_cast<int>(DType::Bool) == SY_DTYPE_BOOL,
+                  static_cast<int>(DType::Bool) == SY_DTYPE_BOOL && static_cast<int>(DType::U8) == SY_DTYPE_U8 &&
+                  static_cast<int>(DType::I16) == SY_DTYPE_I16 && static_cast<int>(DType::U16) == SY_DTYPE_U16 &&
+                  static_cast<int>(DType::U32) == SY_DTYPE_U32 && static_cast<int>(DType::U64) == SY_DTYPE_U64 &&
+                  static_cast<int>(DType::F64) == SY_DTYPE_F64,
               "DType and sy_dtype must share their numbering");
 static_assert(static_cast<int>(AttrKind::Int) == SY_ATTR_INT && static_cast<int>(AttrKind::Tensor) == SY_ATTR_TENSOR &&
                   static_cast<int>(AttrKind::Strings) == SY_ATTR_STRINGS,
               "AttrKind and sy_attr_kind must share their numbering");
 
 bool fromAbiDType(int32_t abi, DType& out) {
-  if (abi < 0 || abi > SY_DTYPE_BOOL) return false;
+  if (abi < 0 || abi > SY_DTYPE_F64) return false;
   out = static_cast<DType>(abi);
   return true;
+}
+
+std::string dtypeTooNewFor(const Node* node, uint32_t abiMinor) {
+  std::optional<DType> newest;
+  auto see = [&](const Value* v) {
+    if (!v || !v->type().isTensor()) return;
+    const DType d = v->type().dtype();
+    if (abiMinorOf(d) > abiMinor && !newest) newest = d;
+  };
+  std::function<void(const Node*)> walk = [&](const Node* n) {
+    for (const Value* v : n->inputs()) see(v);
+    for (const Value* v : n->outputs()) see(v);
+    for (const Block* b : n->blocks()) {
+      for (const Value* v : b->params()) see(v);
+      for (const Node* inner : b->nodes()) walk(inner);
+    }
+  };
+  walk(node);
+  if (!newest) return "";
+  return "dtype " + std::string(dtypeName(*newest)) + " needs a plugin built against ABI 1." +
+         std::to_string(abiMinorOf(*newest)) + " or later (this one: 1." + std::to_string(abiMinor) + ")";
 }
 
 const char* GraphView::keep(std::string s) {

@@ -21,8 +21,9 @@ struct NpyDType {
 };
 // What np.save writes for each Switchyard dtype (NumPy writes '|' for one-byte types).
 constexpr NpyDType kDTypes[] = {
-    {"<f4", DType::F32}, {"<f2", DType::F16}, {"|i1", DType::I8}, {"<i4", DType::I32},
-    {"<i8", DType::I64}, {"|b1", DType::Bool},
+    {"<f4", DType::F32}, {"<f2", DType::F16}, {"|i1", DType::I8},  {"<i4", DType::I32}, {"<i8", DType::I64},
+    {"|b1", DType::Bool}, {"|u1", DType::U8}, {"<i2", DType::I16}, {"<u2", DType::U16}, {"<u4", DType::U32},
+    {"<u8", DType::U64},  {"<f8", DType::F64},
 };
 
 /// A refusal for a descr that is valid NumPy but has no Switchyard dtype.
@@ -33,16 +34,12 @@ std::string unsupportedDescr(const std::string& descr) {
     const std::string kind = descr.substr(1);
     if (order == '>' && kind != "i1" && kind != "b1" && kind != "u1")
       return "big-endian dtype '" + descr + "' is not supported; save it as little-endian (arr.astype(arr.dtype.newbyteorder('<')))";
-    if (kind == "f8") why = "float64 is not supported; save it as float32 (arr.astype(np.float32))";
-    else if (kind == "u1" || kind == "u2" || kind == "u4" || kind == "u8")
-      why = "unsigned integers are not supported; save them as a signed type (arr.astype(np.int32) or np.int64)";
-    else if (kind == "i2") why = "int16 is not supported; save it as int32 (arr.astype(np.int32))";
-    else if (kind[0] == 'c') why = "complex numbers are not supported";
+    if (kind[0] == 'c') why = "complex numbers are not supported";
     else if (kind[0] == 'O') why = "object arrays are not supported";
     else if (kind[0] == 'U' || kind[0] == 'S') why = "string arrays are not supported";
   }
   if (why.empty())
-    why = "dtype '" + descr + "' is not supported (supported: <f4, <f2, |i1, <i4, <i8, |b1)";
+    why = "dtype '" + descr + "' is not supported (supported: <f4, <f8, <f2, |i1, <i2, <i4, <i8, |u1, <u2, <u4, <u8, |b1)";
   return why;
 }
 
@@ -54,6 +51,7 @@ std::optional<DType> dtypeFromDescr(const std::string& descr) {
   if (descr.size() == 3 && (descr[0] == '<' || descr[0] == '=' || descr[0] == '>' || descr[0] == '|')) {
     if (descr.substr(1) == "i1") return DType::I8;
     if (descr.substr(1) == "b1") return DType::Bool;
+    if (descr.substr(1) == "u1") return DType::U8;
   }
   // '=' is native order, and Switchyard only runs on little-endian hosts.
   if (descr.size() == 3 && descr[0] == '=') {

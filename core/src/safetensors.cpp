@@ -77,11 +77,12 @@ struct DTypeName {
 };
 constexpr DTypeName kSupported[] = {{"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16},
                                     {"I8", DType::I8},   {"I32", DType::I32}, {"I64", DType::I64},
-                                    {"BOOL", DType::Bool}};
+                                    {"BOOL", DType::Bool}, {"U8", DType::U8},  {"I16", DType::I16},
+                                    {"U16", DType::U16},  {"U32", DType::U32}, {"U64", DType::U64},
+                                    {"F64", DType::F64}};
 // Dtypes of the safetensors spec that Switchyard has no element type for.
-constexpr const char* kKnownUnsupported[] = {"F64",     "U8",      "I16",      "U16",      "U32",
-                                             "U64",     "F8_E4M3", "F8_E5M2",  "F8_E8M0",  "F6_E2M3",
-                                             "F6_E3M2", "F4",      "C64",      "C128"};
+constexpr const char* kKnownUnsupported[] = {"F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3",
+                                             "F6_E3M2", "F4",      "C64",     "C128"};
 
 const char* safetensorsDTypeName(DType d) {
   for (const auto& e : kSupported)
@@ -211,9 +212,9 @@ Result<Entry> parseEntry(const std::string& origin, const std::string& name, con
     for (const char* u : kKnownUnsupported)
       if (ds == u)
         return unimplemented(where, ": dtype ", quote(ds),
-                             " is not supported by Switchyard (supported: F32, F16, BF16, I8, I32, I64, BOOL)");
+                             " is not supported by Switchyard (supported: F32, F64, F16, BF16, I8, I16, I32, I64, U8, U16, U32, U64, BOOL)");
     return invalidArgument(where, ": unknown dtype ", quote(ds),
-                           " (supported: F32, F16, BF16, I8, I32, I64, BOOL)");
+                           " (supported: F32, F64, F16, BF16, I8, I16, I32, I64, U8, U16, U32, U64, BOOL)");
   }
 
   // shape

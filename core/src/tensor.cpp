@@ -131,6 +131,12 @@ double Tensor::getDouble(int64_t i) const {
     case DType::I32: return load<int32_t>(data_, i);
     case DType::I64: return static_cast<double>(load<int64_t>(data_, i));
     case DType::Bool: return load<uint8_t>(data_, i) != 0 ? 1.0 : 0.0;
+    case DType::U8: return load<uint8_t>(data_, i);
+    case DType::I16: return load<int16_t>(data_, i);
+    case DType::U16: return load<uint16_t>(data_, i);
+    case DType::U32: return load<uint32_t>(data_, i);
+    case DType::U64: return static_cast<double>(load<uint64_t>(data_, i));
+    case DType::F64: return load<double>(data_, i);
   }
   return 0;
 }
@@ -139,11 +145,17 @@ int64_t Tensor::getInt(int64_t i) const {
   switch (dtype_) {
     case DType::F32:
     case DType::F16:
-    case DType::BF16: return doubleToInt64(getDouble(i));
+    case DType::BF16:
+    case DType::F64: return doubleToInt64(getDouble(i));
     case DType::I8: return load<int8_t>(data_, i);
     case DType::I32: return load<int32_t>(data_, i);
     case DType::I64: return load<int64_t>(data_, i);
     case DType::Bool: return load<uint8_t>(data_, i) != 0 ? 1 : 0;
+    case DType::U8: return load<uint8_t>(data_, i);
+    case DType::I16: return load<int16_t>(data_, i);
+    case DType::U16: return load<uint16_t>(data_, i);
+    case DType::U32: return load<uint32_t>(data_, i);
+    case DType::U64: return static_cast<int64_t>(load<uint64_t>(data_, i));  // two's complement bits
   }
   return 0;
 }
@@ -155,6 +167,15 @@ void Tensor::setDouble(int64_t i, double v) const {
     case DType::F16: store<uint16_t>(p, i, floatToHalf(static_cast<float>(v))); return;
     case DType::BF16: store<uint16_t>(p, i, floatToBfloat16(static_cast<float>(v))); return;
     case DType::Bool: store<uint8_t>(p, i, v != 0.0 ? 1 : 0); return;
+    case DType::F64: store<double>(p, i, v); return;
+    case DType::U64:
+      // Above INT64_MAX the int64 path would saturate: convert directly.
+      if (v >= 9.2233720368547758e18) {
+        store<uint64_t>(p, i, v >= 1.8446744073709552e19 ? UINT64_MAX : static_cast<uint64_t>(v));
+        return;
+      }
+      setInt(i, doubleToInt64(v));
+      return;
     default: setInt(i, doubleToInt64(v)); return;
   }
 }
@@ -164,8 +185,14 @@ void Tensor::setInt(int64_t i, int64_t v) const {
   switch (dtype_) {
     case DType::F32:
     case DType::F16:
-    case DType::BF16: setDouble(i, static_cast<double>(v)); return;
+    case DType::BF16:
+    case DType::F64: setDouble(i, static_cast<double>(v)); return;
     case DType::I8: store<int8_t>(p, i, static_cast<int8_t>(v)); return;
+    case DType::U8: store<uint8_t>(p, i, static_cast<uint8_t>(v)); return;
+    case DType::I16: store<int16_t>(p, i, static_cast<int16_t>(v)); return;
+    case DType::U16: store<uint16_t>(p, i, static_cast<uint16_t>(v)); return;
+    case DType::U32: store<uint32_t>(p, i, static_cast<uint32_t>(v)); return;
+    case DType::U64: store<uint64_t>(p, i, static_cast<uint64_t>(v)); return;
     case DType::I32: store<int32_t>(p, i, static_cast<int32_t>(v)); return;
     case DType::I64: store<int64_t>(p, i, v); return;
     case DType::Bool: store<uint8_t>(p, i, v != 0 ? 1 : 0); return;

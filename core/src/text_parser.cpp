@@ -579,6 +579,21 @@ class Parser {
       } else if (tok_.kind == Tok::Int && !isFloat(t.dtype())) {
         const Token elemTok = tok_;
         int64_t v;
+        if (t.dtype() == DType::U64 && tok_.text[0] != '-') {
+          // The whole u64 range: read unsigned, keep the bits.
+          uint64_t u;
+          const std::string& s = tok_.text;
+          const char* b = s.data() + (s[0] == '+' ? 1 : 0);
+          auto [p, ec] = std::from_chars(b, s.data() + s.size(), u);
+          if (ec != std::errc() || p != s.data() + s.size())
+            return lex_.error(tok_, "value " + s + " does not fit in u64");
+          tensor.setInt(i, static_cast<int64_t>(u));
+          SY_RETURN_IF_ERROR(advance());
+          ++i;
+          if (!isPunct(",")) break;
+          SY_RETURN_IF_ERROR(advance());
+          continue;
+        }
         SY_RETURN_IF_ERROR(parseInt(v));
         const auto [lo, hi] = intRange(t.dtype());
         if (v < lo || v > hi)
@@ -613,6 +628,11 @@ class Parser {
   static std::pair<int64_t, int64_t> intRange(DType d) {
     switch (d) {
       case DType::I8: return {-128, 127};
+      case DType::U8: return {0, 255};
+      case DType::I16: return {std::numeric_limits<int16_t>::min(), std::numeric_limits<int16_t>::max()};
+      case DType::U16: return {0, std::numeric_limits<uint16_t>::max()};
+      case DType::U32: return {0, std::numeric_limits<uint32_t>::max()};
+      case DType::U64: return {0, std::numeric_limits<int64_t>::max()};
       case DType::I32: return {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()};
       case DType::Bool: return {0, 1};
       default: return {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};

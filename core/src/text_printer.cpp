@@ -61,6 +61,8 @@ void printTensorLiteral(std::ostream& os, const Tensor& t) {
       case DType::F32:
       case DType::F16:
       case DType::BF16: os << floatText(static_cast<float>(t.getDouble(i))); break;
+      case DType::F64: os << floatText(t.getDouble(i)); break;
+      case DType::U64: os << static_cast<uint64_t>(t.getInt(i)); break;
       case DType::Bool: os << (t.getInt(i) ? "true" : "false"); break;
       default: os << t.getInt(i);
     }

@@ -134,6 +134,12 @@ WeightSet sampleWeights() {
   w.tensors["i32"] = ints(DType::I32, {2, 2}, {std::numeric_limits<int32_t>::min(), -7, 7, 2147483647});
   w.tensors["i64"] = ints(DType::I64, {3}, {std::numeric_limits<int64_t>::min(), 0, std::numeric_limits<int64_t>::max()});
   w.tensors["bool"] = ints(DType::Bool, {2, 2}, {1, 0, 0, 1});
+  w.tensors["u8"] = ints(DType::U8, {3}, {0, 128, 255});
+  w.tensors["i16"] = ints(DType::I16, {3}, {-32768, 1, 32767});
+  w.tensors["u16"] = ints(DType::U16, {2}, {0, 65535});
+  w.tensors["u32"] = ints(DType::U32, {2}, {0, 4294967295});
+  w.tensors["u64"] = ints(DType::U64, {2}, {0, -1});  // -1: all bits set, 2^64 - 1
+  w.tensors["f64"] = testing::T(DType::F64, {3}, {0.1, -1e300, 4.9e-324});
   w.tensors["scalar.f32"] = Tensor::scalarF32(42.25f);
   w.tensors["scalar.i64"] = Tensor::scalarI64(-9);
   w.tensors["scalar.bool"] = Tensor::scalarBool(true);
@@ -504,9 +510,9 @@ TEST(Safetensors, BadHeaderCorpus) {
       {"dtype not a string", "{\"w\":{\"dtype\":32,\"shape\":[1],\"data_offsets\":[0,4]}}", d16,
        {"tensor 'w'", "\"dtype\" must be a string", "number"}},
       {"unknown dtype", "{" + entry("w", "Q7", "[1]", "[0,4]") + "}", d16, {"tensor 'w'", "unknown dtype 'Q7'"}},
-      {"unsupported dtype", "{" + entry("w", "F64", "[2]", "[0,16]") + "}", d16,
-       {"tensor 'w'", "'F64'", "not supported by Switchyard"}},
-      {"unsupported U8", "{" + entry("w", "U8", "[2]", "[0,2]") + "}", d16, {"tensor 'w'", "'U8'", "not supported"}},
+      {"unsupported dtype", "{" + entry("w", "C64", "[2]", "[0,16]") + "}", d16,
+       {"tensor 'w'", "'C64'", "not supported by Switchyard"}},
+      {"unsupported F8", "{" + entry("w", "F8_E4M3", "[2]", "[0,2]") + "}", d16, {"tensor 'w'", "'F8_E4M3'", "not supported"}},
       {"shape not an array", "{" + entry("w", "F32", "4", "[0,16]") + "}", d16, {"tensor 'w'", "\"shape\" must be an array"}},
       {"negative dim", "{" + entry("w", "F32", "[2,-2]", "[0,16]") + "}", d16, {"tensor 'w'", "shape[1] is -2", "negative"}},
       {"fractional dim", "{" + entry("w", "F32", "[2.5]", "[0,16]") + "}", d16, {"tensor 'w'", "shape[0] is 2.5", "not an integer"}},
@@ -560,7 +566,7 @@ TEST(Safetensors, BadHeaderCorpus) {
 
 TEST(Safetensors, ErrorCodes) {
   const std::string d(16, '\0');
-  auto unsupported = parseCopy(image("{\"w\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", d));
+  auto unsupported = parseCopy(image("{\"w\":{\"dtype\":\"C64\",\"shape\":[2],\"data_offsets\":[0,16]}}", d));
   ASSERT_FALSE(unsupported.ok());
   EXPECT_EQ(unsupported.status().code(), StatusCode::kUnimplemented);
   auto past = parseCopy(image("{\"w\":{\"dtype\":\"F32\",\"shape\":[8],\"data_offsets\":[0,32]}}", d));

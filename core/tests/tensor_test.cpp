@@ -25,7 +25,33 @@ TEST(DType, Bfloat16RoundTrip) {
 
 TEST(DType, Names) {
   for (DType d : kAllDTypes) EXPECT_EQ(parseDType(dtypeName(d)), d);
-  EXPECT_FALSE(parseDType("f64").has_value());
+  EXPECT_FALSE(parseDType("f128").has_value());
+  EXPECT_FALSE(parseDType("uint8").has_value());
+  EXPECT_EQ(std::size(kAllDTypes), 13u);
+  for (DType d : {DType::U8, DType::I16, DType::U16, DType::U32, DType::U64, DType::F64})
+    EXPECT_EQ(static_cast<int>(d), static_cast<int>(kAllDTypes[static_cast<int>(d)])) << dtypeName(d);
+  EXPECT_EQ(dtypeSize(DType::U8), 1u);
+  EXPECT_EQ(dtypeSize(DType::I16), 2u);
+  EXPECT_EQ(dtypeSize(DType::U32), 4u);
+  EXPECT_EQ(dtypeSize(DType::F64), 8u);
+}
+
+TEST(Tensor, NewDTypesHoldTheirWholeRange) {
+  Tensor u8 = Tensor::fromInts(DType::U8, {2}, {0, 255}).value();
+  EXPECT_EQ(u8.getInt(1), 255);
+  EXPECT_EQ(u8.getDouble(1), 255.0);
+  Tensor i16 = Tensor::fromInts(DType::I16, {2}, {-32768, 32767}).value();
+  EXPECT_EQ(i16.getInt(0), -32768);
+  Tensor u32 = Tensor::fromInts(DType::U32, {1}, {4294967295}).value();
+  EXPECT_EQ(u32.getInt(0), 4294967295);
+  Tensor u64 = Tensor::allocate(DType::U64, {2}).value();
+  u64.setDouble(0, 1.8e19);  // above INT64_MAX: not saturated to it
+  EXPECT_EQ(u64.data<uint64_t>()[0], 18000000000000000000ull);
+  u64.setInt(1, -1);
+  EXPECT_EQ(u64.data<uint64_t>()[1], UINT64_MAX);
+  Tensor f64 = Tensor::allocate(DType::F64, {1}).value();
+  f64.setDouble(0, 0.1);
+  EXPECT_EQ(f64.data<double>()[0], 0.1);  // no trip through f32
 }
 
 TEST(Tensor, AllocateRejectsAbsurdSizes) {

@@ -398,7 +398,13 @@ Result<std::vector<BackendCapability>> Engine::capabilities(const Graph& graph) 
         const sy_node_support& a = answers[i];
         std::string reason(a.reason, strnlen(a.reason, SY_REASON_SIZE));
         if (!a.supported && reason.empty()) reason = "declined (no reason given)";
-        cap.nodes[whole.nodeAt(i)] = NodeSupport{a.supported != 0, reason, a.cost};
+        bool supported = a.supported != 0;
+        // A plugin never gets a dtype newer than its ABI minor (plugin.h).
+        if (api.abi_minor < SY_ABI_VERSION_MINOR) {
+          std::string tooNew = dtypeTooNewFor(whole.nodeAt(i), api.abi_minor);
+          if (!tooNew.empty()) supported = false, reason = std::move(tooNew);
+        }
+        cap.nodes[whole.nodeAt(i)] = NodeSupport{supported, reason, a.cost};
       }
     }
     caps.push_back(std::move(cap));

@@ -137,6 +137,54 @@ TEST(Constants, AbiMinor0PluginGetsConstantNodesAndStillWorks) {
 #endif
 }
 
+// ABI 1.2's dtypes never reach a plugin built against an older minor: the
+// host declines every node that touches one (whatever the plugin answered),
+// with a reason naming the dtype and the minors; the rest is asked as before.
+TEST(Constants, OlderMinorPluginIsNeverGivenNewDtypes) {
+  auto g = parseGraph(R"(
+graph @g(%x: u8[4]) {
+  %f = cast(%x) {to = "f32"} : f32[4]
+  %y = relu(%f) : f32[4]
+  return %y
+}
+)");
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  std::shared_ptr<const Graph> graph = std::move(*g);
+  Config config = memdevOnly("relu");
+  config.pluginPaths = {SY_TEST_PLUGIN_ABI10_DIR};
+  config.backends[0].name = "memdev_abi10";
+  auto engine = Engine::create(config);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto caps = (*engine)->capabilities(*graph);
+  ASSERT_TRUE(caps.ok()) << caps.status().toString();
+  const BackendCapability* cap = nullptr;
+  for (const BackendCapability& c : *caps)
+    if (c.name == "memdev_abi10") cap = &c;
+  ASSERT_NE(cap, nullptr);
+  bool sawCast = false, sawRelu = false;
+  for (const auto& [node, support] : cap->nodes) {
+    if (node->op() == "cast") {
+      sawCast = true;
+      EXPECT_FALSE(support.supported);
+      EXPECT_NE(support.reason.find("dtype u8 needs a plugin built against ABI 1.2"), std::string::npos) << support.reason;
+      EXPECT_NE(support.reason.find("1.0"), std::string::npos) << support.reason;
+    }
+    if (node->op() == "relu") {
+      sawRelu = true;
+      EXPECT_TRUE(support.supported) << support.reason;
+    }
+  }
+  EXPECT_TRUE(sawCast && sawRelu);
+  EXPECT_EQ(dtypeTooNewFor(graph->body()->nodes()[0], SY_ABI_VERSION_MINOR), "");
+  auto model = (*engine)->compile(graph);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  auto x = Tensor::fromInts(DType::U8, {4}, {0, 7, 200, 255});
+  ASSERT_TRUE(x.ok());
+  auto outs = (*model)->run({*x});
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  expectClose((*outs)[0], testing::F({4}, {0, 7, 200, 255}), 0);
+}
+
 // A failing execute retried on the reference (retry_on_reference) still gets
 // the constants: the reference runs the region graph with them inside.
 TEST(Constants, RetryOnReferenceKeepsTheConstants) {

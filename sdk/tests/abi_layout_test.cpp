@@ -151,6 +151,12 @@ namespace {
   X(SY_DTYPE_I32, 4)                   \
   X(SY_DTYPE_I64, 5)                   \
   X(SY_DTYPE_BOOL, 6)                  \
+  X(SY_DTYPE_U8, 7)                    \
+  X(SY_DTYPE_I16, 8)                   \
+  X(SY_DTYPE_U16, 9)                   \
+  X(SY_DTYPE_U32, 10)                  \
+  X(SY_DTYPE_U64, 11)                  \
+  X(SY_DTYPE_F64, 12)                  \
   X(SY_DEVICE_CPU, 0)                  \
   X(SY_DEVICE_GPU, 1)                  \
   X(SY_DEVICE_ACCELERATOR, 2)          \
@@ -177,8 +183,9 @@ SY_ABI_SIZES(SY_STATIC_FIRST)
 static_assert(SY_ABI_VERSION_MAJOR == 1, "a new ABI major: update the pinned layouts deliberately");
 // Minor 1 appended no field: it changed what a view holds (constants are
 // values, never nodes; see sy_graph_view), and the host gives minor-0 plugins
-// the old view.
-static_assert(SY_ABI_VERSION_MINOR == 1, "a new ABI minor: pin the appended fields");
+// the old view. Minor 2 appended dtypes 7..12 (pinned above) and no field; the
+// host declines, for a plugin of an older minor, every node touching one.
+static_assert(SY_ABI_VERSION_MINOR == 2, "a new ABI minor: pin the appended fields");
 static_assert(SY_MAX_RANK == 16);
 static_assert(SY_REASON_SIZE == 256);
 

@@ -50,6 +50,12 @@ std::optional<ServeError> tensorFromContents(const inference::InferTensorContent
     case DType::I32: given = c.int_contents_size(), field = "int_contents"; break;
     case DType::I64: given = c.int64_contents_size(), field = "int64_contents"; break;
     case DType::Bool: given = c.bool_contents_size(), field = "bool_contents"; break;
+    case DType::I16: given = c.int_contents_size(), field = "int_contents"; break;
+    case DType::U8:
+    case DType::U16:
+    case DType::U32: given = c.uint_contents_size(), field = "uint_contents"; break;
+    case DType::U64: given = c.uint64_contents_size(), field = "uint64_contents"; break;
+    case DType::F64: given = c.fp64_contents_size(), field = "fp64_contents"; break;
     case DType::F16:
     case DType::BF16:
       return ServeError{ErrorKind::BadRequest, what + ": " + std::string(datatypeName(dtype)) +
@@ -72,6 +78,29 @@ std::optional<ServeError> tensorFromContents(const inference::InferTensorContent
         t->mutableData<int8_t>()[i] = static_cast<int8_t>(v);
         break;
       }
+      case DType::I16: {
+        const int32_t v = c.int_contents(static_cast<int>(i));
+        if (v < -32768 || v > 32767)
+          return ServeError{ErrorKind::BadRequest,
+                            what + ": int_contents[" + std::to_string(i) + "] = " + std::to_string(v) + " is out of range for INT16"};
+        t->mutableData<int16_t>()[i] = static_cast<int16_t>(v);
+        break;
+      }
+      case DType::U8:
+      case DType::U16: {
+        const uint32_t v = c.uint_contents(static_cast<int>(i));
+        const uint32_t hi = dtype == DType::U8 ? 255u : 65535u;
+        if (v > hi)
+          return ServeError{ErrorKind::BadRequest, what + ": uint_contents[" + std::to_string(i) + "] = " +
+                                                       std::to_string(v) + " is out of range for " +
+                                                       std::string(datatypeName(dtype))};
+        if (dtype == DType::U8) t->mutableData<uint8_t>()[i] = static_cast<uint8_t>(v);
+        else t->mutableData<uint16_t>()[i] = static_cast<uint16_t>(v);
+        break;
+      }
+      case DType::U32: t->mutableData<uint32_t>()[i] = c.uint_contents(static_cast<int>(i)); break;
+      case DType::U64: t->mutableData<uint64_t>()[i] = c.uint64_contents(static_cast<int>(i)); break;
+      case DType::F64: t->mutableData<double>()[i] = c.fp64_contents(static_cast<int>(i)); break;
       case DType::I32: t->mutableData<int32_t>()[i] = c.int_contents(static_cast<int>(i)); break;
       case DType::I64: t->mutableData<int64_t>()[i] = c.int64_contents(static_cast<int>(i)); break;
       case DType::Bool: t->mutableData<uint8_t>()[i] = c.bool_contents(static_cast<int>(i)) ? 1 : 0; break;

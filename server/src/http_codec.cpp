@@ -53,9 +53,18 @@ std::optional<ServeError> tensorFromJson(const Json& data, DType dtype, const Sh
       t->setDouble(flat, v.get<double>());
     } else {
       if (!v.is_number_integer()) return bad(at + " must be an integer for " + std::string(datatypeName(dtype)) + ", got " + v.dump());
+      if (dtype == DType::U64) {
+        if (!v.is_number_unsigned()) return bad(at + " = " + v.dump() + " is out of range for UINT64");
+        t->setInt(flat, static_cast<int64_t>(v.get<uint64_t>()));  // the bits of the u64
+        continue;
+      }
       int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
       if (dtype == DType::I8) lo = -128, hi = 127;
+      if (dtype == DType::I16) lo = std::numeric_limits<int16_t>::min(), hi = std::numeric_limits<int16_t>::max();
       if (dtype == DType::I32) lo = std::numeric_limits<int32_t>::min(), hi = std::numeric_limits<int32_t>::max();
+      if (dtype == DType::U8) lo = 0, hi = 255;
+      if (dtype == DType::U16) lo = 0, hi = std::numeric_limits<uint16_t>::max();
+      if (dtype == DType::U32) lo = 0, hi = std::numeric_limits<uint32_t>::max();
       if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi))
         return bad(at + " = " + v.dump() + " is out of range for " + std::string(datatypeName(dtype)));
       const int64_t x = v.get<int64_t>();
@@ -91,6 +100,8 @@ Json outputData(const Tensor& t) {
       const double v = t.getDouble(i);
       data.push_back(std::isfinite(v) ? Json(v) : Json(nullptr));
     }
+  } else if (t.dtype() == DType::U64) {
+    for (int64_t i = 0; i < n; ++i) data.push_back(static_cast<uint64_t>(t.getInt(i)));
   } else {
     for (int64_t i = 0; i < n; ++i) data.push_back(t.getInt(i));
   }

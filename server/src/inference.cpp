@@ -67,6 +67,12 @@ std::string_view datatypeName(DType dtype) {
     case DType::I32: return "INT32";
     case DType::I64: return "INT64";
     case DType::Bool: return "BOOL";
+    case DType::U8: return "UINT8";
+    case DType::I16: return "INT16";
+    case DType::U16: return "UINT16";
+    case DType::U32: return "UINT32";
+    case DType::U64: return "UINT64";
+    case DType::F64: return "FP64";
   }
   return "FP32";
 }
@@ -77,7 +83,7 @@ std::optional<DType> parseDatatype(std::string_view name, std::string* error) {
   }
   if (error) {
     *error = "datatype '" + std::string(name) +
-             "' is not supported (Switchyard accepts FP32, FP16, BF16, INT8, INT32, INT64, BOOL)";
+             "' is not supported (Switchyard accepts FP32, FP64, FP16, BF16, INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, UINT64, BOOL)";
   }
   return std::nullopt;
 }

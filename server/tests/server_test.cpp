@@ -114,7 +114,11 @@ TEST(HttpCodecTest, RefusesMalformedRequestsWithReasons) {
       {"[1,2]", std::nullopt, "JSON object"},
       {"{}", std::nullopt, "'inputs'"},
       {R"({"inputs":[{"datatype":"FP32","shape":[1],"data":[1]}]})", std::nullopt, "'name'"},
-      {R"({"inputs":[{"name":"x","datatype":"FP64","shape":[1],"data":[1]}]})", std::nullopt, "FP64"},
+      {R"({"inputs":[{"name":"x","datatype":"FP8","shape":[1],"data":[1]}]})", std::nullopt, "FP8"},
+      {R"({"inputs":[{"name":"x","datatype":"UINT8","shape":[1],"data":[256]}]})", std::nullopt, "out of range"},
+      {R"({"inputs":[{"name":"x","datatype":"UINT16","shape":[1],"data":[-1]}]})", std::nullopt, "out of range"},
+      {R"({"inputs":[{"name":"x","datatype":"UINT64","shape":[1],"data":[-1]}]})", std::nullopt, "out of range"},
+      {R"({"inputs":[{"name":"x","datatype":"INT16","shape":[1],"data":[40000]}]})", std::nullopt, "out of range"},
       {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[-1],"data":[1]}]})", std::nullopt, "non-negative"},
       {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[3],"data":[1,2]}]})", std::nullopt, "needs 3 values"},
       {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":["a"]}]})", std::nullopt, "must be a number"},
@@ -134,6 +138,21 @@ TEST(HttpCodecTest, RefusesMalformedRequestsWithReasons) {
     EXPECT_EQ(err->kind, ErrorKind::BadRequest);
     EXPECT_NE(err->message.find(c.expect), std::string::npos) << err->message << " (expected '" << c.expect << "')";
   }
+}
+
+TEST(HttpCodecTest, NewDatatypesRoundTripThroughJson) {
+  InferRequest r;
+  auto err = decodeInferRequest(
+      R"({"inputs":[{"name":"img","datatype":"UINT8","shape":[3],"data":[0,128,255]},)"
+      R"({"name":"big","datatype":"UINT64","shape":[1],"data":[18446744073709551615]},)"
+      R"({"name":"d","datatype":"FP64","shape":[1],"data":[0.1]}]})",
+      std::nullopt, r);
+  ASSERT_FALSE(err) << err->message;
+  ASSERT_EQ(r.inputs.size(), 3u);
+  EXPECT_EQ(r.inputs[0].tensor.dtype(), DType::U8);
+  EXPECT_EQ(r.inputs[0].tensor.data<uint8_t>()[2], 255);
+  EXPECT_EQ(r.inputs[1].tensor.data<uint64_t>()[0], UINT64_MAX);
+  EXPECT_EQ(r.inputs[2].tensor.data<double>()[0], 0.1);
 }
 
 TEST(HttpCodecTest, EncodesJsonAndBinaryOutputs) {

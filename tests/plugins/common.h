@@ -100,6 +100,12 @@ inline const char* dtype_name(int32_t d) {
     case SY_DTYPE_I32: return "i32";
     case SY_DTYPE_I64: return "i64";
     case SY_DTYPE_BOOL: return "bool";
+    case SY_DTYPE_U8: return "u8";
+    case SY_DTYPE_I16: return "i16";
+    case SY_DTYPE_U16: return "u16";
+    case SY_DTYPE_U32: return "u32";
+    case SY_DTYPE_U64: return "u64";
+    case SY_DTYPE_F64: return "f64";
     default: return "(invalid dtype)";
   }
 }

@@ -64,6 +64,14 @@ class GraphView {
   std::deque<std::shared_ptr<void>> arrays_;
 };
 
+/// The ABI minor that introduced `d` (u8, i16, u16, u32, u64, f64: 2; the rest: 0).
+inline uint32_t abiMinorOf(DType d) { return static_cast<int>(d) > SY_DTYPE_BOOL ? 2u : 0u; }
+/// Empty when a plugin built against ABI minor `abiMinor` knows every dtype
+/// `node` (and any block it holds) reads or writes; else why the host declines
+/// the node for it ("dtype u8 needs a plugin of ABI 1.2 or later ..."). The host
+/// never hands such a plugin a dtype newer than its minor: see plugin.h.
+std::string dtypeTooNewFor(const Node* node, uint32_t abiMinor);
+
 /// sy_dtype of a DType (the enums share their numbering).
 inline int32_t toAbiDType(DType d) { return static_cast<int32_t>(d); }
 /// DType of a sy_dtype; false when out of range.

@@ -272,16 +272,17 @@ void registerCast(OpRegistry& r) {
   r.add(unarySchema(
       "cast",
       "Converts x to the dtype named by 'to'. Float to integer truncates toward zero (NaN -> 0, out-of-range "
-      "values saturate to int64 then wrap to the target width), integer narrowing wraps, and to bool is x != 0.",
-      kAllTypes,
+      "values saturate to int64 (u64 for u64) then wrap to the target width), integer narrowing wraps, and to bool is "
+      "x != 0.",
+      ops::kAnyTypes,
       {AttrSpec{"to", AttrKind::String, std::nullopt, true,
-                "target dtype name: f32, f16, bf16, i8, i32, i64 or bool"}},
+                "target dtype name: f32, f64, f16, bf16, i8, i16, i32, i64, u8, u16, u32, u64 or bool"}},
       [](InferContext& ctx) -> Status {
         const std::string& name = ctx.getString("to");
         const std::optional<DType> to = parseDType(name);
         if (!to)
           return invalidArgument("op 'cast': attribute 'to' is '", name,
-                                 "', not a dtype (expected one of f32, f16, bf16, i8, i32, i64, bool)");
+                                 "', not a dtype (expected one of f32, f64, f16, bf16, i8, i16, i32, i64, u8, u16, u32, u64, bool)");
         ctx.setOutputType(0, ctx.inputType(0).withDType(*to));
         return Status::OK();
       }));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -54,5 +55,8 @@ inline const std::vector<DType> kNumericTypes = {DType::F32, DType::F16, DType::
                                                  DType::I8,  DType::I32, DType::I64};
 inline const std::vector<DType> kAllTypes = {DType::F32, DType::F16, DType::BF16, DType::I8,
                                              DType::I32, DType::I64, DType::Bool};
+/// Every dtype, those of ABI 1.2 (u8, i16, u16, u32, u64, f64) included: ops
+/// that move elements by size (reshape, gather, ...) and cast.
+inline const std::vector<DType> kAnyTypes(std::begin(kAllDTypes), std::end(kAllDTypes));
 
 }  // namespace sy::ops

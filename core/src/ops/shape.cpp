@@ -99,7 +99,7 @@ OpSchema makeSchema(std::string name, std::string doc, std::vector<std::string> 
   s.outputNames = std::move(outputs);
   s.minOutputs = minOut;
   s.maxOutputs = maxOut;
-  s.dtypes = ops::kAllTypes;
+  s.dtypes = ops::kAnyTypes;
   return s;
 }
 

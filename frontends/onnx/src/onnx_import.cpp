@@ -99,6 +99,12 @@ std::optional<DType> mapElemType(int t) {
     case onnx::TensorProto::INT32: return DType::I32;
     case onnx::TensorProto::INT64: return DType::I64;
     case onnx::TensorProto::BOOL: return DType::Bool;
+    case onnx::TensorProto::UINT8: return DType::U8;
+    case onnx::TensorProto::INT16: return DType::I16;
+    case onnx::TensorProto::UINT16: return DType::U16;
+    case onnx::TensorProto::UINT32: return DType::U32;
+    case onnx::TensorProto::UINT64: return DType::U64;
+    case onnx::TensorProto::DOUBLE: return DType::F64;
     default: return std::nullopt;
   }
 }
@@ -110,7 +116,8 @@ DType requireElemType(int t, const std::string& what) {
     if (t == onnx::TensorProto::UNDEFINED || !onnx::TensorProto_DataType_IsValid(t))
       failArg(what, " has no valid element type (", t, ")");
     failUnimpl(what, " has element type ", onnxTypeName(t),
-               ", which Switchyard does not support (f32, f16, bf16, i8, i32, i64, bool)");
+               ", which Switchyard does not support (f32, f64, f16, bf16, i8, i16, i32, i64, u8, u16, u32, u64, "
+               "bool)");
   }
   return *d;
 }
@@ -248,6 +255,9 @@ Tensor convertTensor(const onnx::TensorProto& tp, const std::string& baseDir, co
   switch (dtype) {
     case DType::F32: expectCount(tp.float_data_size(), "float_data"); break;
     case DType::I64: expectCount(tp.int64_data_size(), "int64_data"); break;
+    case DType::F64: expectCount(tp.double_data_size(), "double_data"); break;
+    case DType::U32:
+    case DType::U64: expectCount(tp.uint64_data_size(), "uint64_data"); break;
     default: expectCount(tp.int32_data_size(), "int32_data"); break;
   }
   Tensor t = check(Tensor::allocate(dtype, shape));
@@ -263,7 +273,17 @@ Tensor convertTensor(const onnx::TensorProto& tp, const std::string& baseDir, co
     case DType::I8:
     case DType::I32:
     case DType::Bool:
+    case DType::U8:
+    case DType::I16:
+    case DType::U16:
       for (int64_t i = 0; i < numel; ++i) t.setInt(i, tp.int32_data(static_cast<int>(i)));
+      break;
+    case DType::U32:
+    case DType::U64:
+      for (int64_t i = 0; i < numel; ++i) t.setInt(i, static_cast<int64_t>(tp.uint64_data(static_cast<int>(i))));
+      break;
+    case DType::F64:
+      for (int64_t i = 0; i < numel; ++i) t.mutableData<double>()[i] = tp.double_data(static_cast<int>(i));
       break;
     case DType::I64:
       for (int64_t i = 0; i < numel; ++i) t.mutableData<int64_t>()[i] = tp.int64_data(static_cast<int>(i));

@@ -48,6 +48,12 @@ onnx::TensorProto toProto(const std::string& name, const Tensor& t) {
     case DType::I32: type = onnx::TensorProto::INT32; break;
     case DType::I64: type = onnx::TensorProto::INT64; break;
     case DType::Bool: type = onnx::TensorProto::BOOL; break;
+    case DType::U8: type = onnx::TensorProto::UINT8; break;
+    case DType::I16: type = onnx::TensorProto::INT16; break;
+    case DType::U16: type = onnx::TensorProto::UINT16; break;
+    case DType::U32: type = onnx::TensorProto::UINT32; break;
+    case DType::U64: type = onnx::TensorProto::UINT64; break;
+    case DType::F64: type = onnx::TensorProto::DOUBLE; break;
   }
   p.set_data_type(type);
   p.set_raw_data(std::string(static_cast<const char*>(t.data()), t.nbytes()));
@@ -218,13 +224,13 @@ TEST(OnnxImport, InputsOutputsNamesAndSymbols) {
 
 TEST(OnnxImport, UnsupportedElementTypeIsAnError) {
   Model m(13);
-  m.input("x", onnx::TensorProto::DOUBLE, std::vector<DimSpec>{int64_t{2}});
+  m.input("x", onnx::TensorProto::COMPLEX64, std::vector<DimSpec>{int64_t{2}});
   m.node("Relu", {"x"}, {"y"});
   m.output("y");
   auto g = import(m);
   ASSERT_FALSE(g.ok());
   EXPECT_NE(g.status().message().find("\"x\""), std::string::npos) << g.status().message();
-  EXPECT_NE(g.status().message().find("DOUBLE"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("COMPLEX64"), std::string::npos) << g.status().message();
 }
 
 TEST(OnnxImport, TypedDataFieldsAndConstantNode) {
@@ -949,13 +955,20 @@ TEST(OnnxImport, BadTensorsAreErrors) {
   f.add_float_data(1);  // one value for two elements
   EXPECT_FALSE(withInit(f).ok());
   onnx::TensorProto d;
-  d.set_data_type(onnx::TensorProto::DOUBLE);
+  d.set_data_type(onnx::TensorProto::COMPLEX128);
   d.add_dims(2);
   d.add_double_data(1);
   d.add_double_data(2);
   auto r = withInit(d);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("DOUBLE"), std::string::npos);
+  EXPECT_NE(r.status().message().find("COMPLEX128"), std::string::npos);
+  onnx::TensorProto u;  // uint64_data one short
+  u.set_data_type(onnx::TensorProto::UINT64);
+  u.add_dims(2);
+  u.add_uint64_data(1);
+  r = withInit(u);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("uint64_data"), std::string::npos) << r.status().message();
 }
 
 TEST(OnnxImport, TruncatedAndCorruptedBytesAreErrorsNotCrashes) {

@@ -174,9 +174,23 @@ bool sameShape(const sdk::ValueView& a, const sdk::ValueView& b) {
 // ============================================================================
 // The rules.
 
+/// The dtypes of ABI 1.2 (u8, i16, u16, u32, u64, f64) are not implemented by
+/// cuda: a node that reads or writes one is declined, whatever the op.
+std::string newDtypeWhyNot(const sdk::NodeView& node) {
+  for (size_t i = 0; i < node.numInputs(); ++i)
+    if (node.hasInput(i) && node.input(i).dtype() > SY_DTYPE_BOOL)
+      return sdk::format("dtype ", sdk::dtypeName(node.input(i).dtype()), " of input ", i, " is not implemented by cuda");
+  for (size_t i = 0; i < node.numOutputs(); ++i)
+    if (node.output(i).dtype() > SY_DTYPE_BOOL)
+      return sdk::format("dtype ", sdk::dtypeName(node.output(i).dtype()), " of output ", i,
+                         " is not implemented by cuda");
+  return "";
+}
+
 std::string whyNot(const sdk::GraphView& graph, const sdk::NodeView& node) {
   const std::string_view op = node.op();
   if (node.numBlocks() > 0) return sdk::format("control flow ('", op, "') is not implemented by cuda");
+  if (std::string r = newDtypeWhyNot(node); !r.empty()) return r;
   if (op == "constant") {
     const std::optional<sdk::AttrView> a = node.findAttr("value");
     if (!a || a->kind() != SY_ATTR_TENSOR) return "constant without a tensor 'value'";

@@ -258,9 +258,23 @@ std::optional<Dims> constantInts(const sdk::GraphView& graph, const sdk::ValueVi
 // and views take every dtype; the generic elementwise kernel takes f32, i8,
 // i32, i64 and bool.
 
+/// The dtypes of ABI 1.2 (u8, i16, u16, u32, u64, f64) are not implemented by
+/// opencl: a node that reads or writes one is declined, whatever the op.
+std::string newDtypeWhyNot(const sdk::NodeView& node) {
+  for (size_t i = 0; i < node.numInputs(); ++i)
+    if (node.hasInput(i) && node.input(i).dtype() > SY_DTYPE_BOOL)
+      return sdk::format("dtype ", sdk::dtypeName(node.input(i).dtype()), " of input ", i, " is not implemented by opencl");
+  for (size_t i = 0; i < node.numOutputs(); ++i)
+    if (node.output(i).dtype() > SY_DTYPE_BOOL)
+      return sdk::format("dtype ", sdk::dtypeName(node.output(i).dtype()), " of output ", i,
+                         " is not implemented by opencl");
+  return "";
+}
+
 std::string whyNot(const sdk::GraphView& graph, const sdk::NodeView& node) {
   const std::string_view op = node.op();
   if (node.numBlocks() > 0) return sdk::format("control flow ('", op, "') is not implemented by opencl");
+  if (std::string r = newDtypeWhyNot(node); !r.empty()) return r;
   if (op == "constant") {
     const std::optional<sdk::AttrView> a = node.findAttr("value");
     if (!a || a->kind() != SY_ATTR_TENSOR) return "constant without a tensor 'value'";

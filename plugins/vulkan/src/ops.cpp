@@ -164,9 +164,23 @@ std::optional<Dims> constantInts(const sdk::GraphView& graph, const sdk::ValueVi
   return out;
 }
 
+/// The dtypes of ABI 1.2 (u8, i16, u16, u32, u64, f64) are not implemented by
+/// vulkan: a node that reads or writes one is declined, whatever the op.
+std::string newDtypeWhyNot(const sdk::NodeView& node) {
+  for (size_t i = 0; i < node.numInputs(); ++i)
+    if (node.hasInput(i) && node.input(i).dtype() > SY_DTYPE_BOOL)
+      return sdk::format("dtype ", sdk::dtypeName(node.input(i).dtype()), " of input ", i, " is not implemented by vulkan");
+  for (size_t i = 0; i < node.numOutputs(); ++i)
+    if (node.output(i).dtype() > SY_DTYPE_BOOL)
+      return sdk::format("dtype ", sdk::dtypeName(node.output(i).dtype()), " of output ", i,
+                         " is not implemented by vulkan");
+  return "";
+}
+
 std::string whyNot(const sdk::GraphView& graph, const sdk::NodeView& node) {
   const std::string_view op = node.op();
   if (node.numBlocks() > 0) return sdk::format("control flow ('", op, "') is not implemented by vulkan");
+  if (std::string r = newDtypeWhyNot(node); !r.empty()) return r;
   if (op == "constant") {
     const std::optional<sdk::AttrView> a = node.findAttr("value");
     if (!a || a->kind() != SY_ATTR_TENSOR) return "constant without a tensor 'value'";

@@ -466,10 +466,10 @@ RecvStatus recvMessage(int fd, std::string& payload, std::vector<int>& fds, int 
 
 size_t abiDTypeSize(int32_t dtype) {
   switch (dtype) {
-    case SY_DTYPE_F32: case SY_DTYPE_I32: return 4;
-    case SY_DTYPE_F16: case SY_DTYPE_BF16: return 2;
-    case SY_DTYPE_I8: case SY_DTYPE_BOOL: return 1;
-    case SY_DTYPE_I64: return 8;
+    case SY_DTYPE_F32: case SY_DTYPE_I32: case SY_DTYPE_U32: return 4;
+    case SY_DTYPE_F16: case SY_DTYPE_BF16: case SY_DTYPE_I16: case SY_DTYPE_U16: return 2;
+    case SY_DTYPE_I8: case SY_DTYPE_BOOL: case SY_DTYPE_U8: return 1;
+    case SY_DTYPE_I64: case SY_DTYPE_U64: case SY_DTYPE_F64: return 8;
     default: return 0;
   }
 }

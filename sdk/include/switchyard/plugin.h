@@ -51,8 +51,14 @@ extern "C" {
 
 #define SY_ABI_VERSION_MAJOR 1
 /* Minor 1: constants are values, never nodes (see sy_graph_view). A plugin
- * built against minor 0 is still given views with constant/weight nodes. */
-#define SY_ABI_VERSION_MINOR 1
+ * built against minor 0 is still given views with constant/weight nodes.
+ * Minor 2: dtypes u8, i16, u16, u32, u64 and f64 (sy_dtype 7..12). The host
+ * never puts a value of a dtype newer than a plugin's own minor into a
+ * region that plugin compiles or a tensor it executes: every node that reads
+ * or writes one counts as declined for a plugin built against minor < 2,
+ * whatever it answers in query_support (where such values may appear and
+ * must be declined, as any dtype a plugin does not know). */
+#define SY_ABI_VERSION_MINOR 2
 
 /* Largest tensor rank that crosses the ABI. */
 #define SY_MAX_RANK 16
@@ -96,7 +102,14 @@ typedef enum sy_dtype {
   SY_DTYPE_I8 = 3,
   SY_DTYPE_I32 = 4,
   SY_DTYPE_I64 = 5,
-  SY_DTYPE_BOOL = 6
+  SY_DTYPE_BOOL = 6,
+  /* Since ABI minor 2 (never handed to a plugin built against an older minor). */
+  SY_DTYPE_U8 = 7,
+  SY_DTYPE_I16 = 8,
+  SY_DTYPE_U16 = 9,
+  SY_DTYPE_U32 = 10,
+  SY_DTYPE_U64 = 11,
+  SY_DTYPE_F64 = 12
 } sy_dtype;
 
 typedef enum sy_device_type {

@@ -98,6 +98,12 @@ inline size_t dtypeSize(int32_t dtype) noexcept {
     case SY_DTYPE_I32: return 4;
     case SY_DTYPE_I64: return 8;
     case SY_DTYPE_BOOL: return 1;
+    case SY_DTYPE_U8: return 1;
+    case SY_DTYPE_I16: return 2;
+    case SY_DTYPE_U16: return 2;
+    case SY_DTYPE_U32: return 4;
+    case SY_DTYPE_U64: return 8;
+    case SY_DTYPE_F64: return 8;
     default: return 0;
   }
 }
@@ -112,6 +118,12 @@ inline const char* dtypeName(int32_t dtype) noexcept {
     case SY_DTYPE_I32: return "i32";
     case SY_DTYPE_I64: return "i64";
     case SY_DTYPE_BOOL: return "bool";
+    case SY_DTYPE_U8: return "u8";
+    case SY_DTYPE_I16: return "i16";
+    case SY_DTYPE_U16: return "u16";
+    case SY_DTYPE_U32: return "u32";
+    case SY_DTYPE_U64: return "u64";
+    case SY_DTYPE_F64: return "f64";
     default: return "unknown";
   }
 }

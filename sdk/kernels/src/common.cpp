@@ -12,6 +12,11 @@ std::vector<int64_t> readInts(const Tensor& t) {
       case SY_DTYPE_I32: v[i] = t.as<const int32_t>()[i]; break;
       case SY_DTYPE_I8: v[i] = t.as<const int8_t>()[i]; break;
       case SY_DTYPE_BOOL: v[i] = t.as<const uint8_t>()[i] != 0; break;
+      case SY_DTYPE_U8: v[i] = t.as<const uint8_t>()[i]; break;
+      case SY_DTYPE_I16: v[i] = t.as<const int16_t>()[i]; break;
+      case SY_DTYPE_U16: v[i] = t.as<const uint16_t>()[i]; break;
+      case SY_DTYPE_U32: v[i] = t.as<const uint32_t>()[i]; break;
+      case SY_DTYPE_U64: v[i] = static_cast<int64_t>(std::min<uint64_t>(t.as<const uint64_t>()[i], INT64_MAX)); break;
       default: {
         const double x = readDouble(t, i);
         v[i] = std::isnan(x) ? 0 : x >= 9.2233720368547758e18 ? std::numeric_limits<int64_t>::max()
@@ -32,6 +37,12 @@ double readDouble(const Tensor& t, int64_t i) {
     case SY_DTYPE_I32: return t.as<const int32_t>()[i];
     case SY_DTYPE_I64: return static_cast<double>(t.as<const int64_t>()[i]);
     case SY_DTYPE_BOOL: return t.as<const uint8_t>()[i] != 0 ? 1.0 : 0.0;
+    case SY_DTYPE_U8: return t.as<const uint8_t>()[i];
+    case SY_DTYPE_I16: return t.as<const int16_t>()[i];
+    case SY_DTYPE_U16: return t.as<const uint16_t>()[i];
+    case SY_DTYPE_U32: return t.as<const uint32_t>()[i];
+    case SY_DTYPE_U64: return static_cast<double>(t.as<const uint64_t>()[i]);
+    case SY_DTYPE_F64: return t.as<const double>()[i];
     default: return 0;
   }
 }

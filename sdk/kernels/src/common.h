@@ -65,8 +65,15 @@ std::unique_ptr<Kernel> decline(std::string& whyNot, const OpDesc& d, const Args
   return nullptr;
 }
 
-inline bool isFloat(int32_t dt) { return dt == SY_DTYPE_F32 || dt == SY_DTYPE_F16 || dt == SY_DTYPE_BF16; }
-inline bool isInt(int32_t dt) { return dt == SY_DTYPE_I8 || dt == SY_DTYPE_I32 || dt == SY_DTYPE_I64; }
+inline bool isFloat(int32_t dt) {
+  return dt == SY_DTYPE_F32 || dt == SY_DTYPE_F16 || dt == SY_DTYPE_BF16 || dt == SY_DTYPE_F64;
+}
+inline bool isUnsignedInt(int32_t dt) {
+  return dt == SY_DTYPE_U8 || dt == SY_DTYPE_U16 || dt == SY_DTYPE_U32 || dt == SY_DTYPE_U64;
+}
+inline bool isInt(int32_t dt) {
+  return dt == SY_DTYPE_I8 || dt == SY_DTYPE_I16 || dt == SY_DTYPE_I32 || dt == SY_DTYPE_I64 || isUnsignedInt(dt);
+}
 inline const char* dtName(int32_t dt) { return sdk::dtypeName(dt); }
 
 /// "Dims" as text: [2, 3].
@@ -448,6 +455,30 @@ bool dispatchNumeric(int32_t dtype, F&& f) {
     case SY_DTYPE_I64: f(int64_t{}); return true;
     default: return false;
   }
+}
+
+/// Calls f(T{}) for the integer dtypes of ABI 1.2 (u8, i16, u16, u32, u64).
+template <class F>
+bool dispatchNewInt(int32_t dtype, F&& f) {
+  switch (dtype) {
+    case SY_DTYPE_U8: f(uint8_t{}); return true;
+    case SY_DTYPE_I16: f(int16_t{}); return true;
+    case SY_DTYPE_U16: f(uint16_t{}); return true;
+    case SY_DTYPE_U32: f(uint32_t{}); return true;
+    case SY_DTYPE_U64: f(uint64_t{}); return true;
+    default: return false;
+  }
+}
+
+/// Calls f(T{}) for every numeric dtype but the 16-bit floats: f32, f64 and
+/// all integers (not bool).
+template <class F>
+bool dispatchAllNumeric(int32_t dtype, F&& f) {
+  if (dtype == SY_DTYPE_F64) {
+    f(double{});
+    return true;
+  }
+  return dispatchNumeric(dtype, f) || dispatchNewInt(dtype, f);
 }
 
 /// Wrapping integer arithmetic in T (no signed overflow).

@@ -82,6 +82,11 @@ std::unique_ptr<Kernel> vunary(const OpDesc& d, F f) {
 template <class T>
 T intBound(double v, bool isMin) {
   const double r = isMin ? std::ceil(v) : std::floor(v);
+  if constexpr (std::is_same_v<T, uint64_t>) {
+    if (r <= 0) return 0;
+    if (r >= 1.8446744073709552e19) return std::numeric_limits<uint64_t>::max();
+    return static_cast<uint64_t>(r);
+  }
   const auto lo = static_cast<int64_t>(std::numeric_limits<T>::min());
   const auto hi = static_cast<int64_t>(std::numeric_limits<T>::max());
   if (r <= static_cast<double>(lo)) return static_cast<T>(lo);
@@ -155,11 +160,78 @@ std::unique_ptr<Kernel> makeFloatUnary(const OpDesc& d, std::string_view op, std
   return decline(whyNot, d, "not implemented for ", dtName(d.in[0]));
 }
 
+/// f64: every float unary op computed in double through libm (no four-lane
+/// approximations: the ONNX DOUBLE tests compare tightly).
+std::unique_ptr<Kernel> makeDoubleUnary(const OpDesc& d, std::string_view op, std::string& whyNot) {
+  using T = double;
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  auto sigmoid = [](double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); };
+  if (op == "abs") return unary<T>(d, [](T x) { return std::fabs(x); });
+  if (op == "neg") return unary<T>(d, [](T x) { return -x; });
+  if (op == "ceil") return unary<T>(d, [](T x) { return std::ceil(x); });
+  if (op == "floor") return unary<T>(d, [](T x) { return std::floor(x); });
+  if (op == "round") return unary<T>(d, [](T x) { return std::nearbyint(x); });
+  if (op == "cos") return unary<T>(d, [](T x) { return std::cos(x); }, kGrainHeavy);
+  if (op == "sin") return unary<T>(d, [](T x) { return std::sin(x); }, kGrainHeavy);
+  if (op == "tan") return unary<T>(d, [](T x) { return std::tan(x); }, kGrainHeavy);
+  if (op == "asin") return unary<T>(d, [](T x) { return std::asin(x); }, kGrainHeavy);
+  if (op == "acos") return unary<T>(d, [](T x) { return std::acos(x); }, kGrainHeavy);
+  if (op == "atan") return unary<T>(d, [](T x) { return std::atan(x); }, kGrainHeavy);
+  if (op == "sinh") return unary<T>(d, [](T x) { return std::sinh(x); }, kGrainHeavy);
+  if (op == "cosh") return unary<T>(d, [](T x) { return std::cosh(x); }, kGrainHeavy);
+  if (op == "asinh") return unary<T>(d, [](T x) { return std::asinh(x); }, kGrainHeavy);
+  if (op == "acosh") return unary<T>(d, [](T x) { return std::acosh(x); }, kGrainHeavy);
+  if (op == "atanh") return unary<T>(d, [](T x) { return std::atanh(x); }, kGrainHeavy);
+  if (op == "erf") return unary<T>(d, [](T x) { return std::erf(x); }, kGrainHeavy);
+  if (op == "exp") return unary<T>(d, [](T x) { return std::exp(x); }, kGrainHeavy);
+  if (op == "log") return unary<T>(d, [](T x) { return std::log(x); }, kGrainHeavy);
+  if (op == "tanh") return unary<T>(d, [](T x) { return std::tanh(x); }, kGrainHeavy);
+  if (op == "sqrt") return unary<T>(d, [](T x) { return std::sqrt(x); });
+  if (op == "rsqrt") return unary<T>(d, [](T x) { return 1.0 / std::sqrt(x); });
+  if (op == "reciprocal") return unary<T>(d, [](T x) { return 1.0 / x; });
+  if (op == "sigmoid") return unary<T>(d, sigmoid, kGrainHeavy);
+  if (op == "silu") return unary<T>(d, [sigmoid](T x) { return x == -kInf ? -0.0 : x * sigmoid(x); }, kGrainHeavy);
+  if (op == "relu") return unary<T>(d, [](T x) { return std::isnan(x) ? x : (x > 0 ? x : 0.0); });
+  if (op == "sign") return unary<T>(d, [](T x) { return std::isnan(x) ? x : (x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0)); });
+  if (op == "leaky_relu") {
+    const double alpha = d.node.attrFloat("alpha", 0.01);
+    return unary<T>(d, [alpha](T x) { return x >= 0 ? x : alpha * x; });
+  }
+  if (op == "gelu") {
+    const std::string mode = d.node.attrString("approximate", "none");
+    if (mode == "tanh") {
+      return unary<T>(d, [](T x) {
+        const double k = 0.79788456080286535588;  // sqrt(2 / pi)
+        return x == -kInf ? -0.0 : 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
+      }, kGrainHeavy);
+    }
+    SY_KCHECK(mode == "none", d.describe(), "attribute 'approximate' must be \"none\" or \"tanh\", got \"", mode, "\"");
+    return unary<T>(d, [](T x) { return x == -kInf ? -0.0 : 0.5 * x * (1.0 + std::erf(x * (std::numbers::sqrt2 / 2))); },
+                    kGrainHeavy);
+  }
+  if (op == "clip") {
+    const double lo = d.node.attrFloat("min", -kInf);
+    const double hi = d.node.attrFloat("max", kInf);
+    SY_KCHECK(!std::isnan(lo) && !std::isnan(hi), d.describe(), "min and max must not be NaN");
+    return unary<T>(d, [lo, hi](T x) {
+      if (std::isnan(x)) return x;
+      T v = x < lo ? lo : x;
+      return v > hi ? hi : v;
+    });
+  }
+  return decline(whyNot, d, "not implemented for ", dtName(d.in[0]));
+}
+
 template <class T>
 std::unique_ptr<Kernel> makeIntUnary(const OpDesc& d, std::string_view op, std::string& whyNot) {
   if (op == "neg") return unary<T>(d, [](T x) { return wrapNeg(x); });
-  if (op == "abs") return unary<T>(d, [](T x) { return x < 0 ? wrapNeg(x) : x; });
-  if (op == "sign") return unary<T>(d, [](T x) { return static_cast<T>(x > 0 ? 1 : (x < 0 ? -1 : 0)); });
+  if constexpr (std::is_unsigned_v<T>) {
+    if (op == "abs") return unary<T>(d, [](T x) { return x; });
+    if (op == "sign") return unary<T>(d, [](T x) { return static_cast<T>(x > 0 ? 1 : 0); });
+  } else {
+    if (op == "abs") return unary<T>(d, [](T x) { return x < 0 ? wrapNeg(x) : x; });
+    if (op == "sign") return unary<T>(d, [](T x) { return static_cast<T>(x > 0 ? 1 : (x < 0 ? -1 : 0)); });
+  }
   if (op == "relu") return unary<T>(d, [](T x) { return x > 0 ? x : T{0}; });
   if (op == "clip") {
     const double lo = d.node.attrFloat("min", -std::numeric_limits<double>::infinity());
@@ -257,20 +329,23 @@ std::unique_ptr<Kernel> binary(const OpDesc& d, F f, bool checkZero = false, int
   return std::make_unique<BinaryKernel<T, R, F>>(d, f, checkZero, grain);
 }
 
-float floatMod(float a, float b, bool cFmod) {
-  float r = std::fmod(a, b);
+template <class T>
+T floatMod(T a, T b, bool cFmod) {
+  T r = std::fmod(a, b);
   if (cFmod || std::isnan(r)) return r;
-  if (r == 0) return std::copysign(0.0f, b);
+  if (r == 0) return std::copysign(T{0}, b);
   if ((r < 0) != (b < 0)) r += b;
   return r;
 }
 
 template <class T>
 T intPow(T base, T exp) {
-  if (exp < 0) {
-    if (base == 1) return 1;
-    if (base == -1) return (exp % 2 == 0) ? 1 : -1;
-    return 0;
+  if constexpr (std::is_signed_v<T>) {
+    if (exp < 0) {
+      if (base == 1) return 1;
+      if (base == -1) return (exp % 2 == 0) ? 1 : -1;
+      return 0;
+    }
   }
   uint64_t result = 1;
   auto b = static_cast<uint64_t>(static_cast<int64_t>(base));
@@ -295,8 +370,9 @@ std::unique_ptr<Kernel> makeCompare(const OpDesc& d, std::string_view op) {
   return nullptr;
 }
 
+/// f32 (T = float) or f64 (T = double), computed in T (pow in double).
+template <class T>
 std::unique_ptr<Kernel> makeFloatBinary(const OpDesc& d, std::string_view op) {
-  using T = float;
   if (op == "add") return binary<T>(d, [](T a, T b) { return a + b; });
   if (op == "sub") return binary<T>(d, [](T a, T b) { return a - b; });
   if (op == "mul") return binary<T>(d, [](T a, T b) { return a * b; });
@@ -305,17 +381,17 @@ std::unique_ptr<Kernel> makeFloatBinary(const OpDesc& d, std::string_view op) {
     return binary<T>(
         d,
         [](T a, T b) {
-          if (b == 2.0f) return a * a;
-          return static_cast<float>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+          if (b == T{2}) return a * a;
+          return static_cast<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
         },
         false, kGrainHeavy);
   if (op == "maximum")
     return binary<T>(d, [](T a, T b) {
-      return (std::isnan(a) || std::isnan(b)) ? std::numeric_limits<float>::quiet_NaN() : (a > b ? a : b);
+      return (std::isnan(a) || std::isnan(b)) ? std::numeric_limits<T>::quiet_NaN() : (a > b ? a : b);
     });
   if (op == "minimum")
     return binary<T>(d, [](T a, T b) {
-      return (std::isnan(a) || std::isnan(b)) ? std::numeric_limits<float>::quiet_NaN() : (a < b ? a : b);
+      return (std::isnan(a) || std::isnan(b)) ? std::numeric_limits<T>::quiet_NaN() : (a < b ? a : b);
     });
   if (op == "mod") {
     const bool cFmod = d.node.attrInt("fmod", 0) != 0;
@@ -329,8 +405,12 @@ std::unique_ptr<Kernel> makeIntBinary(const OpDesc& d, std::string_view op) {
   if (op == "add") return binary<T>(d, [](T a, T b) { return wrapAdd(a, b); });
   if (op == "sub") return binary<T>(d, [](T a, T b) { return wrapSub(a, b); });
   if (op == "mul") return binary<T>(d, [](T a, T b) { return wrapMul(a, b); });
+  if constexpr (std::is_unsigned_v<T>) {
+    if (op == "div") return binary<T>(d, [](T a, T b) { return static_cast<T>(b == 0 ? 0 : a / b); }, true);
+    if (op == "mod") return binary<T>(d, [](T a, T b) { return static_cast<T>(b == 0 ? 0 : a % b); }, true);
+  }
   if (op == "div")
-    return binary<T>(d, [](T a, T b) { return b == -1 ? wrapNeg(a) : static_cast<T>(b == 0 ? 0 : a / b); }, true);
+    return binary<T>(d, [](T a, T b) { return b == T(-1) ? wrapNeg(a) : static_cast<T>(b == 0 ? 0 : a / b); }, true);
   if (op == "pow") return binary<T>(d, [](T a, T b) { return intPow(a, b); });
   if (op == "maximum") return binary<T>(d, [](T a, T b) { return a > b ? a : b; });
   if (op == "minimum") return binary<T>(d, [](T a, T b) { return a < b ? a : b; });
@@ -339,9 +419,10 @@ std::unique_ptr<Kernel> makeIntBinary(const OpDesc& d, std::string_view op) {
     return binary<T>(
         d,
         [cFmod](T a, T b) -> T {
-          if (b == 0 || b == -1) return 0;
+          if (b == 0 || b == T(-1)) return 0;
           T r = static_cast<T>(a % b);
-          if (!cFmod && r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
+          if constexpr (std::is_signed_v<T>)
+            if (!cFmod && r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
           return r;
         },
         true);
@@ -433,11 +514,12 @@ struct BoolTag {};
 template <> struct Storage<BoolTag> { using type = uint8_t; };
 
 template <class S>
-constexpr bool isFloatTag = std::is_same_v<S, float> || std::is_same_v<S, F16Tag> || std::is_same_v<S, BF16Tag>;
+constexpr bool isFloatTag = std::is_same_v<S, float> || std::is_same_v<S, double> || std::is_same_v<S, F16Tag> ||
+                            std::is_same_v<S, BF16Tag>;
 
 template <class S>
-inline float loadF(typename Storage<S>::type v) {
-  if constexpr (std::is_same_v<S, float>) return v;
+inline double loadF(typename Storage<S>::type v) {
+  if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) return v;
   else if constexpr (std::is_same_v<S, F16Tag>) return halfToFloat(v);
   else return bf16ToFloat(v);
 }
@@ -445,22 +527,42 @@ inline float loadF(typename Storage<S>::type v) {
 template <class S>
 inline int64_t loadI(typename Storage<S>::type v) {
   if constexpr (std::is_same_v<S, BoolTag>) return v != 0 ? 1 : 0;
-  else return static_cast<int64_t>(v);
+  else return static_cast<int64_t>(v);  // u64: its bits
+}
+
+/// Float to integer: truncation toward zero, NaN -> 0, saturating to int64
+/// (to u64 for a u64 target), then wrapping to the target's width.
+template <class DS>
+inline DS floatToInt(double f) {
+  if constexpr (std::is_same_v<DS, uint64_t>) {
+    if (f >= 9.2233720368547758e18) return f >= 1.8446744073709552e19 ? UINT64_MAX : static_cast<uint64_t>(f);
+  }
+  return static_cast<DS>(doubleToInt64(f));
 }
 
 template <class S, class D>
 inline typename Storage<D>::type convert(typename Storage<S>::type v) {
   using DS = typename Storage<D>::type;
   if constexpr (isFloatTag<S>) {
-    const float f = loadF<S>(v);
-    if constexpr (std::is_same_v<D, float>) return f;
-    else if constexpr (std::is_same_v<D, F16Tag>) return floatToHalf(f);
-    else if constexpr (std::is_same_v<D, BF16Tag>) return floatToBf16(f);
-    else if constexpr (std::is_same_v<D, BoolTag>) return static_cast<DS>(f != 0.0f ? 1 : 0);
-    else return static_cast<DS>(doubleToInt64(f));
+    const double f = loadF<S>(v);
+    if constexpr (std::is_same_v<D, float>) return static_cast<float>(f);
+    else if constexpr (std::is_same_v<D, double>) return f;
+    else if constexpr (std::is_same_v<D, F16Tag>) return floatToHalf(static_cast<float>(f));
+    else if constexpr (std::is_same_v<D, BF16Tag>) return floatToBf16(static_cast<float>(f));
+    else if constexpr (std::is_same_v<D, BoolTag>) return static_cast<DS>(f != 0.0 ? 1 : 0);
+    else return floatToInt<DS>(f);
+  } else if constexpr (std::is_same_v<S, uint64_t>) {
+    if constexpr (std::is_same_v<D, double>) return static_cast<double>(v);
+    else if constexpr (std::is_same_v<D, float>) return static_cast<float>(v);
+    else if constexpr (std::is_same_v<D, F16Tag>) return floatToHalf(static_cast<float>(v));
+    else if constexpr (std::is_same_v<D, BF16Tag>) return floatToBf16(static_cast<float>(v));
+    else if constexpr (std::is_same_v<D, BoolTag>) return static_cast<DS>(v != 0 ? 1 : 0);
+    else return static_cast<DS>(v);
   } else {
     const int64_t i = loadI<S>(v);
-    if constexpr (isFloatTag<D>) {
+    if constexpr (std::is_same_v<D, double>) {
+      return static_cast<double>(i);
+    } else if constexpr (isFloatTag<D>) {
       const auto f = static_cast<float>(static_cast<double>(i));
       if constexpr (std::is_same_v<D, float>) return f;
       else if constexpr (std::is_same_v<D, F16Tag>) return floatToHalf(f);
@@ -483,7 +585,8 @@ bool dispatchTag(int32_t dtype, F&& f) {
     case SY_DTYPE_I32: f(int32_t{}); return true;
     case SY_DTYPE_I64: f(int64_t{}); return true;
     case SY_DTYPE_BOOL: f(BoolTag{}); return true;
-    default: return false;
+    case SY_DTYPE_F64: f(double{}); return true;
+    default: return dispatchNewInt(dtype, f);
   }
 }
 
@@ -547,7 +650,12 @@ SY_CPU_FACTORY(makeUnary) {
     case SY_DTYPE_I8: return makeIntUnary<int8_t>(d, op, whyNot);
     case SY_DTYPE_I32: return makeIntUnary<int32_t>(d, op, whyNot);
     case SY_DTYPE_I64: return makeIntUnary<int64_t>(d, op, whyNot);
-    default: return decline(whyNot, d, "not implemented for ", dtName(dt));
+    case SY_DTYPE_F64: return makeDoubleUnary(d, op, whyNot);
+    default: {
+      std::unique_ptr<Kernel> k;
+      if (dispatchNewInt(dt, [&](auto tag) { k = makeIntUnary<decltype(tag)>(d, op, whyNot); })) return k;
+      return decline(whyNot, d, "not implemented for ", dtName(dt));
+    }
   }
 }
 
@@ -558,12 +666,13 @@ SY_CPU_FACTORY(makeBinary) {
     return decline(whyNot, d, "needs two inputs of one dtype");
   std::unique_ptr<Kernel> k;
   switch (dt) {
-    case SY_DTYPE_F32: k = makeFloatBinary(d, op); break;
+    case SY_DTYPE_F32: k = makeFloatBinary<float>(d, op); break;
+    case SY_DTYPE_F64: k = makeFloatBinary<double>(d, op); break;
     case SY_DTYPE_I8: k = makeIntBinary<int8_t>(d, op); break;
     case SY_DTYPE_I32: k = makeIntBinary<int32_t>(d, op); break;
     case SY_DTYPE_I64: k = makeIntBinary<int64_t>(d, op); break;
     case SY_DTYPE_BOOL: k = makeBoolBinary(d, op); break;
-    default: break;
+    default: dispatchNewInt(dt, [&](auto tag) { k = makeIntBinary<decltype(tag)>(d, op); }); break;
   }
   if (!k) return decline(whyNot, d, "not implemented for ", dtName(dt));
   return k;

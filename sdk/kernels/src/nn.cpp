@@ -75,16 +75,31 @@ void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const f
 namespace {
 
 /// Plain wrapping integer matmul of rows [i0, i1): C[M, N] = A[M, K] * B[K, N].
+/// f64 (T = double) is computed in double, the same i-k-j loops.
 template <class T>
 void igemmRows(int64_t i0, int64_t i1, int64_t N, int64_t K, const T* A, const T* B, T* C) {
-  using U = std::make_unsigned_t<T>;
-  for (int64_t i = i0; i < i1; ++i) {
-    U* c = reinterpret_cast<U*>(C + i * N);
-    std::fill(c, c + N, U{0});
-    for (int64_t k = 0; k < K; ++k) {
-      const U a = static_cast<U>(A[i * K + k]);
-      const U* b = reinterpret_cast<const U*>(B + k * N);
-      for (int64_t j = 0; j < N; ++j) c[j] = static_cast<U>(c[j] + static_cast<U>(a * b[j]));
+  if constexpr (std::is_floating_point_v<T>) {
+    for (int64_t i = i0; i < i1; ++i) {
+      T* c = C + i * N;
+      std::fill(c, c + N, T{0});
+      for (int64_t k = 0; k < K; ++k) {
+        const T a = A[i * K + k];
+        const T* b = B + k * N;
+        for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
+      }
+    }
+  } else {
+    using U = std::make_unsigned_t<T>;
+    // Products of 8/16-bit operands in uint32 (uint16 * uint16 would overflow int).
+    using W = std::conditional_t<(sizeof(T) < 4), uint32_t, U>;
+    for (int64_t i = i0; i < i1; ++i) {
+      U* c = reinterpret_cast<U*>(C + i * N);
+      std::fill(c, c + N, U{0});
+      for (int64_t k = 0; k < K; ++k) {
+        const W a = static_cast<U>(A[i * K + k]);
+        const U* b = reinterpret_cast<const U*>(B + k * N);
+        for (int64_t j = 0; j < N; ++j) c[j] = static_cast<U>(static_cast<W>(c[j]) + static_cast<W>(a * static_cast<W>(b[j])));
+      }
     }
   }
 }
@@ -192,7 +207,8 @@ class MatmulKernel final : public KernelBase {
     if (dtype_ == SY_DTYPE_I32) go(int32_t{});
     else if (dtype_ == SY_DTYPE_I64) go(int64_t{});
     else if (dtype_ == SY_DTYPE_I8) go(int8_t{});
-    else failArg(who_, "unsupported dtype ", dtName(dtype_));
+    else if (dtype_ == SY_DTYPE_F64) go(double{});
+    else if (!dispatchNewInt(dtype_, go)) failArg(who_, "unsupported dtype ", dtName(dtype_));
   }
 
  private:
@@ -1002,8 +1018,7 @@ bool allDtype(const OpDesc& d, int32_t dt) {
 SY_CPU_FACTORY(makeMatmul) {
   const int32_t dt = d.in[0];
   if (d.numInputs() != 2 || d.in[1] != dt) return decline(whyNot, d, "a and b must have one dtype");
-  if (dt != SY_DTYPE_F32 && dt != SY_DTYPE_I32 && dt != SY_DTYPE_I64 && dt != SY_DTYPE_I8)
-    return decline(whyNot, d, "not implemented for ", dtName(dt));
+  if (dt != SY_DTYPE_F32 && dt != SY_DTYPE_F64 && !isInt(dt)) return decline(whyNot, d, "not implemented for ", dtName(dt));
   return std::make_unique<MatmulKernel>(d);
 }
 

@@ -5,7 +5,8 @@
 // and innermost): after merging adjacent dims of the same kind, the innermost
 // reduced group is reduced first, into an accumulator buffer, until none is
 // left. Floats accumulate sum/mean/prod in double (like the reference), ints
-// in uint64 (wrapping), max/min in the element type with NaN propagating.
+// (unsigned too) in uint64 (wrapping), max/min in the element type with NaN
+// propagating; f64 is computed in double throughout.
 #include "common.h"
 
 namespace sy::kernels::detail {
@@ -153,7 +154,13 @@ class ReduceKernel final : public KernelBase {
       case SY_DTYPE_I8: runKind<int8_t, uint64_t, int8_t>(in[0], out[0], m, exec); break;
       case SY_DTYPE_I32: runKind<int32_t, uint64_t, int32_t>(in[0], out[0], m, exec); break;
       case SY_DTYPE_I64: runKind<int64_t, uint64_t, int64_t>(in[0], out[0], m, exec); break;
-      default: failArg(who_, "unsupported dtype ", dtName(dtype_));
+      case SY_DTYPE_F64: runKind<double, double, double>(in[0], out[0], m, exec); break;
+      default:
+        if (!dispatchNewInt(dtype_, [&](auto tag) {
+              using T = decltype(tag);
+              runKind<T, uint64_t, T>(in[0], out[0], m, exec);
+            }))
+          failArg(who_, "unsupported dtype ", dtName(dtype_));
     }
   }
 
@@ -193,7 +200,9 @@ class ReduceKernel final : public KernelBase {
                                   : static_cast<T>(static_cast<double>(acc[i]) / static_cast<double>(count));
             else out[i] = static_cast<T>(acc[i]);
           } else {
-            if constexpr (K == RK::Mean) out[i] = static_cast<T>(static_cast<int64_t>(acc[i]) / count);
+            if constexpr (K == RK::Mean && std::is_unsigned_v<T>)
+              out[i] = static_cast<T>(static_cast<T>(acc[i]) / static_cast<uint64_t>(count));
+            else if constexpr (K == RK::Mean) out[i] = static_cast<T>(static_cast<int64_t>(acc[i]) / count);
             else out[i] = static_cast<T>(static_cast<int64_t>(acc[i]));
           }
         }
@@ -288,7 +297,7 @@ class ArgKernel final : public KernelBase {
     out[0] = o;
   }
   void run(const Tensor* in, size_t ni, Tensor* out, size_t no, const Exec& exec) const override {
-    dispatchNumeric(dtype_, [&](auto tag) { runT<decltype(tag)>(in[0], out[0], exec); });
+    dispatchAllNumeric(dtype_, [&](auto tag) { runT<decltype(tag)>(in[0], out[0], exec); });
   }
 
  private:
@@ -449,6 +458,62 @@ class SoftmaxKernel final : public KernelBase {
   int64_t axis_;
 };
 
+/// f64 softmax / log_softmax, in double with libm's exp: plain loops over the
+/// [O, L, I] view (f64 models are small; accuracy is what matters).
+class SoftmaxF64Kernel final : public KernelBase {
+ public:
+  SoftmaxF64Kernel(const OpDesc& d, bool isLog) : KernelBase(d), isLog_(isLog), axis_(d.node.attrInt("axis", -1)) {}
+  int64_t axisFor(int32_t rank) const {
+    if (rank == 0 && (axis_ == 0 || axis_ == -1)) return 0;
+    return normAxis(axis_, rank, who_);
+  }
+  void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
+    checkArity(ni, 1, no, 1);
+    axisFor(in[0].dims.rank);
+    out[0] = in[0].dims;
+  }
+  void run(const Tensor* in, size_t ni, Tensor* out, size_t no, const Exec& exec) const override {
+    const Dims& xd = in[0].dims;
+    const int rank = xd.rank;
+    const int64_t axis = axisFor(rank);
+    const int64_t L = rank == 0 ? 1 : xd.d[axis];
+    const int64_t O = rank == 0 ? 1 : product(xd.d, 0, axis);
+    const int64_t I = rank == 0 ? 1 : product(xd.d, axis + 1, rank);
+    if (O * I * L == 0) return;
+    const double* x = in[0].as<const double>();
+    double* y = out[0].as<double>();
+    const bool isLog = isLog_;
+    exec.parallelFor(O * I, std::max<int64_t>(1, 4096 / L), [=](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t o = t / I, i = t % I;
+        const double* xs = x + o * L * I + i;
+        double* ys = y + o * L * I + i;
+        double m = -std::numeric_limits<double>::infinity();
+        for (int64_t k = 0; k < L; ++k) {
+          const double v = xs[k * I];
+          if (m == m && (v > m || v != v)) m = v;  // NaN, once seen, stays
+        }
+        double sum = 0;
+        for (int64_t k = 0; k < L; ++k) {
+          const double ev = std::exp(xs[k * I] - m);
+          sum += ev;
+          if (!isLog) ys[k * I] = ev;
+        }
+        if (isLog) {
+          const double shift = m + std::log(sum);
+          for (int64_t k = 0; k < L; ++k) ys[k * I] = xs[k * I] - shift;
+        } else {
+          for (int64_t k = 0; k < L; ++k) ys[k * I] /= sum;
+        }
+      }
+    });
+  }
+
+ private:
+  bool isLog_;
+  int64_t axis_;
+};
+
 }  // namespace
 
 SY_CPU_FACTORY(makeReduce) {
@@ -466,17 +531,18 @@ SY_CPU_FACTORY(makeReduce) {
   a.noop = noop == 1;
   a.axes = d.node.attrInts("axes");
   const int32_t dt = d.in[0];
-  if (dt != SY_DTYPE_F32 && !isInt(dt)) return decline(whyNot, d, "not implemented for ", dtName(dt));
+  if (dt != SY_DTYPE_F32 && dt != SY_DTYPE_F64 && !isInt(dt)) return decline(whyNot, d, "not implemented for ", dtName(dt));
   return std::make_unique<ReduceKernel>(d, std::move(a));
 }
 
 SY_CPU_FACTORY(makeArg) {
   const int32_t dt = d.in[0];
-  if (dt != SY_DTYPE_F32 && !isInt(dt)) return decline(whyNot, d, "not implemented for ", dtName(dt));
+  if (dt != SY_DTYPE_F32 && dt != SY_DTYPE_F64 && !isInt(dt)) return decline(whyNot, d, "not implemented for ", dtName(dt));
   return std::make_unique<ArgKernel>(d, d.op() == "argmax");
 }
 
 SY_CPU_FACTORY(makeSoftmax) {
+  if (d.in[0] == SY_DTYPE_F64) return std::make_unique<SoftmaxF64Kernel>(d, d.op() == "log_softmax");
   if (d.in[0] != SY_DTYPE_F32) return decline(whyNot, d, "only float dtypes, input is ", dtName(d.in[0]));
   return std::make_unique<SoftmaxKernel>(d, d.op() == "log_softmax");
 }
