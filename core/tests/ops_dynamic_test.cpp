@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <switchyard/plugin_shapes.hpp>
+
+#include "switchyard/graph_view.h"
 #include "switchyard/interpreter.h"
 #include "switchyard/op_registry.h"
 #include "switchyard/passes.h"
@@ -112,6 +115,34 @@ graph @g(%x: f32[4]) {
   ASSERT_TRUE(g.ok()) << g.status().toString();
   ASSERT_TRUE(propagateShapes(**g).ok());
   EXPECT_EQ((*g)->outputs()[0]->type().toString(), "i64[?]");
+}
+
+// What a plugin sees: the SDK helper names the nodes whose output size depends on values.
+TEST(DataDependentInference, PluginHelperNamesTheNodes) {
+  auto g = parseGraph(R"(
+graph @g(%x: f32[6], %kr: i64[1], %c: bool[6]) {
+  %k = constant() {value = tensor<i64[1]>[2]} : i64[1]
+  %a, %ai = top_k(%x, %k) : f32[2], i64[2]
+  %b, %bi = top_k(%x, %kr) : f32[?], i64[?]
+  %nz = non_zero(%x) : i64[1, ?]
+  %u = unique(%x) : f32[?]
+  %s = compress(%x, %c) : f32[?]
+  %r = relu(%x) : f32[6]
+  return %a, %b, %nz, %u, %s, %r
+}
+)");
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  ASSERT_TRUE(verify(**g).ok());
+  const GraphView view(**g);
+  const sdk::GraphView sv(view.view());
+  std::map<std::string, bool> depends;
+  for (size_t i = 0; i < view.numNodes(); ++i)
+    depends[view.nodeAt(i)->output(0)->name()] = sdk::shapes::outputSizeDependsOnValues(sv.node(i));
+  EXPECT_EQ(depends, (std::map<std::string, bool>{
+                         {"a", false}, {"b", true}, {"nz", true}, {"u", true}, {"s", true}, {"r", false}}));
+  // The unknown dim reaches the plugin as -1.
+  for (size_t i = 0; i < view.numNodes(); ++i)
+    if (view.nodeAt(i)->op() == "non_zero") EXPECT_EQ(sv.node(i).output(0).dim(1), -1);
 }
 
 // --- top_k ------------------------------------------------------------------
