@@ -271,6 +271,8 @@ TEST(RoiAlign, AverageAndMaxModes) {
                       {"coordinate_transformation_mode", As("output_half_pixel")}}),
                 DType::F32, Shape({1, 1, 1, 1}), {2.5});
   EXPECT_FALSE(runError("roi_align", {x, rois, I({1}, {1})}).ok());  // batch index out of range
+  // A NaN region samples nothing (0): no undefined float-to-int casts.
+  EXPECT_TENSOR(run1("roi_align", {x, F({1, 4}, {std::nan(""), 0, 2, 2}), idx}), DType::F32, Shape({1, 1, 1, 1}), {0});
 }
 
 }  // namespace

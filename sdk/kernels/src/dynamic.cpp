@@ -567,8 +567,8 @@ class RoiAlignKernel final : public KernelBase {
           rh = std::max(rh, 1.0f);
         }
         const float bh = rh / static_cast<float>(oh_), bw = rw / static_cast<float>(ow_);
-        const int64_t gh = ratio_ > 0 ? ratio_ : static_cast<int64_t>(std::ceil(rh / static_cast<float>(oh_)));
-        const int64_t gw = ratio_ > 0 ? ratio_ : static_cast<int64_t>(std::ceil(rw / static_cast<float>(ow_)));
+        const int64_t gh = ratio_ > 0 ? ratio_ : adaptiveGrid(rh / static_cast<float>(oh_));
+        const int64_t gw = ratio_ > 0 ? ratio_ : adaptiveGrid(rw / static_cast<float>(ow_));
         const float count = static_cast<float>(std::max<int64_t>(gh * gw, 1));
         float* yo = y + rc * oh_ * ow_;
         for (int64_t ph = 0; ph < oh_; ++ph)
@@ -611,10 +611,20 @@ class RoiAlignKernel final : public KernelBase {
     }
   }
 
+  /// Samples per bin along one axis for sampling_ratio 0: ceil(bin size),
+  /// 0 for an empty, negative or NaN bin, at most kMaxGrid (a bin larger
+  /// than any image would otherwise loop for as long as its size says).
+  static int64_t adaptiveGrid(float bin) {
+    constexpr float kMaxGrid = 1 << 16;
+    if (!(bin > 0.0f)) return 0;
+    return static_cast<int64_t>(std::ceil(std::min(bin, kMaxGrid)));
+  }
+
   /// Bilinear sample at (sy, sx): 0 outside [-1, size]; for max mode the
   /// largest of the four weighted corners (ONNX Runtime's definition).
   float sample(const float* p, int64_t h, int64_t w, float sy, float sx) const {
-    if (sy < -1.0f || sy > static_cast<float>(h) || sx < -1.0f || sx > static_cast<float>(w)) return 0.0f;
+    // Written so that NaN coordinates (from NaN rois) also sample 0.
+    if (!(sy >= -1.0f && sy <= static_cast<float>(h) && sx >= -1.0f && sx <= static_cast<float>(w))) return 0.0f;
     sy = std::max(sy, 0.0f);
     sx = std::max(sx, 0.0f);
     int64_t yl = static_cast<int64_t>(sy), xl = static_cast<int64_t>(sx), yh, xh;
