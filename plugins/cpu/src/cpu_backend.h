@@ -127,6 +127,11 @@ class OmpSlots {
 /// or run on this thread use).
 void setOmpThreads(int threads);
 
+/// The most threads a region run on the calling thread may use now (Note
+/// [Threads on shared cores] in region.cpp); unlimited outside runs.
+int runThreadCap();
+void setRunThreadCap(int cap);
+
 /// The plugin's oneDNN CPU engine (thread-safe to share).
 const dnnl::engine& dnnlEngine();
 

@@ -259,8 +259,12 @@ class DnnlStep : public Step {
   /// on the calling thread alone (no OpenMP fork/join, no barrier that waits
   /// for a preempted team member), larger ones on up to `threads`.
   int teamFor(double work) const {
-    return static_cast<int>(std::max(1.0, std::min<double>(threads, work / 2e6)));
+    return static_cast<int>(std::max(1.0, std::min<double>(cap(), work / 2e6)));
   }
+  /// The threads this run may use: the backend's, or fewer when the region
+  /// found them slower (Note [Threads on shared cores] in region.cpp).
+  /// Primitives are made for a team size, so cache entries are per cap.
+  int cap() const { return std::max(1, std::min(threads, runThreadCap())); }
 
   /// Reorders `from` into `to` (primitives cached per layout pair).
   void reorderInto(Run& run, const memory& from, const memory& to) const {
@@ -271,7 +275,7 @@ class DnnlStep : public Step {
       std::lock_guard<std::mutex> lock(reorders_.mutex);
       bool found = false;
       for (const auto& e : reorders_.entries) {
-        if (std::get<0>(*e) == f && std::get<1>(*e) == t) {
+        if (std::get<0>(*e) == f && std::get<1>(*e) == t && std::get<3>(*e) == nthr) {
           r = std::get<2>(*e);
           found = true;
           break;
@@ -280,7 +284,7 @@ class DnnlStep : public Step {
       if (!found) {
         setOmpThreads(nthr);
         r = dnnl::reorder(dnnl::reorder::primitive_desc(dnnlEngine(), f, dnnlEngine(), t, userScratchpad()));
-        reorders_.entries.push_back(std::make_unique<std::tuple<Md, Md, dnnl::reorder>>(f, t, r));
+        reorders_.entries.push_back(std::make_unique<std::tuple<Md, Md, dnnl::reorder, int>>(f, t, r, nthr));
       }
     }
     execute(run, r, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, nthr);
@@ -387,7 +391,7 @@ class DnnlStep : public Step {
  private:
   struct Reorders {
     std::mutex mutex;
-    std::vector<std::unique_ptr<std::tuple<Md, Md, dnnl::reorder>>> entries;
+    std::vector<std::unique_ptr<std::tuple<Md, Md, dnnl::reorder, int>>> entries;  // + team size
   };
   mutable Reorders reorders_;
   mutable std::vector<std::pair<Md, memory>> packed_;
@@ -452,6 +456,7 @@ class ConvStep final : public DnnlStep {
   bool mayProduceBlocked() const override { return true; }
 
   struct Entry {
+    int cap = 1;  // cap() it was made for
     Dims x;
     std::optional<Md> xmd;
     Dims w;
@@ -550,9 +555,10 @@ class ConvStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const RunValue& x, const Dims& wd) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x.dims && e->w == wd && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md))) return e;
+      if (e->x == x.dims && e->w == wd && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == cap()) return e;
     }
     auto e = std::make_shared<Entry>();
+    e->cap = cap();
     e->x = x.dims;
     e->w = wd;
     if (x.md != nullptr) e->xmd = *x.md;
@@ -615,6 +621,7 @@ class MatmulStep final : public DnnlStep {
   bool useScale = false;           // output scale alpha
 
   struct Entry {
+    int cap = 1;  // cap() it was made for
     Dims a, b;
     dnnl::matmul::primitive_desc pd;
     dnnl::matmul prim;
@@ -691,9 +698,10 @@ class MatmulStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const Dims& ad, const Dims& bd) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->a == ad && e->b == bd) return e;
+      if (e->a == ad && e->b == bd && e->cap == cap()) return e;
     }
     auto e = std::make_shared<Entry>();
+    e->cap = cap();
     e->a = ad;
     e->b = bd;
     memory::dims adims, bdims, ddims;
@@ -821,6 +829,7 @@ class PoolStep final : public DnnlStep {
   bool mayProduceBlocked() const override { return true; }
 
   struct Entry {
+    int cap = 1;  // cap() it was made for
     Dims x;
     std::optional<Md> xmd;
     dnnl::pooling_v2_forward::primitive_desc pd;
@@ -879,9 +888,10 @@ class PoolStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const RunValue& x) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md))) return e;
+      if (e->x == x.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == cap()) return e;
     }
     auto e = std::make_shared<Entry>();
+    e->cap = cap();
     e->x = x.dims;
     if (x.md != nullptr) e->xmd = *x.md;
     const size_t nsp = static_cast<size_t>(x.dims.rank - 2);
@@ -944,6 +954,7 @@ class BinaryStep final : public DnnlStep {
   bool mayProduceBlocked() const override { return true; }
 
   struct Entry {
+    int cap = 1;  // cap() it was made for
     Dims x, s;
     std::optional<Md> xmd;
     dnnl::binary prim;
@@ -982,9 +993,10 @@ class BinaryStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const RunValue& x, const RunValue& g) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x.dims && e->s == g.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md))) return e;
+      if (e->x == x.dims && e->s == g.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == cap()) return e;
     }
     auto e = std::make_shared<Entry>();
+    e->cap = cap();
     e->x = x.dims;
     e->s = g.dims;
     if (x.md != nullptr) e->xmd = *x.md;
@@ -1035,6 +1047,7 @@ class BatchNormStep final : public DnnlStep {
   bool mayProduceBlocked() const override { return true; }
 
   struct Entry {
+    int cap = 1;  // cap() it was made for
     Dims x;
     std::optional<Md> xmd;
     dnnl::batch_normalization_forward::primitive_desc pd;
@@ -1078,9 +1091,10 @@ class BatchNormStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const RunValue& x) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md))) return e;
+      if (e->x == x.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == cap()) return e;
     }
     auto e = std::make_shared<Entry>();
+    e->cap = cap();
     e->x = x.dims;
     if (x.md != nullptr) e->xmd = *x.md;
     const Md src = x.md != nullptr ? *x.md : plainMd(toDnnl(x.dims));
@@ -1110,6 +1124,7 @@ class SoftmaxStep final : public DnnlStep {
   bool log = false;
 
   struct Entry {
+    int cap = 1;  // cap() it was made for
     Dims x;
     dnnl::primitive prim;
     int nthr = 1;
@@ -1167,9 +1182,10 @@ class SoftmaxStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const Dims& x, int a) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x) return e;
+      if (e->x == x && e->cap == cap()) return e;
     }
     auto e = std::make_shared<Entry>();
+    e->cap = cap();
     e->x = x;
     e->nthr = teamFor(8.0 * static_cast<double>(x.numElements()));
     setOmpThreads(e->nthr);

@@ -347,7 +347,7 @@ class CpuRegion;
 /// The per-execute state.
 class RegionRun final : public Run {
  public:
-  RegionRun(const CpuRegion& region, Plan* plan, void* arena);
+  RegionRun(const CpuRegion& region, Plan* plan, void* arena, int threads);
   const RunValue& in(const Step& step, size_t i) override;
   const RunValue& raw(const Step& step, size_t i) override;
   bool has(const Step& step, size_t i) const override { return i < step.inputs.size() && step.inputs[i] >= 0; }
@@ -431,6 +431,18 @@ class CpuRegion final : public sdk::CompiledRegion {
   static std::vector<int64_t> signature(const std::vector<sdk::InputTensor>& inputs);
 
   int threads_;
+  /// Note [Threads on shared cores].
+  struct ThreadChooser {
+    /// 0: all threads, 1: the calling thread alone.
+    int choose(int threads);
+    void report(int choice, double ms);
+    std::mutex mutex;
+    double average[2] = {-1, -1};  // ms per run
+    int seen[2] = {0, 0};
+    uint64_t runs = 0, lastTry = 0;
+    int lostTries = 0;
+  };
+  mutable ThreadChooser threadChooser_;
   std::vector<ValueInfo> info_;
   std::vector<int32_t> params_, returns_;
   std::vector<std::unique_ptr<Step>> steps_;
@@ -450,20 +462,20 @@ class CpuRegion final : public sdk::CompiledRegion {
   mutable std::shared_mutex plansMutex_;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<Plan>> plans_;
   mutable std::mutex reorderMutex_;
-  mutable std::vector<std::pair<dnnl::memory::desc, dnnl::reorder>> reorders_;
+  mutable std::vector<std::tuple<dnnl::memory::desc, int, dnnl::reorder>> reorders_;  // (from, team, reorder)
 };
 
 // ---------------------------------------------------------------------------
 // RegionRun
 
-RegionRun::RegionRun(const CpuRegion& region, Plan* plan, void* arena)
+RegionRun::RegionRun(const CpuRegion& region, Plan* plan, void* arena, int threads)
     : values(region.numValues()),
       bytes(region.numValues(), 0),
       outBuffers(region.numValues()),
       region_(region),
       plan_(plan),
       arena_(static_cast<std::byte*>(arena)),
-      exec_(region.threads()),
+      exec_(threads),
       heap_() {}
 
 const RunValue& RegionRun::raw(const Step& step, size_t i) {
@@ -577,8 +589,8 @@ std::vector<int64_t> CpuRegion::signature(const std::vector<sdk::InputTensor>& i
 
 dnnl::reorder CpuRegion::toPlainReorder(const dnnl::memory::desc& md, const Dims& dims, int nthr) const {
   std::lock_guard<std::mutex> lock(reorderMutex_);
-  for (const auto& [from, r] : reorders_) {
-    if (from == md) return r;
+  for (const auto& [from, team, r] : reorders_) {
+    if (from == md && team == nthr) return r;
   }
   dnnl::memory::dims d(dims.d, dims.d + dims.rank);
   dnnl::memory::dims strides(d.size(), 1);
@@ -588,7 +600,7 @@ dnnl::reorder CpuRegion::toPlainReorder(const dnnl::memory::desc& md, const Dims
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // (plain reorders need none; never the library's)
   dnnl::reorder r(dnnl::reorder::primitive_desc(dnnlEngine(), md, dnnlEngine(), plain, attr));
-  reorders_.emplace_back(md, r);
+  reorders_.emplace_back(md, nthr, r);
   return r;
 }
 
@@ -1060,8 +1072,53 @@ std::shared_ptr<Plan> CpuRegion::makePlan(const RegionRun& run) const {
   return plan;
 }
 
+// Note [Threads on shared cores]: oneDNN here is the OpenMP build, whose
+// primitives split their work statically over a team; a member whose core
+// another process holds keeps the whole primitive at the join barrier until
+// the scheduler runs it, up to a tick. With threads = cores on a busy machine
+// every step then costs about a millisecond more (EfficientNet-B0, 116 steps:
+// 13 ms at 1 thread, 21 ms median and 76 ms max at 2 threads while other
+// builds ran; ONNX Runtime, whose caller takes the chunks idle workers have not
+// started, does not degrade so). The OpenMP build cannot split dynamically, so
+// each region measures instead: it runs with the team size that was faster
+// lately (all `threads`, or the calling thread alone; averages per choice) and
+// now and then tries the other (every 16 runs, up to every 256 while the
+// tries keep losing). A quiet machine keeps every thread; a busy one drops
+// to one within a few runs and tries more again later.
+// Primitives are cached per team size (DnnlStep::cap()).
+int CpuRegion::ThreadChooser::choose(int threads) {
+  if (threads <= 1) return 0;
+  std::lock_guard<std::mutex> lock(mutex);
+  ++runs;
+  // A choice's first run makes its primitives: it is not timed (see report).
+  if (seen[0] < 2) return 0;
+  if (seen[1] < 2) return 1;
+  const int best = average[0] <= average[1] ? 0 : 1;
+  // Tries that keep losing come less often: every 16, 32, ... 256 runs.
+  if (runs - lastTry < (uint64_t{16} << std::min(lostTries, 4))) return best;
+  lastTry = runs;
+  return 1 - best;
+}
+
+void CpuRegion::ThreadChooser::report(int choice, double ms) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (seen[choice]++ == 0) return;
+  if (seen[0] > 1 && seen[1] > 1) {
+    const int best = average[0] <= average[1] ? 0 : 1;
+    if (choice != best) lostTries = ms > average[best] ? lostTries + 1 : 0;
+  }
+  average[choice] = average[choice] < 0 ? ms : 0.75 * average[choice] + 0.25 * ms;
+}
+
 void CpuRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs) {
-  setOmpThreads(threads_);
+  const int choice = threadChooser_.choose(threads_);
+  const int nthreads = choice == 0 ? threads_ : 1;
+  const auto started = std::chrono::steady_clock::now();
+  struct Cap {
+    explicit Cap(int n) { setRunThreadCap(n); }
+    ~Cap() { setRunThreadCap(std::numeric_limits<int>::max()); }
+  } cap(nthreads);
+  setOmpThreads(nthreads);
   const std::vector<int64_t> key = signature(inputs);
   std::shared_ptr<Plan> plan;
   {
@@ -1071,7 +1128,7 @@ void CpuRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vector
   }
   AlignedBlock arena;
   if (plan) arena = plan->take();
-  RegionRun run(*this, plan.get(), arena.data());
+  RegionRun run(*this, plan.get(), arena.data(), nthreads);
   {
     std::lock_guard<std::mutex> lock(scratchMutex_);
     if (!scratchPool_.empty()) {
@@ -1141,6 +1198,9 @@ void CpuRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vector
     auto copy = std::make_unique<CpuBuffer>(n);
     if (n > 0) std::memcpy(copy->hostPointer(), rv.data, n);
     outputs[i].set(std::move(copy), rv.dtype, rv.dims.ref());
+  }
+  if (threads_ > 1) {
+    threadChooser_.report(choice, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
   }
   if (plan) {
     plan->give(std::move(arena));

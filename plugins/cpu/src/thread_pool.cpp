@@ -31,6 +31,7 @@
 //    not gated.
 // dnnl_set_max_threads does not exist for the OpenMP runtime in 2.6 (only the
 // threadpool runtime has dnnl::threadpool_interop), so the OMP ICV is the knob.
+#include <limits>
 #include <dnnl.hpp>
 #include <omp.h>
 #include <sched.h>
@@ -208,6 +209,13 @@ void OmpGate::release(int threads) {
   }
   cv_.notify_all();
 }
+
+namespace {
+thread_local int tlsRunThreadCap = std::numeric_limits<int>::max();
+}  // namespace
+
+int runThreadCap() { return tlsRunThreadCap; }
+void setRunThreadCap(int cap) { tlsRunThreadCap = cap; }
 
 void setOmpThreads(int threads) {
   if (omp_get_max_threads() != threads) omp_set_num_threads(threads);

@@ -605,6 +605,35 @@ TEST(CpuPlugin, SqueezeExcitationScalesInTheConvLayout) {
   }
 }
 
+TEST(CpuPlugin, RunsAgreeWhateverTeamSizeTheRegionPicks) {
+  // With threads > 1 a region alternates between all threads and the calling
+  // thread alone while it measures which is faster (Note [Threads on shared
+  // cores]); each team size has its own primitives. Every run must agree.
+  std::string t = "graph @g(%x: f32[1, 16, 24, 24]) {\n";
+  t += constantLine("k", {32, 16, 3, 3}, -0.3, 0.3, 91);
+  t += constantLine("k2", {32, 1, 3, 3}, -0.3, 0.3, 92);
+  t += "  %c = conv(%x, %k) {pads = [1, 1, 1, 1]} : f32[1, 32, 24, 24]\n";
+  t += "  %s = sigmoid(%c) : f32[1, 32, 24, 24]\n";
+  t += "  %y = mul(%c, %s) : f32[1, 32, 24, 24]\n";
+  t += "  %d = conv(%y, %k2) {group = 32, pads = [1, 1, 1, 1]} : f32[1, 32, 24, 24]\n";
+  t += "  %p = max_pool(%d) {kernel_shape = [2, 2], strides = [2, 2]} : f32[1, 32, 12, 12]\n";
+  t += "  %z = softmax(%p) {axis = 1} : f32[1, 32, 12, 12]\n";
+  t += "  return %z, %d\n}\n";
+  auto engine = cpuEngine(true, {{"threads", "2"}});
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(t);
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  const std::vector<Tensor> inputs = {randomF({1, 16, 24, 24}, -2, 2, 93)};
+  const std::vector<Tensor> want = reference(g, inputs);
+  for (int i = 0; i < 40; ++i) {
+    auto outs = (*model)->run(inputs);
+    ASSERT_TRUE(outs.ok()) << outs.status().toString();
+    expectClose(*outs, want);
+  }
+}
+
 TEST(CpuPlugin, FusedReluAndClipKeepNaN) {
   // matmul + relu turned NaN into 0, + clip into the minimum (oneDNN post-ops).
   const std::string w = constantLine("w", {16, 8}, -1, 1, 21);
