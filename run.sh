@@ -27,8 +27,9 @@ PACKAGES=(
   # switchyard serve: gRPC C++ (same protobuf as libonnx-dev); python3-venv for
   # the client tests' tritonclient venv; wrk for bench/serve_load.sh
   libgrpc++-dev protobuf-compiler-grpc python3-venv wrk
-  # PyTorch frontend tests (frontends/torch): PyTorch and torchvision for /usr/bin/python3
-  python3-torch python3-torchvision
+  # PyTorch frontend tests (frontends/torch): PyTorch and torchvision for /usr/bin/python3;
+  # the onnx helpers for the ONNX frontend's Python tests and bench/.venv
+  python3-torch python3-torchvision python3-onnx
   # libFuzzer targets (fuzz/run_fuzzers.sh): clang and its fuzzer/sanitizer runtimes
   clang libclang-rt-14-dev
 )

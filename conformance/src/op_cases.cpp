@@ -695,6 +695,42 @@ void controlCases(Table& t) {
   }
 }
 
+void quantCases(Table& t) {
+  const std::string& op = t.schema.name;
+  const DType U8 = DType::U8, I8 = DType::I8, F32 = DType::F32;
+  const Domain small = range(0, 20);  // fits u8, i8 and i32
+  if (op == "quantize_linear") {
+    t.basic({T({3, 4}, range(-3, 3)), C(F32, {0.05}, Shape{}), C(U8, {128}, Shape{})});
+    t.add("i8", {T({3, 4}, range(-3, 3)), C(F32, {0.05}, Shape{}), C(I8, {-3}, Shape{})});
+    t.add("per_axis", {T({2, 3, 4}), C(F32, {0.02, 0.05, 0.1}), C(U8, {0, 128, 255})}, {{"axis", i(1)}});
+    t.add("per_axis_last", {T({2, 3, 4}), C(F32, {0.02, 0.05, 0.1, 1}), C(I8, {0, 1, -1, 5})}, {{"axis", i(-1)}});
+    t.add("saturate", {T({16}, range(-100, 100)), C(F32, {0.1}, Shape{}), C(U8, {10}, Shape{})});
+    t.add("ties", {T({12}, halves()), C(F32, {1}, Shape{}), C(I8, {0}, Shape{})});
+    t.add("empty", {T({0, 3}), C(F32, {0.5}, Shape{}), C(U8, {1}, Shape{})});
+  } else if (op == "dequantize_linear") {
+    t.basic({T({3, 4}, small), C(F32, {0.5}, Shape{}), CT({3}, Shape{})});
+    t.add("per_axis", {T({2, 3, 2}, small), C(F32, {0.1, 0.2, 0.3}), CT({1, 2, 3})}, {{"axis", i(1)}});
+    t.add("no_zero_point", {T({5}, small), C(F32, {0.25}, Shape{})});
+    t.addIn(DType::I32, "i32_bias", {T({7}, range(-1000, 1000)), C(F32, {0.001}, Shape{})});
+  } else if (op == "dynamic_quantize_linear") {
+    t.basic({T({4, 5})}, {}, 3);
+    t.add("positive", {T({7}, positive())}, {}, 3);
+    t.add("zeros", {C(F32, {0, 0, 0})}, {}, 3);
+  } else if (op == "matmul_integer") {
+    t.basic({T({3, 4}, small), T({4, 5}, small)});
+    t.add("zero_points", {T({2, 3, 4}, small), T({4, 5}, small), CT({2}, Shape{}), CT({1}, Shape{})});
+    t.add("per_row_col", {T({3, 4}, small), T({4, 5}, small), CT({1, 2, 3}), CT({0, 1, 2, 3, 4})});
+    t.add("u8_i8", {F(U8, {3, 4}, small), F(I8, {4, 2}, range(-20, 20)), C(U8, {9}, Shape{}), C(I8, {-2}, Shape{})});
+    t.add("large", {T({32, 64}, small), T({64, 48}, small), CT({7}, Shape{}), CT({3}, Shape{})});
+  } else if (op == "conv_integer") {
+    t.basic({T({1, 2, 5, 5}, small), T({3, 2, 3, 3}, small)});
+    t.add("zero_points_pads", {T({1, 2, 6, 6}, small), T({3, 2, 3, 3}, small), CT({5}, Shape{}), CT({1, 2, 3})},
+          {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}});
+    t.add("group", {T({2, 4, 5, 5}, small), T({4, 2, 3, 3}, small), CT({2}, Shape{}), CT({4}, Shape{})}, {{"group", i(2)}});
+    t.add("conv1d_same", {T({1, 3, 9}, small), T({2, 3, 4}, small)}, {{"auto_pad", s("SAME_UPPER")}});
+  }
+}
+
 std::vector<OpCase> casesFor(const OpSchema& schema) {
   Table t{schema, {}};
   const std::string& c = schema.category;
@@ -705,6 +741,7 @@ std::vector<OpCase> casesFor(const OpSchema& schema) {
   else if (c == "nn") nnCases(t);
   else if (c == "normalization") normalizationCases(t);
   else if (c == "shape") shapeCases(t);
+  else if (c == "quant") quantCases(t);
   else if (c == "control" || c == "data") controlCases(t);
   for (OpCase& oc : t.cases)
     if (oc.dtype == DType::F16 || oc.dtype == DType::BF16) {

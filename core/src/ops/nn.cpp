@@ -562,11 +562,13 @@ AttrSpec stridesAttr() { return intsAttr("strides", "stride per spatial dim; [] 
 
 }  // namespace
 
-// core/src/ops/recurrent.cpp (registered with the nn family, so that op_registry.h stays unchanged).
+// core/src/ops/recurrent.cpp and quant.cpp (registered with the nn family, so that op_registry.h stays unchanged).
 void registerRecurrentOps(OpRegistry& r);
+void registerQuantOps(OpRegistry& r);
 
 void registerNnOps(OpRegistry& r) {
   registerRecurrentOps(r);
+  registerQuantOps(r);
   {
     OpSchema s;
     s.name = "matmul";

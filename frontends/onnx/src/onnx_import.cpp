@@ -1740,6 +1740,79 @@ std::vector<Value*> convertEinsum(NodeCtx& c) {
   return one(result);
 }
 
+/// ONNX quantization ops onto the core's quantize_linear, dequantize_linear,
+/// dynamic_quantize_linear, matmul_integer and conv_integer. QLinearMatMul and
+/// QLinearConv become the integer product (exact, i32), then one
+/// dequantize_linear by the multiplier a_scale * b_scale / y_scale (per
+/// tensor, or per column / output channel) and a quantize_linear with scale 1
+/// and y's zero point: round(acc * multiplier) + y_zero_point, saturated.
+Value* quantZeroPoint(NodeCtx& c, size_t i, DType dtype) {
+  if (Value* v = c.in(i)) return v;
+  return c.im.scalar(dtype, 0);
+}
+
+void checkNoBlockSize(NodeCtx& c) {
+  if (c.getInt("block_size", 0) != 0) failUnimpl(c.where(), ": blocked quantization (block_size) is not supported");
+}
+
+std::vector<Value*> convertQuantizeLinear(NodeCtx& c) {
+  checkNoBlockSize(c);
+  c.ignore({"saturate"});  // only affects float8 targets
+  DType zpType = DType::U8;
+  if (c.hasAttr("output_dtype") && c.getInt("output_dtype", 0) != 0)
+    zpType = requireElemType(static_cast<int>(c.getInt("output_dtype", 0)), "output_dtype of " + c.where());
+  Value* zp = quantZeroPoint(c, 2, zpType);
+  return one(c.im.emit("quantize_linear", {c.req(0), c.req(1), zp}, {{"axis", c.getInt("axis", 1)}}));
+}
+
+std::vector<Value*> convertDequantizeLinear(NodeCtx& c) {
+  checkNoBlockSize(c);
+  std::vector<Value*> ins = {c.req(0), c.req(1)};
+  if (Value* zp = c.in(2)) ins.push_back(zp);
+  return one(c.im.emit("dequantize_linear", ins, {{"axis", c.getInt("axis", 1)}}));
+}
+
+/// matmul_integer / conv_integer inputs: an absent zero point before a given one is 0.
+std::vector<Value*> integerOperands(NodeCtx& c, Value* a, Value* b, size_t azp, size_t bzp) {
+  std::vector<Value*> ins = {a, b};
+  if (c.in(azp) || c.in(bzp)) ins.push_back(quantZeroPoint(c, azp, dtypeOf(a)));
+  if (c.in(bzp)) ins.push_back(c.in(bzp));
+  return ins;
+}
+
+/// round(acc * scaleA * scaleB / scaleY) + zpY in zpY's dtype; `axis` is the
+/// dim of acc that a per-channel multiplier runs along.
+Value* requantize(NodeCtx& c, Value* acc, Value* scaleA, Value* scaleB, Value* scaleY, Value* zpY, int64_t axis) {
+  Importer& im = c.im;
+  Value* multiplier = im.emit("div", {im.emit("mul", {scaleA, scaleB}), scaleY});
+  if (multiplier->type().rankKnown() && multiplier->type().rank() > 1)
+    failUnimpl(c.where(), ": the scales must be scalars or 1-D, got ", multiplier->type().toString());
+  Value* real = im.emit("dequantize_linear", {acc, multiplier}, {{"axis", axis}});
+  return im.emit("quantize_linear", {real, im.scalar(DType::F32, 1.0), zpY}, {{"axis", axis}});
+}
+
+std::vector<Value*> convertQLinearMatMul(NodeCtx& c) {
+  Value* a = c.req(0);
+  Value* b = c.req(3);
+  Value* acc = c.im.emit("matmul_integer", integerOperands(c, a, b, 2, 5));
+  return one(requantize(c, acc, c.req(1), c.req(4), c.req(6), c.req(7), -1));
+}
+
+std::vector<Value*> convertQLinearConv(NodeCtx& c) {
+  Importer& im = c.im;
+  AttrMap a = poolAttrs(c, false, false, true);
+  a["group"] = c.getInt("group", 1);
+  Value* x = c.req(0);
+  Value* acc = im.emit("conv_integer", integerOperands(c, x, c.req(3), 2, 5), std::move(a));
+  if (Value* bias = c.in(8)) {
+    const int64_t r = knownRank(c, x);
+    std::vector<int64_t> axes;
+    for (int64_t i = 1; i < r - 1; ++i) axes.push_back(i);
+    acc = im.emit("add", {acc, axes.empty() ? bias : im.emit("unsqueeze", {bias}, {{"axes", axes}})});
+  }
+  return one(requantize(c, acc, c.req(1), c.req(4), c.req(6), c.req(7), 1));
+}
+
 const std::map<std::string, Handler, std::less<>>& handlers() {
   static const auto* table = [] {
     auto* t = new std::map<std::string, Handler, std::less<>>();
@@ -2023,6 +2096,19 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       Value* mask = im.emit(upper ? "greater_equal" : "less_equal", {diff, k});
       return one(im.emit("where", {mask, x, sc(c, x, 0)}));
     };
+    m["QuantizeLinear"] = convertQuantizeLinear;
+    m["DequantizeLinear"] = convertDequantizeLinear;
+    m["DynamicQuantizeLinear"] = [](NodeCtx& c) { return c.im.emitN("dynamic_quantize_linear", {c.req(0)}, {}, 3); };
+    m["MatMulInteger"] = [](NodeCtx& c) {
+      return one(c.im.emit("matmul_integer", integerOperands(c, c.req(0), c.req(1), 2, 3)));
+    };
+    m["ConvInteger"] = [](NodeCtx& c) {
+      AttrMap a = poolAttrs(c, false, false, true);
+      a["group"] = c.getInt("group", 1);
+      return one(c.im.emit("conv_integer", integerOperands(c, c.req(0), c.req(1), 2, 3), std::move(a)));
+    };
+    m["QLinearMatMul"] = convertQLinearMatMul;
+    m["QLinearConv"] = convertQLinearConv;
     m["LSTM"] = [](NodeCtx& c) { return convertRecurrent(c, "lstm"); };
     m["GRU"] = [](NodeCtx& c) { return convertRecurrent(c, "gru"); };
     m["RNN"] = [](NodeCtx& c) { return convertRecurrent(c, "rnn"); };

@@ -574,6 +574,8 @@ SY_CPU_FACTORY(makePool);        // max_pool avg_pool
 SY_CPU_FACTORY(makeGlobalPool);  // global_max_pool global_avg_pool
 // recurrent.cpp
 SY_CPU_FACTORY(makeRecurrent);  // lstm gru rnn
+// quant.cpp
+SY_CPU_FACTORY(makeQuant);  // quantize_linear dequantize_linear dynamic_quantize_linear matmul_integer conv_integer
 
 /// C[M, N] (+)= A[M, K] * B[K, N] in f32 with leading dimensions; when
 /// `accumulate` is false C is overwritten. Parallel over tiles when exec is given.

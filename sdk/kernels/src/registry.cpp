@@ -64,6 +64,10 @@ constexpr Entry kOps[] = {
     {"global_avg_pool", makeGlobalPool, false},
     // recurrent
     {"lstm", makeRecurrent, false}, {"gru", makeRecurrent, false}, {"rnn", makeRecurrent, false},
+    // quantization
+    {"quantize_linear", makeQuant, false}, {"dequantize_linear", makeQuant, false},
+    {"dynamic_quantize_linear", makeQuant, false}, {"matmul_integer", makeQuant, false},
+    {"conv_integer", makeQuant, false},
 };
 
 bool isHalf(int32_t dt) { return dt == SY_DTYPE_F16 || dt == SY_DTYPE_BF16; }
