@@ -589,6 +589,10 @@ void shapeCases(Table& t) {
     t.add("fractional", {CT({0.5}, Shape{}), CT({4.1}, Shape{}), CT({0.7}, Shape{})});
     t.add("negative_delta", {CT({10}, Shape{}), CT({2}, Shape{}), CT({-2}, Shape{})});
     t.add("empty", {CT({5}, Shape{}), CT({5}, Shape{}), CT({1}, Shape{})});
+    // start/limit/delta known only when it runs: the output length is computed then.
+    t.add("runtime_inputs", {V(DType::F32, {}, {1}), V(DType::F32, {}, {7.5}), V(DType::F32, {}, {1.5})});
+    t.addIn(DType::I64, "runtime_inputs_negative_delta",
+            {V(DType::I64, {}, {10}), V(DType::I64, {}, {-3}), V(DType::I64, {}, {-4})});
   } else if (op == "reshape") {
     t.basic({T({2, 3, 4}), C(I64, {4, -1})});
     t.add("copy_dim", {T({2, 3, 4}), C(I64, {0, 12})});
@@ -608,6 +612,23 @@ void shapeCases(Table& t) {
           {{"coordinate_transformation_mode", s("asymmetric")}, {"nearest_mode", s("floor")}});
     t.add("round_prefer_ceil", {T({1, 1, 4, 4}), C(I64, {1, 1, 6, 3})}, {{"nearest_mode", s("round_prefer_ceil")}});
     t.add("nearest_ceil", {T({2, 5}), C(DType::F32, {1, 0.6})}, {{"nearest_mode", s("ceil")}});
+    t.add("cubic", {T({1, 1, 4, 4}), scales}, {{"mode", s("cubic")}});
+    t.add("cubic_down_sizes", {T({1, 2, 6, 5}), C(I64, {1, 2, 4, 3})}, {{"mode", s("cubic")}});
+    t.add("cubic_exclude_outside_a05", {T({1, 1, 4, 4}), C(DType::F32, {1, 1, 1.5, 0.75})},
+          {{"mode", s("cubic")}, {"cubic_coeff_a", f(-0.5)}, {"exclude_outside", i(1)}});
+    t.add("cubic_align_corners", {T({1, 1, 3, 4}), scales},
+          {{"mode", s("cubic")}, {"coordinate_transformation_mode", s("align_corners")}});
+    t.add("tf_half_pixel_for_nn", {T({1, 1, 4, 4}), C(I64, {1, 1, 3, 2})},
+          {{"coordinate_transformation_mode", s("tf_half_pixel_for_nn")}});
+  } else if (op == "grid_sample") {
+    // Grid points beyond [-1, 1] exercise the padding modes.
+    const In grid = T({2, 3, 5, 2}, range(-1.3, 1.3));
+    t.basic({T({2, 3, 4, 6}), grid});
+    for (const char* mode : {"bilinear", "nearest", "bicubic"})
+      for (const char* pad : {"zeros", "border", "reflection"})
+        for (int64_t ac : {0, 1})
+          t.add(std::string(mode) + "_" + pad + (ac ? "_align_corners" : ""), {T({2, 3, 4, 6}), grid},
+                {{"mode", s(mode)}, {"padding_mode", s(pad)}, {"align_corners", i(ac)}});
   } else if (op == "shape") {
     t.basic({T({2, 3, 4})});
     t.add("start", {T({2, 3, 4})}, {{"start", i(1)}});

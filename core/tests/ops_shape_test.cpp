@@ -820,6 +820,46 @@ TEST(Resize, LinearAlignCornersAndPytorch) {
   EXPECT_TENSOR(run1("resize", {x, F({1}, {0.5})}, {{"mode", As("linear")}}), DType::F32, Shape({2}), {1.5, 3.5});
 }
 
+// Cubic: Keys' kernel (a = -0.75) on the 4 taps around (k + 0.5) / 2 - 0.5, clamped to the edge or (exclude_outside)
+// dropped and renormalised; values worked out by hand from the kernel's formula.
+TEST(Resize, Cubic) {
+  EXPECT_TENSOR(run1("resize", {F({2}, {1, 2}), F({1}, {2})}, {{"mode", As("cubic")}}), DType::F32, Shape({4}),
+                {0.89453125, 1.2265625, 1.7734375, 2.10546875});
+  EXPECT_TENSOR(run1("resize", {F({2}, {1, 2}), F({1}, {2})}, {{"mode", As("cubic")}, {"exclude_outside", int64_t{1}}}),
+                DType::F32, Shape({4}), {0.8636363636, 1.2294520548, 1.7705479452, 2.1363636364});
+  // Output coordinates on the input's own: the identity.
+  EXPECT_TENSOR(run1("resize", {F({1, 3}, {1, 5, 2}), I({2}, {1, 3})}, {{"mode", As("cubic")}}), DType::F32,
+                Shape({1, 3}), {1, 5, 2});
+}
+
+TEST(Resize, TfHalfPixelForNn) {
+  // x_orig = (k + 0.5) / scale: 0.75, 2.25 for 2 -> ... with scale 2/3 from [3] to [2]: round_prefer_floor.
+  EXPECT_TENSOR(run1("resize", {F({3}, {10, 20, 30}), I({1}, {2})}, {{"coordinate_transformation_mode", As("tf_half_pixel_for_nn")}}),
+                DType::F32, Shape({2}), {20, 30});
+}
+
+// grid_sample on x = [[1, 2], [3, 4]]: grid (0, 0) is the centre (input coordinate 0.5, 0.5 without
+// align_corners); (-1, -1) is the outer corner (-0.5, -0.5), where only the padding mode decides.
+TEST(GridSample, PointsWorkedByHand) {
+  const Tensor x = F({1, 1, 2, 2}, {1, 2, 3, 4});
+  const Tensor g = F({1, 1, 2, 2}, {0, 0, -1, -1});
+  auto at = [&](const char* mode, const char* pad, int64_t ac) {
+    return run1("grid_sample", {x, g}, {{"mode", As(mode)}, {"padding_mode", As(pad)}, {"align_corners", ac}});
+  };
+  EXPECT_TENSOR(at("bilinear", "zeros", 0), DType::F32, Shape({1, 1, 1, 2}), {2.5, 0.25});
+  EXPECT_TENSOR(at("bilinear", "border", 0), DType::F32, Shape({1, 1, 1, 2}), {2.5, 1});
+  EXPECT_TENSOR(at("bilinear", "reflection", 0), DType::F32, Shape({1, 1, 1, 2}), {2.5, 1});
+  // 0.5 and -0.5 round to even: pixel (0, 0) both times.
+  EXPECT_TENSOR(at("nearest", "zeros", 0), DType::F32, Shape({1, 1, 1, 2}), {1, 1});
+  EXPECT_TENSOR(at("bilinear", "zeros", 1), DType::F32, Shape({1, 1, 1, 2}), {2.5, 1});  // (-1, -1) is pixel (0, 0)
+  EXPECT_FALSE(runError("grid_sample", {x, g}, {{"mode", As("area")}}).ok());
+  EXPECT_FALSE(runError("grid_sample", {x, F({1, 1, 1, 3}, {0, 0, 0})}).ok());  // last dim must be 2
+  EXPECT_FALSE(runError("grid_sample", {x, F({2, 1, 1, 2}, {0, 0, 0, 0})}).ok());  // batch differs
+  EXPECT_EQ(inferStrings("grid_sample", {}, {Type::tensor(DType::F32, {N(), 3, 8, 8}), Type::tensor(DType::F32, {N(), 5, 6, 2})},
+                         {nullptr, nullptr}),
+            std::vector<std::string>{"f32[N, 3, 5, 6]"});
+}
+
 TEST(Resize, EmptyErrorsAndInference) {
   EXPECT_TENSOR(run1("resize", {F({0, 2}, {}), F({2}, {2, 2})}), DType::F32, Shape({0, 4}), {});
   EXPECT_TENSOR(run1("resize", {F({2}, {1, 2}), I({1}, {0})}), DType::F32, Shape({0}), {});
@@ -828,7 +868,10 @@ TEST(Resize, EmptyErrorsAndInference) {
   EXPECT_FALSE(runError("resize", {F({2}, {1, 2}), F({2}, {1, 1})}).ok());
   EXPECT_FALSE(runError("resize", {F({2}, {1, 2}), I({1}, {-1})}).ok());
   EXPECT_FALSE(runError("resize", {F({0}, {}), I({1}, {3})}).ok());
-  EXPECT_FALSE(runError("resize", {F({2}, {1, 2}), F({1}, {2})}, {{"mode", As("cubic")}}).ok());
+  EXPECT_FALSE(runError("resize", {F({2}, {1, 2}), F({1}, {2})}, {{"mode", As("area")}}).ok());
+  EXPECT_FALSE(runError("resize", {I({2}, {1, 2}), F({1}, {2})}, {{"mode", As("cubic")}}).ok());
+  EXPECT_FALSE(runError("resize", {F({2}, {1, 2}), F({1}, {2})}, {{"exclude_outside", int64_t{2}}}).ok());
+  EXPECT_FALSE(runError("resize", {F({2}, {1, 2}), F({1}, {2})}, {{"coordinate_transformation_mode", As("tf")}}).ok());
   EXPECT_FALSE(runError("resize", {F({2}, {1, 2}), F({1}, {2})}, {{"nearest_mode", As("round")}}).ok());
   EXPECT_FALSE(runError("resize", {F({2}, {1, 2}), F({1}, {1e30})}).ok());
   Tensor scales = F({4}, {1, 1, 2, 2});

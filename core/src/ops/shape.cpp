@@ -1008,6 +1008,40 @@ Status inferRange(InferContext& ctx) {
   return Status::OK();
 }
 
+Status inferGridSample(InferContext& ctx) {
+  const std::string& op = ctx.schema().name;
+  const Type& x = ctx.inputType(0);
+  const Type& g = ctx.inputType(1);
+  SY_RETURN_IF_ERROR(checkDType(ctx.schema(), 0, x.dtype(), ctx.schema().dtypes));
+  if (g.dtype() != x.dtype()) return opError(op, "grid is ", dtypeName(g.dtype()), " but x is ", dtypeName(x.dtype()));
+  const std::string& mode = ctx.getString("mode");
+  if (mode != "bilinear" && mode != "nearest" && mode != "bicubic")
+    return opError(op, "mode '", mode, "' is not bilinear, nearest or bicubic");
+  const std::string& pad = ctx.getString("padding_mode");
+  if (pad != "zeros" && pad != "border" && pad != "reflection")
+    return opError(op, "padding_mode '", pad, "' is not zeros, border or reflection");
+  const int64_t ac = ctx.getInt("align_corners");
+  if (ac != 0 && ac != 1) return opError(op, "align_corners must be 0 or 1, got ", ac);
+  if (x.rankKnown() && x.rank() != 4) return opError(op, "x must be 4-D [N, C, H, W], got ", x.toString());
+  if (g.rankKnown() && g.rank() != 4) return opError(op, "grid must be 4-D [N, H_out, W_out, 2], got ", g.toString());
+  if (g.rankKnown() && g.dim(3).isStatic() && g.dim(3).value() != 2)
+    return opError(op, "grid's last dim must be 2, got ", g.toString());
+  std::vector<Dim> out(4);
+  if (x.rankKnown()) {
+    out[0] = x.dim(0);
+    out[1] = x.dim(1);
+  }
+  if (g.rankKnown()) {
+    if (!x.rankKnown() || !out[0].isStatic()) out[0] = g.dim(0);
+    else if (g.dim(0).isStatic() && g.dim(0).value() != out[0].value())
+      return opError(op, "grid's batch ", g.dim(0).value(), " differs from x's ", out[0].value());
+    out[2] = g.dim(1);
+    out[3] = g.dim(2);
+  }
+  ctx.setOutputType(0, Type::tensor(x.dtype(), std::move(out)));
+  return Status::OK();
+}
+
 // ---------------------------------------------------------------------------
 // constant / constant_of_shape
 
@@ -1056,7 +1090,7 @@ Status inferConstantOfShape(InferContext& ctx) {
 // ---------------------------------------------------------------------------
 // resize
 
-enum class Ctm { HalfPixel, PytorchHalfPixel, Asymmetric, AlignCorners };
+enum class Ctm { HalfPixel, PytorchHalfPixel, Asymmetric, AlignCorners, TfHalfPixelForNn };
 enum class NearestMode { RoundPreferFloor, RoundPreferCeil, Floor, Ceil };
 
 struct ResizeConfig {
@@ -1068,18 +1102,21 @@ struct ResizeConfig {
 Result<ResizeConfig> resizeConfig(std::string_view op, const AttrReader& ctx, DType dtype) {
   ResizeConfig c;
   const std::string& mode = ctx.getString("mode");
-  if (mode == "linear") c.linear = true;
-  else if (mode != "nearest") return opError(op, "unknown mode '", mode, "' (expected nearest or linear)");
+  if (mode == "linear" || mode == "cubic") c.linear = true;  // both interpolate: float only
+  else if (mode != "nearest") return opError(op, "unknown mode '", mode, "' (expected nearest, linear or cubic)");
   if (c.linear && !isFloat(dtype))
-    return opError(op, "linear mode needs a float input, got ", dtypeName(dtype));
+    return opError(op, mode, " mode needs a float input, got ", dtypeName(dtype));
+  if (ctx.getInt("exclude_outside") != 0 && ctx.getInt("exclude_outside") != 1)
+    return opError(op, "exclude_outside must be 0 or 1, got ", ctx.getInt("exclude_outside"));
   const std::string& ctm = ctx.getString("coordinate_transformation_mode");
   if (ctm == "half_pixel") c.ctm = Ctm::HalfPixel;
   else if (ctm == "pytorch_half_pixel") c.ctm = Ctm::PytorchHalfPixel;
   else if (ctm == "asymmetric") c.ctm = Ctm::Asymmetric;
   else if (ctm == "align_corners") c.ctm = Ctm::AlignCorners;
+  else if (ctm == "tf_half_pixel_for_nn") c.ctm = Ctm::TfHalfPixelForNn;
   else
     return opError(op, "unknown coordinate_transformation_mode '", ctm,
-                   "' (expected half_pixel, pytorch_half_pixel, asymmetric or align_corners)");
+                   "' (expected half_pixel, pytorch_half_pixel, asymmetric, align_corners or tf_half_pixel_for_nn)");
   const std::string& nm = ctx.getString("nearest_mode");
   if (nm == "round_prefer_floor") c.nearest = NearestMode::RoundPreferFloor;
   else if (nm == "round_prefer_ceil") c.nearest = NearestMode::RoundPreferCeil;
@@ -1301,12 +1338,33 @@ void registerShapeOps(OpRegistry& r) {
                             "ONNX Resize: nearest or (multi)linear resampling to sizes, or to floor(dim * scale); "
                             "the second input is f32 scales or i64 sizes, one per dim.",
                             {"input", "scales_or_sizes"}, 2, 2);
-    s.attrs = {attr("mode", AttrKind::String, Attribute(std::string("nearest")), false, "nearest or linear"),
+    s.attrs = {attr("mode", AttrKind::String, Attribute(std::string("nearest")), false,
+                    "nearest, linear or cubic (separable cubic convolution over the 4 nearest inputs per axis)"),
                attr("coordinate_transformation_mode", AttrKind::String, Attribute(std::string("half_pixel")), false,
-                    "half_pixel, pytorch_half_pixel, asymmetric or align_corners"),
+                    "half_pixel, pytorch_half_pixel, asymmetric, align_corners or tf_half_pixel_for_nn"),
                attr("nearest_mode", AttrKind::String, Attribute(std::string("round_prefer_floor")), false,
-                    "round_prefer_floor, round_prefer_ceil, floor or ceil")};
+                    "round_prefer_floor, round_prefer_ceil, floor or ceil"),
+               attr("cubic_coeff_a", AttrKind::Float, Attribute(-0.75), false,
+                    "cubic mode: the coefficient a of the cubic convolution kernel"),
+               attr("exclude_outside", AttrKind::Int, Attribute(int64_t{0}), false,
+                    "cubic mode, 1: taps outside the input get weight 0 and the others are renormalised (0: "
+                    "they read the edge)")};
     s.infer = inferResize;
+    r.add(std::move(s));
+  }
+  {
+    OpSchema s = makeSchema("grid_sample",
+                            "ONNX GridSample (PyTorch's grid_sample): samples x [N, C, H, W] at grid [N, H_out, W_out, "
+                            "2] (x, y in [-1, 1]) into [N, C, H_out, W_out]; Note [grid_sample coordinates] in "
+                            "sdk/kernels/src/grid_sample.cpp.",
+                            {"x", "grid"}, 2, 2);
+    s.dtypes = ops::kFloatTypes;
+    s.attrs = {attr("mode", AttrKind::String, Attribute(std::string("bilinear")), false, "bilinear, nearest or bicubic"),
+               attr("padding_mode", AttrKind::String, Attribute(std::string("zeros")), false,
+                    "outside the input: zeros, border (clamp) or reflection"),
+               attr("align_corners", AttrKind::Int, Attribute(int64_t{0}), false,
+                    "1: -1 and 1 are the centres of the corner pixels; 0: their outer edges")};
+    s.infer = inferGridSample;
     r.add(std::move(s));
   }
   {

@@ -999,7 +999,8 @@ std::vector<Value*> convertResize(NodeCtx& c) {
   Value* x = c.req(0);
   AttrMap a;
   std::string mode = c.getString("mode", "nearest");
-  if (mode != "nearest" && mode != "linear") failUnimpl("Resize mode ", quote(mode), " is not supported (nearest, linear)");
+  if (mode != "nearest" && mode != "linear" && mode != "cubic")
+    failUnimpl("Resize mode ", quote(mode), " is not supported (nearest, linear, cubic)");
   a["mode"] = mode;
   Value* param = nullptr;
   if (c.op() == "Upsample" || c.opset < 11) {
@@ -1013,13 +1014,18 @@ std::vector<Value*> convertResize(NodeCtx& c) {
     }
   } else {
     std::string ctm = c.getString("coordinate_transformation_mode", "half_pixel");
-    if (ctm != "half_pixel" && ctm != "pytorch_half_pixel" && ctm != "asymmetric" && ctm != "align_corners")
+    if (ctm != "half_pixel" && ctm != "pytorch_half_pixel" && ctm != "asymmetric" && ctm != "align_corners" &&
+        ctm != "tf_half_pixel_for_nn")
       failUnimpl("coordinate_transformation_mode ", quote(ctm), " is not supported");
     a["coordinate_transformation_mode"] = ctm;
     a["nearest_mode"] = c.getString("nearest_mode", "round_prefer_floor");
-    c.ignore({"cubic_coeff_a", "extrapolation_value"});
-    if (c.getInt("exclude_outside", 0) != 0 && mode != "nearest" && mode != "linear")
-      failUnimpl("exclude_outside is not supported");
+    c.ignore({"extrapolation_value"});  // only tf_crop_and_resize reads it
+    if (mode == "cubic") {
+      a["cubic_coeff_a"] = c.getFloat("cubic_coeff_a", -0.75);
+      a["exclude_outside"] = c.getInt("exclude_outside", 0);
+    } else {
+      c.ignore({"cubic_coeff_a", "exclude_outside"});  // cubic only
+    }
     if (c.getInt("antialias", 0) != 0) failUnimpl("antialias is not supported");
     std::string policy = c.getString("keep_aspect_ratio_policy", "stretch");
     if (policy != "stretch") failUnimpl("keep_aspect_ratio_policy ", quote(policy), " is not supported");
@@ -1954,6 +1960,12 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       return one(coerced2d(c, x, c.getInt("axis", 1), [&](Value* v) { return hardmaxAt(c, v, -1); }));
     };
     m["Einsum"] = convertEinsum;
+    m["GridSample"] = [](NodeCtx& c) {
+      return one(c.im.emit("grid_sample", {c.req(0), c.req(1)},
+                           {{"mode", c.getString("mode", "bilinear")},
+                            {"padding_mode", c.getString("padding_mode", "zeros")},
+                            {"align_corners", c.getInt("align_corners", 0)}}));
+    };
     m["LRN"] = [](NodeCtx& c) {
       // y = x / (bias + alpha / size * sum of x^2 over the channel window [c - floor((size-1)/2),
       // c + ceil((size-1)/2)])^beta. The window sum is an average pool (count_include_pad, so the divisor is

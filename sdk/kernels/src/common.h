@@ -565,6 +565,8 @@ SY_CPU_FACTORY(makeShape);
 SY_CPU_FACTORY(makeRange);
 SY_CPU_FACTORY(makeConstantOfShape);
 SY_CPU_FACTORY(makeResize);
+// grid_sample.cpp
+SY_CPU_FACTORY(makeGridSample);
 // nn.cpp
 SY_CPU_FACTORY(makeMatmul);
 SY_CPU_FACTORY(makeGemm);

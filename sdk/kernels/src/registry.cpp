@@ -49,7 +49,8 @@ constexpr Entry kOps[] = {
     {"slice", makeSlice, true}, {"gather", makeGather, true}, {"expand", makeExpand, true},
     {"tile", makeTile, true}, {"pad", makePad, true}, {"shape", makeShape, true},
     {"range", makeRange, true}, {"constant_of_shape", makeConstantOfShape, true},
-    {"resize", makeResize, true},  // linear on 16-bit floats goes through the wrapper (see makeKernel)
+    {"resize", makeResize, true},  // linear/cubic on 16-bit floats go through the wrapper (see makeKernel)
+    {"grid_sample", makeGridSample, false},
     {"gather_elements", makeGatherElements, true}, {"gather_nd", makeGatherND, true},
     {"scatter_elements", makeScatterElements, false}, {"scatter_nd", makeScatterND, false},
     {"cumsum", makeCumSum, false},
@@ -217,7 +218,7 @@ std::unique_ptr<Kernel> makeKernel(const sdk::NodeView& node, std::string& whyNo
   }
 
   bool native = entry->native16;
-  if (op == "resize") native = node.attrString("mode", "nearest") != "linear";
+  if (op == "resize") native = node.attrString("mode", "nearest") == "nearest";  // linear, cubic: f32 inside
   bool anyHalf = false;
   for (int32_t dt : d.in) anyHalf = anyHalf || isHalf(dt);
   for (int32_t dt : d.out) anyHalf = anyHalf || isHalf(dt);

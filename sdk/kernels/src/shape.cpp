@@ -875,7 +875,7 @@ class ConstantOfShapeKernel final : public KernelBase {
 // ============================================================================
 // resize
 
-enum class Ctm { HalfPixel, PytorchHalfPixel, Asymmetric, AlignCorners };
+enum class Ctm { HalfPixel, PytorchHalfPixel, Asymmetric, AlignCorners, TfHalfPixelForNn };
 enum class NearestMode { RoundPreferFloor, RoundPreferCeil, Floor, Ceil };
 
 double sourceCoordinate(Ctm ctm, int64_t o, int64_t d, int64_t out, double scale) {
@@ -885,6 +885,7 @@ double sourceCoordinate(Ctm ctm, int64_t o, int64_t d, int64_t out, double scale
     case Ctm::PytorchHalfPixel: return out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
     case Ctm::Asymmetric: return x / scale;
     case Ctm::AlignCorners: return out == 1 ? 0.0 : x * static_cast<double>(d - 1) / static_cast<double>(out - 1);
+    case Ctm::TfHalfPixelForNn: return (x + 0.5) / scale;
   }
   return 0.0;
 }
@@ -909,12 +910,16 @@ class ResizeKernel final : public KernelBase {
   ResizeKernel(const OpDesc& d) : KernelBase(d) {
     const std::string mode = d.node.attrString("mode", "nearest");
     if (mode == "linear") linear_ = true;
-    else SY_KCHECK(mode == "nearest", who_, "unknown mode '", mode, "' (expected nearest or linear)");
+    else if (mode == "cubic") cubic_ = true;
+    else SY_KCHECK(mode == "nearest", who_, "unknown mode '", mode, "' (expected nearest, linear or cubic)");
+    cubicA_ = d.node.attrFloat("cubic_coeff_a", -0.75);
+    excludeOutside_ = d.node.attrInt("exclude_outside", 0) != 0;
     const std::string ctm = d.node.attrString("coordinate_transformation_mode", "half_pixel");
     if (ctm == "half_pixel") ctm_ = Ctm::HalfPixel;
     else if (ctm == "pytorch_half_pixel") ctm_ = Ctm::PytorchHalfPixel;
     else if (ctm == "asymmetric") ctm_ = Ctm::Asymmetric;
     else if (ctm == "align_corners") ctm_ = Ctm::AlignCorners;
+    else if (ctm == "tf_half_pixel_for_nn") ctm_ = Ctm::TfHalfPixelForNn;
     else failArg(who_, "unknown coordinate_transformation_mode '", ctm, "'");
     const std::string nm = d.node.attrString("nearest_mode", "round_prefer_floor");
     if (nm == "round_prefer_floor") nearest_ = NearestMode::RoundPreferFloor;
@@ -954,7 +959,7 @@ class ResizeKernel final : public KernelBase {
   }
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 2, no, 1);
-    SY_KCHECK(!linear_ || in[0].dtype == SY_DTYPE_F32, who_, "linear mode needs a float input");
+    SY_KCHECK((!linear_ && !cubic_) || in[0].dtype == SY_DTYPE_F32, who_, "linear and cubic modes need a float input");
     std::vector<int64_t> o;
     std::vector<double> s;
     axes(in, o, s);
@@ -966,6 +971,10 @@ class ResizeKernel final : public KernelBase {
     std::vector<int64_t> outSize;
     std::vector<double> scale;
     axes(in, outSize, scale);
+    if (cubic_) {
+      runCubic(in[0], out[0], outSize, scale, exec);
+      return;
+    }
     const Dims& x = in[0].dims;
     const int rank = x.rank;
     int64_t is[SY_MAX_RANK];
@@ -1074,8 +1083,81 @@ class ResizeKernel final : public KernelBase {
 
  private:
   bool linear_ = false;
+  /// Cubic convolution weight at distance x (Keys, coefficient a).
+  double cubicWeight(double x) const {
+    const double a = cubicA_;
+    x = std::fabs(x);
+    if (x <= 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+    if (x < 2) return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+    return 0;
+  }
+
+  /// Cubic mode, one axis at a time (the weights are a tensor product): each
+  /// output coordinate reads four taps around its source coordinate, clamped
+  /// to the edge, or (exclude_outside) dropped with the rest renormalised.
+  /// Axes whose output coordinates land exactly on the input's are skipped.
+  void runCubic(const Tensor& x, const Tensor& y, const std::vector<int64_t>& outSize,
+                const std::vector<double>& scale, const Exec& exec) const {
+    const int rank = x.dims.rank;
+    std::vector<int64_t> cur(x.dims.d, x.dims.d + rank);
+    std::vector<float> bufs[2];
+    const float* src = x.as<const float>();
+    int which = 0;
+    for (int i = 0; i < rank; ++i) {
+      const int64_t d = cur[i], o = outSize[i];
+      std::vector<int64_t> idx(static_cast<size_t>(o) * 4);
+      std::vector<float> wt(static_cast<size_t>(o) * 4);
+      bool identity = o == d;
+      for (int64_t k = 0; k < o; ++k) {
+        const double c = sourceCoordinate(ctm_, k, d, o, scale[i]);
+        identity = identity && c == static_cast<double>(k);
+        const double f = std::floor(std::isnan(c) ? 0.0 : c), frac = (std::isnan(c) ? 0.0 : c) - f;
+        double w[4], sum = 0;
+        for (int j = 0; j < 4; ++j) {
+          const double p = f - 1 + j;
+          w[j] = cubicWeight(frac + 1 - j);
+          if (excludeOutside_ && (p < 0 || p > static_cast<double>(d - 1))) w[j] = 0;
+          sum += w[j];
+          const double pc = std::clamp(p, 0.0, static_cast<double>(d - 1));
+          idx[static_cast<size_t>(k * 4 + j)] = static_cast<int64_t>(pc);
+        }
+        for (int j = 0; j < 4; ++j)
+          wt[static_cast<size_t>(k * 4 + j)] = static_cast<float>(excludeOutside_ && sum != 0 ? w[j] / sum : w[j]);
+      }
+      if (identity) continue;
+      int64_t O = 1, I = 1;
+      for (int j = 0; j < i; ++j) O *= cur[j];
+      for (int j = i + 1; j < rank; ++j) I *= cur[j];
+      std::vector<float>& dstBuf = bufs[which];
+      dstBuf.assign(static_cast<size_t>(O * o * I), 0.0f);
+      float* dst = dstBuf.data();
+      const float* s = src;
+      const int64_t* ix = idx.data();
+      const float* ww = wt.data();
+      exec.parallelFor(O * o, std::max<int64_t>(1, 8192 / std::max<int64_t>(I, 1)), [=](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          const int64_t oo = r / o, k = r % o;
+          float* drow = dst + r * I;
+          for (int j = 0; j < 4; ++j) {
+            const float wj = ww[k * 4 + j];
+            if (wj == 0.0f) continue;
+            const float* srow = s + (oo * d + ix[k * 4 + j]) * I;
+            for (int64_t q = 0; q < I; ++q) drow[q] += wj * srow[q];
+          }
+        }
+      });
+      cur[i] = o;
+      src = dst;
+      which ^= 1;
+    }
+    parallelCopy(y.data, src, static_cast<size_t>(y.numElements()) * sizeof(float), exec);
+  }
+
   Ctm ctm_ = Ctm::HalfPixel;
   NearestMode nearest_ = NearestMode::RoundPreferFloor;
+  bool cubic_ = false;
+  double cubicA_ = -0.75;
+  bool excludeOutside_ = false;
 };
 
 }  // namespace

@@ -663,6 +663,13 @@ TEST(PortableKernelsSweep, DataMovement) {
     sweep(std::string("graph @g(%x: f32[2, 3, 5, 4]) {\n %s = constant() {value = tensor<i64[4]>[2, 3, 8, 7]} : i64[4]\n"
                       " %y = resize(%x, %s) {mode = \"linear\", coordinate_transformation_mode = \"") +
           ctm + "\"} : f32[2, 3, 8, 7]\n return %y\n}");
+  sweep("graph @g(%x: f32[2, 3, 5, 4]) {\n %s = constant() {value = tensor<i64[4]>[2, 3, 9, 3]} : i64[4]\n"
+        " %y = resize(%x, %s) {mode = \"cubic\", exclude_outside = 1} : f32[2, 3, 9, 3]\n return %y\n}");
+  for (const char* mode : {"bilinear", "nearest", "bicubic"})
+    sweep(std::string("graph @g(%x: f32[2, 3, 6, 7], %g: f32[2, 9, 11, 2]) {\n"
+                      " %y = grid_sample(%x, %g) {padding_mode = \"reflection\", mode = \"") +
+              mode + "\"} : f32[2, 3, 9, 11]\n return %y\n}",
+          -1.2, 1.2);
 }
 
 TEST(PortableKernelsSweep, NeuralNetwork) {
