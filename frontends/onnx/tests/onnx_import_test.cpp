@@ -1490,3 +1490,48 @@ TEST(OnnxImport, LrnMatchesTheFormula) {
     EXPECT_TENSOR(r[0], DType::F32, s, want, 1e-5, 1e-5);
   }
 }
+
+// Output sizes that depend on values (Note [data-dependent output sizes] in core/src/ops/dynamic.cpp):
+// TopK's k an attribute before opset 10, RoiAlign-10 computing output_half_pixel, NonMaxSuppression
+// with an absent optional input before a present one.
+TEST(OnnxImport, DataDependentOpsAcrossOpsets) {
+  {
+    Model m(9);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{5}});
+    auto* n = m.node("TopK", {"x"}, {"v", "i"});
+    setAttr(n, "k", int64_t{2});
+    m.output("v");
+    m.output("i", kI64);
+    auto r = importAndRun(m, {F({5}, {3, 9, 1, 9, 4})});
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_TENSOR(r[0], DType::F32, (Shape{2}), {9, 9});
+    EXPECT_TENSOR(r[1], DType::I64, (Shape{2}), {1, 3});
+  }
+  {
+    // v = 4y + x on a 4x4 plane; roi (1, 1)-(2, 2): output_half_pixel takes one sample at (1.5, 1.5) -> 7.5
+    // (half_pixel would shift it by -0.5 and give 5).
+    Model m(10);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{1}, int64_t{1}, int64_t{4}, int64_t{4}});
+    m.init("rois", F({1, 4}, {1, 1, 2, 2}));
+    m.init("idx", I({1}, {0}));
+    m.node("RoiAlign", {"x", "rois", "idx"}, {"y"});
+    m.output("y");
+    std::vector<double> v(16);
+    for (int i = 0; i < 16; ++i) v[static_cast<size_t>(i)] = i;
+    auto r = importAndRun(m, {F({1, 1, 4, 4}, v)});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_TENSOR(r[0], DType::F32, (Shape{1, 1, 1, 1}), {7.5});
+  }
+  {
+    // No max_output_boxes_per_class (its default 0 selects nothing), an iou_threshold given.
+    Model m(11);
+    m.input("boxes", kF, std::vector<DimSpec>{int64_t{1}, int64_t{2}, int64_t{4}});
+    m.input("scores", kF, std::vector<DimSpec>{int64_t{1}, int64_t{1}, int64_t{2}});
+    m.init("iou", F({1}, {0.5}));
+    m.node("NonMaxSuppression", {"boxes", "scores", "", "iou"}, {"sel"});
+    m.output("sel", kI64);
+    auto r = importAndRun(m, {F({1, 2, 4}, {0, 0, 1, 1, 0, 2, 1, 3}), F({1, 1, 2}, {0.5, 0.9})});
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].shape(), (Shape{0, 3}));
+  }
+}
