@@ -530,6 +530,7 @@ class RunState {
   }
 
   std::vector<std::string>* retries = nullptr;  // RunOptions::retries
+  bool profileSteps = false;                     // RunOptions::profileSteps
 
   Slot& slot(const Value* v) { return slots_[v]; }
 
@@ -677,11 +678,35 @@ class RunState {
     }
     sy_error* err = nullptr;
     PluginCallScope scope(r.instance->plugin().name().c_str(), "execute", r.regionId);
+    // Per-step timings (RunOptions::profileSteps) from a plugin with the
+    // optional ABI 1.2 entry; the steps' times are relative to the call.
+    const bool steps = profileSteps && SY_STRUCT_HAS(sy_plugin_api, &api, execute_profiled) &&
+                       api.execute_profiled != nullptr;
+    struct StepSink {
+      RunState* state;
+      std::string lane;
+      int region;
+      double baseUs;
+      static void record(void* user, const sy_profile_event* e) {
+        if (user == nullptr || e == nullptr || !SY_STRUCT_HAS(sy_profile_event, e, duration_us)) return;
+        auto* self = static_cast<StepSink*>(user);
+        TraceEvent t{e->name ? e->name : "?", self->lane, self->baseUs + e->start_us, e->duration_us};
+        t.region = self->region;
+        t.step = true;
+        if (e->detail) t.detail = e->detail;
+        self->state->trace_->push_back(std::move(t));
+      }
+    } stepSink{this, r.backend + " steps", r.regionId, steps ? nowUs() : 0.0};
+    const sy_profile_sink sink{sizeof(sy_profile_sink), &stepSink, &StepSink::record};
+    auto call = [&] {
+      return steps ? api.execute_profiled(r.compiled, ins.data(), ins.size(), outs.data(), outs.size(), &sink)
+                   : api.execute(r.compiled, ins.data(), ins.size(), outs.data(), outs.size());
+    };
     if (r.serial) {
       std::lock_guard<std::mutex> lock(*r.serial);
-      err = api.execute(r.compiled, ins.data(), ins.size(), outs.data(), outs.size());
+      err = call();
     } else {
-      err = api.execute(r.compiled, ins.data(), ins.size(), outs.data(), outs.size());
+      err = call();
     }
     if (err) return r.instance->plugin().toStatus(err, "execute");
     // Adopt every output first so none leaks if a later one is malformed.
@@ -805,6 +830,7 @@ Result<std::vector<Tensor>> CompiledModel::run(const std::vector<Tensor>& inputs
   SY_ASSIGN_OR_RETURN(auto bindings, bindInputs(*impl_->graph, inputs));
   RunState state(*impl_, options.trace, std::move(bindings));
   state.retries = options.retries;
+  state.profileSteps = options.trace != nullptr && options.profileSteps;
   for (size_t i = 0; i < inputs.size(); ++i) state.setHost(impl_->graph->inputs()[i], inputs[i]);
   SY_RETURN_IF_ERROR(state.runBlock(impl_->plan.top));
   std::vector<Tensor> outs;

@@ -89,8 +89,9 @@ TEST(Profile, RegionsWithoutStepTimingsShowTheirTotals) {
 }
 
 TEST(Profile, APluginWithoutStepTimingsShowsRegionTotals) {
-  // memdev's table ends before execute_profiled (an ABI 1.1 plugin): the
-  // engine calls execute and traces the region as a whole.
+  // memdev (a plugin written against the C ABI, no SDK helper) leaves
+  // execute_profiled NULL: the engine calls execute and traces the region
+  // as a whole.
   auto g = parseGraph(R"(graph @g(%x: f32[4]) {
   %y = relu(%x) : f32[4]
   %z = neg(%y) : f32[4]

@@ -29,7 +29,9 @@ namespace {
   X(sy_node_support, 280)      \
   X(sy_tensor, 160)            \
   X(sy_compiled_info, 16)      \
-  X(sy_plugin_api, 208)
+  X(sy_profile_event, 40)      \
+  X(sy_profile_sink, 24)       \
+  X(sy_plugin_api, 216)
 
 // X(struct, field, offset)
 #define SY_ABI_FIELDS(X)                          \
@@ -134,7 +136,16 @@ namespace {
   X(sy_plugin_api, buffer_write, 176)             \
   X(sy_plugin_api, buffer_read, 184)              \
   X(sy_plugin_api, buffer_host_pointer, 192)      \
-  X(sy_plugin_api, buffer_wrap_host, 200)
+  X(sy_plugin_api, buffer_wrap_host, 200)        \
+  X(sy_plugin_api, execute_profiled, 208)        \
+  X(sy_profile_event, struct_size, 0)            \
+  X(sy_profile_event, name, 8)                   \
+  X(sy_profile_event, detail, 16)                \
+  X(sy_profile_event, start_us, 24)              \
+  X(sy_profile_event, duration_us, 32)           \
+  X(sy_profile_sink, struct_size, 0)             \
+  X(sy_profile_sink, user, 8)                    \
+  X(sy_profile_sink, record, 16)
 
 // X(enumerator, value)
 #define SY_ABI_ENUMS(X)                \
@@ -206,7 +217,7 @@ TEST(AbiLayout, EnumValues) {
 
 // The last function-table entry ends the table: a new entry must be appended.
 TEST(AbiLayout, FunctionTableEndsWithItsLastEntry) {
-  EXPECT_EQ(offsetof(sy_plugin_api, buffer_wrap_host) + sizeof(void*), sizeof(sy_plugin_api));
+  EXPECT_EQ(offsetof(sy_plugin_api, execute_profiled) + sizeof(void*), sizeof(sy_plugin_api));
 }
 
 TEST(AbiLayout, StructHasReadsOnlyWhatFits) {

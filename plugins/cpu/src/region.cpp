@@ -381,6 +381,28 @@ class RegionRun final : public Run {
 
   /// Frees the own allocations of values that are dead now.
   void freeAfter(const std::vector<size_t>& dead);
+  /// "f32[1,64,56,56], f32[64,64,3,3] -> f32[1,64,56,56]": the step's
+  /// operands as this run has them (profiles).
+  std::string shapesOf(const Step& step) const {
+    std::string s;
+    auto add = [&](const std::vector<int32_t>& ids) {
+      bool first = true;
+      for (int32_t v : ids) {
+        if (v < 0 || !values[static_cast<size_t>(v)].set) continue;
+        const RunValue& rv = values[static_cast<size_t>(v)];
+        s += first ? "" : ", ";
+        first = false;
+        s += sdk::dtypeName(rv.dtype);
+        s += '[';
+        for (int32_t d = 0; d < rv.dims.rank; ++d) s += (d ? "," : "") + std::to_string(rv.dims.d[d]);
+        s += ']';
+      }
+    };
+    add(step.inputs);
+    s += " -> ";
+    add(step.outputs);
+    return s;
+  }
   std::vector<RunValue> values;
   std::vector<size_t> bytes;                              // per value: bytes it got (for a new plan)
   std::vector<std::unique_ptr<CpuBuffer>> outBuffers;     // per value: a region output's own buffer
@@ -405,7 +427,14 @@ class CpuRegion final : public sdk::CompiledRegion {
   ~CpuRegion() override;
 
   bool concurrentExecute() const override { return true; }
-  void execute(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs) override;
+  void execute(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs) override {
+    run(inputs, outputs, nullptr);
+  }
+  /// Reports each step: its ops and its operands' shapes (Note [Profiling]).
+  void executeProfiled(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs,
+                       const sdk::ProfileSink& sink) override {
+    run(inputs, outputs, &sink);
+  }
 
   /// Runs once on zeros when every input is static (see Note [Memory planning]).
   void warmUp();
@@ -421,6 +450,8 @@ class CpuRegion final : public sdk::CompiledRegion {
   dnnl::reorder toPlainReorder(const dnnl::memory::desc& md, const Dims& dims, int nthr) const;
 
  private:
+  void run(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs,
+           const sdk::ProfileSink* sink);
   void buildSteps(const sdk::GraphView& region);
   std::vector<int32_t> matchGeluErf(const std::vector<sdk::NodeView>& nodes, int32_t cur,
                                     const std::vector<bool>& taken) const;
@@ -621,6 +652,8 @@ CpuRegion::CpuRegion(const CpuBackend& backend, const sdk::GraphView& region)
 
 // Note [Profiling]: with SY_CPU_PROFILE=1 a region prints its steps (with
 // what each fused) when compiled, and the time spent in each when destroyed.
+// executeProfiled (ABI 1.2, `switchyard bench --profile`) reports each step of
+// the run to the host instead: Step::ops and the operands' shapes.
 CpuRegion::~CpuRegion() {
   if (!profile_) return;
   int64_t total = 0;
@@ -723,6 +756,7 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
     std::unique_ptr<Step> step;
     size_t position = p;
     std::string describe = node.describe();
+    std::string ops(op);  // "conv + sigmoid + mul": what the profile shows
     if (dnnlWhyNot(node).empty()) {
       DnnlFusion fusion;
       int32_t cur = node.output(0).index();
@@ -738,6 +772,7 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
           position = static_cast<size_t>(c);
           cur = nodes[c].output(0).index();
           describe += sdk::format(" + ", nodes[c].describe());
+          ops += sdk::format(" + ", nodes[c].op());
         }
       }
       bool haveSum = false;
@@ -762,6 +797,7 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
             for (int32_t g : gelu) {
               taken[static_cast<size_t>(g)] = true;
               describe += sdk::format(" + ", nodes[static_cast<size_t>(g)].describe());
+              ops += sdk::format(" + ", nodes[static_cast<size_t>(g)].op());
             }
             position = std::max(position, static_cast<size_t>(gelu.back()));
             cur = last.output(0).index();
@@ -816,6 +852,7 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
           position = std::max(position, static_cast<size_t>(c));
           cur = cn.output(0).index();
           describe += sdk::format(" + ", cn.describe());
+          ops += sdk::format(" + ", cn.op());
         }
       }
       step = makeDnnlStep(node, fusion, ids, info_, threads_);
@@ -835,6 +872,7 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
         position = static_cast<size_t>(c);
         cur = nodes[static_cast<size_t>(c)].output(0).index();
         describe += sdk::format(" + ", nodes[static_cast<size_t>(c)].describe());
+        ops += sdk::format(" + ", nodes[static_cast<size_t>(c)].op());
       }
       step = makeChainStep(region, chain, ids);
       step->outputs = {cur};
@@ -851,6 +889,7 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
       for (size_t o = 0; o < node.numOutputs(); ++o) step->outputs.push_back(node.output(o).index());
     }
     step->describe = describe;
+    step->ops = ops;
     step->outDtypes.clear();
     for (int32_t v : step->outputs) step->outDtypes.push_back(info_[static_cast<size_t>(v)].dtype);
     place(position, std::move(step));
@@ -1110,7 +1149,8 @@ void CpuRegion::ThreadChooser::report(int choice, double ms) {
   average[choice] = average[choice] < 0 ? ms : 0.75 * average[choice] + 0.25 * ms;
 }
 
-void CpuRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs) {
+void CpuRegion::run(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs,
+                    const sdk::ProfileSink* sink) {
   const int choice = threadChooser_.choose(threads_);
   const int nthreads = choice == 0 ? threads_ : 1;
   const auto started = std::chrono::steady_clock::now();
@@ -1162,16 +1202,24 @@ void CpuRegion::execute(const std::vector<sdk::InputTensor>& inputs, std::vector
     v.dtype = c.dtype;
     v.set = true;
   }
-  const bool profile = profile_ != nullptr;
+  const bool profile = profile_ != nullptr || sink != nullptr;
   for (size_t s = 0; s < steps_.size(); ++s) {
     const Step& step = *steps_[s];
     const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     try {
       step.run(run);
       if (profile) {
-        profile_[s].fetch_add(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count(),
-            std::memory_order_relaxed);
+        const auto t1 = std::chrono::steady_clock::now();
+        if (profile_) {
+          profile_[s].fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(),
+                                std::memory_order_relaxed);
+        }
+        if (sink != nullptr) {
+          const std::string shapes = run.shapesOf(step);
+          sink->record(step.ops.c_str(), shapes.c_str(),
+                       std::chrono::duration<double, std::micro>(t0 - started).count(),
+                       std::chrono::duration<double, std::micro>(t1 - t0).count());
+        }
       }
     } catch (const sdk::Error& e) {
       sdk::fail(e.code(), step.describe, ": ", e.what());

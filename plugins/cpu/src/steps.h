@@ -77,6 +77,7 @@ class Step {
   bool blockedOk() const { return blockedOk_; }
 
   std::string describe;          ///< "'conv' node 'x' (+ relu, add)" for errors
+  std::string ops;               ///< "conv + relu + add": the step in profiles
   std::vector<int32_t> inputs;   ///< region value ids (-1: absent optional input)
   std::vector<int32_t> outputs;  ///< region value ids
   std::vector<int32_t> outDtypes;

@@ -16,6 +16,7 @@
 #include "switchyard/engine.h"
 #include "switchyard/interpreter.h"
 #include "switchyard/plugin_host.h"
+#include "switchyard/profile.h"
 #include "switchyard/text.h"
 #include "switchyard/verifier.h"
 #include "test_util.h"
@@ -632,6 +633,65 @@ TEST(CpuPlugin, RunsAgreeWhateverTeamSizeTheRegionPicks) {
     ASSERT_TRUE(outs.ok()) << outs.status().toString();
     expectClose(*outs, want);
   }
+}
+
+TEST(CpuPlugin, ProfileReportsEachFusedStepWithItsShapes) {
+  // execute_profiled (ABI 1.2): one event per step, named by the ops it
+  // fused, with the run's shapes; the steps cover most of the region's time.
+  std::string t = "graph @g(%x: f32[1, 16, 32, 32]) {\n";
+  t += constantLine("k", {32, 16, 3, 3}, -0.3, 0.3, 81);
+  t += constantLine("w", {32, 10}, -0.3, 0.3, 82);
+  t += "  %c = conv(%x, %k) {pads = [1, 1, 1, 1]} : f32[1, 32, 32, 32]\n";
+  t += "  %s = sigmoid(%c) : f32[1, 32, 32, 32]\n";
+  t += "  %y = mul(%c, %s) : f32[1, 32, 32, 32]\n";
+  t += "  %p = global_avg_pool(%y) : f32[1, 32, 1, 1]\n";
+  t += "  %f = flatten(%p) {axis = 1} : f32[1, 32]\n";
+  t += "  %m = matmul(%f, %w) : f32[1, 10]\n";
+  t += "  %z = softmax(%m) {axis = -1} : f32[1, 10]\n";
+  t += "  return %z\n}\n";
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(t);
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  const std::vector<Tensor> inputs = {randomF({1, 16, 32, 32}, -2, 2, 83)};
+  std::vector<TraceEvent> events;
+  RunOptions options;
+  options.trace = &events;
+  options.profileSteps = true;
+  constexpr int kRuns = 5;
+  for (int i = 0; i < kRuns; ++i) {
+    auto outs = (*model)->run(inputs, options);
+    ASSERT_TRUE(outs.ok()) << outs.status().toString();
+    if (i == 0) expectClose(*outs, reference(g, inputs));
+  }
+  const Profile p = summarizeProfile(events, kRuns);
+  EXPECT_EQ(p.regionsWithSteps, 1);
+  EXPECT_EQ(p.regionsWithoutSteps, 0);
+  std::map<std::string, const ProfileRow*> byOps;
+  double sum = 0;
+  for (const ProfileRow& r : p.rows) {
+    sum += r.sharePercent;
+    if (r.kind == ProfileRow::Kind::Step) byOps[r.what] = &r;
+  }
+  EXPECT_NEAR(sum, 100.0, 0.01);
+  const std::string text = formatProfile(p, 0);
+  for (const char* ops : {"conv + sigmoid + mul", "global_avg_pool", "flatten", "matmul", "softmax"}) {
+    ASSERT_TRUE(byOps.count(ops)) << "no step '" << ops << "' in\n" << text;
+    EXPECT_EQ(byOps[ops]->count, kRuns) << ops;
+    EXPECT_EQ(byOps[ops]->backend, "cpu");
+  }
+  EXPECT_EQ(byOps["conv + sigmoid + mul"]->detail, "f32[1,16,32,32] -> f32[1,32,32,32]") << text;
+  // The steps are where the time goes: the conv dominates, and what lies
+  // outside the steps (binding inputs and outputs) is the smaller part.
+  EXPECT_GT(byOps["conv + sigmoid + mul"]->totalUs, byOps["softmax"]->totalUs) << text;
+  EXPECT_GT(p.stepUs, 0.5 * p.regionUs) << text;
+  // Without profileSteps the trace has the region only.
+  events.clear();
+  options.profileSteps = false;
+  ASSERT_TRUE((*model)->run(inputs, options).ok());
+  for (const TraceEvent& e : events) EXPECT_FALSE(e.step) << e.name;
 }
 
 TEST(CpuPlugin, FusedReluAndClipKeepNaN) {

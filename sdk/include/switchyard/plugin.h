@@ -57,7 +57,8 @@ extern "C" {
  * region that plugin compiles or a tensor it executes: every node that reads
  * or writes one counts as declined for a plugin built against minor < 2,
  * whatever it answers in query_support (where such values may appear and
- * must be declined, as any dtype a plugin does not know). */
+ * must be declined, as any dtype a plugin does not know). Also in minor 2:
+ * the optional entry execute_profiled (per-step timings for profiles). */
 #define SY_ABI_VERSION_MINOR 2
 
 /* Largest tensor rank that crosses the ABI. */
@@ -276,6 +277,27 @@ typedef struct sy_compiled_info {
   int32_t concurrent_execute;  /* 1: execute may be called from several threads at once on this sy_compiled */
 } sy_compiled_info;
 
+/* Per-step timings (ABI 1.2; see execute_profiled). One step of a compiled
+ * region: what the plugin runs as one kernel or one fused group of nodes. */
+typedef struct sy_profile_event {
+  size_t struct_size;
+  const char* name;            /* the step's op(s), e.g. "conv + relu"; never NULL */
+  const char* detail;          /* its shapes, e.g. "f32[1,64,56,56] -> f32[1,64,56,56]"; NULL if none */
+  double start_us;             /* microseconds from the start of the execute_profiled call */
+  double duration_us;
+} sy_profile_event;
+
+/* Where a plugin reports its steps: filled by the host, valid during the
+ * execute_profiled call it is given to. */
+typedef struct sy_profile_sink {
+  size_t struct_size;
+  void* user;                  /* passed back to record */
+  /* Called on the thread that called execute_profiled, before it returns,
+   * once per step run, in any order. The event and its strings are only
+   * read during the call (the host copies them). Never fails. */
+  void (*record)(void* user, const sy_profile_event* event);
+} sy_profile_sink;
+
 /* ------------------------------------------------------------------------ */
 /* The function table. */
 
@@ -362,6 +384,16 @@ typedef struct sy_plugin_api {
    * at `data` as a buffer without copying. The host keeps the memory valid and
    * unchanged until buffer_free; the plugin must not write to it. */
   sy_error* (*buffer_wrap_host)(sy_backend* backend, const void* data, size_t bytes, sy_buffer** out_buffer);
+
+  /* --- profiling (ABI 1.2) --- */
+  /* Optional (NULL, or beyond the plugin's struct_size: the host times
+   * regions as a whole). Same as execute, with the same thread safety, and
+   * also reports each step the plugin runs (a kernel, a fused group of nodes)
+   * through sink->record with its time, so that profiles show where the time
+   * goes inside a region (`switchyard bench --profile`). The host calls it
+   * only when asked to profile; timing the steps may cost a little. */
+  sy_error* (*execute_profiled)(sy_compiled* compiled, const sy_tensor* inputs, size_t num_inputs,
+                                sy_tensor* outputs, size_t num_outputs, const sy_profile_sink* sink);
 } sy_plugin_api;
 
 /* The one symbol a plugin exports. Returns a table with static storage

@@ -915,6 +915,28 @@ class OutputTensor {
 // ============================================================================
 // The author's classes
 
+/// Where a region reports its steps' timings (ABI 1.2 execute_profiled): the
+/// host's sy_profile_sink, valid during executeProfiled.
+class ProfileSink {
+ public:
+  explicit ProfileSink(const sy_profile_sink* sink) : sink_(sink) {}
+  /// One step: its op(s) ("conv + relu"), its shapes ("" for none), and its
+  /// start and duration in microseconds from the start of executeProfiled.
+  void record(const char* name, const char* detail, double startUs, double durationUs) const {
+    if (sink_ == nullptr || !SY_STRUCT_HAS(sy_profile_sink, sink_, record) || sink_->record == nullptr) return;
+    sy_profile_event e{};
+    e.struct_size = sizeof(e);
+    e.name = name;
+    e.detail = (detail != nullptr && *detail != '\0') ? detail : nullptr;
+    e.start_us = startUs;
+    e.duration_us = durationUs;
+    sink_->record(sink_->user, &e);
+  }
+
+ private:
+  const sy_profile_sink* sink_;
+};
+
 /// A compiled region (an sy_compiled). Lives until the host destroys it, which
 /// happens before its backend is destroyed, so it may keep a Backend&.
 class CompiledRegion {
@@ -928,6 +950,14 @@ class CompiledRegion {
   /// True when execute may run on several threads at once on this object
   /// (it keeps no mutable state, or locks it); otherwise the host serialises.
   virtual bool concurrentExecute() const { return false; }
+  /// execute, reporting each step it runs to `sink` (ABI 1.2
+  /// execute_profiled, asked for by profiles). The default reports nothing,
+  /// and the host shows the region's total only.
+  virtual void executeProfiled(const std::vector<InputTensor>& inputs, std::vector<OutputTensor>& outputs,
+                               const ProfileSink& sink) {
+    (void)sink;
+    execute(inputs, outputs);
+  }
 };
 
 /// A backend on one device (an sy_backend). query, compile and the buffer
@@ -1394,6 +1424,16 @@ struct SY_SDK_HIDDEN Entries {
 
   static sy_error* execute(sy_compiled* compiled, const sy_tensor* inputs, size_t num_inputs, sy_tensor* outputs,
                            size_t num_outputs) noexcept {
+    return executeWith(compiled, inputs, num_inputs, outputs, num_outputs, nullptr);
+  }
+  static sy_error* executeProfiled(sy_compiled* compiled, const sy_tensor* inputs, size_t num_inputs,
+                                   sy_tensor* outputs, size_t num_outputs, const sy_profile_sink* sink) noexcept {
+    return executeWith(compiled, inputs, num_inputs, outputs, num_outputs, sink != nullptr ? sink : &kNoSink);
+  }
+  static constexpr sy_profile_sink kNoSink{sizeof(sy_profile_sink), nullptr, nullptr};
+  /// `sink` NULL: execute; else executeProfiled.
+  static sy_error* executeWith(sy_compiled* compiled, const sy_tensor* inputs, size_t num_inputs, sy_tensor* outputs,
+                               size_t num_outputs, const sy_profile_sink* sink) noexcept {
     return guard([&] {
       StructArray<sy_tensor> out(outputs, num_outputs, "outputs");
       for (size_t i = 0; i < out.size(); ++i) {
@@ -1425,7 +1465,12 @@ struct SY_SDK_HIDDEN Entries {
       }
 
       std::vector<OutputTensor> results(num_outputs);
-      compiled->impl->execute(args, results);  // on a throw, `results` frees what was allocated
+      // On a throw, `results` frees what was allocated.
+      if (sink != nullptr) {
+        compiled->impl->executeProfiled(args, results, ProfileSink(sink));
+      } else {
+        compiled->impl->execute(args, results);
+      }
 
       std::vector<std::unique_ptr<sy_buffer>> handles;
       handles.reserve(num_outputs);
@@ -1547,6 +1592,7 @@ SY_SDK_HIDDEN sy_plugin_api makeApi() noexcept {
   api.compiled_destroy = &E::compiledDestroy;
   api.compiled_info = &E::compiledInfo;
   api.execute = &E::execute;
+  api.execute_profiled = &E::executeProfiled;
   api.buffer_alloc = &E::bufferAlloc;
   api.buffer_free = &E::bufferFree;
   api.buffer_size = &E::bufferSize;
