@@ -860,6 +860,24 @@ TEST(GridSample, PointsWorkedByHand) {
             std::vector<std::string>{"f32[N, 3, 5, 6]"});
 }
 
+// tf_crop_and_resize over [10, 20, 30, 40, 50] with roi [0.25, 1.5]: source coordinates 0.25 * 4 = 1, then
+// steps of (1.5 - 0.25) * 4 / 2 = 2.5: 1 (20), 3.5 (45), 6 (outside: the extrapolation value).
+TEST(Resize, TfCropAndResize) {
+  const AttrMap a{{"mode", As("linear")},
+                  {"coordinate_transformation_mode", As("tf_crop_and_resize")},
+                  {"roi", std::vector<double>{0.25, 1.5}},
+                  {"extrapolation_value", -1.0}};
+  EXPECT_TENSOR(run1("resize", {F({5}, {10, 20, 30, 40, 50}), I({1}, {3})}, a), DType::F32, Shape({3}), {20, 45, -1});
+  AttrMap nearest = a;
+  nearest["mode"] = As("nearest");
+  EXPECT_TENSOR(run1("resize", {F({5}, {10, 20, 30, 40, 50}), I({1}, {3})}, nearest), DType::F32, Shape({3}),
+                {20, 40, -1});  // 3.5 rounds down (round_prefer_floor)
+  AttrMap noRoi = a;
+  noRoi.erase("roi");
+  EXPECT_FALSE(runError("resize", {F({5}, {10, 20, 30, 40, 50}), I({1}, {3})}, noRoi).ok());
+  EXPECT_FALSE(runError("resize", {I({5}, {10, 20, 30, 40, 50}), I({1}, {3})}, nearest).ok());  // float only
+}
+
 TEST(Resize, EmptyErrorsAndInference) {
   EXPECT_TENSOR(run1("resize", {F({0, 2}, {}), F({2}, {2, 2})}), DType::F32, Shape({0, 4}), {});
   EXPECT_TENSOR(run1("resize", {F({2}, {1, 2}), I({1}, {0})}), DType::F32, Shape({0}), {});

@@ -1090,7 +1090,7 @@ Status inferConstantOfShape(InferContext& ctx) {
 // ---------------------------------------------------------------------------
 // resize
 
-enum class Ctm { HalfPixel, PytorchHalfPixel, Asymmetric, AlignCorners, TfHalfPixelForNn };
+enum class Ctm { HalfPixel, PytorchHalfPixel, Asymmetric, AlignCorners, TfHalfPixelForNn, TfCropAndResize };
 enum class NearestMode { RoundPreferFloor, RoundPreferCeil, Floor, Ceil };
 
 struct ResizeConfig {
@@ -1114,9 +1114,13 @@ Result<ResizeConfig> resizeConfig(std::string_view op, const AttrReader& ctx, DT
   else if (ctm == "asymmetric") c.ctm = Ctm::Asymmetric;
   else if (ctm == "align_corners") c.ctm = Ctm::AlignCorners;
   else if (ctm == "tf_half_pixel_for_nn") c.ctm = Ctm::TfHalfPixelForNn;
+  else if (ctm == "tf_crop_and_resize") c.ctm = Ctm::TfCropAndResize;
   else
     return opError(op, "unknown coordinate_transformation_mode '", ctm,
-                   "' (expected half_pixel, pytorch_half_pixel, asymmetric, align_corners or tf_half_pixel_for_nn)");
+                   "' (expected half_pixel, pytorch_half_pixel, asymmetric, align_corners, tf_half_pixel_for_nn or "
+                   "tf_crop_and_resize)");
+  if (c.ctm == Ctm::TfCropAndResize && dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
+    return opError(op, "tf_crop_and_resize needs a float input, got ", dtypeName(dtype));
   const std::string& nm = ctx.getString("nearest_mode");
   if (nm == "round_prefer_floor") c.nearest = NearestMode::RoundPreferFloor;
   else if (nm == "round_prefer_ceil") c.nearest = NearestMode::RoundPreferCeil;
@@ -1173,6 +1177,10 @@ Status inferResize(InferContext& ctx) {
     return Status::OK();
   }
   if (x.rank() == 0) return opError(op, "cannot resize a rank-0 tensor");
+  if (ctx.getString("coordinate_transformation_mode") == "tf_crop_and_resize" &&
+      ctx.getFloats("roi").size() != 2 * static_cast<size_t>(x.rank()))
+    return opError(op, "tf_crop_and_resize needs roi with 2 * rank = ", 2 * x.rank(), " entries, got ",
+                   ctx.getFloats("roi").size());
   std::vector<Dim> dims(static_cast<size_t>(x.rank()));
   if (const Tensor* p = ctx.constantInput(1)) {
     for (int64_t i = 0; i < x.rank(); ++i) {
@@ -1341,14 +1349,19 @@ void registerShapeOps(OpRegistry& r) {
     s.attrs = {attr("mode", AttrKind::String, Attribute(std::string("nearest")), false,
                     "nearest, linear or cubic (separable cubic convolution over the 4 nearest inputs per axis)"),
                attr("coordinate_transformation_mode", AttrKind::String, Attribute(std::string("half_pixel")), false,
-                    "half_pixel, pytorch_half_pixel, asymmetric, align_corners or tf_half_pixel_for_nn"),
+                    "half_pixel, pytorch_half_pixel, asymmetric, align_corners, tf_half_pixel_for_nn or "
+                    "tf_crop_and_resize (float inputs: samples the roi window)"),
                attr("nearest_mode", AttrKind::String, Attribute(std::string("round_prefer_floor")), false,
                     "round_prefer_floor, round_prefer_ceil, floor or ceil"),
                attr("cubic_coeff_a", AttrKind::Float, Attribute(-0.75), false,
                     "cubic mode: the coefficient a of the cubic convolution kernel"),
                attr("exclude_outside", AttrKind::Int, Attribute(int64_t{0}), false,
                     "cubic mode, 1: taps outside the input get weight 0 and the others are renormalised (0: "
-                    "they read the edge)")};
+                    "they read the edge)"),
+               attr("roi", AttrKind::Floats, Attribute(std::vector<double>{}), false,
+                    "tf_crop_and_resize: the window as starts then ends per dim, fractions of dim - 1"),
+               attr("extrapolation_value", AttrKind::Float, Attribute(0.0), false,
+                    "tf_crop_and_resize: the value of outputs whose source lies outside the input")};
     s.infer = inferResize;
     r.add(std::move(s));
   }

@@ -1015,11 +1015,21 @@ std::vector<Value*> convertResize(NodeCtx& c) {
   } else {
     std::string ctm = c.getString("coordinate_transformation_mode", "half_pixel");
     if (ctm != "half_pixel" && ctm != "pytorch_half_pixel" && ctm != "asymmetric" && ctm != "align_corners" &&
-        ctm != "tf_half_pixel_for_nn")
+        ctm != "tf_half_pixel_for_nn" && ctm != "tf_crop_and_resize")
       failUnimpl("coordinate_transformation_mode ", quote(ctm), " is not supported");
     a["coordinate_transformation_mode"] = ctm;
     a["nearest_mode"] = c.getString("nearest_mode", "round_prefer_floor");
-    c.ignore({"extrapolation_value"});  // only tf_crop_and_resize reads it
+    if (ctm == "tf_crop_and_resize") {
+      const Tensor* roi = constOpt(c, 1);
+      if (!roi || roi->numel() == 0)
+        failUnimpl("tf_crop_and_resize needs roi (input 1) as a constant or an initializer");
+      std::vector<double> r;
+      for (int64_t i = 0; i < roi->numel(); ++i) r.push_back(roi->getDouble(i));
+      a["roi"] = r;
+      a["extrapolation_value"] = c.getFloat("extrapolation_value", 0.0);
+    } else {
+      c.ignore({"extrapolation_value"});  // only tf_crop_and_resize reads it
+    }
     if (mode == "cubic") {
       a["cubic_coeff_a"] = c.getFloat("cubic_coeff_a", -0.75);
       a["exclude_outside"] = c.getInt("exclude_outside", 0);
@@ -1061,7 +1071,7 @@ std::vector<Value*> convertResize(NodeCtx& c) {
     } else {
       failArg("Resize needs scales or sizes");
     }
-    // roi (input 1) only matters for tf_crop_and_resize, which is refused above.
+    // roi (input 1) only matters for tf_crop_and_resize, which reads it above.
   }
   if (dtypeOf(param) == DType::F32 || dtypeOf(param) == DType::I64) return one(resizeTo(c, x, param, a));
   failArg("scales must be f32 and sizes i64, got ", dtypeName(dtypeOf(param)));

@@ -218,7 +218,9 @@ std::unique_ptr<Kernel> makeKernel(const sdk::NodeView& node, std::string& whyNo
   }
 
   bool native = entry->native16;
-  if (op == "resize") native = node.attrString("mode", "nearest") == "nearest";  // linear, cubic: f32 inside
+  if (op == "resize")  // linear, cubic, tf_crop_and_resize's extrapolation: f32 inside
+    native = node.attrString("mode", "nearest") == "nearest" &&
+             node.attrString("coordinate_transformation_mode", "half_pixel") != "tf_crop_and_resize";
   bool anyHalf = false;
   for (int32_t dt : d.in) anyHalf = anyHalf || isHalf(dt);
   for (int32_t dt : d.out) anyHalf = anyHalf || isHalf(dt);

@@ -875,12 +875,20 @@ class ConstantOfShapeKernel final : public KernelBase {
 // ============================================================================
 // resize
 
-enum class Ctm { HalfPixel, PytorchHalfPixel, Asymmetric, AlignCorners, TfHalfPixelForNn };
+enum class Ctm { HalfPixel, PytorchHalfPixel, Asymmetric, AlignCorners, TfHalfPixelForNn, TfCropAndResize };
 enum class NearestMode { RoundPreferFloor, RoundPreferCeil, Floor, Ceil };
 
-double sourceCoordinate(Ctm ctm, int64_t o, int64_t d, int64_t out, double scale) {
+/// Input coordinate of output coordinate `o` on an axis of `d` inputs and
+/// `out` outputs; roiStart/roiEnd (fractions of d - 1) only for tf_crop_and_resize.
+double sourceCoordinate(Ctm ctm, int64_t o, int64_t d, int64_t out, double scale, double roiStart = 0,
+                        double roiEnd = 1) {
   const double x = static_cast<double>(o);
   switch (ctm) {
+    case Ctm::TfCropAndResize: {
+      const double len = static_cast<double>(d - 1);
+      return out > 1 ? roiStart * len + x * (roiEnd - roiStart) * len / static_cast<double>(out - 1)
+                     : 0.5 * (roiStart + roiEnd) * len;
+    }
     case Ctm::HalfPixel: return (x + 0.5) / scale - 0.5;
     case Ctm::PytorchHalfPixel: return out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
     case Ctm::Asymmetric: return x / scale;
@@ -920,7 +928,10 @@ class ResizeKernel final : public KernelBase {
     else if (ctm == "asymmetric") ctm_ = Ctm::Asymmetric;
     else if (ctm == "align_corners") ctm_ = Ctm::AlignCorners;
     else if (ctm == "tf_half_pixel_for_nn") ctm_ = Ctm::TfHalfPixelForNn;
+    else if (ctm == "tf_crop_and_resize") ctm_ = Ctm::TfCropAndResize;
     else failArg(who_, "unknown coordinate_transformation_mode '", ctm, "'");
+    roi_ = d.node.attrFloats("roi");
+    extrapolation_ = d.node.attrFloat("extrapolation_value", 0.0);
     const std::string nm = d.node.attrString("nearest_mode", "round_prefer_floor");
     if (nm == "round_prefer_floor") nearest_ = NearestMode::RoundPreferFloor;
     else if (nm == "round_prefer_ceil") nearest_ = NearestMode::RoundPreferCeil;
@@ -963,6 +974,10 @@ class ResizeKernel final : public KernelBase {
     std::vector<int64_t> o;
     std::vector<double> s;
     axes(in, o, s);
+    SY_KCHECK(ctm_ != Ctm::TfCropAndResize || in[0].dtype == SY_DTYPE_F32, who_,
+              "tf_crop_and_resize needs a float input (its extrapolation_value is a float)");
+    SY_KCHECK(ctm_ != Ctm::TfCropAndResize || roi_.size() == 2 * static_cast<size_t>(in[0].dims.rank), who_,
+              "tf_crop_and_resize needs roi with 2 * rank = ", 2 * in[0].dims.rank, " entries, got ", roi_.size());
     out[0] = dimsOf(o, who_);
     checkedCount(out[0], who_);
   }
@@ -971,10 +986,52 @@ class ResizeKernel final : public KernelBase {
     std::vector<int64_t> outSize;
     std::vector<double> scale;
     axes(in, outSize, scale);
-    if (cubic_) {
-      runCubic(in[0], out[0], outSize, scale, exec);
-      return;
+    if (cubic_) runCubic(in[0], out[0], outSize, scale, exec);
+    else interpolate(in, out, outSize, scale, exec);
+    if (ctm_ == Ctm::TfCropAndResize) extrapolate(in[0].dims, out[0], outSize, scale);
+  }
+
+ private:
+  /// The source coordinate of output coordinate k on axis i (of `rank`).
+  double coordinate(int i, int rank, int64_t k, int64_t d, int64_t o, double scale) const {
+    if (ctm_ != Ctm::TfCropAndResize) return sourceCoordinate(ctm_, k, d, o, scale);
+    return sourceCoordinate(ctm_, k, d, o, scale, roi_[static_cast<size_t>(i)],
+                            roi_[static_cast<size_t>(i + rank)]);
+  }
+
+  /// tf_crop_and_resize: output elements whose source coordinate on any axis
+  /// lies outside [0, d - 1] become extrapolation_value (they were computed
+  /// from clamped taps).
+  void extrapolate(const Dims& x, const Tensor& y, const std::vector<int64_t>& outSize,
+                   const std::vector<double>& scale) const {
+    const int rank = x.rank;
+    std::vector<std::vector<char>> outside(static_cast<size_t>(rank));
+    bool any = false;
+    for (int i = 0; i < rank; ++i) {
+      outside[i].resize(static_cast<size_t>(outSize[i]));
+      for (int64_t k = 0; k < outSize[i]; ++k) {
+        const double c = coordinate(i, rank, k, x.d[i], outSize[i], scale[i]);
+        outside[i][k] = !(c >= 0 && c <= static_cast<double>(x.d[i] - 1));
+        any = any || outside[i][k];
+      }
     }
+    if (!any) return;
+    float* dst = y.as<float>();
+    const int64_t n = y.numElements();
+    int64_t coord[SY_MAX_RANK] = {};
+    for (int64_t e = 0; e < n; ++e) {
+      bool out = false;
+      for (int i = 0; i < rank && !out; ++i) out = outside[i][coord[i]] != 0;
+      if (out) dst[e] = static_cast<float>(extrapolation_);
+      for (int i = rank - 1; i >= 0; --i) {
+        if (++coord[i] < outSize[i]) break;
+        coord[i] = 0;
+      }
+    }
+  }
+
+  void interpolate(const Tensor* in, Tensor* out, const std::vector<int64_t>& outSize, const std::vector<double>& scale,
+                   const Exec& exec) const {
     const Dims& x = in[0].dims;
     const int rank = x.rank;
     int64_t is[SY_MAX_RANK];
@@ -988,7 +1045,7 @@ class ResizeKernel final : public KernelBase {
       delta[i].resize(o);
       w[i].resize(o);
       for (int64_t k = 0; k < o; ++k) {
-        const double c = sourceCoordinate(ctm_, k, d, o, scale[i]);
+        const double c = coordinate(i, rank, k, d, o, scale[i]);
         if (!linear_) {
           lo[i][k] = nearestIndex(nearest_, c, d) * is[i];
           continue;
@@ -1109,7 +1166,7 @@ class ResizeKernel final : public KernelBase {
       std::vector<float> wt(static_cast<size_t>(o) * 4);
       bool identity = o == d;
       for (int64_t k = 0; k < o; ++k) {
-        const double c = sourceCoordinate(ctm_, k, d, o, scale[i]);
+        const double c = coordinate(i, rank, k, d, o, scale[i]);
         identity = identity && c == static_cast<double>(k);
         const double f = std::floor(std::isnan(c) ? 0.0 : c), frac = (std::isnan(c) ? 0.0 : c) - f;
         double w[4], sum = 0;
@@ -1155,6 +1212,8 @@ class ResizeKernel final : public KernelBase {
 
   Ctm ctm_ = Ctm::HalfPixel;
   NearestMode nearest_ = NearestMode::RoundPreferFloor;
+  std::vector<double> roi_;
+  double extrapolation_ = 0;
   bool cubic_ = false;
   double cubicA_ = -0.75;
   bool excludeOutside_ = false;
