@@ -112,7 +112,8 @@ TEST_F(DiffFuzzTest, KnownOpenListTurnsTheFindingIntoAKnownOne) {
 }
 
 TEST_F(DiffFuzzTest, SameSeedSameFindings) {
-  const std::string args = "--plugin " + plugin("buggy") + " --seeds 'ops.sub.*' --seeds 'ops.add.*' --iterations 16 --seed 11 --known none --out ";
+  // f32 seeds only: the buggy plugin runs f32 only (seeds of other dtypes would dilute the findings).
+  const std::string args = "--plugin " + plugin("buggy") + " --seeds 'ops.sub.f32.*' --seeds 'ops.add.f32.*' --iterations 16 --seed 11 --known none --out ";
   RunResult a = run(args + (out_ / "a").string());
   RunResult b = run(args + (out_ / "b").string());
   EXPECT_FALSE(signatureLines(a.output).empty()) << a.output;

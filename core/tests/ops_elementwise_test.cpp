@@ -514,6 +514,98 @@ TEST(ElementwiseCast, IntAndBool) {
   EXPECT_TENSOR(run1("cast", {Tensor::scalarI64(9)}, {{"to", std::string("i64")}}), DType::I64, Shape{}, {9});
 }
 
+TEST(ElementwiseNewDTypes, UnsignedAndI16ArithmeticWraps) {
+  Tensor a = Tensor::fromInts(DType::U8, {3}, {250, 3, 0}).value();
+  Tensor b = Tensor::fromInts(DType::U8, {3}, {10, 5, 1}).value();
+  EXPECT_TENSOR(run1("add", {a, b}), DType::U8, Shape{3}, {4, 8, 1});
+  EXPECT_TENSOR(run1("sub", {a, b}), DType::U8, Shape{3}, {240, 254, 255});
+  EXPECT_TENSOR(run1("mul", {a, b}), DType::U8, Shape{3}, {196, 15, 0});
+  EXPECT_TENSOR(run1("div", {a, b}), DType::U8, Shape{3}, {25, 0, 0});
+  EXPECT_TENSOR(run1("mod", {a, b}), DType::U8, Shape{3}, {0, 3, 0});
+  EXPECT_TENSOR(run1("greater", {a, b}), DType::Bool, Shape{3}, {1, 0, 0});
+  EXPECT_TENSOR(run1("neg", {b}), DType::U8, Shape{3}, {246, 251, 255});
+  EXPECT_TENSOR(run1("abs", {a}), DType::U8, Shape{3}, {250, 3, 0});
+  Tensor u16 = Tensor::fromInts(DType::U16, {2}, {65535, 2}).value();
+  EXPECT_TENSOR(run1("mul", {u16, u16}), DType::U16, Shape{2}, {1, 4});  // no signed-int overflow on the way
+  Tensor i16 = Tensor::fromInts(DType::I16, {3}, {-32768, -5, 7}).value();
+  EXPECT_TENSOR(run1("abs", {i16}), DType::I16, Shape{3}, {-32768, 5, 7});
+  EXPECT_TENSOR(run1("neg", {i16}), DType::I16, Shape{3}, {-32768, 5, -7});
+  Tensor u64 = Tensor::allocate(DType::U64, {2}).value();
+  u64.mutableData<uint64_t>()[0] = UINT64_MAX;
+  u64.mutableData<uint64_t>()[1] = 10;
+  Tensor three = Tensor::allocate(DType::U64, {}).value();
+  three.mutableData<uint64_t>()[0] = 3;
+  Tensor q = run1("div", {u64, three});
+  EXPECT_EQ(q.data<uint64_t>()[0], UINT64_MAX / 3);  // unsigned division, not of -1
+  EXPECT_EQ(q.data<uint64_t>()[1], 3u);
+  Tensor m = run1("maximum", {u64, three});
+  EXPECT_EQ(m.data<uint64_t>()[0], UINT64_MAX);
+  Status s = runError("div", {a, Tensor::fromInts(DType::U8, {3}, {1, 0, 1}).value()});
+  EXPECT_TRUE(contains(s, "division by zero")) << s.toString();
+}
+
+TEST(ElementwiseNewDTypes, F64IsComputedInDouble) {
+  Tensor x = T(DType::F64, {3}, {1e-10, 0.5, 700.0});
+  Tensor e = run1("exp", {x});
+  ASSERT_EQ(e.dtype(), DType::F64);
+  EXPECT_EQ(e.data<double>()[0], std::exp(1e-10));
+  EXPECT_EQ(e.data<double>()[1], std::exp(0.5));
+  EXPECT_EQ(e.data<double>()[2], std::exp(700.0));  // beyond f32's range
+  Tensor y = T(DType::F64, {3}, {3.0, 3.0, 3.0});
+  Tensor d = run1("div", {T(DType::F64, {3}, {1, 2, 1e300}), y});
+  EXPECT_EQ(d.data<double>()[0], 1.0 / 3.0);
+  EXPECT_EQ(d.data<double>()[2], 1e300 / 3.0);
+  Tensor sg = run1("sigmoid", {T(DType::F64, {2}, {-800, 0.25})});
+  EXPECT_EQ(sg.data<double>()[1], 1.0 / (1.0 + std::exp(-0.25)));
+  EXPECT_GE(sg.data<double>()[0], 0.0);
+}
+
+TEST(ReduceNewDTypes, SumsMeansArgmaxAndMatmul) {
+  Tensor u8 = Tensor::fromInts(DType::U8, {2, 3}, {200, 100, 1, 5, 6, 7}).value();
+  EXPECT_TENSOR(run1("reduce_sum", {u8}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}}), DType::U8,
+                Shape{2}, {45, 18});  // 301 wraps to 45
+  EXPECT_TENSOR(run1("reduce_max", {u8}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}}), DType::U8,
+                Shape{2}, {200, 7});
+  Tensor u64 = Tensor::allocate(DType::U64, {2}).value();
+  u64.mutableData<uint64_t>()[0] = uint64_t{1} << 63;  // above INT64_MAX: the mean divides unsigned
+  u64.mutableData<uint64_t>()[1] = 2;
+  Tensor mean = run1("reduce_mean", {u64}, {{"keepdims", int64_t{0}}});
+  EXPECT_EQ(mean.data<uint64_t>()[0], (uint64_t{1} << 62) + 1);
+  Tensor f64 = T(DType::F64, {4}, {0.1, 0.2, 0.3, -1});
+  Tensor sum = run1("reduce_sum", {f64}, {{"keepdims", int64_t{0}}});
+  EXPECT_EQ(sum.data<double>()[0], ((0.1 + 0.2) + (0.3 + -1.0)));
+  EXPECT_TENSOR(run1("argmax", {f64}), DType::I64, Shape{1}, {2});
+  Tensor i16 = Tensor::fromInts(DType::I16, {2, 2}, {300, 2, 3, 4}).value();
+  EXPECT_TENSOR(run1("matmul", {i16, i16}), DType::I16, (Shape{2, 2}), {static_cast<int16_t>(90006), 608, 912, 22});
+  Tensor a = T(DType::F64, {1, 2}, {0.1, 0.2});
+  Tensor b = T(DType::F64, {2, 1}, {0.3, 0.7});
+  Tensor c = run1("matmul", {a, b});
+  EXPECT_EQ(c.data<double>()[0], 0.1 * 0.3 + 0.2 * 0.7);
+  Tensor sm = run1("softmax", {T(DType::F64, {2}, {0, 1})});
+  EXPECT_NEAR(sm.data<double>()[1], 0.7310585786300049, 1e-15);  // f32 would be off by ~1e-8
+}
+
+TEST(ElementwiseBitShift, LeftRightAndShiftsOfTheWidthOrMore) {
+  Tensor x = Tensor::fromInts(DType::U8, {4}, {16, 4, 1, 255}).value();
+  Tensor n = Tensor::fromInts(DType::U8, {4}, {1, 2, 8, 7}).value();
+  EXPECT_TENSOR(run1("bit_shift", {x, n}, {{"direction", std::string("right")}}), DType::U8, Shape{4}, {8, 1, 0, 1});
+  EXPECT_TENSOR(run1("bit_shift", {x, n}, {{"direction", std::string("left")}}), DType::U8, Shape{4}, {32, 16, 0, 128});
+  Tensor x64 = Tensor::allocate(DType::U64, {2}).value();
+  x64.mutableData<uint64_t>()[0] = 1;
+  x64.mutableData<uint64_t>()[1] = UINT64_MAX;
+  Tensor n64 = Tensor::allocate(DType::U64, {2}).value();
+  n64.mutableData<uint64_t>()[0] = 63;
+  n64.mutableData<uint64_t>()[1] = 64;
+  Tensor l = run1("bit_shift", {x64, n64});  // direction defaults to left
+  EXPECT_EQ(l.data<uint64_t>()[0], uint64_t{1} << 63);
+  EXPECT_EQ(l.data<uint64_t>()[1], 0u);
+  Tensor u32 = Tensor::fromInts(DType::U32, {1}, {4294967295}).value();
+  Tensor by = Tensor::fromInts(DType::U32, {}, {31}).value();
+  EXPECT_TENSOR(run1("bit_shift", {u32, by}, {{"direction", std::string("right")}}), DType::U32, Shape{1}, {1});
+  expectFails("bit_shift", {x, n}, {{"direction", std::string("up")}});
+  expectFails("bit_shift", {Tensor::fromInts(DType::I32, {1}, {1}).value(), Tensor::fromInts(DType::I32, {1}, {1}).value()});
+}
+
 TEST(ElementwiseCast, NewDTypes) {
   // f64 keeps what f32 cannot; float -> unsigned truncates, then wraps.
   Tensor f64 = run1("cast", {I({2}, {16777217, -3})}, {{"to", std::string("f64")}});

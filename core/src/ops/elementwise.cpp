@@ -36,6 +36,8 @@ using ops::kAllTypes;
 using ops::kFloatTypes;
 using ops::kIntTypes;
 using ops::kNumericTypes;
+using ops::kWideNumericTypes;
+using ops::kFloat64Types;
 const std::vector<DType> kBoolTypes = {DType::Bool};
 
 // ---------------------------------------------------------------------------
@@ -176,11 +178,11 @@ struct Compare {
 };
 
 const Compare kCompare[] = {
-    {"equal", "Elementwise a == b with NumPy broadcasting, as bool (NaN is not equal to anything).", &kAllTypes},
-    {"less", "Elementwise a < b with NumPy broadcasting, as bool.", &kNumericTypes},
-    {"less_equal", "Elementwise a <= b with NumPy broadcasting, as bool.", &kNumericTypes},
-    {"greater", "Elementwise a > b with NumPy broadcasting, as bool.", &kNumericTypes},
-    {"greater_equal", "Elementwise a >= b with NumPy broadcasting, as bool.", &kNumericTypes},
+    {"equal", "Elementwise a == b with NumPy broadcasting, as bool (NaN is not equal to anything).", &ops::kAnyTypes},
+    {"less", "Elementwise a < b with NumPy broadcasting, as bool.", &kWideNumericTypes},
+    {"less_equal", "Elementwise a <= b with NumPy broadcasting, as bool.", &kWideNumericTypes},
+    {"greater", "Elementwise a > b with NumPy broadcasting, as bool.", &kWideNumericTypes},
+    {"greater_equal", "Elementwise a >= b with NumPy broadcasting, as bool.", &kWideNumericTypes},
     {"logical_and", "Elementwise a AND b on bools with NumPy broadcasting.", &kBoolTypes},
     {"logical_or", "Elementwise a OR b on bools with NumPy broadcasting.", &kBoolTypes},
     {"logical_xor", "Elementwise a XOR b on bools with NumPy broadcasting.", &kBoolTypes},
@@ -195,7 +197,7 @@ void registerClip(OpRegistry& r) {
       "clip",
       "Elementwise min(max(x, min), max), so min > max gives max (as in ONNX); NaN in x propagates. For "
       "integer dtypes the bounds are rounded inward and clamped to the dtype's range.",
-      kNumericTypes,
+      kWideNumericTypes,
       {AttrSpec{"min", AttrKind::Float, Attribute(-inf), false, "lower bound (default -inf)"},
        AttrSpec{"max", AttrKind::Float, Attribute(inf), false, "upper bound (default +inf)"}},
       [](InferContext& ctx) -> Status {
@@ -207,14 +209,14 @@ void registerClip(OpRegistry& r) {
 
 void registerFloatUnaryWithAttrs(OpRegistry& r) {
   r.add(unarySchema(
-      "leaky_relu", "Elementwise x if x >= 0, else alpha * x.", kFloatTypes,
+      "leaky_relu", "Elementwise x if x >= 0, else alpha * x.", kFloat64Types,
       {AttrSpec{"alpha", AttrKind::Float, Attribute(0.01), false, "slope for negative x"}}));
 
   r.add(unarySchema(
       "gelu",
       "Elementwise GELU: approximate=\"none\" gives 0.5x(1+erf(x/sqrt 2)), approximate=\"tanh\" gives "
       "0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))).",
-      kFloatTypes,
+      kFloat64Types,
       {AttrSpec{"approximate", AttrKind::String, Attribute(std::string("none")), false,
                 "\"none\" (exact, erf) or \"tanh\""}},
       [](InferContext& ctx) -> Status {
@@ -226,12 +228,28 @@ void registerFloatUnaryWithAttrs(OpRegistry& r) {
       }));
 }
 
+void registerBitShift(OpRegistry& r) {
+  r.add(binarySchema(
+      "bit_shift",
+      "Elementwise a << b (direction \"left\") or a >> b (\"right\") on unsigned integers with NumPy "
+      "broadcasting (ONNX BitShift); bits shifted out are lost, and a shift by the bit width or more gives 0.",
+      {DType::U8, DType::U16, DType::U32, DType::U64}, false,
+      {AttrSpec{"direction", AttrKind::String, Attribute(std::string("left")), false, "\"left\" or \"right\""}},
+      [](InferContext& ctx) -> Status {
+        const std::string& dir = ctx.getString("direction");
+        if (dir != "left" && dir != "right")
+          return invalidArgument("op 'bit_shift': attribute 'direction' must be \"left\" or \"right\", got \"", dir,
+                                 "\"");
+        return Status::OK();
+      }));
+}
+
 void registerMod(OpRegistry& r) {
   r.add(binarySchema(
       "mod",
       "Elementwise remainder with NumPy broadcasting: fmod=0 takes the sign of the divisor (Python %, "
       "numpy.mod), fmod=1 the sign of the dividend (C fmod). Integer modulo by zero is an error.",
-      kNumericTypes, false,
+      kWideNumericTypes, false,
       {AttrSpec{"fmod", AttrKind::Int, Attribute(int64_t{0}), false,
                 "0: result has the sign of the divisor; 1: sign of the dividend (C fmod)"}},
       [](InferContext& ctx) -> Status {
@@ -291,13 +309,14 @@ void registerCast(OpRegistry& r) {
 }  // namespace
 
 void registerElementwiseOps(OpRegistry& r) {
-  for (const OpDoc& u : kFloatUnary) r.add(unarySchema(u.name, u.doc, kFloatTypes));
-  for (const OpDoc& u : kNumericUnary) r.add(unarySchema(u.name, u.doc, kNumericTypes));
+  for (const OpDoc& u : kFloatUnary) r.add(unarySchema(u.name, u.doc, kFloat64Types));
+  for (const OpDoc& u : kNumericUnary) r.add(unarySchema(u.name, u.doc, kWideNumericTypes));
   registerClip(r);
   registerFloatUnaryWithAttrs(r);
   r.add(unarySchema("logical_not", "Elementwise NOT of a bool tensor.", kBoolTypes));
-  for (const OpDoc& op : kArith) r.add(binarySchema(op.name, op.doc, kNumericTypes, false));
+  for (const OpDoc& op : kArith) r.add(binarySchema(op.name, op.doc, kWideNumericTypes, false));
   registerMod(r);
+  registerBitShift(r);
   for (const Compare& op : kCompare) r.add(binarySchema(op.name, op.doc, *op.dtypes, true));
   registerWhere(r);
   registerCast(r);

@@ -38,7 +38,8 @@ std::string intsToString(const std::vector<int64_t>& v) { return shapeToString(v
 // ===========================================================================
 // matmul
 
-const std::vector<DType> kMatmulTypes = {DType::F32, DType::F16, DType::BF16, DType::I32, DType::I64};
+const std::vector<DType> kMatmulTypes = {DType::F32, DType::F16, DType::BF16, DType::F64, DType::I16,
+                                         DType::I32, DType::I64, DType::U8,   DType::U16,  DType::U32, DType::U64};
 
 Status matmulInfer(InferContext& ctx) {
   const OpSchema& s = ctx.schema();
@@ -473,7 +474,7 @@ Status convTransposeInfer(InferContext& ctx) { return convInferImpl(ctx, true); 
 // ===========================================================================
 // max_pool, avg_pool
 
-const std::vector<DType> kMaxPoolTypes = {DType::F32, DType::F16, DType::BF16, DType::I8};
+const std::vector<DType> kMaxPoolTypes = {DType::F32, DType::F16, DType::BF16, DType::I8, DType::U8};
 
 Status poolInferImpl(InferContext& ctx, bool isMax) {
   const OpSchema& s = ctx.schema();

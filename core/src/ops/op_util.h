@@ -55,6 +55,12 @@ inline const std::vector<DType> kNumericTypes = {DType::F32, DType::F16, DType::
                                                  DType::I8,  DType::I32, DType::I64};
 inline const std::vector<DType> kAllTypes = {DType::F32, DType::F16, DType::BF16, DType::I8,
                                              DType::I32, DType::I64, DType::Bool};
+/// kFloatTypes and f64 (ops with an f64 kernel computed in double).
+inline const std::vector<DType> kFloat64Types = {DType::F32, DType::F16, DType::BF16, DType::F64};
+/// kNumericTypes and the numeric dtypes of ABI 1.2 (u8, i16, u16, u32, u64, f64).
+inline const std::vector<DType> kWideNumericTypes = {DType::F32, DType::F16, DType::BF16, DType::F64, DType::I8,
+                                                     DType::I16, DType::I32, DType::I64, DType::U8,  DType::U16,
+                                                     DType::U32, DType::U64};
 /// Every dtype, those of ABI 1.2 (u8, i16, u16, u32, u64, f64) included: ops
 /// that move elements by size (reshape, gather, ...) and cast.
 inline const std::vector<DType> kAnyTypes(std::begin(kAllDTypes), std::end(kAllDTypes));

@@ -279,7 +279,7 @@ void registerReductionOps(OpRegistry& r) {
     s.maxInputs = 2;
     s.outputNames = {"y"};
     s.attrs = reduceAttrs();
-    s.dtypes = ops::kNumericTypes;
+    s.dtypes = ops::kWideNumericTypes;
     s.infer = [kind](InferContext& ctx) { return inferReduce(ctx, kind); };
     r.add(std::move(s));
   }
@@ -296,7 +296,7 @@ void registerReductionOps(OpRegistry& r) {
     s.minInputs = s.maxInputs = 1;
     s.outputNames = {"indices"};
     s.attrs = argAttrs();
-    s.dtypes = ops::kNumericTypes;
+    s.dtypes = ops::kWideNumericTypes;
     s.infer = inferArg;
     r.add(std::move(s));
   }
@@ -312,7 +312,7 @@ void registerReductionOps(OpRegistry& r) {
     s.outputNames = {"y"};
     s.attrs = {AttrSpec{"axis", AttrKind::Int, Attribute(int64_t{-1}), false,
                         "Axis to normalise along (negative counts from the end)."}};
-    s.dtypes = ops::kFloatTypes;
+    s.dtypes = ops::kFloat64Types;
     s.infer = inferSoftmax;
     r.add(std::move(s));
   }

@@ -1386,7 +1386,7 @@ void registerShapeOps(OpRegistry& r) {
                             "one-element tensor; negative counts from the end); exclusive leaves out the element "
                             "itself, reverse sums from the end.",
                             {"x", "axis"}, 2, 2);
-    s.dtypes = {DType::F32, DType::F16, DType::BF16, DType::I32, DType::I64};
+    s.dtypes = {DType::F32, DType::F16, DType::BF16, DType::F64, DType::I32, DType::I64, DType::U32, DType::U64};
     s.attrs = {attr("exclusive", AttrKind::Int, Attribute(int64_t{0}), false, "1: y[i] sums x[j] for j < i only"),
                attr("reverse", AttrKind::Int, Attribute(int64_t{0}), false, "1: sum from the end of the axis")};
     s.infer = inferCumSum;

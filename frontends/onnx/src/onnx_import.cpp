@@ -1851,6 +1851,11 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       m[onnxOp] = binaryOp(op);
     m["Pow"] = convertPow;
     m["Mod"] = [](NodeCtx& c) { return one(c.im.emit("mod", {c.req(0), c.req(1)}, {{"fmod", c.getInt("fmod", 0)}})); };
+    m["BitShift"] = [](NodeCtx& c) {
+      const std::string dir = c.getString("direction", "");
+      if (dir != "LEFT" && dir != "RIGHT") failArg("attribute 'direction' must be \"LEFT\" or \"RIGHT\", got ", quote(dir));
+      return one(c.im.emit("bit_shift", {c.req(0), c.req(1)}, {{"direction", std::string(dir == "LEFT" ? "left" : "right")}}));
+    };
     m["Where"] = [](NodeCtx& c) { return one(c.im.emit("where", {c.req(0), c.req(1), c.req(2)})); };
     m["Sum"] = variadic("add");
     m["Max"] = variadic("maximum");

@@ -406,6 +406,15 @@ std::unique_ptr<Kernel> makeIntBinary(const OpDesc& d, std::string_view op) {
   if (op == "sub") return binary<T>(d, [](T a, T b) { return wrapSub(a, b); });
   if (op == "mul") return binary<T>(d, [](T a, T b) { return wrapMul(a, b); });
   if constexpr (std::is_unsigned_v<T>) {
+    if (op == "bit_shift") {
+      constexpr T kBits = static_cast<T>(sizeof(T) * 8);
+      const std::string dir = d.node.attrString("direction", "left");
+      SY_KCHECK(dir == "left" || dir == "right", d.describe(), "attribute 'direction' must be \"left\" or \"right\", got \"",
+                dir, "\"");
+      // Shifts in range only (a shift by the width or more is 0, and UB in C++).
+      if (dir == "left") return binary<T>(d, [](T a, T b) { return b >= kBits ? T{0} : static_cast<T>(a << b); });
+      return binary<T>(d, [](T a, T b) { return b >= kBits ? T{0} : static_cast<T>(a >> b); });
+    }
     if (op == "div") return binary<T>(d, [](T a, T b) { return static_cast<T>(b == 0 ? 0 : a / b); }, true);
     if (op == "mod") return binary<T>(d, [](T a, T b) { return static_cast<T>(b == 0 ? 0 : a % b); }, true);
   }

@@ -381,6 +381,9 @@ class CumSumKernel final : public KernelBase {
       case SY_DTYPE_F32: cumsumT(in[0].as<const float>(), out[0].as<float>(), outer, n, inner, exclusive_, reverse_, exec); break;
       case SY_DTYPE_I32: cumsumT(in[0].as<const int32_t>(), out[0].as<int32_t>(), outer, n, inner, exclusive_, reverse_, exec); break;
       case SY_DTYPE_I64: cumsumT(in[0].as<const int64_t>(), out[0].as<int64_t>(), outer, n, inner, exclusive_, reverse_, exec); break;
+      case SY_DTYPE_F64: cumsumT(in[0].as<const double>(), out[0].as<double>(), outer, n, inner, exclusive_, reverse_, exec); break;
+      case SY_DTYPE_U32: cumsumT(in[0].as<const uint32_t>(), out[0].as<uint32_t>(), outer, n, inner, exclusive_, reverse_, exec); break;
+      case SY_DTYPE_U64: cumsumT(in[0].as<const uint64_t>(), out[0].as<uint64_t>(), outer, n, inner, exclusive_, reverse_, exec); break;
       default: sdk::fail(SY_ERROR_INVALID_ARGUMENT, who_, ": dtype ", dtName(in[0].dtype), " is not implemented");
     }
   }
@@ -423,8 +426,9 @@ bool indicesOk(const OpDesc& d, std::string& whyNot) {
 
 SY_CPU_FACTORY(makeCumSum) {
   const int32_t dt = d.in.empty() ? -1 : d.in[0];
-  if (dt != SY_DTYPE_F32 && dt != SY_DTYPE_I32 && dt != SY_DTYPE_I64)
-    return decline(whyNot, d, "only f32, i32 and i64 are implemented, x is ", dtName(dt));
+  if (dt != SY_DTYPE_F32 && dt != SY_DTYPE_F64 && dt != SY_DTYPE_I32 && dt != SY_DTYPE_I64 && dt != SY_DTYPE_U32 &&
+      dt != SY_DTYPE_U64)
+    return decline(whyNot, d, "only f32, f64, i32, i64, u32 and u64 are implemented, x is ", dtName(dt));
   if (d.numInputs() < 2 || !isIndexType(d.in[1])) return decline(whyNot, d, "axis must be i32 or i64");
   return std::make_unique<CumSumKernel>(d);
 }

@@ -812,6 +812,7 @@ class PoolKernel final : public KernelBase {
 
   void run(const Tensor* in, size_t ni, Tensor* out, size_t no, const Exec& exec) const override {
     if (dtype_ == SY_DTYPE_I8) runT<int8_t>(in[0], out[0], exec);
+    else if (dtype_ == SY_DTYPE_U8) runT<uint8_t>(in[0], out[0], exec);
     else runT<float>(in[0], out[0], exec);
   }
 
@@ -966,6 +967,7 @@ class GlobalPoolKernel final : public KernelBase {
   }
   void run(const Tensor* in, size_t ni, Tensor* out, size_t no, const Exec& exec) const override {
     if (dtype_ == SY_DTYPE_I8) runT<int8_t>(in[0], out[0], exec);
+    else if (dtype_ == SY_DTYPE_U8) runT<uint8_t>(in[0], out[0], exec);
     else runT<float>(in[0], out[0], exec);
   }
 
@@ -1040,14 +1042,16 @@ SY_CPU_FACTORY(makeConvTranspose) {
 SY_CPU_FACTORY(makePool) {
   const bool isMax = d.op() == "max_pool";
   const int32_t dt = d.in[0];
-  if (dt != SY_DTYPE_F32 && !(isMax && dt == SY_DTYPE_I8)) return decline(whyNot, d, "not implemented for ", dtName(dt));
+  if (dt != SY_DTYPE_F32 && !(isMax && (dt == SY_DTYPE_I8 || dt == SY_DTYPE_U8)))
+    return decline(whyNot, d, "not implemented for ", dtName(dt));
   return std::make_unique<PoolKernel>(d, isMax);
 }
 
 SY_CPU_FACTORY(makeGlobalPool) {
   const bool isMax = d.op() == "global_max_pool";
   const int32_t dt = d.in[0];
-  if (dt != SY_DTYPE_F32 && !(isMax && dt == SY_DTYPE_I8)) return decline(whyNot, d, "not implemented for ", dtName(dt));
+  if (dt != SY_DTYPE_F32 && !(isMax && (dt == SY_DTYPE_I8 || dt == SY_DTYPE_U8)))
+    return decline(whyNot, d, "not implemented for ", dtName(dt));
   return std::make_unique<GlobalPoolKernel>(d, isMax);
 }
 

@@ -32,7 +32,7 @@ constexpr Entry kOps[] = {
     {"maximum", makeBinary, false}, {"minimum", makeBinary, false}, {"equal", makeBinary, false},
     {"less", makeBinary, false}, {"less_equal", makeBinary, false}, {"greater", makeBinary, false},
     {"greater_equal", makeBinary, false}, {"logical_and", makeBinary, false},
-    {"logical_or", makeBinary, false}, {"logical_xor", makeBinary, false},
+    {"logical_or", makeBinary, false}, {"logical_xor", makeBinary, false}, {"bit_shift", makeBinary, false},
     {"where", makeWhere, true}, {"cast", makeCast, true},
     // reductions
     {"reduce_sum", makeReduce, false}, {"reduce_mean", makeReduce, false}, {"reduce_max", makeReduce, false},
