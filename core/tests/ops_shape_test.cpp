@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 
 #include "switchyard/op_registry.h"
@@ -852,6 +853,16 @@ TEST(GridSample, PointsWorkedByHand) {
   // 0.5 and -0.5 round to even: pixel (0, 0) both times.
   EXPECT_TENSOR(at("nearest", "zeros", 0), DType::F32, Shape({1, 1, 1, 2}), {1, 1});
   EXPECT_TENSOR(at("bilinear", "zeros", 1), DType::F32, Shape({1, 1, 1, 2}), {2.5, 1});  // (-1, -1) is pixel (0, 0)
+  // NaN and infinite grid points read nothing (0) in every mode, never an index made from NaN.
+  const double inf = std::numeric_limits<double>::infinity();
+  const Tensor odd = F({1, 1, 2, 2}, {std::nan(""), 0, inf, -inf});
+  for (const char* mode : {"bilinear", "nearest", "bicubic"})
+    for (const char* pad : {"zeros", "reflection"}) {
+      const Tensor y = run1("grid_sample", {x, odd}, {{"mode", As(mode)}, {"padding_mode", As(pad)}});
+      ASSERT_EQ(y.numel(), 2) << mode << " " << pad;
+      EXPECT_EQ(y.getDouble(0), 0) << mode << " " << pad;
+      EXPECT_EQ(y.getDouble(1), 0) << mode << " " << pad;
+    }
   EXPECT_FALSE(runError("grid_sample", {x, g}, {{"mode", As("area")}}).ok());
   EXPECT_FALSE(runError("grid_sample", {x, F({1, 1, 1, 3}, {0, 0, 0})}).ok());  // last dim must be 2
   EXPECT_FALSE(runError("grid_sample", {x, F({2, 1, 1, 2}, {0, 0, 0, 0})}).ok());  // batch differs

@@ -110,13 +110,15 @@ class GridSampleKernel final : public KernelBase {
   static double cubic2(double x) { return ((-0.75 * x + 3.75) * x - 6) * x + 3; }     // 1 < |x| < 2
 
   /// Taps (flat offsets into one H x W plane) and weights for grid point (gx, gy);
-  /// taps outside the input are left out (they read 0).
+  /// taps outside the input are left out (they read 0), and so is a NaN grid point.
   int taps2d(double gx, double gy, int64_t W, int64_t H, int64_t* idx, double* w) const {
     if (std::isnan(gx) || std::isnan(gy)) return 0;
     double ix = unnormalize(gx, W), iy = unnormalize(gy, H);
     int n = 0;
     auto add = [&](double xi, double yi, double weight) {
-      if (weight == 0 || xi < 0 || yi < 0 || xi > static_cast<double>(W - 1) || yi > static_cast<double>(H - 1)) return;
+      // Written so that NaN (an infinite grid value reflected) is outside too.
+      if (weight == 0 || !(xi >= 0 && yi >= 0 && xi <= static_cast<double>(W - 1) && yi <= static_cast<double>(H - 1)))
+        return;
       idx[n] = static_cast<int64_t>(yi) * W + static_cast<int64_t>(xi);
       w[n] = weight;
       ++n;
