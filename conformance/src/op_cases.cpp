@@ -624,6 +624,8 @@ void shapeCases(Table& t) {
     t.add("tf_crop_and_resize", {T({1, 1, 4, 5}), C(I64, {1, 1, 3, 4})},
           {{"mode", s("linear")}, {"coordinate_transformation_mode", s("tf_crop_and_resize")},
            {"roi", Attribute(std::vector<double>{0, 0, 0.2, -0.3, 1, 1, 0.9, 1.2})}, {"extrapolation_value", f(-7)}});
+    t.add("tf_crop_and_resize_roi_input", {T({1, 1, 4, 5}), C(I64, {1, 1, 3, 4}), V(DType::F32, {8}, {0, 0, 0.2, -0.3, 1, 1, 0.9, 1.2})},
+          {{"mode", s("linear")}, {"coordinate_transformation_mode", s("tf_crop_and_resize")}, {"extrapolation_value", f(-7)}});
   } else if (op == "grid_sample") {
     // Grid points beyond [-1, 1] exercise the padding modes.
     const In grid = T({2, 3, 5, 2}, range(-1.3, 1.3));

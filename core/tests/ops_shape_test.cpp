@@ -886,6 +886,12 @@ TEST(Resize, TfCropAndResize) {
   AttrMap noRoi = a;
   noRoi.erase("roi");
   EXPECT_FALSE(runError("resize", {F({5}, {10, 20, 30, 40, 50}), I({1}, {3})}, noRoi).ok());
+  // The roi as the optional input (read when the op runs), in the interpreter with every dim unknown too.
+  EXPECT_TENSOR(run1("resize", {F({5}, {10, 20, 30, 40, 50}), I({1}, {3}), F({2}, {0.25, 1.5})}, noRoi), DType::F32,
+                Shape({3}), {20, 45, -1});
+  EXPECT_TRUE(runWithUnknownDims("resize", {F({5}, {10, 20, 30, 40, 50}), I({1}, {3}), F({2}, {0.25, 1.5})}, noRoi).ok());
+  EXPECT_FALSE(runWithUnknownDims("resize", {F({5}, {10, 20, 30, 40, 50}), I({1}, {3}), F({3}, {0, 1, 1})}, noRoi).ok());
+  EXPECT_FALSE(runError("resize", {F({5}, {10, 20, 30, 40, 50}), I({1}, {3}), F({2}, {0.25, 1.5})}, a).ok());  // both
   EXPECT_FALSE(runError("resize", {I({5}, {10, 20, 30, 40, 50}), I({1}, {3})}, nearest).ok());  // float only
 }
 

@@ -1177,10 +1177,18 @@ Status inferResize(InferContext& ctx) {
     return Status::OK();
   }
   if (x.rank() == 0) return opError(op, "cannot resize a rank-0 tensor");
-  if (ctx.getString("coordinate_transformation_mode") == "tf_crop_and_resize" &&
-      ctx.getFloats("roi").size() != 2 * static_cast<size_t>(x.rank()))
+  if (ctx.numInputs() >= 3) {  // roi as an input (read when the op runs)
+    const Type& r = ctx.inputType(2);
+    if (!isFloat(r.dtype())) return opError(op, "roi must be a float tensor, got ", dtypeName(r.dtype()));
+    if (r.rankKnown() && r.rank() != 1) return opError(op, "roi must be 1-D, got ", r.toString());
+    if (!ctx.getFloats("roi").empty()) return opError(op, "roi given both as attribute and as input");
+    if (r.rankKnown() && r.dim(0).isStatic() && r.dim(0).value() != 2 * x.rank())
+      return opError(op, "roi has ", r.dim(0).value(), " entries, expected 2 * rank = ", 2 * x.rank());
+  } else if (ctx.getString("coordinate_transformation_mode") == "tf_crop_and_resize" &&
+             ctx.getFloats("roi").size() != 2 * static_cast<size_t>(x.rank())) {
     return opError(op, "tf_crop_and_resize needs roi with 2 * rank = ", 2 * x.rank(), " entries, got ",
                    ctx.getFloats("roi").size());
+  }
   std::vector<Dim> dims(static_cast<size_t>(x.rank()));
   if (const Tensor* p = ctx.constantInput(1)) {
     for (int64_t i = 0; i < x.rank(); ++i) {
@@ -1345,7 +1353,7 @@ void registerShapeOps(OpRegistry& r) {
     OpSchema s = makeSchema("resize",
                             "ONNX Resize: nearest or (multi)linear resampling to sizes, or to floor(dim * scale); "
                             "the second input is f32 scales or i64 sizes, one per dim.",
-                            {"input", "scales_or_sizes"}, 2, 2);
+                            {"input", "scales_or_sizes", "roi"}, 2, 3);
     s.attrs = {attr("mode", AttrKind::String, Attribute(std::string("nearest")), false,
                     "nearest, linear or cubic (separable cubic convolution over the 4 nearest inputs per axis)"),
                attr("coordinate_transformation_mode", AttrKind::String, Attribute(std::string("half_pixel")), false,
@@ -1359,7 +1367,8 @@ void registerShapeOps(OpRegistry& r) {
                     "cubic mode, 1: taps outside the input get weight 0 and the others are renormalised (0: "
                     "they read the edge)"),
                attr("roi", AttrKind::Floats, Attribute(std::vector<double>{}), false,
-                    "tf_crop_and_resize: the window as starts then ends per dim, fractions of dim - 1"),
+                    "tf_crop_and_resize: the window as starts then ends per dim, fractions of dim - 1 (the optional "
+                    "input `roi`, a float 1-D tensor read when the op runs, replaces it)"),
                attr("extrapolation_value", AttrKind::Float, Attribute(0.0), false,
                     "tf_crop_and_resize: the value of outputs whose source lies outside the input")};
     s.infer = inferResize;

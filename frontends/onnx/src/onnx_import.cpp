@@ -998,6 +998,7 @@ std::vector<Value*> convertResize(NodeCtx& c) {
   Importer& im = c.im;
   Value* x = c.req(0);
   AttrMap a;
+  Value* runtimeRoi = nullptr;  // tf_crop_and_resize's roi when it is computed at run time
   std::string mode = c.getString("mode", "nearest");
   if (mode != "nearest" && mode != "linear" && mode != "cubic")
     failUnimpl("Resize mode ", quote(mode), " is not supported (nearest, linear, cubic)");
@@ -1020,12 +1021,14 @@ std::vector<Value*> convertResize(NodeCtx& c) {
     a["coordinate_transformation_mode"] = ctm;
     a["nearest_mode"] = c.getString("nearest_mode", "round_prefer_floor");
     if (ctm == "tf_crop_and_resize") {
-      const Tensor* roi = constOpt(c, 1);
-      if (!roi || roi->numel() == 0)
-        failUnimpl("tf_crop_and_resize needs roi (input 1) as a constant or an initializer");
-      std::vector<double> r;
-      for (int64_t i = 0; i < roi->numel(); ++i) r.push_back(roi->getDouble(i));
-      a["roi"] = r;
+      if (!c.in(1)) failArg("tf_crop_and_resize needs roi (input 1)");
+      if (const Tensor* roi = constOpt(c, 1)) {
+        std::vector<double> r;
+        for (int64_t i = 0; i < roi->numel(); ++i) r.push_back(roi->getDouble(i));
+        a["roi"] = r;
+      } else {
+        runtimeRoi = c.in(1);  // read when the op runs
+      }
       a["extrapolation_value"] = c.getFloat("extrapolation_value", 0.0);
     } else {
       c.ignore({"extrapolation_value"});  // only tf_crop_and_resize reads it
@@ -1073,6 +1076,8 @@ std::vector<Value*> convertResize(NodeCtx& c) {
     }
     // roi (input 1) only matters for tf_crop_and_resize, which reads it above.
   }
+  if (runtimeRoi && (dtypeOf(param) == DType::F32 || dtypeOf(param) == DType::I64))
+    return one(c.im.emit("resize", {x, param, runtimeRoi}, std::move(a)));
   if (dtypeOf(param) == DType::F32 || dtypeOf(param) == DType::I64) return one(resizeTo(c, x, param, a));
   failArg("scales must be f32 and sizes i64, got ", dtypeName(dtypeOf(param)));
 }

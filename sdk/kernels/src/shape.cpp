@@ -976,8 +976,11 @@ class ResizeKernel final : public KernelBase {
     axes(in, o, s);
     SY_KCHECK(ctm_ != Ctm::TfCropAndResize || in[0].dtype == SY_DTYPE_F32, who_,
               "tf_crop_and_resize needs a float input (its extrapolation_value is a float)");
-    SY_KCHECK(ctm_ != Ctm::TfCropAndResize || roi_.size() == 2 * static_cast<size_t>(in[0].dims.rank), who_,
-              "tf_crop_and_resize needs roi with 2 * rank = ", 2 * in[0].dims.rank, " entries, got ", roi_.size());
+    if (ctm_ == Ctm::TfCropAndResize) {
+      const std::vector<double> roi = roiOf(in, ni);
+      SY_KCHECK(roi.size() == 2 * static_cast<size_t>(in[0].dims.rank), who_, "tf_crop_and_resize needs roi with 2 * rank = ",
+                2 * in[0].dims.rank, " entries, got ", roi.size());
+    }
     out[0] = dimsOf(o, who_);
     checkedCount(out[0], who_);
   }
@@ -986,31 +989,40 @@ class ResizeKernel final : public KernelBase {
     std::vector<int64_t> outSize;
     std::vector<double> scale;
     axes(in, outSize, scale);
-    if (cubic_) runCubic(in[0], out[0], outSize, scale, exec);
-    else interpolate(in, out, outSize, scale, exec);
-    if (ctm_ == Ctm::TfCropAndResize) extrapolate(in[0].dims, out[0], outSize, scale);
+    const std::vector<double> roi = ctm_ == Ctm::TfCropAndResize ? roiOf(in, ni) : std::vector<double>{};
+    if (cubic_) runCubic(in[0], out[0], outSize, scale, roi, exec);
+    else interpolate(in, out, outSize, scale, roi, exec);
+    if (ctm_ == Ctm::TfCropAndResize) extrapolate(in[0].dims, out[0], outSize, scale, roi);
   }
 
  private:
   /// The source coordinate of output coordinate k on axis i (of `rank`).
-  double coordinate(int i, int rank, int64_t k, int64_t d, int64_t o, double scale) const {
+  double coordinate(int i, int rank, int64_t k, int64_t d, int64_t o, double scale,
+                    const std::vector<double>& roi) const {
     if (ctm_ != Ctm::TfCropAndResize) return sourceCoordinate(ctm_, k, d, o, scale);
-    return sourceCoordinate(ctm_, k, d, o, scale, roi_[static_cast<size_t>(i)],
-                            roi_[static_cast<size_t>(i + rank)]);
+    return sourceCoordinate(ctm_, k, d, o, scale, roi[static_cast<size_t>(i)], roi[static_cast<size_t>(i + rank)]);
+  }
+  /// tf_crop_and_resize's window: the optional input 2 (read when the op runs) when given, else the attribute.
+  std::vector<double> roiOf(const Tensor* in, size_t ni) const {
+    if (ni < 3 || in[2].dtype < 0) return roi_;
+    SY_KCHECK(in[2].dims.rank <= 1, who_, "roi must be 1-D, got ", dimsStr(in[2].dims));
+    std::vector<double> r(static_cast<size_t>(in[2].numElements()));
+    for (size_t i = 0; i < r.size(); ++i) r[i] = readDouble(in[2], static_cast<int64_t>(i));
+    return r;
   }
 
   /// tf_crop_and_resize: output elements whose source coordinate on any axis
   /// lies outside [0, d - 1] become extrapolation_value (they were computed
   /// from clamped taps).
   void extrapolate(const Dims& x, const Tensor& y, const std::vector<int64_t>& outSize,
-                   const std::vector<double>& scale) const {
+                   const std::vector<double>& scale, const std::vector<double>& roi) const {
     const int rank = x.rank;
     std::vector<std::vector<char>> outside(static_cast<size_t>(rank));
     bool any = false;
     for (int i = 0; i < rank; ++i) {
       outside[i].resize(static_cast<size_t>(outSize[i]));
       for (int64_t k = 0; k < outSize[i]; ++k) {
-        const double c = coordinate(i, rank, k, x.d[i], outSize[i], scale[i]);
+        const double c = coordinate(i, rank, k, x.d[i], outSize[i], scale[i], roi);
         outside[i][k] = !(c >= 0 && c <= static_cast<double>(x.d[i] - 1));
         any = any || outside[i][k];
       }
@@ -1031,7 +1043,7 @@ class ResizeKernel final : public KernelBase {
   }
 
   void interpolate(const Tensor* in, Tensor* out, const std::vector<int64_t>& outSize, const std::vector<double>& scale,
-                   const Exec& exec) const {
+                   const std::vector<double>& roi, const Exec& exec) const {
     const Dims& x = in[0].dims;
     const int rank = x.rank;
     int64_t is[SY_MAX_RANK];
@@ -1045,7 +1057,7 @@ class ResizeKernel final : public KernelBase {
       delta[i].resize(o);
       w[i].resize(o);
       for (int64_t k = 0; k < o; ++k) {
-        const double c = coordinate(i, rank, k, d, o, scale[i]);
+        const double c = coordinate(i, rank, k, d, o, scale[i], roi);
         if (!linear_) {
           lo[i][k] = nearestIndex(nearest_, c, d) * is[i];
           continue;
@@ -1154,7 +1166,7 @@ class ResizeKernel final : public KernelBase {
   /// to the edge, or (exclude_outside) dropped with the rest renormalised.
   /// Axes whose output coordinates land exactly on the input's are skipped.
   void runCubic(const Tensor& x, const Tensor& y, const std::vector<int64_t>& outSize,
-                const std::vector<double>& scale, const Exec& exec) const {
+                const std::vector<double>& scale, const std::vector<double>& roi, const Exec& exec) const {
     const int rank = x.dims.rank;
     std::vector<int64_t> cur(x.dims.d, x.dims.d + rank);
     std::vector<float> bufs[2];
@@ -1166,7 +1178,7 @@ class ResizeKernel final : public KernelBase {
       std::vector<float> wt(static_cast<size_t>(o) * 4);
       bool identity = o == d;
       for (int64_t k = 0; k < o; ++k) {
-        const double c = coordinate(i, rank, k, d, o, scale[i]);
+        const double c = coordinate(i, rank, k, d, o, scale[i], roi);
         identity = identity && c == static_cast<double>(k);
         const double f = std::floor(std::isnan(c) ? 0.0 : c), frac = (std::isnan(c) ? 0.0 : c) - f;
         double w[4], sum = 0;
