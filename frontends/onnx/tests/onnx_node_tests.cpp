@@ -11,13 +11,24 @@
 //
 // Environment: SY_ONNX_NODE_FILTER=substring runs only matching tests;
 // SY_ONNX_NODE_WRITE=path writes every failure with its reason (to refresh the list).
+//
+// OnnxNodeTests.Cpu runs every node test the reference passes (those not in
+// node_expected_failures.txt) through sy::Engine with the cpu plugin first and
+// the reference as fallback, and checks the outputs with the same tolerance. A
+// test is "run by cpu" when its outputs match and the plan placed every node on
+// cpu. It prints the counts (fallen-back tests with the ops that fell back,
+// mismatches by name) and fails on a mismatch not listed in
+// node_cpu_expected_failures.txt, on a listed one that now matches, and when
+// fewer than 95% of the reference's passes run fully on cpu.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <set>
@@ -25,6 +36,9 @@
 
 #include "switchyard/interpreter.h"
 #include "switchyard/onnx_import.h"
+#ifdef SY_NODE_TESTS_CPU
+#include "switchyard/engine.h"
+#endif
 
 namespace fs = std::filesystem;
 
@@ -84,6 +98,10 @@ std::string compare(const sy::Tensor& got, const sy::Tensor& want, size_t index)
   return "";
 }
 
+std::string readTestData(const fs::path& dir, const sy::Graph& g, std::vector<sy::Tensor>& inputs,
+                         std::vector<sy::Tensor>& expected);
+std::string compareAll(const std::vector<sy::Tensor>& outs, const std::vector<sy::Tensor>& expected);
+
 /// Runs one node test; "" on success, else the reason.
 /// `upgraded` counts the models the importer upgraded from an old opset (their notes are kept off stderr).
 std::string runOne(const fs::path& dir, int& upgraded) {
@@ -96,8 +114,18 @@ std::string runOne(const fs::path& dir, int& upgraded) {
   std::shared_ptr<const sy::Graph> g(std::move(*graph));
   auto interp = sy::Interpreter::create(g);
   if (!interp.ok()) return "interpreter: " + interp.status().message();
-  const fs::path data = dir / "test_data_set_0";
   std::vector<sy::Tensor> inputs, expected;
+  std::string err = readTestData(dir, *g, inputs, expected);
+  if (!err.empty()) return err;
+  auto outs = (*interp)->run(inputs);
+  if (!outs.ok()) return "run: " + outs.status().message();
+  return compareAll(*outs, expected);
+}
+
+/// Reads test_data_set_0's inputs and expected outputs; "" on success, else the reason.
+std::string readTestData(const fs::path& dir, const sy::Graph& g, std::vector<sy::Tensor>& inputs,
+                         std::vector<sy::Tensor>& expected) {
+  const fs::path data = dir / "test_data_set_0";
   for (size_t i = 0;; ++i) {
     fs::path p = data / ("input_" + std::to_string(i) + ".pb");
     if (!fs::exists(p)) break;
@@ -112,14 +140,17 @@ std::string runOne(const fs::path& dir, int& upgraded) {
     if (!t.ok()) return "expected output: " + t.status().message();
     expected.push_back(*t);
   }
-  if (inputs.size() != g->inputs().size())
-    return "the test has " + std::to_string(inputs.size()) + " inputs, the graph " + std::to_string(g->inputs().size());
-  auto outs = (*interp)->run(inputs);
-  if (!outs.ok()) return "run: " + outs.status().message();
-  if (outs->size() != expected.size())
-    return "got " + std::to_string(outs->size()) + " outputs, expected " + std::to_string(expected.size());
+  if (inputs.size() != g.inputs().size())
+    return "the test has " + std::to_string(inputs.size()) + " inputs, the graph " + std::to_string(g.inputs().size());
+  return "";
+}
+
+/// Compares every output; "" when all match, else the first difference.
+std::string compareAll(const std::vector<sy::Tensor>& outs, const std::vector<sy::Tensor>& expected) {
+  if (outs.size() != expected.size())
+    return "got " + std::to_string(outs.size()) + " outputs, expected " + std::to_string(expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
-    std::string diff = compare((*outs)[i], expected[i], i);
+    std::string diff = compare(outs[i], expected[i], i);
     if (!diff.empty()) return diff;
   }
   return "";
@@ -187,6 +218,30 @@ void checkExpectations(const fs::path& root, const std::string& listFile) {
   }
 }
 
+#ifdef SY_NODE_TESTS_CPU
+/// One node test through the engine with cpu first: "" when the outputs match
+/// (then `fellBack` holds the ops of the nodes the plan gave to the reference,
+/// one entry per op), else the reason.
+std::string runOnCpu(const sy::Engine& engine, const fs::path& dir, std::set<std::string>& fellBack) {
+  std::vector<std::string> notes;  // opset upgrades: RunAll counts them
+  sy::OnnxImportOptions options;
+  options.notes = &notes;
+  auto graph = sy::importOnnxFile((dir / "model.onnx").string(), options);
+  if (!graph.ok()) return "import: " + graph.status().message();
+  std::shared_ptr<const sy::Graph> g(std::move(*graph));
+  std::vector<sy::Tensor> inputs, expected;
+  std::string err = readTestData(dir, *g, inputs, expected);
+  if (!err.empty()) return err;
+  auto model = engine.compile(g);
+  if (!model.ok()) return "compile: " + model.status().message();
+  for (const auto& p : (*model)->plan().placements)
+    if (p.backend != "cpu" && p.backend != "host") fellBack.insert(p.node->op());
+  auto outs = (*model)->run(inputs);
+  if (!outs.ok()) return "run: " + outs.status().message();
+  return compareAll(*outs, expected);
+}
+#endif
+
 // The ONNX package's older suites (converted from PyTorch's own tests; opset 6
 // to 9 models, upgraded on import) share the runner, each with its own list.
 const fs::path kPytorchConverted = fs::path(SY_ONNX_NODE_DATA).parent_path() / "pytorch-converted";
@@ -204,6 +259,91 @@ TEST(OnnxNodeTests, ExpectationsNameRealTests) {
   const fs::path root = SY_ONNX_NODE_DATA;
   if (!fs::is_directory(root)) GTEST_SKIP() << "no ONNX test data";
   checkExpectations(root, "node_expected_failures.txt");
+}
+
+TEST(OnnxNodeTests, Cpu) {
+#ifndef SY_NODE_TESTS_CPU
+  GTEST_SKIP() << "built without the runtime or the cpu plugin";
+#else
+  const fs::path root = SY_ONNX_NODE_DATA;
+  if (!fs::is_directory(root)) GTEST_SKIP() << "no ONNX test data at " << root << " (install libonnx-testdata)";
+  const fs::path plugin = fs::path(SY_CPU_PLUGIN_DIR) / "libsy_plugin_cpu.so";
+  if (!fs::exists(plugin)) GTEST_SKIP() << "the cpu plugin is not built (" << plugin << ")";
+  sy::Config config = sy::defaultConfig();
+  config.pluginPaths = {SY_CPU_PLUGIN_DIR};
+  config.defaultPluginPaths = false;
+  config.strict = true;
+  sy::BackendConfig cpu;
+  cpu.name = "cpu";
+  cpu.options = {{"threads", "2"}};
+  config.backends = {cpu};
+  // Placement by support only: a one-node test graph would otherwise be given
+  // back to the reference for its region call costing more than it saves.
+  config.partition.boundaryCost = false;
+  config.partition.minRegionNodes = 1;
+  auto engine = sy::Engine::create(config);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+
+  const auto reference = readExpectations(std::string(SY_ONNX_TEST_DIR) + "/node_expected_failures.txt");
+  const std::string cpuList = "node_cpu_expected_failures.txt";
+  const auto expectations = readExpectations(std::string(SY_ONNX_TEST_DIR) + "/" + cpuList);
+  for (const auto& [name, e] : expectations) {
+    EXPECT_TRUE(fs::is_directory(root / name)) << name << " is listed in " << cpuList << " but is not a test";
+    EXPECT_FALSE(e.reason.empty()) << name << " is listed in " << cpuList << " without a reason";
+    EXPECT_FALSE(reference.count(name)) << name << " is listed in " << cpuList << " but fails on the reference";
+  }
+  const char* filter = std::getenv("SY_ONNX_NODE_FILTER");
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(root))
+    if (e.is_directory() && fs::exists(e.path() / "model.onnx")) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+
+  int referencePasses = 0, matched = 0, onCpu = 0;
+  std::map<std::string, int> fallbackOps;  // op -> tests in which it fell back
+  std::vector<std::string> fallenBack, mismatched, expectedMismatch, nowMatching;
+  for (const auto& dir : dirs) {
+    const std::string name = dir.filename().string();
+    if (filter && name.find(filter) == std::string::npos) continue;
+    if (reference.count(name)) continue;  // not a reference pass
+    ++referencePasses;
+    std::set<std::string> fellBack;
+    const std::string err = runOnCpu(**engine, dir, fellBack);
+    const bool listed = expectations.count(name) != 0;
+    if (!err.empty()) {
+      (listed ? expectedMismatch : mismatched).push_back(name + ": " + err);
+      continue;
+    }
+    if (listed) nowMatching.push_back(name);
+    ++matched;
+    if (fellBack.empty()) {
+      ++onCpu;
+      continue;
+    }
+    std::string ops;
+    for (const auto& op : fellBack) {
+      ops += (ops.empty() ? "" : ",") + op;
+      ++fallbackOps[op];
+    }
+    fallenBack.push_back(name + " (" + ops + ")");
+  }
+  const double share = referencePasses ? 100.0 * onCpu / referencePasses : 100.0;
+  std::cout << "ONNX node tests on cpu: of " << referencePasses << " reference passes, " << matched << " match, "
+            << onCpu << " run fully on cpu (" << std::fixed << std::setprecision(1) << share << "%), "
+            << fallenBack.size() << " match with nodes fallen back to the reference, " << mismatched.size()
+            << " mismatch, " << expectedMismatch.size() << " mismatch (expected)\n";
+  if (!fallbackOps.empty()) {
+    std::cout << "ops fallen back (tests):";
+    for (const auto& [op, n] : fallbackOps) std::cout << " " << op << "(" << n << ")";
+    std::cout << "\n";
+  }
+  for (const auto& f : fallenBack) std::cout << "  fallen back: " << f << "\n";
+  for (const auto& m : expectedMismatch) std::cout << "  mismatch (expected): " << m << "\n";
+  for (const auto& m : mismatched) ADD_FAILURE() << "mismatch on cpu: " << m;
+  for (const auto& n : nowMatching) ADD_FAILURE() << n << " now matches on cpu: remove it from " << cpuList;
+  if (!filter) {
+    EXPECT_GE(share, 95.0) << "fewer than 95% of the reference's passes run fully on cpu";
+  }
+#endif
 }
 
 TEST(OnnxPytorchConvertedTests, RunAll) {
