@@ -1330,9 +1330,40 @@ std::vector<Value*> convertSqueeze(NodeCtx& c, bool unsqueeze) {
 
 std::vector<Value*> convertBatchNorm(NodeCtx& c) {
   Importer& im = c.im;
-  c.ignore({"momentum"});
   if (c.opset < 9 && c.getInt("spatial", 1) != 1) failUnimpl("spatial=0 is not supported");
-  if (c.getInt("training_mode", 0) != 0) failUnimpl("training_mode=1 is not supported (inference only)");
+  if (c.getInt("training_mode", 0) != 0) {
+    // BatchNormalization-14/15 training_mode: normalise with the batch's own
+    // mean and (population) variance; outputs 1 and 2 are the running
+    // statistics updated with them: input * momentum + batch * (1 - momentum).
+    Value* x = c.req(0);
+    const int64_t r = knownRank(c, x);
+    if (r < 2) failArg("BatchNormalization needs rank >= 2, got ", r);
+    const double momentum = c.getFloat("momentum", 0.9);
+    const double eps = c.getFloat("epsilon", 1e-5);
+    std::vector<int64_t> axes{0}, expand;
+    for (int64_t i = 2; i < r; ++i) {
+      axes.push_back(i);
+      expand.push_back(i - 1);
+    }
+    auto k = [&](double v) { return im.scalar(dtypeOf(x), v); };
+    auto perChannel = [&](Value* v) {  // [C] -> [C, 1, ...] against [N, C, ...]
+      return expand.empty() ? v : im.emit("unsqueeze", {v}, {{"axes", expand}});
+    };
+    Value* mean = im.emit("reduce_mean", {x}, {{"axes", axes}, {"keepdims", int64_t{1}}});
+    Value* d = im.emit("sub", {x, mean});
+    Value* var = im.emit("reduce_mean", {im.emit("mul", {d, d})}, {{"axes", axes}, {"keepdims", int64_t{1}}});
+    Value* y = im.emit("div", {d, im.emit("sqrt", {im.emit("add", {var, k(eps)})})});
+    y = im.emit("add", {im.emit("mul", {y, perChannel(c.req(1))}), perChannel(c.req(2))});
+    std::vector<Value*> outs{y};
+    const std::vector<int64_t> flat{-1};
+    for (auto [batch, running] : {std::pair{mean, 3}, std::pair{var, 4}}) {
+      if (c.numOutputs() <= outs.size()) break;
+      Value* b = im.emit("reshape", {batch, im.ints(flat)});
+      outs.push_back(im.emit("add", {im.emit("mul", {c.req(running), k(momentum)}), im.emit("mul", {b, k(1 - momentum)})}));
+    }
+    return outs;
+  }
+  c.ignore({"momentum"});
   for (size_t i = 1; i < c.numOutputs(); ++i)
     if (c.outputUsed(i))
       failUnimpl("output ", i, " (", quote(c.node.output(static_cast<int>(i))),
