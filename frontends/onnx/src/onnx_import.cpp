@@ -18,6 +18,7 @@
 #include <onnx/version_converter/convert.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -2314,6 +2315,57 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
     m["Size"] = [](NodeCtx& c) {
       Value* s = c.im.emit("shape", {c.req(0)});
       return one(c.im.emit("reduce_prod", {s}, {{"keepdims", int64_t{0}}}));
+    };
+    // HannWindow, HammingWindow, BlackmanWindow (opset 17), as ONNX's function
+    // bodies compute them: n = 0 .. size-1, a = 2*pi*n / (periodic ? size : size - 1),
+    // w = a0 - a1*cos(a) + a2*cos(2a), in f32, then cast to output_datatype.
+    for (const auto& [name, coef] : std::vector<std::pair<std::string, std::array<double, 3>>>{
+             {"HannWindow", {0.5, 0.5, 0.0}},
+             {"HammingWindow", {25.0 / 46.0, 21.0 / 46.0, 0.0}},
+             {"BlackmanWindow", {0.42, 0.5, 0.08}}}) {
+      m[name] = [coef](NodeCtx& c) {
+        Importer& im = c.im;
+        Value* size = c.req(0);
+        if (size->type().rankKnown() && size->type().rank() == 1)
+          size = im.emit("squeeze", {size}, {{"axes", std::vector<int64_t>{0}}});
+        Value* n = im.emit("cast", {size}, {{"to", std::string("f32")}});
+        Value* denom = c.getInt("periodic", 1) != 0 ? n : im.emit("sub", {n, im.scalar(DType::F32, 1)});
+        Value* step = im.emit("div", {im.scalar(DType::F32, 6.283185307179586), denom});
+        Value* a = im.emit("mul", {im.emit("range", {im.scalar(DType::F32, 0), n, im.scalar(DType::F32, 1)}), step});
+        Value* w = im.emit("sub", {im.scalar(DType::F32, coef[0]),
+                                   im.emit("mul", {im.scalar(DType::F32, coef[1]), im.emit("cos", {a})})});
+        if (coef[2] != 0.0) {
+          Value* a2 = im.emit("mul", {a, im.scalar(DType::F32, 2)});
+          w = im.emit("add", {w, im.emit("mul", {im.scalar(DType::F32, coef[2]), im.emit("cos", {a2})})});
+        }
+        const std::string to = dtypeNameOfOnnx(c, c.getInt("output_datatype", 1));
+        return one(to == "f32" ? w : im.emit("cast", {w}, {{"to", to}}));
+      };
+    }
+    // ReverseSequence: gather_elements along the time axis with index
+    // t < len[b] ? len[b] - 1 - t : t, broadcast to the input's shape.
+    m["ReverseSequence"] = [](NodeCtx& c) {
+      Importer& im = c.im;
+      Value* x = c.req(0);
+      const int64_t r = knownRank(c, x);
+      if (r < 2) failArg("ReverseSequence needs rank >= 2, got ", r);
+      const int64_t timeAxis = c.getInt("time_axis", 0), batchAxis = c.getInt("batch_axis", 1);
+      if (!((timeAxis == 0 && batchAxis == 1) || (timeAxis == 1 && batchAxis == 0)))
+        failArg("time_axis and batch_axis must be 0 and 1 (either way round), got ", timeAxis, " and ", batchAxis);
+      auto along = [&](Value* v, int64_t axis) {  // [n] -> n at `axis`, 1 elsewhere
+        std::vector<int64_t> axes;
+        for (int64_t i = 0; i < r; ++i)
+          if (i != axis) axes.push_back(i);
+        return im.emit("unsqueeze", {v}, {{"axes", axes}});
+      };
+      Value* steps = im.emit("squeeze", {im.emit("shape", {x}, {{"start", timeAxis}, {"end", timeAxis + 1}})},
+                             {{"axes", std::vector<int64_t>{0}}});
+      Value* t = along(im.emit("range", {im.scalar(DType::I64, 0), steps, im.scalar(DType::I64, 1)}), timeAxis);
+      Value* lens = along(im.emit("cast", {c.req(1)}, {{"to", std::string("i64")}}), batchAxis);
+      Value* rev = im.emit("sub", {im.emit("sub", {lens, im.scalar(DType::I64, 1)}), t});
+      Value* idx = im.emit("where", {im.emit("less", {t, lens}), rev, t});
+      idx = im.emit("expand", {idx, im.emit("shape", {x})});
+      return one(im.emit("gather_elements", {x, idx}, {{"axis", timeAxis}}));
     };
     m["Range"] = [](NodeCtx& c) { return one(c.im.emit("range", {c.req(0), c.req(1), c.req(2)})); };
     m["ConstantOfShape"] = [](NodeCtx& c) {
