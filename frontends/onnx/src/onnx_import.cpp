@@ -2286,6 +2286,56 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
     m["GatherElements"] = [](NodeCtx& c) {
       return one(c.im.emit("gather_elements", {c.req(0), c.req(1)}, {{"axis", c.getInt("axis", 0)}}));
     };
+    // MaxUnpool: X's values scattered into zeros at I, MaxPool's indices into
+    // the flattened unpooled tensor [N, C, (in - 1) * stride + kernel - pads].
+    // With output_shape, each index is moved to the same coordinates in that
+    // (larger) shape, as ONNX's test data and ONNX Runtime place them.
+    m["MaxUnpool"] = [](NodeCtx& c) {
+      Importer& im = c.im;
+      Value* x = c.req(0);
+      Value* ind = c.req(1);
+      const Type& t = x->type();
+      if (!t.rankKnown() || t.rank() < 3) failUnimpl("needs an input of known rank >= 3");
+      const int64_t r = t.rank(), k = r - 2;
+      for (int64_t i = 0; i < r; ++i)
+        if (!t.dim(i).isStatic()) failUnimpl("needs an input with static dims");
+      const auto kernel = c.getInts("kernel_shape");
+      const auto strides = c.getInts("strides", std::vector<int64_t>(static_cast<size_t>(k), 1));
+      const auto pads = c.getInts("pads", std::vector<int64_t>(static_cast<size_t>(2 * k), 0));
+      if (static_cast<int64_t>(kernel.size()) != k || static_cast<int64_t>(strides.size()) != k ||
+          static_cast<int64_t>(pads.size()) != 2 * k)
+        failArg("kernel_shape, strides and pads must have ", k, ", ", k, " and ", 2 * k, " entries");
+      std::vector<int64_t> dims{t.dim(0).value(), t.dim(1).value()};
+      for (int64_t i = 0; i < k; ++i) {
+        const auto u = static_cast<size_t>(i);
+        dims.push_back((t.dim(i + 2).value() - 1) * strides[u] + kernel[u] - pads[u] - pads[u + static_cast<size_t>(k)]);
+        if (dims.back() <= 0) failArg("the unpooled dim ", i + 2, " is ", dims.back());
+      }
+      Value* flatIdx = im.emit("reshape", {im.emit("cast", {ind}, {{"to", std::string("i64")}}), im.ints({-1})});
+      Value* shape = im.ints(dims);
+      if (Value* os = c.in(2)) {
+        // Coordinates in the default shape, re-flattened over output_shape.
+        shape = im.emit("cast", {os}, {{"to", std::string("i64")}});
+        Value* rem = flatIdx;
+        Value* moved = nullptr;
+        Value* stride = im.scalar(DType::I64, 1);
+        for (int64_t i = r - 1; i >= 0; --i) {
+          Value* d = im.scalar(DType::I64, dims[static_cast<size_t>(i)]);
+          Value* coord = im.emit("mod", {rem, d}, {{"fmod", int64_t{0}}});
+          rem = im.emit("div", {rem, d});
+          Value* term = im.emit("mul", {coord, stride});
+          moved = moved ? im.emit("add", {moved, term}) : term;
+          stride = im.emit("mul", {stride, im.emit("gather", {shape, im.scalar(DType::I64, i)})});
+        }
+        flatIdx = moved;
+      }
+      Value* total = im.emit("reduce_prod", {shape}, {{"keepdims", int64_t{1}}});
+      Tensor zero = check(Tensor::fromDoubles(dtypeOf(x), {1}, {0.0}));
+      Value* zeros = im.emit("constant_of_shape", {total}, {{"value", zero}});
+      Value* flatX = im.emit("reshape", {x, im.ints({-1})});
+      Value* y = im.emit("scatter_elements", {zeros, flatIdx, flatX}, {{"axis", int64_t{0}}});
+      return one(im.emit("reshape", {y, shape}));
+    };
     // Scatter (opsets 9-10) is ScatterElements without reduction.
     m["Scatter"] = m["ScatterElements"] = [](NodeCtx& c) {
       return one(c.im.emit("scatter_elements", {c.req(0), c.req(1), c.req(2)},
