@@ -188,6 +188,54 @@ TEST(TextCanonical, TensorLiteralsOfEveryDType) {
   EXPECT_EQ(j->shape(), Shape({0, 3}));
 }
 
+TEST(TextCanonical, TensorLiteralsOfTheAbi12DTypes) {
+  const char* input = R"(graph @consts() {
+  %a = constant() {value = tensor<u8[3]>[0, 128, 255]} : u8[3]
+  %b = constant() {value = tensor<i16[2]>[-32768, 32767]} : i16[2]
+  %c = constant() {value = tensor<u16[1]>[65535]} : u16[1]
+  %d = constant() {value = tensor<u32[1]>[4294967295]} : u32[1]
+  %e = constant() {value = tensor<u64[2]>[18446744073709551615, 9223372036854775808]} : u64[2]
+  %f = constant() {value = tensor<f64[3]>[0.1, 1e300, -inf]} : f64[3]
+  return %a, %b, %c, %d, %e, %f
+}
+)";
+  const std::string expected =
+      "graph @consts() {\n"
+      "  %a = constant() {value = tensor<u8[3]>[0, 128, 255]} : u8[3]\n"
+      "  %b = constant() {value = tensor<i16[2]>[-32768, 32767]} : i16[2]\n"
+      "  %c = constant() {value = tensor<u16[1]>[65535]} : u16[1]\n"
+      "  %d = constant() {value = tensor<u32[1]>[4294967295]} : u32[1]\n"
+      "  %e = constant() {value = tensor<u64[2]>[18446744073709551615, 9223372036854775808]} : u64[2]\n"
+      "  %f = constant() {value = tensor<f64[3]>[0.1, 1e+300, -inf]} : f64[3]\n"
+      "  return %a, %b, %c, %d, %e, %f\n"
+      "}\n";
+  expectCanonical(input, expected);
+  auto g = parseOk(input);
+  ASSERT_TRUE(g);
+  const Tensor* e = knownConstant(g->findValue("e"));
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->data<uint64_t>()[0], UINT64_MAX);
+  const Tensor* f = knownConstant(g->findValue("f"));
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->data<double>()[0], 0.1);  // not rounded through f32
+  struct Bad {
+    const char* type;
+    const char* value;
+    const char* message;
+  };
+  for (const Bad& b : {Bad{"u8", "256", "value 256 does not fit in u8"}, Bad{"u8", "-1", "value -1 does not fit in u8"},
+                       Bad{"u64", "-1", "value -1 does not fit in u64"},
+                       Bad{"u64", "18446744073709551616", "value 18446744073709551616 does not fit in u64"},
+                       Bad{"i16", "32768", "value 32768 does not fit in i16"},
+                       Bad{"u32", "1.5", "expected an integer for a u32[1] tensor"}}) {
+    const std::string text = std::string("graph @g() {\n  %c = constant() {value = tensor<") + b.type + "[1]>[" +
+                             b.value + "]} : " + b.type + "[1]\n  return %c\n}";
+    auto r = parseGraph(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find(b.message), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(TextCanonical, AttributesOfEveryKind) {
   ensureTestOps();
   const char* input = R"(graph @attrs() {
