@@ -2286,6 +2286,40 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
     m["GatherElements"] = [](NodeCtx& c) {
       return one(c.im.emit("gather_elements", {c.req(0), c.req(1)}, {{"axis", c.getInt("axis", 0)}}));
     };
+    // Det of a static n x n (n <= 4) trailing matrix: the Leibniz sum over the
+    // n! permutations of signed products of elements (exact arithmetic, no
+    // pivoting needed); larger matrices are refused.
+    m["Det"] = [](NodeCtx& c) {
+      Importer& im = c.im;
+      Value* x = c.req(0);
+      const Type& t = x->type();
+      if (!t.rankKnown() || t.rank() < 2) failArg("Det needs an input of known rank >= 2");
+      const int64_t r = t.rank();
+      if (!t.dim(r - 1).isStatic() || !t.dim(r - 2).isStatic() || t.dim(r - 1).value() != t.dim(r - 2).value())
+        failUnimpl("needs static square trailing dims, got ", t.toString());
+      const int64_t n = t.dim(r - 1).value();
+      if (n < 1 || n > 4) failUnimpl("matrices of ", n, " x ", n, " (supported: 1 to 4)");
+      std::vector<std::vector<Value*>> e(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        Value* row = im.emit("gather", {x, im.scalar(DType::I64, static_cast<double>(i))}, {{"axis", r - 2}});
+        for (int64_t j = 0; j < n; ++j)
+          e[static_cast<size_t>(i)].push_back(
+              im.emit("gather", {row, im.scalar(DType::I64, static_cast<double>(j))}, {{"axis", r - 2}}));
+      }
+      std::vector<int64_t> perm(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) perm[static_cast<size_t>(i)] = i;
+      Value* det = nullptr;
+      do {
+        int64_t inversions = 0;
+        for (size_t i = 0; i < perm.size(); ++i)
+          for (size_t j = i + 1; j < perm.size(); ++j) inversions += perm[i] > perm[j];
+        Value* term = e[0][static_cast<size_t>(perm[0])];
+        for (size_t i = 1; i < perm.size(); ++i) term = im.emit("mul", {term, e[i][static_cast<size_t>(perm[i])]});
+        det = !det ? (inversions % 2 ? im.emit("neg", {term}) : term)
+                   : im.emit(inversions % 2 ? "sub" : "add", {det, term});
+      } while (std::next_permutation(perm.begin(), perm.end()));
+      return one(n == 1 ? im.emit("identity", {det}) : det);
+    };
     // MaxUnpool: X's values scattered into zeros at I, MaxPool's indices into
     // the flattened unpooled tensor [N, C, (in - 1) * stride + kernel - pads].
     // With output_shape, each index is moved to the same coordinates in that

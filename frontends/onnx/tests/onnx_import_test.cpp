@@ -690,6 +690,30 @@ TEST(OnnxImport, NnOps) {
   EXPECT_NE(g.status().message().find("bn_train"), std::string::npos) << g.status().message();
 }
 
+// Det is lowered to the Leibniz sum for 1x1 to 4x4 (the node tests have 2x2 only).
+TEST(OnnxImport, DetSmallMatrices) {
+  auto det = [](int64_t n, const std::vector<double>& v) {
+    Model m(11);
+    m.input("x", kF, std::vector<DimSpec>{int64_t{1}, n, n});
+    m.node("Det", {"x"}, {"y"}, "det");
+    m.output("y");
+    auto r = importAndRun(m, {F({1, n, n}, v)});
+    return r.size() == 1 ? r[0] : Tensor();
+  };
+  EXPECT_TENSOR(det(1, {-3}), DType::F32, (Shape{1}), {-3});
+  EXPECT_TENSOR(det(3, {2, 0, 1, 1, 3, 2, 1, 1, 2}), DType::F32, (Shape{1}), {6});
+  // Rows swapped from the identity twice (even) and once more (odd), scaled.
+  EXPECT_TENSOR(det(4, {0, 2, 0, 0, 0, 0, 0, 3, 1, 0, 0, 0, 0, 0, 5, 0}), DType::F32, (Shape{1}), {-30});
+  EXPECT_TENSOR(det(4, {1, 2, 3, 4, 5, 6, 7, 8, 2, 6, 4, 8, 3, 1, 1, 2}), DType::F32, (Shape{1}), {72});
+  Model big(11);
+  big.input("x", kF, std::vector<DimSpec>{int64_t{5}, int64_t{5}});
+  big.node("Det", {"x"}, {"y"}, "det5");
+  big.output("y");
+  auto g = import(big);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("det5"), std::string::npos) << g.status().message();
+}
+
 TEST(OnnxImport, ResizeAndUpsample) {
   const Tensor x = F({1, 1, 2, 2}, {1, 2, 3, 4});
   {
@@ -870,7 +894,7 @@ TEST(OnnxImport, UnsupportedOpsAreListedAllAtOnce) {
   m.input("x", kF, std::vector<DimSpec>{int64_t{3}});
   m.node("Relu", {"x"}, {"a"});
   m.node("FancyOp", {"a"}, {"b"}, "fancy1");
-  m.node("Det", {"b"}, {"c"}, "det1");
+  m.node("STFT", {"b"}, {"c"}, "stft1");
   m.node("FancyOp", {"c"}, {"d"}, "fancy2");
   auto* custom = m.node("MyOp", {"d"}, {"e"}, "mine");
   custom->set_domain("com.example");
@@ -881,7 +905,7 @@ TEST(OnnxImport, UnsupportedOpsAreListedAllAtOnce) {
   EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented);
   EXPECT_NE(msg.find("node \"fancy1\" (FancyOp, opset 13)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("FancyOp (2 nodes: \"fancy1\", \"fancy2\")"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("Det (1 node: \"det1\")"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("STFT (1 node: \"stft1\")"), std::string::npos) << msg;
   EXPECT_NE(msg.find("com.example.MyOp"), std::string::npos) << msg;
 }
 
@@ -890,19 +914,19 @@ TEST(OnnxImport, UnsupportedOpInsideSubgraphIsListed) {
   m.input("c", kBool, std::vector<DimSpec>{});
   m.input("x", kF, std::vector<DimSpec>{int64_t{3}});
   onnx::GraphProto t, e;
-  addNode(&t, "Det", {"x"}, {"y1"}, "inner_det");
+  addNode(&t, "STFT", {"x"}, {"y1"}, "inner_stft");
   addValue(t.mutable_output(), "y1", kF, std::nullopt);
   addNode(&e, "Relu", {"x"}, {"y2"});
   addValue(e.mutable_output(), "y2", kF, std::nullopt);
   auto* n = m.node("If", {"c"}, {"y"});
   setAttr(n, "then_branch", t);
   setAttr(n, "else_branch", e);
-  m.node("Det", {"y"}, {"z"}, "outer_det");
+  m.node("STFT", {"y"}, {"z"}, "outer_stft");
   m.output("z");
   auto g = import(m);
   ASSERT_FALSE(g.ok());
-  EXPECT_NE(g.status().message().find("inner_det"), std::string::npos) << g.status().message();
-  EXPECT_NE(g.status().message().find("outer_det"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("inner_stft"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("outer_stft"), std::string::npos) << g.status().message();
 }
 
 TEST(OnnxImport, UnsupportedAttributeNamesTheNode) {
