@@ -1329,6 +1329,56 @@ std::vector<Value*> convertSqueeze(NodeCtx& c, bool unsqueeze) {
   return one(im.emit(unsqueeze ? "unsqueeze" : "squeeze", {x}, {{"axes", axes}}));
 }
 
+/// MaxPool's Indices output (2-D pooling, static shapes, explicit pads, no
+/// ceil_mode): for each kernel tap, the strided slice of x padded with NaN (a
+/// tap in the padding never matches) is compared with y; the first tap in
+/// row-major window order that holds the maximum gives the index, flattened
+/// over x as [N, C, H, W] (storage_order 0) or [N, C, W, H] (storage_order 1).
+Value* maxPoolIndices(NodeCtx& c, Value* x, Value* y) {
+  Importer& im = c.im;
+  const Type& t = x->type();
+  const Type& yt = y->type();
+  auto allStatic = [](const Type& ty) {
+    if (!ty.rankKnown() || ty.rank() != 4) return false;
+    for (int64_t i = 0; i < 4; ++i)
+      if (!ty.dim(i).isStatic()) return false;
+    return true;
+  };
+  if (!allStatic(t) || !allStatic(yt)) failUnimpl("output 1 (Indices) needs 2-D pooling with static shapes");
+  const std::string autoPad = c.getString("auto_pad", "NOTSET");
+  if (!(autoPad.empty() || autoPad == "NOTSET") || c.getInt("ceil_mode", 0) != 0)
+    failUnimpl("output 1 (Indices) needs explicit pads and ceil_mode 0");
+  const auto k = c.getInts("kernel_shape");
+  const auto st = c.getInts("strides", {1, 1});
+  const auto dl = c.getInts("dilations", {1, 1});
+  const auto pd = c.getInts("pads", {0, 0, 0, 0});
+  if (k.size() != 2 || st.size() != 2 || dl.size() != 2 || pd.size() != 4)
+    failArg("kernel_shape, strides, dilations and pads must have 2, 2, 2 and 4 entries");
+  const int64_t N = t.dim(0).value(), C = t.dim(1).value(), H = t.dim(2).value(), W = t.dim(3).value();
+  const int64_t OH = yt.dim(2).value(), OW = yt.dim(3).value();
+  const bool colMajor = c.getInt("storage_order", 0) != 0;
+  Value* nan = im.scalar(dtypeOf(x), std::numeric_limits<double>::quiet_NaN());
+  Value* xp = im.emit("pad", {x, im.ints({0, 0, pd[0], pd[1], 0, 0, pd[2], pd[3]}), nan}, {{"mode", std::string("constant")}});
+  Value* idx = nullptr;
+  for (int64_t tap = k[0] * k[1] - 1; tap >= 0; --tap) {
+    const int64_t kh = tap / k[1], kw = tap % k[1];
+    const int64_t h0 = kh * dl[0], w0 = kw * dl[1];
+    Value* s = im.emit("slice", {xp, im.ints({h0, w0}), im.ints({h0 + (OH - 1) * st[0] + 1, w0 + (OW - 1) * st[1] + 1}),
+                                 im.ints({2, 3}), im.ints({st[0], st[1]})});
+    std::vector<int64_t> pos(static_cast<size_t>(OH * OW));
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t ih = oh * st[0] - pd[0] + h0, iw = ow * st[1] - pd[1] + w0;
+        pos[static_cast<size_t>(oh * OW + ow)] = colMajor ? iw * H + ih : ih * W + iw;
+      }
+    Value* p = im.constant(check(Tensor::fromInts(DType::I64, {OH, OW}, pos)));
+    idx = idx ? im.emit("where", {im.emit("equal", {s, y}), p, idx}) : im.emit("expand", {p, im.ints({N, C, OH, OW})});
+  }
+  std::vector<int64_t> base(static_cast<size_t>(N * C));
+  for (int64_t i = 0; i < N * C; ++i) base[static_cast<size_t>(i)] = i * H * W;
+  return im.emit("add", {idx, im.constant(check(Tensor::fromInts(DType::I64, {N, C, 1, 1}, base)))});
+}
+
 std::vector<Value*> convertBatchNorm(NodeCtx& c) {
   Importer& im = c.im;
   if (c.opset < 9 && c.getInt("spatial", 1) != 1) failUnimpl("spatial=0 is not supported");
@@ -2101,8 +2151,9 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
     m["ConvTranspose"] = convLike("conv_transpose", true);
     m["MaxPool"] = [](NodeCtx& c) {
       c.ignore({"storage_order"});
-      if (c.outputUsed(1)) failUnimpl("output 1 (Indices) is not supported");
-      return one(c.im.emit("max_pool", {c.req(0)}, poolAttrs(c, false, true, true)));
+      Value* y = c.im.emit("max_pool", {c.req(0)}, poolAttrs(c, false, true, true));
+      if (!c.outputUsed(1)) return one(y);
+      return std::vector<Value*>{y, maxPoolIndices(c, c.req(0), y)};
     };
     m["AveragePool"] = [](NodeCtx& c) {
       return one(c.im.emit("avg_pool", {c.req(0)}, poolAttrs(c, true, true, true)));

@@ -690,6 +690,20 @@ TEST(OnnxImport, NnOps) {
   EXPECT_NE(g.status().message().find("bn_train"), std::string::npos) << g.status().message();
 }
 
+// MaxPool's Indices: the first maximum in row-major window order, flattened over x.
+TEST(OnnxImport, MaxPoolIndicesTakeTheFirstMaximum) {
+  Model m(12);
+  m.input("x", kF, std::vector<DimSpec>{int64_t{1}, int64_t{1}, int64_t{3}, int64_t{3}});
+  auto* n = m.node("MaxPool", {"x"}, {"y", "i"}, "pool");
+  setAttr(n, "kernel_shape", std::vector<int64_t>{2, 2});
+  m.output("y");
+  m.output("i", onnx::TensorProto::INT64);
+  auto r = importAndRun(m, {F({1, 1, 3, 3}, {1, 5, 5, 2, 0, 3, 7, 7, 1})});
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_TENSOR(r[0], DType::F32, (Shape{1, 1, 2, 2}), {5, 5, 7, 7});
+  EXPECT_TENSOR(r[1], DType::I64, (Shape{1, 1, 2, 2}), {1, 1, 6, 7});
+}
+
 // Det is lowered to the Leibniz sum for 1x1 to 4x4 (the node tests have 2x2 only).
 TEST(OnnxImport, DetSmallMatrices) {
   auto det = [](int64_t n, const std::vector<double>& v) {
