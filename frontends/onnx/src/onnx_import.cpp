@@ -2371,6 +2371,67 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       } while (std::next_permutation(perm.begin(), perm.end()));
       return one(n == 1 ? im.emit("identity", {det}) : det);
     };
+    // DFT (opset 17-19) of a static length n along `axis`: real and imaginary
+    // parts as matmuls with the cos/sin matrices of angle 2*pi*j*k/n (scaled by
+    // 1/n for the inverse), the last dim holding [real, imag]; onesided keeps
+    // the n/2 + 1 first frequencies.
+    m["DFT"] = [](NodeCtx& c) {
+      Importer& im = c.im;
+      if (c.opset >= 20) failUnimpl("DFT-20 (axis as an input)");
+      Value* x = c.req(0);
+      const Type& t = x->type();
+      if (!t.rankKnown() || t.rank() < 2) failArg("DFT needs an input of known rank >= 2");
+      const int64_t r = t.rank();
+      if (!t.dim(r - 1).isStatic() || (t.dim(r - 1).value() != 1 && t.dim(r - 1).value() != 2))
+        failArg("the last dim of the input must be 1 (real) or 2 (complex), got ", t.toString());
+      const bool complexIn = t.dim(r - 1).value() == 2;
+      int64_t axis = c.getInt("axis", 1);
+      if (axis < 0) axis += r;
+      if (axis < 0 || axis > r - 2) failArg("axis ", c.getInt("axis", 1), " is out of range for rank ", r);
+      if (!t.dim(axis).isStatic()) failUnimpl("needs a static signal length, got ", t.toString());
+      const int64_t n = t.dim(axis).value();
+      if (c.in(1)) {
+        const Tensor* len = knownConstant(c.in(1));
+        if (!len || len->numel() != 1 || len->getInt(0) != n)
+          failUnimpl("dft_length must be a constant equal to the signal length ", n);
+      }
+      const bool inverse = c.getInt("inverse", 0) != 0;
+      const int64_t m2 = c.getInt("onesided", 0) != 0 ? n / 2 + 1 : n;
+      const double scale = inverse ? 1.0 / static_cast<double>(n) : 1.0, sigma = inverse ? -1.0 : 1.0;
+      std::vector<double> cosM(static_cast<size_t>(n * m2)), sinM(cosM.size()), negSinM(cosM.size());
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t k = 0; k < m2; ++k) {
+          const double a = 2.0 * 3.14159265358979323846 * static_cast<double>((j * k) % n) / static_cast<double>(n);
+          const auto i = static_cast<size_t>(j * m2 + k);
+          cosM[i] = scale * std::cos(a);
+          sinM[i] = sigma * scale * std::sin(a);
+          negSinM[i] = -sinM[i];
+        }
+      auto mat = [&](const std::vector<double>& v) { return im.constant(check(Tensor::fromDoubles(dtypeOf(x), {n, m2}, v))); };
+      // Signal axis last for the matmuls, then back.
+      std::vector<int64_t> perm, back(static_cast<size_t>(r - 1));
+      for (int64_t i = 0; i < r - 1; ++i)
+        if (i != axis) perm.push_back(i);
+      perm.push_back(axis);
+      for (size_t i = 0; i < perm.size(); ++i) back[static_cast<size_t>(perm[i])] = static_cast<int64_t>(i);
+      auto part = [&](int64_t p) {
+        Value* v = im.emit("gather", {x, im.scalar(DType::I64, static_cast<double>(p))}, {{"axis", r - 1}});
+        return axis == r - 2 ? v : im.emit("transpose", {v}, {{"perm", perm}});
+      };
+      Value* xr = part(0);
+      Value* re = im.emit("matmul", {xr, mat(cosM)});
+      Value* imag = im.emit("matmul", {xr, mat(negSinM)});
+      if (complexIn) {
+        Value* xi = part(1);
+        re = im.emit("add", {re, im.emit("matmul", {xi, mat(sinM)})});
+        imag = im.emit("add", {imag, im.emit("matmul", {xi, mat(cosM)})});
+      }
+      auto finish = [&](Value* v) {
+        if (axis != r - 2) v = im.emit("transpose", {v}, {{"perm", back}});
+        return im.emit("unsqueeze", {v}, {{"axes", std::vector<int64_t>{r - 1}}});
+      };
+      return one(im.emit("concat", {finish(re), finish(imag)}, {{"axis", r - 1}}));
+    };
     // MaxUnpool: X's values scattered into zeros at I, MaxPool's indices into
     // the flattened unpooled tensor [N, C, (in - 1) * stride + kernel - pads].
     // With output_shape, each index is moved to the same coordinates in that
