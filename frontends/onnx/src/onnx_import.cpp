@@ -2432,6 +2432,62 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       };
       return one(im.emit("concat", {finish(re), finish(imag)}, {{"axis", r - 1}}));
     };
+    // STFT (opset 17): frames gathered at run-time offsets (frame_step and
+    // frame_length may be graph inputs), times the window, then a DFT along the
+    // frame as matmuls with cos/sin matrices built at run time for length n.
+    m["STFT"] = [](NodeCtx& c) {
+      Importer& im = c.im;
+      Value* x = c.req(0);
+      const Type& t = x->type();
+      if (!t.rankKnown() || t.rank() != 3 || !t.dim(2).isStatic() || (t.dim(2).value() != 1 && t.dim(2).value() != 2))
+        failArg("STFT needs a signal [batch, length, 1 or 2], got ", t.toString());
+      const bool complexIn = t.dim(2).value() == 2;
+      auto scalarI64 = [&](Value* v) {
+        v = im.emit("cast", {v}, {{"to", std::string("i64")}});
+        if (v->type().rankKnown() && v->type().rank() == 1) v = im.emit("squeeze", {v}, {{"axes", std::vector<int64_t>{0}}});
+        return v;
+      };
+      auto dimOf = [&](Value* v, int64_t d) {
+        return im.emit("squeeze", {im.emit("shape", {v}, {{"start", d}, {"end", d + 1}})}, {{"axes", std::vector<int64_t>{0}}});
+      };
+      Value* step = scalarI64(c.req(1));
+      Value* window = c.in(2);
+      Value* n = c.in(3) ? scalarI64(c.in(3)) : nullptr;
+      if (!n && !window) failArg("STFT needs frame_length or a window");
+      if (!n) n = dimOf(window, 0);
+      Value* zero = im.scalar(DType::I64, 0);
+      Value* oneI = im.scalar(DType::I64, 1);
+      Value* frames = im.emit("add", {im.emit("div", {im.emit("sub", {dimOf(x, 1), n}), step}), oneI});
+      Value* starts = im.emit("mul", {im.emit("range", {zero, frames, oneI}), step});
+      Value* idx = im.emit("add", {im.emit("unsqueeze", {starts}, {{"axes", std::vector<int64_t>{1}}}),
+                                   im.emit("range", {zero, n, oneI})});
+      Value* f = im.emit("gather", {x, idx}, {{"axis", int64_t{1}}});  // [B, frames, n, 1|2]
+      if (window) f = im.emit("mul", {f, im.emit("unsqueeze", {window}, {{"axes", std::vector<int64_t>{1}}})});
+      Value* bins = c.getInt("onesided", 1) != 0
+                        ? im.emit("add", {im.emit("div", {n, im.scalar(DType::I64, 2)}), oneI})
+                        : n;
+      Value* jk = im.emit("mod", {im.emit("mul", {im.emit("unsqueeze", {im.emit("range", {zero, n, oneI})},
+                                                           {{"axes", std::vector<int64_t>{1}}}),
+                                               im.emit("range", {zero, bins, oneI})}),
+                                  n},
+                          {{"fmod", int64_t{0}}});
+      const std::string dt(dtypeName(dtypeOf(x)));
+      Value* angle = im.emit("mul", {im.emit("cast", {jk}, {{"to", dt}}),
+                                     im.emit("div", {im.scalar(dtypeOf(x), 6.283185307179586),
+                                                     im.emit("cast", {n}, {{"to", dt}})})});
+      Value* cosM = im.emit("cos", {angle});
+      Value* sinM = im.emit("sin", {angle});
+      Value* xr = im.emit("gather", {f, im.scalar(DType::I64, 0)}, {{"axis", int64_t{3}}});
+      Value* re = im.emit("matmul", {xr, cosM});
+      Value* imag = im.emit("neg", {im.emit("matmul", {xr, sinM})});
+      if (complexIn) {
+        Value* xi = im.emit("gather", {f, im.scalar(DType::I64, 1)}, {{"axis", int64_t{3}}});
+        re = im.emit("add", {re, im.emit("matmul", {xi, sinM})});
+        imag = im.emit("add", {imag, im.emit("matmul", {xi, cosM})});
+      }
+      auto last = [&](Value* v) { return im.emit("unsqueeze", {v}, {{"axes", std::vector<int64_t>{3}}}); };
+      return one(im.emit("concat", {last(re), last(imag)}, {{"axis", int64_t{3}}}));
+    };
     // MaxUnpool: X's values scattered into zeros at I, MaxPool's indices into
     // the flattened unpooled tensor [N, C, (in - 1) * stride + kernel - pads].
     // With output_shape, each index is moved to the same coordinates in that

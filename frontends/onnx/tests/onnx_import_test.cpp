@@ -908,7 +908,7 @@ TEST(OnnxImport, UnsupportedOpsAreListedAllAtOnce) {
   m.input("x", kF, std::vector<DimSpec>{int64_t{3}});
   m.node("Relu", {"x"}, {"a"});
   m.node("FancyOp", {"a"}, {"b"}, "fancy1");
-  m.node("STFT", {"b"}, {"c"}, "stft1");
+  m.node("TfIdfVectorizer", {"b"}, {"c"}, "tfidf1");
   m.node("FancyOp", {"c"}, {"d"}, "fancy2");
   auto* custom = m.node("MyOp", {"d"}, {"e"}, "mine");
   custom->set_domain("com.example");
@@ -919,7 +919,7 @@ TEST(OnnxImport, UnsupportedOpsAreListedAllAtOnce) {
   EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented);
   EXPECT_NE(msg.find("node \"fancy1\" (FancyOp, opset 13)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("FancyOp (2 nodes: \"fancy1\", \"fancy2\")"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("STFT (1 node: \"stft1\")"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("TfIdfVectorizer (1 node: \"tfidf1\")"), std::string::npos) << msg;
   EXPECT_NE(msg.find("com.example.MyOp"), std::string::npos) << msg;
 }
 
@@ -928,19 +928,19 @@ TEST(OnnxImport, UnsupportedOpInsideSubgraphIsListed) {
   m.input("c", kBool, std::vector<DimSpec>{});
   m.input("x", kF, std::vector<DimSpec>{int64_t{3}});
   onnx::GraphProto t, e;
-  addNode(&t, "STFT", {"x"}, {"y1"}, "inner_stft");
+  addNode(&t, "TfIdfVectorizer", {"x"}, {"y1"}, "inner_tfidf");
   addValue(t.mutable_output(), "y1", kF, std::nullopt);
   addNode(&e, "Relu", {"x"}, {"y2"});
   addValue(e.mutable_output(), "y2", kF, std::nullopt);
   auto* n = m.node("If", {"c"}, {"y"});
   setAttr(n, "then_branch", t);
   setAttr(n, "else_branch", e);
-  m.node("STFT", {"y"}, {"z"}, "outer_stft");
+  m.node("TfIdfVectorizer", {"y"}, {"z"}, "outer_tfidf");
   m.output("z");
   auto g = import(m);
   ASSERT_FALSE(g.ok());
-  EXPECT_NE(g.status().message().find("inner_stft"), std::string::npos) << g.status().message();
-  EXPECT_NE(g.status().message().find("outer_stft"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("inner_tfidf"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("outer_tfidf"), std::string::npos) << g.status().message();
 }
 
 TEST(OnnxImport, UnsupportedAttributeNamesTheNode) {
