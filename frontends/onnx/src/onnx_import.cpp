@@ -2575,7 +2575,8 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
              {"HannWindow", {0.5, 0.5, 0.0}},
              {"HammingWindow", {25.0 / 46.0, 21.0 / 46.0, 0.0}},
              {"BlackmanWindow", {0.42, 0.5, 0.08}}}) {
-      m[name] = [coef](NodeCtx& c) {
+      // A copy: clang before 16 cannot capture a structured binding.
+      m[name] = [coef = std::array<double, 3>(coef)](NodeCtx& c) {
         Importer& im = c.im;
         Value* size = c.req(0);
         if (size->type().rankKnown() && size->type().rank() == 1)
