@@ -1230,6 +1230,243 @@ std::vector<float> rowBias(const sdk::ValueView& c, int64_t N, float scale) {
   return out;
 }
 
+// ============================================================================
+// Recurrent ops: lstm, gru, rnn
+//
+// Note [oneDNN recurrent steps]: the cases oneDNN computes as ONNX does (f32,
+// default activations, no clip, no input_forget, no sequence_lens; see
+// rnnWhyNot; constant peepholes are taken, in oneDNN's i, f, o order) run on lstm_forward / gru_forward /
+// lbr_gru_forward / vanilla_rnn_forward. W, R and B are constants: at compile
+// time they are put in oneDNN's order once (weights ldigo, gates LSTM i,f,c,o
+// from ONNX's i,o,f,c; GRU u,r,o = ONNX z,r,h; bias Wb + Rb per gate, and for
+// lbr_gru a 4th row Rbh with Wbh alone in the 3rd), and per input shape they
+// are reordered into the layout the primitive asks for (cached with it).
+// x, the states and Y are copied between ONNX's layouts and oneDNN's tnc /
+// ldnc where they differ (layout 1, bidirectional Y): cheap next to the cell.
+
+class RnnStep final : public DnnlStep {
+ public:
+  enum class Cell { Lstm, Gru, LbrGru, Vanilla };
+  Cell cell = Cell::Lstm;
+  dnnl::algorithm act = dnnl::algorithm::eltwise_tanh;  // vanilla only
+  dnnl::rnn_direction dir = dnnl::rnn_direction::unidirectional_left2right;
+  int64_t D = 1, H = 0, I = 0, G = 4;
+  bool batchFirst = false;
+  std::vector<float> wl, wi, bias;  // [1, D, I, G, H], [1, D, H, G, H] ldigo; [1, D, Gb, H] ldgo
+  std::vector<float> peephole;       // lstm: [1, D, 3, H] ldgo (i, f, o), empty when absent
+  std::unique_ptr<Kernel> fallback;  // the portable kernel, for empty x
+
+  struct Entry {
+    int cap = 1;
+    int64_t T = 0, B = 0;
+    dnnl::primitive prim;
+    int nthr = 1;
+    uint64_t id = 0;
+    Md src, iter, iterC, dst, dstIter, dstIterC, biasMd, peepholeMd;
+    memory wlMem, wiMem;
+  };
+
+  bool lstm() const { return cell == Cell::Lstm; }
+  int64_t biasGates() const { return cell == Cell::LbrGru ? 4 : G; }
+
+  /// `v` present and not the empty "absent" marker.
+  static bool given(Run& run, const Step& s, size_t i) {
+    if (i >= s.inputs.size() || !run.has(s, i)) return false;
+    return run.in(s, i).dims.numElements() > 0;
+  }
+
+  void run(Run& run) const override {
+    const RunValue& x = run.in(*this, 0);
+    SY_CPU_REQUIRE(x.dims.rank == 3 && x.dims.d[2] == I, SY_ERROR_INVALID_ARGUMENT, "x ",
+                   sdk::formatDims(x.dims.ref()), " must be rank 3 with input size ", I);
+    const int64_t T = batchFirst ? x.dims.d[1] : x.dims.d[0], B = batchFirst ? x.dims.d[0] : x.dims.d[1];
+    if (T == 0 || B == 0) {
+      runPortable(run);
+      return;
+    }
+    const Dims yDims = batchFirst ? Dims::of({B, T, D, H}) : Dims::of({T, D, B, H});
+    const Dims sDims = batchFirst ? Dims::of({B, D, H}) : Dims::of({D, B, H});
+    const size_t nState = static_cast<size_t>(D * B * H);
+    const bool h0 = given(run, *this, 5), c0 = lstm() && given(run, *this, 6);
+    for (size_t i : {size_t{5}, size_t{6}}) {
+      if (i == 6 && !c0) continue;
+      if (i == 5 && !h0) continue;
+      SY_CPU_REQUIRE(run.in(*this, i).dims == sDims, SY_ERROR_INVALID_ARGUMENT, i == 5 ? "initial_h " : "initial_c ",
+                     sdk::formatDims(run.in(*this, i).dims.ref()), " must be ", sdk::formatDims(sDims.ref()));
+    }
+    std::shared_ptr<const Entry> entryPtr;
+    try {
+      entryPtr = entry(run, T, B);
+    } catch (const dnnl::error&) {
+      runPortable(run);  // a shape this oneDNN build has no implementation for
+      return;
+    }
+    const Entry& e = *entryPtr;
+    if (e.id == 0) run.keepAlive(entryPtr);
+    float* y = static_cast<float*>(run.out(*this, 0, yDims));
+    float* yh = static_cast<float*>(run.out(*this, 1, sDims));
+    float* yc = lstm() ? static_cast<float*>(run.out(*this, 2, sDims)) : nullptr;
+
+    // src_layer [T, B, I]
+    const float* src = static_cast<const float*>(x.data);
+    if (batchFirst) {
+      float* t = static_cast<float*>(run.scratch(static_cast<size_t>(T * B * I) * sizeof(float)));
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t s = 0; s < T; ++s)
+          std::memcpy(t + (s * B + b) * I, src + (b * T + s) * I, static_cast<size_t>(I) * sizeof(float));
+      src = t;
+    }
+    // States [D, B, H] (ldnc with L = 1); absent ones are zero.
+    auto stateIn = [&](size_t i, bool present) -> float* {
+      float* t = static_cast<float*>(run.scratch(nState * sizeof(float)));
+      if (!present) {
+        std::memset(t, 0, nState * sizeof(float));
+        return t;
+      }
+      const float* v = static_cast<const float*>(run.in(*this, i).data);
+      if (!batchFirst) return const_cast<float*>(v);
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t d = 0; d < D; ++d)
+          std::memcpy(t + (d * B + b) * H, v + (b * D + d) * H, static_cast<size_t>(H) * sizeof(float));
+      return t;
+    };
+    float* iter = stateIn(5, h0);
+    float* iterC = lstm() ? stateIn(6, c0) : nullptr;
+    // Y and the final states: straight into the outputs where the layouts agree.
+    const bool yDirect = !batchFirst && D == 1;
+    float* dst = yDirect ? y : static_cast<float*>(run.scratch(static_cast<size_t>(T * B * D * H) * sizeof(float)));
+    float* dstIter = batchFirst ? static_cast<float*>(run.scratch(nState * sizeof(float))) : yh;
+    float* dstIterC = !lstm() ? nullptr : batchFirst ? static_cast<float*>(run.scratch(nState * sizeof(float))) : yc;
+
+    const dnnl::engine& eng = dnnlEngine();
+    ExecArgs args{{DNNL_ARG_SRC_LAYER, memory(e.src, eng, const_cast<float*>(src))},
+                  {DNNL_ARG_SRC_ITER, memory(e.iter, eng, iter)},
+                  {DNNL_ARG_WEIGHTS_LAYER, e.wlMem},
+                  {DNNL_ARG_WEIGHTS_ITER, e.wiMem},
+                  {DNNL_ARG_BIAS, memory(e.biasMd, eng, const_cast<float*>(bias.data()))},
+                  {DNNL_ARG_DST_LAYER, memory(e.dst, eng, dst)},
+                  {DNNL_ARG_DST_ITER, memory(e.dstIter, eng, dstIter)}};
+    if (lstm()) {
+      args[DNNL_ARG_SRC_ITER_C] = memory(e.iterC, eng, iterC);
+      args[DNNL_ARG_DST_ITER_C] = memory(e.dstIterC, eng, dstIterC);
+      if (!peephole.empty())
+        args[DNNL_ARG_WEIGHTS_PEEPHOLE] = memory(e.peepholeMd, eng, const_cast<float*>(peephole.data()));
+    }
+    execute(run, e.prim, args, e.nthr);
+
+    if (!yDirect) {
+      // dst [T, B, D * H] -> Y [T, D, B, H] or [B, T, D, H]
+      for (int64_t s = 0; s < T; ++s)
+        for (int64_t b = 0; b < B; ++b)
+          for (int64_t d = 0; d < D; ++d) {
+            float* to = batchFirst ? y + ((b * T + s) * D + d) * H : y + ((s * D + d) * B + b) * H;
+            std::memcpy(to, dst + ((s * B + b) * D + d) * H, static_cast<size_t>(H) * sizeof(float));
+          }
+    }
+    if (batchFirst) {
+      // [D, B, H] -> [B, D, H]
+      auto back = [&](const float* from, float* to) {
+        for (int64_t d = 0; d < D; ++d)
+          for (int64_t b = 0; b < B; ++b)
+            std::memcpy(to + (b * D + d) * H, from + (d * B + b) * H, static_cast<size_t>(H) * sizeof(float));
+      };
+      back(dstIter, yh);
+      if (lstm()) back(dstIterC, yc);
+    }
+  }
+
+ private:
+  void runPortable(Run& run) const {
+    SY_CPU_REQUIRE(fallback != nullptr, SY_ERROR_UNIMPLEMENTED, "empty x and no portable kernel");
+    std::vector<Tensor> ins(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!run.has(*this, i)) continue;
+      const RunValue& v = run.in(*this, i);
+      ins[i] = Tensor{v.data, v.dtype, v.dims};
+    }
+    std::vector<Dims> dims(outputs.size());
+    std::vector<Tensor> outs(outputs.size());
+    fallback->outputShapes(ins.data(), ins.size(), dims.data(), dims.size());
+    for (size_t o = 0; o < outputs.size(); ++o) outs[o] = Tensor{run.out(*this, o, dims[o]), SY_DTYPE_F32, dims[o]};
+    fallback->run(ins.data(), ins.size(), outs.data(), outs.size(), run.exec());
+  }
+
+  std::shared_ptr<const Entry> entry(Run& run, int64_t T, int64_t B) const {
+    std::lock_guard<std::mutex> lock(cache_.mutex);
+    for (const auto& e : cache_.entries) {
+      if (e->T == T && e->B == B && e->cap == cap()) return e;
+    }
+    auto e = std::make_shared<Entry>();
+    e->cap = cap();
+    e->T = T;
+    e->B = B;
+    e->nthr = teamFor(2.0 * static_cast<double>(T * B * D * G * H * (I + H)));
+    setOmpThreads(e->nthr);
+    using tag = memory::format_tag;
+    const auto f32 = memory::data_type::f32;
+    e->src = Md({T, B, I}, f32, tag::tnc);
+    e->iter = Md({1, D, B, H}, f32, tag::ldnc);
+    e->iterC = e->iter;
+    e->dst = Md({T, B, D * H}, f32, tag::tnc);
+    e->dstIter = e->iter;
+    e->dstIterC = e->iter;
+    e->biasMd = Md({1, D, biasGates(), H}, f32, tag::ldgo);
+    const Md wlAny({1, D, I, G, H}, f32, tag::any), wiAny({1, D, H, G, H}, f32, tag::any);
+    const auto prop = dnnl::prop_kind::forward_inference;
+    const dnnl::primitive_attr a = userScratchpad();
+    Md wlMd, wiMd;
+    switch (cell) {
+      case Cell::Lstm: {
+        e->peepholeMd = Md({1, D, 3, H}, f32, tag::ldgo);
+        const dnnl::lstm_forward::desc d =
+            peephole.empty() ? dnnl::lstm_forward::desc(prop, dir, e->src, e->iter, e->iterC, wlAny, wiAny, e->biasMd,
+                                                        e->dst, e->dstIter, e->dstIterC)
+                             : dnnl::lstm_forward::desc(prop, dir, e->src, e->iter, e->iterC, wlAny, wiAny,
+                                                        e->peepholeMd, e->biasMd, e->dst, e->dstIter, e->dstIterC);
+        dnnl::lstm_forward::primitive_desc pd(d, a, dnnlEngine());
+        wlMd = pd.weights_layer_desc();
+        wiMd = pd.weights_iter_desc();
+        e->prim = dnnl::lstm_forward(pd);
+        break;
+      }
+      case Cell::Gru: {
+        dnnl::gru_forward::desc d(prop, dir, e->src, e->iter, wlAny, wiAny, e->biasMd, e->dst, e->dstIter);
+        dnnl::gru_forward::primitive_desc pd(d, a, dnnlEngine());
+        wlMd = pd.weights_layer_desc();
+        wiMd = pd.weights_iter_desc();
+        e->prim = dnnl::gru_forward(pd);
+        break;
+      }
+      case Cell::LbrGru: {
+        dnnl::lbr_gru_forward::desc d(prop, dir, e->src, e->iter, wlAny, wiAny, e->biasMd, e->dst, e->dstIter);
+        dnnl::lbr_gru_forward::primitive_desc pd(d, a, dnnlEngine());
+        wlMd = pd.weights_layer_desc();
+        wiMd = pd.weights_iter_desc();
+        e->prim = dnnl::lbr_gru_forward(pd);
+        break;
+      }
+      case Cell::Vanilla: {
+        dnnl::vanilla_rnn_forward::desc d(prop, act, dir, e->src, e->iter, wlAny, wiAny, e->biasMd, e->dst,
+                                          e->dstIter);
+        dnnl::vanilla_rnn_forward::primitive_desc pd(d, a, dnnlEngine());
+        wlMd = pd.weights_layer_desc();
+        wiMd = pd.weights_iter_desc();
+        e->prim = dnnl::vanilla_rnn_forward(pd);
+        break;
+      }
+    }
+    e->wlMem = memory(wlMd, dnnlEngine());
+    e->wiMem = memory(wiMd, dnnlEngine());
+    prepack(run.stream(), memory(Md({1, D, I, G, H}, f32, tag::ldigo), dnnlEngine(), const_cast<float*>(wl.data())),
+            e->wlMem);
+    prepack(run.stream(), memory(Md({1, D, H, G, H}, f32, tag::ldigo), dnnlEngine(), const_cast<float*>(wi.data())),
+            e->wiMem);
+    return cache_.keep(e);
+  }
+
+  mutable Cache<Entry> cache_;
+};
+
 }  // namespace
 
 // ============================================================================
@@ -1572,6 +1809,144 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
     return s;
   }
   sdk::fail(SY_ERROR_INTERNAL, node.describe(), ": no oneDNN step");
+}
+
+
+// ---- recurrent ops (Note [oneDNN recurrent steps])
+
+namespace {
+int64_t rnnGates(std::string_view op) { return op == "lstm" ? 4 : op == "gru" ? 3 : 1; }
+/// Input `i` given and not the empty "absent" marker (for a static empty value).
+bool rnnInputGiven(const sdk::NodeView& node, size_t i) {
+  if (i >= node.numInputs() || !node.hasInput(i)) return false;
+  const sdk::ValueView v = node.input(i);
+  return !(v.isStatic() && v.numElements() == 0);
+}
+}  // namespace
+
+std::string rnnWhyNot(const sdk::NodeView& node) {
+  const std::string_view op = node.op();
+  if (op != "lstm" && op != "gru" && op != "rnn") return "no oneDNN path";
+  if (node.numInputs() < 3 || !node.hasInput(0) || !node.hasInput(1) || !node.hasInput(2)) return "missing inputs";
+  for (size_t o = 0; o < node.numOutputs(); ++o) {
+    if (node.output(o).dtype() != SY_DTYPE_F32) return "oneDNN path takes f32";
+  }
+  const sdk::ValueView x = node.input(0), w = node.input(1), r = node.input(2);
+  if (x.dtype() != SY_DTYPE_F32 || !x.hasRank() || x.rank() != 3) return "oneDNN path takes f32 x of rank 3";
+  if (!constantF32Value(w) || !constantF32Value(r)) return "w and r must be f32 constants";
+  if (w.rank() != 3 || r.rank() != 3) return "w and r must have rank 3";
+  const std::string direction = node.attrString("direction", "forward");
+  const int64_t D = direction == "bidirectional" ? 2 : 1, G = rnnGates(op);
+  if (direction != "forward" && direction != "reverse" && direction != "bidirectional") return "unknown direction";
+  const int64_t H = r.dim(2), I = w.dim(2);
+  if (H < 1 || I < 1 || w.dim(0) != D || r.dim(0) != D || w.dim(1) != G * H || r.dim(1) != G * H)
+    return "w or r does not match direction and hidden size";
+  if (node.attrInt("hidden_size", 0) != 0 && node.attrInt("hidden_size", 0) != H) return "hidden_size differs from r";
+  if (x.dim(2) >= 0 && x.dim(2) != I) return "x's input size differs from w";
+  const int64_t layout = node.attrInt("layout", 0);
+  if (layout != 0 && layout != 1) return "unknown layout";
+  if (rnnInputGiven(node, 3)) {
+    if (!constantF32Value(node.input(3)) || node.input(3).numElements() != D * 2 * G * H) return "b is not a constant";
+  }
+  if (rnnInputGiven(node, 4)) return "sequence_lens given (oneDNN runs every sequence to the end)";
+  for (size_t i : {size_t{5}, size_t{6}}) {
+    if (rnnInputGiven(node, i) && node.input(i).dtype() != SY_DTYPE_F32) return "states must be f32";
+  }
+  if (rnnInputGiven(node, 7) && (!constantF32Value(node.input(7)) || node.input(7).numElements() != D * 3 * H))
+    return "p is not a constant";
+  if (node.hasAttr("clip")) return "clip";
+  if (op == "lstm" && node.attrInt("input_forget", 0) != 0) return "input_forget";
+  if (!node.attrFloats("activation_alpha").empty() || !node.attrFloats("activation_beta").empty())
+    return "activation parameters";
+  const std::vector<std::string> acts = node.attrStrings("activations");
+  if (!acts.empty()) {
+    const std::vector<std::string> want = op == "lstm"  ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
+                                          : op == "gru" ? std::vector<std::string>{"Sigmoid", "Tanh"}
+                                                        : std::vector<std::string>{acts[0]};
+    if (op == "rnn" && acts[0] != "Tanh" && acts[0] != "Relu") return "rnn activation other than Tanh or Relu";
+    if (acts.size() != want.size() * static_cast<size_t>(D)) return "activations count";
+    for (size_t i = 0; i < acts.size(); ++i) {
+      if (acts[i] != want[i % want.size()]) return "activations other than the defaults";
+    }
+  }
+  return "";
+}
+
+std::unique_ptr<Step> makeRnnStep(const sdk::NodeView& node, int threads) {
+  auto s = std::make_unique<RnnStep>();
+  const std::string_view op = node.op();
+  s->threads = threads;
+  const std::string direction = node.attrString("direction", "forward");
+  s->D = direction == "bidirectional" ? 2 : 1;
+  s->dir = direction == "bidirectional" ? dnnl::rnn_direction::bidirectional_concat
+           : direction == "reverse"     ? dnnl::rnn_direction::unidirectional_right2left
+                                        : dnnl::rnn_direction::unidirectional_left2right;
+  s->G = rnnGates(op);
+  s->cell = op == "lstm"                                  ? RnnStep::Cell::Lstm
+            : op == "rnn"                                 ? RnnStep::Cell::Vanilla
+            : node.attrInt("linear_before_reset", 0) != 0 ? RnnStep::Cell::LbrGru
+                                                          : RnnStep::Cell::Gru;
+  const std::vector<std::string> acts = node.attrStrings("activations");
+  s->act = op == "rnn" && !acts.empty() && acts[0] == "Relu" ? dnnl::algorithm::eltwise_relu
+                                                             : dnnl::algorithm::eltwise_tanh;
+  s->batchFirst = node.attrInt("layout", 0) == 1;
+  const std::vector<float> w = copyFloats(node.input(1)), r = copyFloats(node.input(2));
+  const int64_t D = s->D, G = s->G, H = node.input(2).dim(2), I = node.input(1).dim(2);
+  s->H = H;
+  s->I = I;
+  // oneDNN gate g holds ONNX gate onnx[g]: LSTM i, f, c, o from i, o, f, c; GRU u, r, o = z, r, h.
+  const std::vector<int64_t> onnx = op == "lstm"  ? std::vector<int64_t>{0, 2, 3, 1}
+                                    : op == "gru" ? std::vector<int64_t>{0, 1, 2}
+                                                  : std::vector<int64_t>{0};
+  auto ldigo = [&](const std::vector<float>& src, int64_t in) {
+    std::vector<float> out(static_cast<size_t>(D * in * G * H));
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t g = 0; g < G; ++g)
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t i = 0; i < in; ++i)
+            out[static_cast<size_t>(((d * in + i) * G + g) * H + h)] =
+                src[static_cast<size_t>(((d * G + onnx[static_cast<size_t>(g)]) * H + h) * in + i)];
+    return out;
+  };
+  s->wl = ldigo(w, I);
+  s->wi = ldigo(r, H);
+  const int64_t Gb = s->biasGates();
+  s->bias.assign(static_cast<size_t>(D * Gb * H), 0.f);
+  if (rnnInputGiven(node, 3)) {
+    const std::vector<float> b = copyFloats(node.input(3));  // [D, 2 * G * H]: Wb then Rb
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t g = 0; g < G; ++g)
+        for (int64_t h = 0; h < H; ++h) {
+          const int64_t og = onnx[static_cast<size_t>(g)];
+          const float wb = b[static_cast<size_t>(d * 2 * G * H + og * H + h)];
+          const float rb = b[static_cast<size_t>(d * 2 * G * H + (G + og) * H + h)];
+          if (s->cell == RnnStep::Cell::LbrGru && g == 2) {
+            s->bias[static_cast<size_t>((d * Gb + 2) * H + h)] = wb;
+            s->bias[static_cast<size_t>((d * Gb + 3) * H + h)] = rb;
+          } else {
+            s->bias[static_cast<size_t>((d * Gb + g) * H + h)] = wb + rb;
+          }
+        }
+  }
+  if (rnnInputGiven(node, 7)) {
+    // ONNX p [D, 3 * H] holds i, o, f; oneDNN's peephole weights i, f, o.
+    const std::vector<float> p = copyFloats(node.input(7));
+    s->peephole.resize(p.size());
+    const int64_t from[3] = {0, 2, 1};
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t g = 0; g < 3; ++g)
+        for (int64_t h = 0; h < H; ++h)
+          s->peephole[static_cast<size_t>((d * 3 + g) * H + h)] = p[static_cast<size_t>((d * 3 + from[g]) * H + h)];
+  }
+  for (size_t i = 0; i < node.numInputs(); ++i) s->inputs.push_back(node.hasInput(i) ? node.input(i).index() : -1);
+  for (size_t o = 0; o < node.numOutputs(); ++o) s->outputs.push_back(node.output(o).index());
+  try {
+    std::string why;
+    s->fallback = makeKernel(node, why);
+  } catch (...) {
+    s->fallback = nullptr;
+  }
+  return s;
 }
 
 }  // namespace sy_cpu

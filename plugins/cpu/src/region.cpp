@@ -757,7 +757,10 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
     size_t position = p;
     std::string describe = node.describe();
     std::string ops(op);  // "conv + sigmoid + mul": what the profile shows
-    if (dnnlWhyNot(node).empty()) {
+    if (rnnWhyNot(node).empty()) {
+      step = makeRnnStep(node, threads_);
+      ops += " (oneDNN)";  // the portable kernel's step is plain "lstm"
+    } else if (dnnlWhyNot(node).empty()) {
       DnnlFusion fusion;
       int32_t cur = node.output(0).index();
       const bool isConv = op == "conv";

@@ -163,6 +163,12 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
 /// conv/matmul/gemm take post-ops, matmul/gemm take a bias add.
 bool dnnlCanFoldBn(const sdk::NodeView& conv, const sdk::NodeView& bn);
 bool dnnlCanTakePostOps(const sdk::NodeView& node);
+/// "" when oneDNN's RNN primitives compute `node` (lstm, gru, rnn) as ONNX
+/// does (Note [oneDNN recurrent steps] in dnnl_steps.cpp).
+std::string rnnWhyNot(const sdk::NodeView& node);
+/// The oneDNN step of a recurrent node rnnWhyNot accepts; its inputs and
+/// outputs are the node's (region value ids = view value indices).
+std::unique_ptr<Step> makeRnnStep(const sdk::NodeView& node, int threads);
 bool dnnlCanTakeBias(const sdk::NodeView& node, const DnnlFusion& fusion, const sdk::NodeView& add, int biasOperand);
 
 }  // namespace sy_cpu
