@@ -1949,4 +1949,190 @@ std::unique_ptr<Step> makeRnnStep(const sdk::NodeView& node, int threads) {
   return s;
 }
 
+// ---- matmul_integer (Note [oneDNN int8 matmul])
+//
+// Note [oneDNN int8 matmul]: matmul_integer with u8 or i8 `a` and i8 `b`
+// runs on dnnl::matmul with an s32 destination: the result is exact (s32
+// accumulation, the same wrapping-free sums the portable kernel makes for
+// any K below 2^15). Per-tensor zero points (one element, any value, given
+// at run time) go to the primitive as runtime s32 zero points (mask 0); a
+// per-row / per-column zero point, u8 `b` (no u8 weights in oneDNN 2.6's
+// CPU matmul), 1-D operands or a batched `b` whose batch is not `a`'s stay
+// on the portable kernel. Only on CPUs with VNNI: without it oneDNN's int8
+// kernels sum pairs of u8*s8 products in saturating 16 bits, which is not
+// exact. A constant `b` is reordered into the primitive's layout once per
+// entry (`packed`, shared across entries).
+
+namespace {
+
+bool cpuHasVnni() {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
+bool oneElementZp(const sdk::NodeView& node, size_t i) {
+  if (i >= node.numInputs() || !node.hasInput(i)) return true;
+  const sdk::ValueView v = node.input(i);
+  return v.hasRank() && v.rank() <= 1 && v.isStatic() && v.numElements() == 1;
+}
+
+memory::data_type dnnlInt(sy_dtype t) { return t == SY_DTYPE_U8 ? memory::data_type::u8 : memory::data_type::s8; }
+
+int32_t zeroPointOf(const RunValue& v) {
+  return v.dtype == SY_DTYPE_U8 ? static_cast<int32_t>(*static_cast<const uint8_t*>(v.data))
+                                : static_cast<int32_t>(*static_cast<const int8_t*>(v.data));
+}
+
+class IntMatmulStep final : public DnnlStep {
+ public:
+  sy_dtype aType = SY_DTYPE_U8;
+  bool aZp = false, bZp = false;  // zero point inputs given
+  bool bConst = false;
+  std::vector<int8_t> bData;  // the constant b, row-major
+  std::unique_ptr<Kernel> portable;
+
+  struct Entry {
+    int cap = 1;
+    Dims a, b;
+    dnnl::matmul prim;
+    int nthr = 1;
+    uint64_t id = 0;
+    Md src, wei, dst;
+    memory packedB;  // constant b in the primitive's layout
+  };
+
+  void run(Run& run) const override {
+    const RunValue& a = run.in(*this, 0);
+    const RunValue& b = run.in(*this, 1);
+    if (a.dims.rank < 2 || (b.dims.rank != 2 && b.dims.rank != a.dims.rank) || a.dims.numElements() == 0 ||
+        b.dims.numElements() == 0) {
+      runPortable(run);
+      return;
+    }
+    for (int i = 0; i + 2 < b.dims.rank; ++i) {
+      if (b.dims.d[i] != a.dims.d[i]) {
+        runPortable(run);  // broadcast batches: the portable kernel
+        return;
+      }
+    }
+    const int64_t K = a.dims.d[a.dims.rank - 1];
+    if (b.dims.d[b.dims.rank - 2] != K || K > 33000) {
+      runPortable(run);  // its error names a mismatch; a longer K may overflow s32, which the kernel wraps
+      return;
+    }
+    std::shared_ptr<const Entry> entryPtr;
+    try {
+      entryPtr = entry(run, a.dims, b.dims);
+    } catch (const dnnl::error&) {
+      runPortable(run);
+      return;
+    }
+    const Entry& e = *entryPtr;
+    if (e.id == 0) run.keepAlive(entryPtr);
+    Dims outDims = a.dims;
+    outDims.d[outDims.rank - 1] = b.dims.d[b.dims.rank - 1];
+    void* out = run.out(*this, 0, outDims);
+    const dnnl::engine& eng = dnnlEngine();
+    ExecArgs args{{DNNL_ARG_SRC, memory(e.src, eng, const_cast<void*>(a.data))},
+                  {DNNL_ARG_WEIGHTS, bConst ? e.packedB : memory(e.wei, eng, const_cast<void*>(b.data))},
+                  {DNNL_ARG_DST, memory(e.dst, eng, out)}};
+    int32_t zps[2] = {0, 0};
+    const Md zpMd({1}, memory::data_type::s32, memory::format_tag::x);
+    if (aZp) {
+      zps[0] = zeroPointOf(run.in(*this, 2));
+      args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = memory(zpMd, eng, &zps[0]);
+    }
+    if (bZp) {
+      zps[1] = zeroPointOf(run.in(*this, 3));
+      args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_WEIGHTS] = memory(zpMd, eng, &zps[1]);
+    }
+    execute(run, e.prim, args, e.nthr);
+  }
+
+ private:
+  void runPortable(Run& run) const {
+    SY_CPU_REQUIRE(portable != nullptr, SY_ERROR_UNIMPLEMENTED, "matmul_integer: no portable kernel");
+    std::vector<Tensor> ins(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!run.has(*this, i)) continue;
+      const RunValue& v = run.in(*this, i);
+      ins[i] = Tensor{v.data, v.dtype, v.dims};
+    }
+    Dims dims;
+    portable->outputShapes(ins.data(), ins.size(), &dims, 1);
+    Tensor out{run.out(*this, 0, dims), SY_DTYPE_I32, dims};
+    portable->run(ins.data(), ins.size(), &out, 1, run.exec());
+  }
+
+  std::shared_ptr<const Entry> entry(Run& run, const Dims& a, const Dims& b) const {
+    std::lock_guard<std::mutex> lock(cache_.mutex);
+    for (const auto& e : cache_.entries) {
+      if (e->a == a && e->b == b && e->cap == cap()) return e;
+    }
+    auto e = std::make_shared<Entry>();
+    e->cap = cap();
+    e->a = a;
+    e->b = b;
+    const int64_t K = a.d[a.rank - 1], M = a.d[a.rank - 2], N = b.d[b.rank - 1];
+    const int64_t batch = a.numElements() / (M * K), bBatch = b.numElements() / (K * N);
+    e->nthr = teamFor(2.0 * static_cast<double>(batch * M * N * K) / 4);  // int8 runs ~4x f32's rate
+    setOmpThreads(e->nthr);
+    using tag = memory::format_tag;
+    e->src = Md({batch, M, K}, dnnlInt(aType), tag::abc);
+    e->dst = Md({batch, M, N}, memory::data_type::s32, tag::abc);
+    const Md weiPlain({bBatch, K, N}, memory::data_type::s8, tag::abc);
+    const Md weiAsk = bConst ? Md({bBatch, K, N}, memory::data_type::s8, tag::any) : weiPlain;
+    dnnl::primitive_attr attr = userScratchpad();
+    if (aZp) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+    if (bZp) attr.set_zero_points(DNNL_ARG_WEIGHTS, 0, {DNNL_RUNTIME_S32_VAL});
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(e->src, weiAsk, e->dst), attr, dnnlEngine());
+    e->wei = pd.weights_desc();
+    e->prim = dnnl::matmul(pd);
+    if (bConst) e->packedB = packed(run.stream(), memory(weiPlain, dnnlEngine(), const_cast<int8_t*>(bData.data())), e->wei);
+    return cache_.keep(e);
+  }
+
+  mutable Cache<Entry> cache_;
+};
+
+}  // namespace
+
+std::string intMatmulWhyNot(const sdk::NodeView& node) {
+  if (node.op() != "matmul_integer") return "no oneDNN path";
+  if (node.numInputs() < 2 || !node.hasInput(0) || !node.hasInput(1)) return "missing inputs";
+  const sdk::ValueView a = node.input(0), b = node.input(1);
+  if (a.dtype() != SY_DTYPE_U8 && a.dtype() != SY_DTYPE_I8) return "a must be u8 or i8";
+  if (b.dtype() != SY_DTYPE_I8) return "oneDNN 2.6's CPU matmul takes i8 weights only";
+  if (!a.hasRank() || !b.hasRank() || a.rank() < 2 || b.rank() < 2 || (b.rank() != 2 && b.rank() != a.rank()))
+    return "a of rank >= 2 and b of rank 2 or a's rank";
+  if (node.numOutputs() != 1 || node.output(0).dtype() != SY_DTYPE_I32) return "i32 output";
+  if (!oneElementZp(node, 2) || !oneElementZp(node, 3)) return "per-row or per-column zero points";
+  if (!cpuHasVnni()) return "no VNNI: oneDNN's int8 sums would saturate in 16 bits";
+  return "";
+}
+
+std::unique_ptr<Step> makeIntMatmulStep(const sdk::NodeView& node, int threads) {
+  auto s = std::make_unique<IntMatmulStep>();
+  s->threads = threads;
+  s->aType = static_cast<sy_dtype>(node.input(0).dtype());
+  s->aZp = node.numInputs() > 2 && node.hasInput(2);
+  s->bZp = node.numInputs() > 3 && node.hasInput(3);
+  const sdk::ValueView b = node.input(1);
+  s->bConst = b.isConstant() && b.isStatic() && b.constantData() != nullptr;
+  if (s->bConst) {
+    const int8_t* p = static_cast<const int8_t*>(b.constantData());
+    s->bData.assign(p, p + b.constantBytes());
+  }
+  for (size_t i = 0; i < node.numInputs(); ++i) s->inputs.push_back(node.hasInput(i) ? node.input(i).index() : -1);
+  s->outputs.push_back(node.output(0).index());
+  try {
+    std::string why;
+    s->portable = makeKernel(node, why);
+  } catch (...) {
+    s->portable = nullptr;
+  }
+  return s;
+}
+
 }  // namespace sy_cpu

@@ -760,6 +760,9 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
     if (rnnWhyNot(node).empty()) {
       step = makeRnnStep(node, threads_);
       ops += " (oneDNN)";  // the portable kernel's step is plain "lstm"
+    } else if (intMatmulWhyNot(node).empty()) {
+      step = makeIntMatmulStep(node, threads_);
+      ops += " (oneDNN)";
     } else if (dnnlWhyNot(node).empty()) {
       DnnlFusion fusion;
       int32_t cur = node.output(0).index();

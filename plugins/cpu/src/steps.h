@@ -170,5 +170,9 @@ std::string rnnWhyNot(const sdk::NodeView& node);
 /// outputs are the node's (region value ids = view value indices).
 std::unique_ptr<Step> makeRnnStep(const sdk::NodeView& node, int threads);
 bool dnnlCanTakeBias(const sdk::NodeView& node, const DnnlFusion& fusion, const sdk::NodeView& add, int biasOperand);
+/// "" when dnnl::matmul computes this matmul_integer exactly (Note [oneDNN
+/// int8 matmul] in dnnl_steps.cpp).
+std::string intMatmulWhyNot(const sdk::NodeView& node);
+std::unique_ptr<Step> makeIntMatmulStep(const sdk::NodeView& node, int threads);
 
 }  // namespace sy_cpu

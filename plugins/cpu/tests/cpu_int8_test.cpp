@@ -1,0 +1,291 @@
+// The cpu plugin's oneDNN path for matmul_integer (issue #14), compared bit
+// for bit with the reference interpreter (the SDK's portable kernel): u8 and
+// i8 `a` times i8 `b`, zero points absent, per tensor constant or given at
+// run time, 2-D and batched (b shared or batched too), constant b (packed at
+// compile) or b a graph input; the profile names the oneDNN step
+// ("matmul_integer (oneDNN)"), and the cases it declines (per-row zero
+// points, u8 b) stay on the portable kernel's step. SY_BENCH_INT8=1 also times
+// a [1, 128, 768] x [768, 768] matmul_integer on both at 1 thread.
+#include <gtest/gtest.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+
+#include "switchyard/engine.h"
+#include "switchyard/interpreter.h"
+#include "switchyard/profile.h"
+#include "switchyard/text.h"
+#include "test_util.h"
+
+namespace sy {
+namespace {
+
+const std::string kPluginDir = SY_CPU_PLUGIN_DIR;
+
+std::unique_ptr<Engine> cpuEngine(std::map<std::string, std::string> options = {}) {
+  Config c = defaultConfig();
+  c.fallback = FallbackPolicy::Error;
+  c.pluginPaths = {kPluginDir};
+  BackendConfig b;
+  b.name = "cpu";
+  b.options = std::move(options);
+  c.backends = {b};
+  auto engine = Engine::create(c);
+  EXPECT_TRUE(engine.ok()) << engine.status().toString();
+  return engine.ok() ? std::move(*engine) : nullptr;
+}
+
+/// The plugin takes the oneDNN path only where int8 sums are exact (VNNI).
+bool hasVnni() {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
+std::string shapeOf(const std::vector<int64_t>& dims) {
+  std::string s;
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s;
+}
+
+int64_t count(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+std::vector<double> randomInts(int64_t n, bool u8, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> dist(u8 ? 0 : -128, u8 ? 255 : 127);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& x : v) x = dist(gen);
+  return v;
+}
+
+std::string literal(const std::string& dt, const std::vector<int64_t>& dims, const std::vector<double>& v) {
+  std::ostringstream os;
+  os << "tensor<" << dt << "[" << shapeOf(dims) << "]>[";
+  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << static_cast<int64_t>(v[i]);
+  os << "]";
+  return os.str();
+}
+
+struct Case {
+  std::string aType = "u8", bType = "i8";
+  std::vector<int64_t> a = {5, 7}, b = {7, 3};
+  bool bConst = true;
+  int zp = 0;          // 0: none, 1: a's only (graph input), 2: both (a's a graph input, b's a constant)
+  bool perRowAZp = false;  // a_zero_point with one element per row (declined)
+};
+
+std::string describe(const Case& c) {
+  return c.aType + "[" + shapeOf(c.a) + "] x " + c.bType + "[" + shapeOf(c.b) + "]" + (c.bConst ? " const b" : "") +
+         " zp " + std::to_string(c.zp) + (c.perRowAZp ? " per-row" : "");
+}
+
+std::vector<int64_t> outShape(const Case& c) {
+  std::vector<int64_t> o = c.a;
+  o.back() = c.b.back();
+  return o;
+}
+
+int64_t rows(const Case& c) { return c.a[c.a.size() - 2]; }
+
+std::string graphText(const Case& c) {
+  const std::vector<int64_t> zpDims = c.perRowAZp ? std::vector<int64_t>{rows(c)} : std::vector<int64_t>{};
+  std::string t = "graph @g(%a: " + c.aType + "[" + shapeOf(c.a) + "]";
+  if (!c.bConst) t += ", %b: " + c.bType + "[" + shapeOf(c.b) + "]";
+  if (c.zp >= 1) t += ", %azp: " + c.aType + "[" + shapeOf(zpDims) + "]";
+  t += ") {\n";
+  if (c.bConst)
+    t += "  %b = constant() {value = " + literal(c.bType, c.b, randomInts(count(c.b), c.bType == "u8", 41)) +
+         "} : " + c.bType + "[" + shapeOf(c.b) + "]\n";
+  std::string args = "%a, %b";
+  if (c.zp >= 1) args += ", %azp";
+  if (c.zp >= 2) {
+    t += "  %bzp = constant() {value = " + literal(c.bType, {1}, {c.bType == "u8" ? 131.0 : -7.0}) + "} : " +
+         c.bType + "[1]\n";
+    args += ", %bzp";
+  }
+  t += "  %y = matmul_integer(" + args + ") : i32[" + shapeOf(outShape(c)) + "]\n  return %y\n}\n";
+  return t;
+}
+
+std::vector<Tensor> inputsOf(const Case& c) {
+  std::vector<Tensor> in = {testing::T(c.aType == "u8" ? DType::U8 : DType::I8, Shape(c.a.begin(), c.a.end()),
+                                       randomInts(count(c.a), c.aType == "u8", 42))};
+  if (!c.bConst)
+    in.push_back(testing::T(c.bType == "u8" ? DType::U8 : DType::I8, Shape(c.b.begin(), c.b.end()),
+                            randomInts(count(c.b), c.bType == "u8", 43)));
+  if (c.zp >= 1) {
+    const int64_t n = c.perRowAZp ? rows(c) : 1;
+    const std::vector<double> v(static_cast<size_t>(n), c.aType == "u8" ? 117.0 : 9.0);
+    in.push_back(c.perRowAZp ? testing::T(c.aType == "u8" ? DType::U8 : DType::I8, Shape{n}, v)
+                             : testing::T(c.aType == "u8" ? DType::U8 : DType::I8, Shape{}, v));
+  }
+  return in;
+}
+
+/// Runs `c` on cpu (profiled) and the reference, expects the same i32 bits;
+/// returns the cpu step names.
+std::vector<std::string> runAndCompare(const Case& c) {
+  SCOPED_TRACE(describe(c));
+  auto engine = cpuEngine();
+  EXPECT_NE(engine, nullptr);
+  if (engine == nullptr) return {};
+  auto parsed = parseGraph(graphText(c));
+  EXPECT_TRUE(parsed.ok()) << parsed.status().toString() << "\n" << graphText(c);
+  if (!parsed.ok()) return {};
+  std::shared_ptr<const Graph> g(std::move(*parsed));
+  auto model = engine->compile(g);
+  EXPECT_TRUE(model.ok()) << model.status().toString();
+  if (!model.ok()) return {};
+  const std::vector<Tensor> inputs = inputsOf(c);
+  std::vector<TraceEvent> events;
+  RunOptions options;
+  options.trace = &events;
+  options.profileSteps = true;
+  auto got = (*model)->run(inputs, options);
+  EXPECT_TRUE(got.ok()) << got.status().toString();
+  auto interp = Interpreter::create(g);
+  EXPECT_TRUE(interp.ok());
+  auto want = (*interp)->run(inputs);
+  EXPECT_TRUE(want.ok()) << want.status().toString();
+  if (!got.ok() || !want.ok()) return {};
+  EXPECT_EQ(got->size(), 1u);
+  EXPECT_EQ(want->size(), 1u);
+  if (got->size() != 1 || want->size() != 1) return {};
+  const Tensor &x = (*got)[0], &y = (*want)[0];
+  EXPECT_EQ(x.dtype(), DType::I32);
+  EXPECT_EQ(x.shape(), y.shape());
+  if (x.shape() != y.shape() || x.dtype() != y.dtype()) return {};
+  EXPECT_EQ(x.nbytes(), y.nbytes());
+  const int32_t* p = static_cast<const int32_t*>(x.data());
+  const int32_t* q = static_cast<const int32_t*>(y.data());
+  bool anyNonZero = false;
+  for (int64_t j = 0; j < x.numel(); ++j) {
+    anyNonZero |= q[j] != 0;
+    if (p[j] != q[j]) {
+      ADD_FAILURE() << "element " << j << ": cpu " << p[j] << ", reference " << q[j];
+      return {};
+    }
+  }
+  EXPECT_TRUE(anyNonZero);
+  std::vector<std::string> steps;
+  for (const ProfileRow& r : summarizeProfile(events, 1).rows) {
+    if (r.kind == ProfileRow::Kind::Step) steps.push_back(r.what);
+  }
+  return steps;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& x : v) s += "'" + x + "' ";
+  return s;
+}
+
+TEST(CpuInt8, MatmulIntegerOnOneDnnMatchesTheReferenceBitForBit) {
+  if (!hasVnni()) GTEST_SKIP() << "this CPU has no VNNI: the plugin keeps matmul_integer on the portable kernel";
+  const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> shapes = {
+      {{5, 7}, {7, 3}}, {{2, 5, 7}, {7, 3}}, {{3, 4, 33}, {3, 33, 17}}, {{2, 2, 6, 40}, {40, 19}}};
+  for (const char* aType : {"u8", "i8"}) {
+    for (const auto& [a, b] : shapes) {
+      for (bool bConst : {true, false}) {
+        for (int zp : {0, 1, 2}) {
+          Case c;
+          c.aType = aType;
+          c.a = a;
+          c.b = b;
+          c.bConst = bConst;
+          c.zp = zp;
+          const std::vector<std::string> steps = runAndCompare(c);
+          EXPECT_TRUE(has(steps, "matmul_integer (oneDNN)")) << describe(c) << ": steps " << joined(steps);
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuInt8, LongerContraction) {
+  if (!hasVnni()) GTEST_SKIP() << "this CPU has no VNNI: the plugin keeps matmul_integer on the portable kernel";
+  Case c;
+  c.a = {3, 64, 1000};
+  c.b = {1000, 70};
+  c.zp = 2;
+  EXPECT_TRUE(has(runAndCompare(c), "matmul_integer (oneDNN)"));
+  c.aType = "i8";
+  c.bConst = false;
+  EXPECT_TRUE(has(runAndCompare(c), "matmul_integer (oneDNN)"));
+}
+
+TEST(CpuInt8, CasesOneDnnDoesNotTakeStayOnThePortableKernel) {
+  std::vector<Case> cases(2);
+  cases[0].zp = 1;
+  cases[0].perRowAZp = true;  // one zero point per row of a
+  cases[1].bType = "u8";      // no u8 weights in oneDNN 2.6's CPU matmul
+  cases[1].zp = 2;
+  for (const Case& c : cases) {
+    const std::vector<std::string> steps = runAndCompare(c);
+    EXPECT_TRUE(has(steps, "matmul_integer")) << describe(c) << ": steps " << joined(steps);
+    EXPECT_FALSE(has(steps, "matmul_integer (oneDNN)")) << describe(c);
+  }
+}
+
+// SY_BENCH_INT8=1: [1, 128, 768] x [768, 768] (u8 x i8, per-tensor zero
+// points, constant b) at 1 thread on the oneDNN step and on the portable
+// kernel's step (the same matmul with a per-row a_zero_point of equal values,
+// which oneDNN declines), medians of 9 runs each after a warm-up.
+TEST(CpuInt8, BenchMatmulIntegerOneDnnVsPortable) {
+  const char* env = std::getenv("SY_BENCH_INT8");
+  if (env == nullptr || std::string(env) != "1") GTEST_SKIP() << "timing only with SY_BENCH_INT8=1";
+  if (!hasVnni()) GTEST_SKIP() << "this CPU has no VNNI: no oneDNN path to time";
+  auto engine = cpuEngine({{"threads", "1"}});
+  ASSERT_NE(engine, nullptr);
+  double med[2] = {0, 0};
+  std::vector<Tensor> outs[2];
+  for (int generic = 0; generic < 2; ++generic) {
+    Case c;
+    c.a = {1, 128, 768};
+    c.b = {768, 768};
+    c.zp = 1;
+    c.perRowAZp = generic == 1;
+    auto g = parseGraph(graphText(c));
+    ASSERT_TRUE(g.ok()) << g.status().toString();
+    auto model = engine->compile(std::shared_ptr<const Graph>(std::move(*g)));
+    ASSERT_TRUE(model.ok()) << model.status().toString();
+    const std::vector<Tensor> inputs = inputsOf(c);
+    std::vector<double> ms;
+    for (int i = 0; i < 10; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto o = (*model)->run(inputs);
+      const auto t1 = std::chrono::steady_clock::now();
+      ASSERT_TRUE(o.ok()) << o.status().toString();
+      if (i == 0) {
+        outs[generic] = *o;
+        continue;  // warm-up
+      }
+      ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    med[generic] = ms[ms.size() / 2];
+  }
+  ASSERT_EQ(outs[0][0].nbytes(), outs[1][0].nbytes());
+  const int32_t* p = static_cast<const int32_t*>(outs[0][0].data());
+  const int32_t* q = static_cast<const int32_t*>(outs[1][0].data());
+  for (int64_t j = 0; j < outs[0][0].numel(); ++j) ASSERT_EQ(p[j], q[j]) << "element " << j;
+  std::printf("matmul_integer u8[1, 128, 768] x i8[768, 768], 1 thread: oneDNN %.3f ms, portable kernel %.3f ms"
+              " (median of 9)\n",
+              med[0], med[1]);
+}
+
+}  // namespace
+}  // namespace sy
