@@ -2135,4 +2135,219 @@ std::unique_ptr<Step> makeIntMatmulStep(const sdk::NodeView& node, int threads) 
   return s;
 }
 
+// ---- conv_integer (Note [oneDNN int8 conv])
+//
+// Note [oneDNN int8 conv]: conv_integer with u8 or i8 `x`, a constant i8 `w`
+// and no (or an all-zero constant) w_zero_point runs on an int8
+// convolution_forward with an s32 destination, exact like matmul_integer
+// (Note [oneDNN int8 matmul]); x_zero_point (one element) is a runtime zero
+// point, and oneDNN, like the portable kernel, reads padding as the zero
+// point (a zero term). oneDNN 2.6 has fast int8 convolutions only for
+// channels-last data, so x is reordered to nhwc and the result back to nchw
+// (cheap next to the convolution); `w` is packed once. oneDNN takes no
+// weight zero points for convolutions: a non-zero w_zero_point stays on the
+// portable kernel.
+
+namespace {
+
+class IntConvStep final : public DnnlStep {
+ public:
+  sy_dtype xType = SY_DTYPE_U8;
+  bool xZp = false;
+  Dims wDims;
+  std::vector<int8_t> wData;
+  std::vector<int64_t> kernel, strides, dilations, pads;
+  std::string autoPad = "NOTSET";
+  int64_t group = 1;
+  std::unique_ptr<Kernel> portable;
+
+  struct Entry {
+    int cap = 1;
+    Dims x;
+    Dims y;
+    dnnl::convolution_forward prim;
+    int nthr = 1;
+    uint64_t id = 0;
+    Md srcPlain, src, dstPlain, dst;
+    memory packedW;
+  };
+
+  void run(Run& run) const override {
+    const RunValue& x = run.in(*this, 0);
+    if (x.dims.rank != wDims.rank || x.dims.numElements() == 0 || x.dims.d[1] != wDims.d[1] * group ||
+        wDims.d[0] % group != 0) {
+      runPortable(run);  // empty, or its error names the mismatch
+      return;
+    }
+    std::shared_ptr<const Entry> entryPtr;
+    try {
+      entryPtr = entry(run, x.dims);
+    } catch (const dnnl::error&) {
+      runPortable(run);
+      return;
+    }
+    const Entry& e = *entryPtr;
+    if (e.id == 0) run.keepAlive(entryPtr);
+    if (e.y.numElements() == 0) {
+      runPortable(run);
+      return;
+    }
+    const dnnl::engine& eng = dnnlEngine();
+    memory src(e.src, eng, run.scratch(e.src.get_size()));
+    reorderInto(run, memory(e.srcPlain, eng, const_cast<void*>(x.data)), src);
+    memory dst(e.dst, eng, run.scratch(e.dst.get_size()));
+    ExecArgs args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.packedW}, {DNNL_ARG_DST, dst}};
+    int32_t zp = 0;
+    if (xZp) {
+      const RunValue& z = run.in(*this, 2);
+      SY_CPU_REQUIRE(z.dims.numElements() == 1, SY_ERROR_INVALID_ARGUMENT, "x_zero_point must be one element, got ",
+                     sdk::formatDims(z.dims.ref()));
+      zp = zeroPointOf(z);
+      args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] =
+          memory(Md({1}, memory::data_type::s32, memory::format_tag::x), eng, &zp);
+    }
+    execute(run, e.prim, args, e.nthr);
+    reorderInto(run, dst, memory(e.dstPlain, eng, run.out(*this, 0, e.y)));
+  }
+
+ private:
+  void runPortable(Run& run) const {
+    SY_CPU_REQUIRE(portable != nullptr, SY_ERROR_UNIMPLEMENTED, "conv_integer: no portable kernel");
+    std::vector<Tensor> ins(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!run.has(*this, i)) continue;
+      const RunValue& v = run.in(*this, i);
+      ins[i] = Tensor{v.data, v.dtype, v.dims};
+    }
+    Dims dims;
+    portable->outputShapes(ins.data(), ins.size(), &dims, 1);
+    Tensor out{run.out(*this, 0, dims), SY_DTYPE_I32, dims};
+    portable->run(ins.data(), ins.size(), &out, 1, run.exec());
+  }
+
+  static memory::format_tag plainTag(int rank) {
+    using tag = memory::format_tag;
+    return rank == 3 ? tag::abc : rank == 4 ? tag::abcd : tag::abcde;
+  }
+  static memory::format_tag lastTag(int rank) {
+    using tag = memory::format_tag;
+    return rank == 3 ? tag::acb : rank == 4 ? tag::acdb : tag::acdeb;
+  }
+
+  std::shared_ptr<const Entry> entry(Run& run, const Dims& x) const {
+    std::lock_guard<std::mutex> lock(cache_.mutex);
+    for (const auto& e : cache_.entries) {
+      if (e->x == x && e->cap == cap()) return e;
+    }
+    auto e = std::make_shared<Entry>();
+    e->cap = cap();
+    e->x = x;
+    const size_t nsp = static_cast<size_t>(x.rank - 2);
+    std::vector<int64_t> k(wDims.d + 2, wDims.d + wDims.rank);
+    const Window w = windowOf(x, k, orOnes(strides, nsp), orOnes(dilations, nsp), pads, autoPad, false);
+    e->y.rank = x.rank;
+    e->y.d[0] = x.d[0];
+    e->y.d[1] = wDims.d[0];
+    for (size_t i = 0; i < nsp; ++i) e->y.d[2 + i] = w.out[i];
+    const auto xdt = dnnlInt(xType);
+    const memory::dims xd = toDnnl(x), yd = toDnnl(e->y);
+    e->srcPlain = Md(xd, xdt, plainTag(x.rank));
+    e->src = Md(xd, xdt, lastTag(x.rank));
+    e->dstPlain = Md(yd, memory::data_type::s32, plainTag(x.rank));
+    e->dst = Md(yd, memory::data_type::s32, lastTag(x.rank));
+    memory::dims wd = toDnnl(wDims);
+    Md wPlain(wd, memory::data_type::s8, plainTag(wDims.rank));
+    if (group > 1) {
+      wd.insert(wd.begin(), group);
+      wd[1] /= group;
+      using tag = memory::format_tag;
+      wPlain = Md(wd, memory::data_type::s8, wDims.rank == 3 ? tag::abcd : wDims.rank == 4 ? tag::abcde : tag::abcdef);
+    }
+    const Md wAny(wd, memory::data_type::s8, memory::format_tag::any);
+    memory::dims st(nsp), dl(nsp);
+    const std::vector<int64_t> s1 = orOnes(strides, nsp), d1 = orOnes(dilations, nsp);
+    for (size_t i = 0; i < nsp; ++i) {
+      st[i] = s1[i];
+      dl[i] = d1[i] - 1;  // oneDNN counts the gaps
+    }
+    int64_t work = 2 * e->y.numElements() * wDims.numElements() / std::max<int64_t>(1, wDims.d[0]);
+    e->nthr = teamFor(static_cast<double>(work) / 4);
+    setOmpThreads(e->nthr);
+    dnnl::primitive_attr attr = userScratchpad();
+    if (xZp) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+    dnnl::convolution_forward::primitive_desc pd(
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                        e->src, wAny, e->dst, st, dl, w.padL, w.padR),
+        attr, dnnlEngine());
+    e->prim = dnnl::convolution_forward(pd);
+    e->packedW = packed(run.stream(), memory(wPlain, dnnlEngine(), const_cast<int8_t*>(wData.data())),
+                        pd.weights_desc());
+    return cache_.keep(e);
+  }
+
+  mutable Cache<Entry> cache_;
+};
+
+bool allZeroConstant(const sdk::ValueView& v) {
+  if (!v.isConstant() || !v.isStatic() || v.constantData() == nullptr) return false;
+  const uint8_t* p = static_cast<const uint8_t*>(v.constantData());
+  for (size_t i = 0; i < v.constantBytes(); ++i) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string intConvWhyNot(const sdk::NodeView& node) {
+  if (node.op() != "conv_integer") return "no oneDNN path";
+  if (node.numInputs() < 2 || !node.hasInput(0) || !node.hasInput(1)) return "missing inputs";
+  const sdk::ValueView x = node.input(0), w = node.input(1);
+  if (x.dtype() != SY_DTYPE_U8 && x.dtype() != SY_DTYPE_I8) return "x must be u8 or i8";
+  if (w.dtype() != SY_DTYPE_I8 || !w.isConstant() || !w.isStatic() || w.constantData() == nullptr)
+    return "w must be an i8 constant";
+  if (!x.hasRank() || x.rank() < 3 || x.rank() > 5 || w.rank() != x.rank()) return "1-D to 3-D convolutions";
+  if (node.numOutputs() != 1 || node.output(0).dtype() != SY_DTYPE_I32) return "i32 output";
+  if (!oneElementZp(node, 2)) return "x_zero_point must be one element";
+  if (node.numInputs() > 3 && node.hasInput(3) && !allZeroConstant(node.input(3)))
+    return "oneDNN convolutions take no weight zero points";
+  const std::string why = windowAttrsWhyNot(node, static_cast<size_t>(x.rank() - 2), false);
+  if (!why.empty()) return why;
+  const std::vector<int64_t> k = node.attrInts("kernel_shape");
+  for (size_t i = 0; i < k.size(); ++i) {
+    if (k[i] != w.dim(2 + i)) return "kernel_shape differs from w";
+  }
+  const int64_t group = node.attrInt("group", 1);
+  if (group < 1 || w.dim(0) % group != 0) return "group does not divide w's output channels";
+  if (!cpuHasVnni()) return "no VNNI: oneDNN's int8 sums would saturate in 16 bits";
+  return "";
+}
+
+std::unique_ptr<Step> makeIntConvStep(const sdk::NodeView& node, int threads) {
+  auto s = std::make_unique<IntConvStep>();
+  s->threads = threads;
+  s->xType = static_cast<sy_dtype>(node.input(0).dtype());
+  s->xZp = node.numInputs() > 2 && node.hasInput(2);
+  const sdk::ValueView w = node.input(1);
+  s->wDims.rank = static_cast<int32_t>(w.rank());
+  for (int i = 0; i < s->wDims.rank; ++i) s->wDims.d[i] = w.dim(static_cast<size_t>(i));
+  const int8_t* p = static_cast<const int8_t*>(w.constantData());
+  s->wData.assign(p, p + w.constantBytes());
+  s->strides = node.attrInts("strides");
+  s->dilations = node.attrInts("dilations");
+  s->pads = node.attrInts("pads");
+  s->autoPad = node.attrString("auto_pad", "NOTSET");
+  if (s->autoPad.empty()) s->autoPad = "NOTSET";
+  s->group = node.attrInt("group", 1);
+  for (size_t i = 0; i < node.numInputs(); ++i) s->inputs.push_back(node.hasInput(i) ? node.input(i).index() : -1);
+  s->outputs.push_back(node.output(0).index());
+  try {
+    std::string why;
+    s->portable = makeKernel(node, why);
+  } catch (...) {
+    s->portable = nullptr;
+  }
+  return s;
+}
+
 }  // namespace sy_cpu

@@ -763,6 +763,9 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
     } else if (intMatmulWhyNot(node).empty()) {
       step = makeIntMatmulStep(node, threads_);
       ops += " (oneDNN)";
+    } else if (intConvWhyNot(node).empty()) {
+      step = makeIntConvStep(node, threads_);
+      ops += " (oneDNN)";
     } else if (dnnlWhyNot(node).empty()) {
       DnnlFusion fusion;
       int32_t cur = node.output(0).index();

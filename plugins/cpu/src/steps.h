@@ -174,5 +174,8 @@ bool dnnlCanTakeBias(const sdk::NodeView& node, const DnnlFusion& fusion, const 
 /// int8 matmul] in dnnl_steps.cpp).
 std::string intMatmulWhyNot(const sdk::NodeView& node);
 std::unique_ptr<Step> makeIntMatmulStep(const sdk::NodeView& node, int threads);
+/// The same for conv_integer (Note [oneDNN int8 conv]).
+std::string intConvWhyNot(const sdk::NodeView& node);
+std::unique_ptr<Step> makeIntConvStep(const sdk::NodeView& node, int threads);
 
 }  // namespace sy_cpu

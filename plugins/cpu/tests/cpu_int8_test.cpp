@@ -1,10 +1,14 @@
-// The cpu plugin's oneDNN path for matmul_integer (issue #14), compared bit
+// The cpu plugin's oneDNN paths for matmul_integer and conv_integer (issue
+// #14), compared bit
 // for bit with the reference interpreter (the SDK's portable kernel): u8 and
 // i8 `a` times i8 `b`, zero points absent, per tensor constant or given at
 // run time, 2-D and batched (b shared or batched too), constant b (packed at
 // compile) or b a graph input; the profile names the oneDNN step
 // ("matmul_integer (oneDNN)"), and the cases it declines (per-row zero
-// points, u8 b) stay on the portable kernel's step. SY_BENCH_INT8=1 also times
+// points, u8 b) stay on the portable kernel's step. conv_integer: 1-D to 3-D,
+// strides, dilations, pads, auto_pad, groups (depthwise too), x_zero_point
+// given or not, w_zero_point absent or zeros; a non-zero w_zero_point or a
+// non-constant w stays on the portable kernel. SY_BENCH_INT8=1 also times
 // a [1, 128, 768] x [768, 768] matmul_integer on both at 1 thread.
 #include <gtest/gtest.h>
 
@@ -133,19 +137,17 @@ std::vector<Tensor> inputsOf(const Case& c) {
 
 /// Runs `c` on cpu (profiled) and the reference, expects the same i32 bits;
 /// returns the cpu step names.
-std::vector<std::string> runAndCompare(const Case& c) {
-  SCOPED_TRACE(describe(c));
+std::vector<std::string> runAndCompareText(const std::string& text, const std::vector<Tensor>& inputs) {
   auto engine = cpuEngine();
   EXPECT_NE(engine, nullptr);
   if (engine == nullptr) return {};
-  auto parsed = parseGraph(graphText(c));
-  EXPECT_TRUE(parsed.ok()) << parsed.status().toString() << "\n" << graphText(c);
+  auto parsed = parseGraph(text);
+  EXPECT_TRUE(parsed.ok()) << parsed.status().toString() << "\n" << text;
   if (!parsed.ok()) return {};
   std::shared_ptr<const Graph> g(std::move(*parsed));
   auto model = engine->compile(g);
   EXPECT_TRUE(model.ok()) << model.status().toString();
   if (!model.ok()) return {};
-  const std::vector<Tensor> inputs = inputsOf(c);
   std::vector<TraceEvent> events;
   RunOptions options;
   options.trace = &events;
@@ -181,6 +183,11 @@ std::vector<std::string> runAndCompare(const Case& c) {
     if (r.kind == ProfileRow::Kind::Step) steps.push_back(r.what);
   }
   return steps;
+}
+
+std::vector<std::string> runAndCompare(const Case& c) {
+  SCOPED_TRACE(describe(c));
+  return runAndCompareText(graphText(c), inputsOf(c));
 }
 
 bool has(const std::vector<std::string>& v, const std::string& s) {
@@ -237,6 +244,118 @@ TEST(CpuInt8, CasesOneDnnDoesNotTakeStayOnThePortableKernel) {
     const std::vector<std::string> steps = runAndCompare(c);
     EXPECT_TRUE(has(steps, "matmul_integer")) << describe(c) << ": steps " << joined(steps);
     EXPECT_FALSE(has(steps, "matmul_integer (oneDNN)")) << describe(c);
+  }
+}
+
+struct ConvCase {
+  std::string xType = "u8";
+  std::vector<int64_t> x = {2, 4, 9, 8};
+  int64_t M = 6, group = 1;
+  std::vector<int64_t> k = {3, 3}, strides = {1, 1}, dilations = {1, 1}, pads = {1, 1, 1, 1};
+  std::string autoPad;   // "" : explicit pads
+  bool xZp = true;       // a graph input
+  int wZp = 0;           // 0: absent, 1: constant zeros [M], 2: non-zero constant [M] (declined)
+  bool wConst = true;    // false: declined
+};
+
+std::string describe(const ConvCase& c) {
+  return c.xType + "[" + shapeOf(c.x) + "] k[" + shapeOf(c.k) + "] M " + std::to_string(c.M) + " group " +
+         std::to_string(c.group) + " strides [" + shapeOf(c.strides) + "] dilations [" + shapeOf(c.dilations) +
+         "] pads [" + shapeOf(c.pads) + "] " + c.autoPad + (c.xZp ? " x_zp" : "") + " w_zp " + std::to_string(c.wZp) +
+         (c.wConst ? "" : " w input");
+}
+
+std::string graphText(const ConvCase& c) {
+  const size_t r = c.k.size();
+  std::vector<int64_t> w = {c.M, c.x[1] / c.group}, y = {c.x[0], c.M};
+  w.insert(w.end(), c.k.begin(), c.k.end());
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t in = c.x[2 + i], eff = (c.k[i] - 1) * c.dilations[i] + 1;
+    y.push_back(c.autoPad.empty() ? (in + c.pads[i] + c.pads[i + r] - eff) / c.strides[i] + 1
+                                  : (in + c.strides[i] - 1) / c.strides[i]);
+  }
+  std::string t = "graph @g(%x: " + c.xType + "[" + shapeOf(c.x) + "]";
+  if (c.xZp) t += ", %xzp: " + c.xType + "[]";
+  if (!c.wConst) t += ", %w: i8[" + shapeOf(w) + "]";
+  t += ") {\n";
+  if (c.wConst)
+    t += "  %w = constant() {value = " + literal("i8", w, randomInts(count(w), false, 51)) + "} : i8[" + shapeOf(w) +
+         "]\n";
+  std::string args = "%x, %w";
+  if (c.wZp > 0) {
+    if (!c.xZp) {
+      t += "  %xzp = constant() {value = " + literal(c.xType, {1}, {0}) + "} : " + c.xType + "[1]\n";
+    }
+    std::vector<double> z(static_cast<size_t>(c.M), 0.0);
+    if (c.wZp == 2)
+      for (size_t i = 0; i < z.size(); ++i) z[i] = static_cast<double>(i % 5) - 2;
+    t += "  %wzp = constant() {value = " + literal("i8", {c.M}, z) + "} : i8[" + std::to_string(c.M) + "]\n";
+    args += ", %xzp, %wzp";
+  } else if (c.xZp) {
+    args += ", %xzp";
+  }
+  std::string attrs = "group = " + std::to_string(c.group) + ", strides = [" + shapeOf(c.strides) +
+                      "], dilations = [" + shapeOf(c.dilations) + "]";
+  attrs += c.autoPad.empty() ? ", pads = [" + shapeOf(c.pads) + "]" : ", auto_pad = \"" + c.autoPad + "\"";
+  t += "  %y = conv_integer(" + args + ") {" + attrs + "} : i32[" + shapeOf(y) + "]\n  return %y\n}\n";
+  return t;
+}
+
+std::vector<Tensor> inputsOf(const ConvCase& c) {
+  const DType dt = c.xType == "u8" ? DType::U8 : DType::I8;
+  std::vector<Tensor> in = {testing::T(dt, Shape(c.x.begin(), c.x.end()), randomInts(count(c.x), c.xType == "u8", 52))};
+  if (c.xZp) in.push_back(testing::T(dt, Shape{}, {c.xType == "u8" ? 121.0 : -5.0}));
+  if (!c.wConst) {
+    std::vector<int64_t> w = {c.M, c.x[1] / c.group};
+    w.insert(w.end(), c.k.begin(), c.k.end());
+    in.push_back(testing::T(DType::I8, Shape(w.begin(), w.end()), randomInts(count(w), false, 53)));
+  }
+  return in;
+}
+
+TEST(CpuInt8, ConvIntegerOnOneDnnMatchesTheReferenceBitForBit) {
+  if (!hasVnni()) GTEST_SKIP() << "this CPU has no VNNI: the plugin keeps conv_integer on the portable kernel";
+  std::vector<ConvCase> cases(7);
+  cases[1].xType = "i8";
+  cases[1].xZp = false;
+  cases[1].strides = {2, 2};
+  cases[1].dilations = {2, 1};
+  cases[1].pads = {0, 2, 1, 0};
+  cases[2].group = 2;
+  cases[2].wZp = 1;
+  cases[3].x = {1, 3, 20};  // 1-D
+  cases[3].k = {5};
+  cases[3].strides = {3};
+  cases[3].dilations = {1};
+  cases[3].pads = {2, 1};
+  cases[4].x = {1, 2, 5, 6, 4};  // 3-D
+  cases[4].M = 4;
+  cases[4].k = {2, 3, 3};
+  cases[4].strides = {1, 2, 1};
+  cases[4].dilations = {1, 1, 1};
+  cases[4].pads = {1, 1, 0, 0, 1, 1};
+  cases[5].autoPad = "SAME_UPPER";
+  cases[5].strides = {2, 2};
+  cases[5].xType = "i8";
+  cases[6].x = {1, 8, 7, 7};  // depthwise
+  cases[6].M = 8;
+  cases[6].group = 8;
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(describe(c));
+    const std::vector<std::string> steps = runAndCompareText(graphText(c), inputsOf(c));
+    EXPECT_TRUE(has(steps, "conv_integer (oneDNN)")) << describe(c) << ": steps " << joined(steps);
+  }
+}
+
+TEST(CpuInt8, ConvIntegerCasesOneDnnDoesNotTakeStayOnThePortableKernel) {
+  std::vector<ConvCase> cases(2);
+  cases[0].wZp = 2;  // non-zero per-channel weight zero points
+  cases[1].wConst = false;
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(describe(c));
+    const std::vector<std::string> steps = runAndCompareText(graphText(c), inputsOf(c));
+    EXPECT_TRUE(has(steps, "conv_integer")) << describe(c) << ": steps " << joined(steps);
+    EXPECT_FALSE(has(steps, "conv_integer (oneDNN)")) << describe(c);
   }
 }
 
