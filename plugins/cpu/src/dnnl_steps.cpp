@@ -37,6 +37,22 @@ using Md = dnnl::memory::desc;
 
 namespace {
 
+/// The portable kernel for `node`, or null where it has none; a oneDNN step
+/// keeps it for the shapes its primitive does not take.
+std::unique_ptr<Kernel> portableKernelOrNull(const sdk::NodeView& node) {
+  std::string why;
+  try {
+    return makeKernel(node, why);
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+/// The step's input value ids, in the node's order (-1: absent optional input).
+void bindInputs(const sdk::NodeView& node, std::vector<int32_t>& inputs) {
+  for (size_t i = 0; i < node.numInputs(); ++i) inputs.push_back(node.hasInput(i) ? node.input(i).index() : -1);
+}
+
 memory::dims toDnnl(const Dims& d) { return memory::dims(d.d, d.d + d.rank); }
 
 Md plainMd(const memory::dims& dims) {
@@ -1654,15 +1670,7 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
   const std::string_view op = node.op();
   auto id = [&](size_t i) { return ids[static_cast<size_t>(node.input(i).index())]; };
   const bool fused = fusion.foldedBn || fusion.biasAdd || !fusion.postOps.empty();
-  std::unique_ptr<Kernel> fallback;
-  if (!fused) {
-    std::string why;
-    try {
-      fallback = makeKernel(node, why);
-    } catch (...) {
-      fallback = nullptr;
-    }
-  }
+  std::unique_ptr<Kernel> fallback = fused ? nullptr : portableKernelOrNull(node);
   if (op == "conv") {
     auto s = std::make_unique<ConvStep>();
     s->threads = threads;
@@ -1938,14 +1946,9 @@ std::unique_ptr<Step> makeRnnStep(const sdk::NodeView& node, int threads) {
         for (int64_t h = 0; h < H; ++h)
           s->peephole[static_cast<size_t>((d * 3 + g) * H + h)] = p[static_cast<size_t>((d * 3 + from[g]) * H + h)];
   }
-  for (size_t i = 0; i < node.numInputs(); ++i) s->inputs.push_back(node.hasInput(i) ? node.input(i).index() : -1);
+  bindInputs(node, s->inputs);
   for (size_t o = 0; o < node.numOutputs(); ++o) s->outputs.push_back(node.output(o).index());
-  try {
-    std::string why;
-    s->fallback = makeKernel(node, why);
-  } catch (...) {
-    s->fallback = nullptr;
-  }
+  s->fallback = portableKernelOrNull(node);
   return s;
 }
 
@@ -2124,14 +2127,9 @@ std::unique_ptr<Step> makeIntMatmulStep(const sdk::NodeView& node, int threads) 
     const int8_t* p = static_cast<const int8_t*>(b.constantData());
     s->bData.assign(p, p + b.constantBytes());
   }
-  for (size_t i = 0; i < node.numInputs(); ++i) s->inputs.push_back(node.hasInput(i) ? node.input(i).index() : -1);
+  bindInputs(node, s->inputs);
   s->outputs.push_back(node.output(0).index());
-  try {
-    std::string why;
-    s->portable = makeKernel(node, why);
-  } catch (...) {
-    s->portable = nullptr;
-  }
+  s->portable = portableKernelOrNull(node);
   return s;
 }
 
@@ -2339,14 +2337,9 @@ std::unique_ptr<Step> makeIntConvStep(const sdk::NodeView& node, int threads) {
   s->autoPad = node.attrString("auto_pad", "NOTSET");
   if (s->autoPad.empty()) s->autoPad = "NOTSET";
   s->group = node.attrInt("group", 1);
-  for (size_t i = 0; i < node.numInputs(); ++i) s->inputs.push_back(node.hasInput(i) ? node.input(i).index() : -1);
+  bindInputs(node, s->inputs);
   s->outputs.push_back(node.output(0).index());
-  try {
-    std::string why;
-    s->portable = makeKernel(node, why);
-  } catch (...) {
-    s->portable = nullptr;
-  }
+  s->portable = portableKernelOrNull(node);
   return s;
 }
 
