@@ -24,37 +24,21 @@
 #include "switchyard/interpreter.h"
 #include "switchyard/profile.h"
 #include "switchyard/text.h"
+#include "cpu_step_test_util.h"
 #include "test_util.h"
 
 namespace sy {
 namespace {
 
-const std::string kPluginDir = SY_CPU_PLUGIN_DIR;
-
-std::unique_ptr<Engine> cpuEngine(std::map<std::string, std::string> options = {}) {
-  Config c = defaultConfig();
-  c.fallback = FallbackPolicy::Error;
-  c.pluginPaths = {kPluginDir};
-  BackendConfig b;
-  b.name = "cpu";
-  b.options = std::move(options);
-  c.backends = {b};
-  auto engine = Engine::create(c);
-  EXPECT_TRUE(engine.ok()) << engine.status().toString();
-  return engine.ok() ? std::move(*engine) : nullptr;
-}
+using cpu_test::cpuEngine;
+using cpu_test::has;
+using cpu_test::shapeOf;
 
 /// The plugin takes the oneDNN path only where int8 sums are exact (VNNI).
 bool hasVnni() {
   const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
   return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
          isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
-}
-
-std::string shapeOf(const std::vector<int64_t>& dims) {
-  std::string s;
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s;
 }
 
 int64_t count(const std::vector<int64_t>& dims) {
@@ -188,10 +172,6 @@ std::vector<std::string> runAndCompareText(const std::string& text, const std::v
 std::vector<std::string> runAndCompare(const Case& c) {
   SCOPED_TRACE(describe(c));
   return runAndCompareText(graphText(c), inputsOf(c));
-}
-
-bool has(const std::vector<std::string>& v, const std::string& s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
 }
 
 std::string joined(const std::vector<std::string>& v) {

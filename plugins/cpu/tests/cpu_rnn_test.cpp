@@ -17,25 +17,15 @@
 #include "switchyard/interpreter.h"
 #include "switchyard/profile.h"
 #include "switchyard/text.h"
+#include "cpu_step_test_util.h"
 #include "test_util.h"
 
 namespace sy {
 namespace {
 
-const std::string kPluginDir = SY_CPU_PLUGIN_DIR;
-
-std::unique_ptr<Engine> cpuEngine(std::map<std::string, std::string> options = {}) {
-  Config c = defaultConfig();
-  c.fallback = FallbackPolicy::Error;
-  c.pluginPaths = {kPluginDir};
-  BackendConfig b;
-  b.name = "cpu";
-  b.options = std::move(options);
-  c.backends = {b};
-  auto engine = Engine::create(c);
-  EXPECT_TRUE(engine.ok()) << engine.status().toString();
-  return engine.ok() ? std::move(*engine) : nullptr;
-}
+using cpu_test::cpuEngine;
+using cpu_test::has;
+using cpu_test::shapeOf;
 
 std::vector<double> randomValues(int64_t n, double lo, double hi, unsigned seed) {
   std::mt19937 gen(seed);
@@ -43,12 +33,6 @@ std::vector<double> randomValues(int64_t n, double lo, double hi, unsigned seed)
   std::vector<double> v(static_cast<size_t>(n));
   for (double& x : v) x = dist(gen);
   return v;
-}
-
-std::string shapeOf(const std::vector<int64_t>& dims) {
-  std::string s;
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s;
 }
 
 std::string constantLine(const std::string& name, const std::vector<int64_t>& dims, double lo, double hi,
@@ -203,10 +187,6 @@ std::vector<std::string> runAndCompare(const Case& c, double tol = 1e-5) {
     if (r.kind == ProfileRow::Kind::Step) steps.push_back(r.what);
   }
   return steps;
-}
-
-bool has(const std::vector<std::string>& v, const std::string& s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
 }
 
 std::string joined(const std::vector<std::string>& v) {
