@@ -30,10 +30,7 @@ namespace {
 using ops::checkDType;
 using ops::normalizeAxis;
 
-template <typename... Args>
-Status opError(std::string_view op, Args&&... args) {
-  return invalidArgument("op '", op, "': ", std::forward<Args>(args)...);
-}
+using ops::opError;
 
 OpSchema makeSchema(std::string name, std::string category, std::string doc, std::vector<std::string> inputs,
                     int minIn, int maxIn, std::vector<std::string> outputs, int minOut, int maxOut) {
@@ -50,14 +47,7 @@ OpSchema makeSchema(std::string name, std::string category, std::string doc, std
   return s;
 }
 
-AttrSpec attr(std::string name, AttrKind kind, std::optional<Attribute> def, std::string doc) {
-  AttrSpec a;
-  a.name = std::move(name);
-  a.kind = kind;
-  a.defaultValue = std::move(def);
-  a.doc = std::move(doc);
-  return a;
-}
+using ops::attr;
 
 /// Error unless input `i` (when known) holds at most one element.
 Status checkOneElement(const InferContext& ctx, size_t i) {

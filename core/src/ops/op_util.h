@@ -3,7 +3,10 @@
 
 #include <cstdint>
 #include <iterator>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "switchyard/op_registry.h"
@@ -47,6 +50,22 @@ std::vector<double> tensorToDoubles(const Tensor& t);
 
 /// Dims of a type as written, or a vector of unknowns of the right rank.
 std::vector<Dim> dimsOf(const Type& t);
+
+/// "op 'name': ..." as an invalid-argument status.
+template <typename... Args>
+Status opError(std::string_view op, Args&&... args) {
+  return invalidArgument("op '", op, "': ", std::forward<Args>(args)...);
+}
+
+/// An attribute of a schema: name, kind, default (nullopt: none) and doc.
+inline AttrSpec attr(std::string name, AttrKind kind, std::optional<Attribute> def, std::string doc) {
+  AttrSpec a;
+  a.name = std::move(name);
+  a.kind = kind;
+  a.defaultValue = std::move(def);
+  a.doc = std::move(doc);
+  return a;
+}
 
 /// Common dtype sets.
 inline const std::vector<DType> kFloatTypes = {DType::F32, DType::F16, DType::BF16};

@@ -15,19 +15,9 @@
 namespace sy {
 namespace {
 
-template <typename... Args>
-Status opError(std::string_view op, Args&&... args) {
-  return invalidArgument("op '", op, "': ", std::forward<Args>(args)...);
-}
+using ops::opError;
 
-AttrSpec attr(std::string name, AttrKind kind, std::optional<Attribute> def, std::string doc) {
-  AttrSpec a;
-  a.name = std::move(name);
-  a.kind = kind;
-  a.defaultValue = std::move(def);
-  a.doc = std::move(doc);
-  return a;
-}
+using ops::attr;
 
 const std::vector<DType> kQuantTypes = {DType::U8, DType::I8};
 

@@ -21,19 +21,9 @@
 namespace sy {
 namespace {
 
-template <typename... Args>
-Status opError(std::string_view op, Args&&... args) {
-  return invalidArgument("op '", op, "': ", std::forward<Args>(args)...);
-}
+using ops::opError;
 
-AttrSpec attr(std::string name, AttrKind kind, std::optional<Attribute> def, std::string doc) {
-  AttrSpec a;
-  a.name = std::move(name);
-  a.kind = kind;
-  a.defaultValue = std::move(def);
-  a.doc = std::move(doc);
-  return a;
-}
+using ops::attr;
 
 /// Gates per op: lstm 4 (i, o, f, c), gru 3 (z, r, h), rnn 1.
 int64_t gatesOf(const std::string& op) { return op == "lstm" ? 4 : op == "gru" ? 3 : 1; }
