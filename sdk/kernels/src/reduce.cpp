@@ -371,9 +371,11 @@ class ArgKernel final : public KernelBase {
 // ============================================================================
 // softmax / log_softmax
 
-class SoftmaxKernel final : public KernelBase {
+/// What softmax and log_softmax share whatever the dtype: the axis (rank 0
+/// takes axis 0 or -1) and the output shape (the input's).
+class SoftmaxBase : public KernelBase {
  public:
-  SoftmaxKernel(const OpDesc& d, bool isLog) : KernelBase(d), isLog_(isLog), axis_(d.node.attrInt("axis", -1)) {}
+  SoftmaxBase(const OpDesc& d, bool isLog) : KernelBase(d), isLog_(isLog), axis_(d.node.attrInt("axis", -1)) {}
   int64_t axisFor(int32_t rank) const {
     if (rank == 0 && (axis_ == 0 || axis_ == -1)) return 0;
     return normAxis(axis_, rank, who_);
@@ -383,6 +385,15 @@ class SoftmaxKernel final : public KernelBase {
     axisFor(in[0].dims.rank);
     out[0] = in[0].dims;
   }
+
+ protected:
+  bool isLog_;
+  int64_t axis_;
+};
+
+class SoftmaxKernel final : public SoftmaxBase {
+ public:
+  using SoftmaxBase::SoftmaxBase;
   void run(const Tensor* in, size_t ni, Tensor* out, size_t no, const Exec& exec) const override {
     const Dims& xd = in[0].dims;
     const int rank = xd.rank;
@@ -453,25 +464,13 @@ class SoftmaxKernel final : public KernelBase {
       for (int64_t j = 0; j < L; ++j) y[j] *= inv;
     }
   }
-
-  bool isLog_;
-  int64_t axis_;
 };
 
 /// f64 softmax / log_softmax, in double with libm's exp: plain loops over the
 /// [O, L, I] view (f64 models are small; accuracy is what matters).
-class SoftmaxF64Kernel final : public KernelBase {
+class SoftmaxF64Kernel final : public SoftmaxBase {
  public:
-  SoftmaxF64Kernel(const OpDesc& d, bool isLog) : KernelBase(d), isLog_(isLog), axis_(d.node.attrInt("axis", -1)) {}
-  int64_t axisFor(int32_t rank) const {
-    if (rank == 0 && (axis_ == 0 || axis_ == -1)) return 0;
-    return normAxis(axis_, rank, who_);
-  }
-  void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
-    checkArity(ni, 1, no, 1);
-    axisFor(in[0].dims.rank);
-    out[0] = in[0].dims;
-  }
+  using SoftmaxBase::SoftmaxBase;
   void run(const Tensor* in, size_t ni, Tensor* out, size_t no, const Exec& exec) const override {
     const Dims& xd = in[0].dims;
     const int rank = xd.rank;
@@ -508,10 +507,6 @@ class SoftmaxF64Kernel final : public KernelBase {
       }
     });
   }
-
- private:
-  bool isLog_;
-  int64_t axis_;
 };
 
 }  // namespace
