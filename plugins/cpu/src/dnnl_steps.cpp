@@ -635,6 +635,7 @@ class MatmulStep final : public DnnlStep {
   std::vector<float> bias;         // constant bias row (N values), empty if none
   int cInput = -1;                 // gemm c copied into dst, then sum(beta)
   bool useScale = false;           // output scale alpha
+  std::vector<int64_t> viewDims;   // non-empty: the output's dims (a reshape fused after the product)
 
   struct Entry {
     int cap = 1;  // cap() it was made for
@@ -663,8 +664,14 @@ class MatmulStep final : public DnnlStep {
     const std::shared_ptr<const Entry> entryPtr = entry(a.dims, bd);
     const Entry& e = *entryPtr;
     if (e.id == 0) run.keepAlive(entryPtr);  // not cached: its descriptors must outlive this run
+    Dims outDims = e.out;
+    if (!viewDims.empty()) {
+      outDims = Dims::of(viewDims);
+      SY_CPU_REQUIRE(outDims.numElements() == e.out.numElements(), SY_ERROR_INVALID_ARGUMENT, "the product ",
+                     sdk::formatDims(e.out.ref()), " does not reshape to ", sdk::formatDims(outDims.ref()));
+    }
     if (e.out.numElements() == 0) {
-      run.out(*this, 0, e.out);
+      run.out(*this, 0, outDims);
       return;
     }
     if (e.K == 0 && !postOps.empty()) {
@@ -672,7 +679,7 @@ class MatmulStep final : public DnnlStep {
                    "matrix product with an empty inner dim in a fused step");
       return;
     }
-    float* y = static_cast<float*>(run.out(*this, 0, e.out));
+    float* y = static_cast<float*>(run.out(*this, 0, outDims));
     if (e.K == 0) {
       // The product is 0: the result is the bias (or beta * c) alone.
       const int64_t total = e.out.numElements();
@@ -1768,6 +1775,7 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
       }
     }
     if (fusion.biasAdd) s->bias = copyFloats(fusion.biasAdd->input(static_cast<size_t>(fusion.biasAddOperand)));
+    s->viewDims = fusion.viewDims;
     s->useScale = s->alpha != 1.f;
     s->postOps = postOpsOf(fusion, s->inputs);
     s->fallback = std::move(fallback);

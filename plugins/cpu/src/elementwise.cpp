@@ -13,7 +13,16 @@
 // erf, gelu and silu use polynomial approximations (absolute error below
 // 2e-7, well inside the conformance tolerance for f32), and the block
 // function is compiled for AVX-512, AVX2 and baseline x86-64 (target_clones,
-// picked at load time). log, sin, cos and pow call libm per element.
+// picked at load time). log, sin, cos and pow call libm per element, except
+// pow by a constant 2 or 3 (Note [pow by a small integer]).
+//
+// Note [pow by a small integer]
+// GPT-2's exported GELU computes pow(x, 3.0); libm's powf per element made
+// that one node cost more than the rest of the chain. pow(x, c) with a
+// constant scalar c of 2 or 3 runs as x * x (* x): the same value for NaN
+// (NaN), ±inf (inf, ±inf), ±0 (0, ±0) and on overflow (inf), and within
+// an ulp or two of powf elsewhere (two roundings instead of one). The
+// exponent's input is then not read at all.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -32,7 +41,7 @@ constexpr int64_t kBlock = 256;
 
 enum class Op : uint8_t {
   Neg, Abs, Exp, Log, Sqrt, Rsqrt, Reciprocal, Sigmoid, Tanh, Relu, LeakyRelu, GeluErf, GeluTanh, Erf, Silu,
-  Clip, Floor, Ceil, Round, Sign, Sin, Cos,
+  Clip, Floor, Ceil, Round, Sign, Sin, Cos, Square, Cube,
   Add, Sub, Mul, Div, Pow, Max, Min
 };
 
@@ -166,6 +175,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void runInstr(const
     SY_UNARY(Sign, x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x))
     SY_UNARY(Sin, std::sin(x))
     SY_UNARY(Cos, std::cos(x))
+    SY_UNARY(Square, x * x)   // pow(x, 2) (Note [pow by a small integer])
+    SY_UNARY(Cube, x * x * x) // pow(x, 3)
     SY_BINARY(Add, x + y)
     SY_BINARY(Sub, x - y)
     SY_BINARY(Mul, x * y)
@@ -372,6 +383,32 @@ class ChainStep final : public Step {
 }  // namespace
 
 bool isChainUnary(std::string_view op) { return find(kUnary, op) != nullptr; }
+
+int smallIntegerExponent(const sdk::NodeView& node) {
+  if (node.op() != "pow" || node.numInputs() != 2 || !node.hasInput(1)) return 0;
+  const sdk::ValueView e = node.input(1);
+  if (e.dtype() != SY_DTYPE_F32 || !e.isConstant() || !e.isStatic() || e.numElements() != 1 ||
+      e.constantData() == nullptr || e.rank() > node.input(0).rank()) {
+    return 0;  // (a wider exponent would widen the result)
+  }
+  float c = 0;
+  std::memcpy(&c, e.constantData(), sizeof c);
+  return c == 2.0f ? 2 : c == 3.0f ? 3 : 0;
+}
+
+std::unique_ptr<Step> makeGeluStep(int32_t x, int32_t y, bool tanh) {
+  auto step = std::make_unique<ChainStep>();
+  step->inputs = {x};
+  step->outputs = {y};
+  Instr in{};
+  in.op = tanh ? Op::GeluTanh : Op::GeluErf;
+  in.dst = 1;
+  in.a = 0;
+  in.b = -1;
+  step->program.push_back(in);
+  step->numRegisters = 2;
+  return step;
+}
 bool isChainBinary(std::string_view op) { return find(kBinary, op) != nullptr; }
 
 std::string chainWhyNot(const sdk::NodeView& node) {
@@ -405,9 +442,13 @@ std::unique_ptr<Step> makeChainStep(const sdk::GraphView& /*region*/, const std:
   std::unordered_map<int32_t, size_t> lastUse;  // value id -> index of the last node reading it
   std::unordered_set<int32_t> chainOutputs;
   for (const sdk::NodeView& n : nodes) chainOutputs.insert(valueIds[static_cast<size_t>(n.output(0).index())]);
+  // Inputs each node reads: pow by a small integer reads its base only.
+  auto operandCount = [&](const sdk::NodeView& n) -> size_t {
+    return n.op() == "pow" && smallIntegerExponent(n) != 0 ? 1 : n.numInputs();
+  };
   for (size_t k = 0; k < nodes.size(); ++k) {
     const sdk::NodeView& n = nodes[k];
-    for (size_t i = 0; i < n.numInputs(); ++i) {
+    for (size_t i = 0; i < operandCount(n); ++i) {
       const int32_t v = valueIds[static_cast<size_t>(n.input(i).index())];
       lastUse[v] = k;
       if (chainOutputs.count(v)) continue;
@@ -434,12 +475,16 @@ std::unique_ptr<Step> makeChainStep(const sdk::GraphView& /*region*/, const std:
         in.p1 = static_cast<float>(n.attrFloat("max", INFINITY));
       }
       in.a = lookup(valueIds[static_cast<size_t>(n.input(0).index())]);
+    } else if (const int e = op == "pow" ? smallIntegerExponent(n) : 0; e != 0) {
+      in.op = e == 2 ? Op::Square : Op::Cube;
+      in.b = -1;
+      in.a = lookup(valueIds[static_cast<size_t>(n.input(0).index())]);
     } else {
       in.op = find(kBinary, op)->op;
       in.a = lookup(valueIds[static_cast<size_t>(n.input(0).index())]);
       in.b = lookup(valueIds[static_cast<size_t>(n.input(1).index())]);
     }
-    SY_CPU_REQUIRE(in.a >= 0 && (in.b >= 0 || find(kUnary, op) != nullptr), SY_ERROR_INTERNAL, n.describe(),
+    SY_CPU_REQUIRE(in.a >= 0 && (in.b >= 0 || operandCount(n) == 1), SY_ERROR_INTERNAL, n.describe(),
                  ": chain operand not found");
     // The destination is taken before the operands are freed: runInstr's
     // pointers are __restrict, so it must not be one of them.
@@ -449,7 +494,7 @@ std::unique_ptr<Step> makeChainStep(const sdk::GraphView& /*region*/, const std:
       in.dst = freeRegs.back();
       freeRegs.pop_back();
     }
-    for (size_t i = 0; i < n.numInputs(); ++i) {
+    for (size_t i = 0; i < operandCount(n); ++i) {
       const int32_t v = valueIds[static_cast<size_t>(n.input(i).index())];
       const int32_t r = lookup(v);
       if (r >= numIn && lastUse[v] == k && (i == 0 || v != valueIds[static_cast<size_t>(n.input(0).index())])) {

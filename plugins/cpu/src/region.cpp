@@ -455,6 +455,8 @@ class CpuRegion final : public sdk::CompiledRegion {
   void buildSteps(const sdk::GraphView& region);
   std::vector<int32_t> matchGeluErf(const std::vector<sdk::NodeView>& nodes, int32_t cur,
                                     const std::vector<bool>& taken) const;
+  std::vector<int32_t> matchGeluTanh(const std::vector<sdk::NodeView>& nodes, int32_t cur,
+                                     const std::vector<bool>& taken) const;
   std::vector<int32_t> matchGatedActivation(const std::vector<sdk::NodeView>& nodes, int32_t cur,
                                             const std::vector<bool>& taken, Activation* out) const;
   void analyse();
@@ -728,6 +730,31 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
     if (taken[p]) continue;
     const sdk::NodeView& node = nodes[p];
     const std::string_view op = node.op();
+    // A tanh GELU that no matrix product took as a post-op: one gelu step
+    // (its first node is the earliest consumer of its input, so it is seen here first).
+    if (chainWhyNot(node).empty()) {
+      std::vector<int32_t> gelu;
+      int32_t x = -1;
+      for (size_t i = 0; i < node.numInputs() && gelu.empty(); ++i) {
+        x = node.input(i).index();
+        if (info_[static_cast<size_t>(x)].dtype == SY_DTYPE_F32) gelu = matchGeluTanh(nodes, x, taken);
+      }
+      if (!gelu.empty()) {
+        std::string describe, ops;
+        for (int32_t g : gelu) {
+          taken[static_cast<size_t>(g)] = true;
+          describe += sdk::format(describe.empty() ? "" : " + ", nodes[static_cast<size_t>(g)].describe());
+          ops += sdk::format(ops.empty() ? "" : " + ", nodes[static_cast<size_t>(g)].op());
+        }
+        const int32_t y = nodes[static_cast<size_t>(gelu.back())].output(0).index();
+        std::unique_ptr<Step> step = makeGeluStep(x, y, /*tanh=*/true);
+        step->describe = describe;
+        step->ops = sdk::format("gelu (", ops, ")");
+        step->outDtypes = {SY_DTYPE_F32};
+        place(static_cast<size_t>(gelu.back()), std::move(step));
+        continue;
+      }
+    }
     taken[p] = true;
     if (node.numBlocks() > 0) sdk::fail(SY_ERROR_UNIMPLEMENTED, node.describe(), ": control flow is not supported by cpu");
     if (op == "constant" || op == "weight") {
@@ -786,14 +813,46 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
       }
       bool haveSum = false;
       if ((isConv || isMatmul || isBn) && dnnlCanTakePostOps(node)) {
+        // The exported GELU reads cur twice: div -> erf -> add -> mul(cur, .) -> mul(., 0.5);
+        // the tanh GELU three times; SiLU (x * sigmoid(x)) and HardSwish
+        // (x * clip(x / 6 + 0.5, 0, 1)) twice.
+        auto matchGated = [&](int32_t x, Activation* gated) {
+          *gated = Activation{dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f};
+          std::vector<int32_t> m = matchGeluErf(nodes, x, taken);
+          if (m.empty()) {
+            m = matchGeluTanh(nodes, x, taken);
+            if (!m.empty()) *gated = Activation{dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f};
+          }
+          if (m.empty()) m = matchGatedActivation(nodes, x, taken, gated);
+          return m;
+        };
+        bool viewed = false;
         for (;;) {
-          const int32_t c = soleConsumer(cur);
+          int32_t c = soleConsumer(cur);
+          Activation gated;
+          if (c >= 0 && isMatmul && !viewed && !haveSum && !taken[static_cast<size_t>(c)] &&
+              isViewOp(nodes[static_cast<size_t>(c)].op()) && viewWhyNot(nodes[static_cast<size_t>(c)]).empty()) {
+            // GPT-2 reshapes its gemm's [T, N] to [1, T, N] before the GELU:
+            // the product is written with the reshaped dims and the GELU fused
+            // (Note [Reshape before a fused GELU]).
+            const sdk::NodeView& view = nodes[static_cast<size_t>(c)];
+            const int32_t v = view.output(0).index();
+            const ValueInfo& vi = info_[static_cast<size_t>(v)];
+            const ValueInfo& ci = info_[static_cast<size_t>(cur)];
+            if (vi.dtype == SY_DTYPE_F32 && vi.isStatic() && ci.isStatic() && !matchGated(v, &gated).empty() &&
+                Dims::of(vi.dims).numElements() == Dims::of(ci.dims).numElements()) {
+              taken[static_cast<size_t>(c)] = true;
+              fusion.viewDims = vi.dims;
+              viewed = true;
+              position = std::max(position, static_cast<size_t>(c));
+              describe += sdk::format(" + ", view.describe());
+              ops += sdk::format(" + ", view.op());
+              cur = v;
+              c = -1;
+            }
+          }
           if (c < 0 && !isBn) {
-            // The exported GELU reads cur twice: div -> erf -> add -> mul(cur, .) -> mul(., 0.5);
-            // so do SiLU (x * sigmoid(x)) and HardSwish (x * clip(x / 6 + 0.5, 0, 1)).
-            Activation gated{dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f};
-            std::vector<int32_t> gelu = matchGeluErf(nodes, cur, taken);
-            if (gelu.empty()) gelu = matchGatedActivation(nodes, cur, taken, &gated);
+            std::vector<int32_t> gelu = matchGated(cur, &gated);
             if (gelu.empty()) break;
             bool haveGelu = false;
             for (const DnnlFusion::PostOp& q : fusion.postOps) {
@@ -810,6 +869,7 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
             }
             position = std::max(position, static_cast<size_t>(gelu.back()));
             cur = last.output(0).index();
+            if (viewed) break;  // (a sum after it would see the reshaped dims: not handled)
             continue;
           }
           if (c < 0 || taken[static_cast<size_t>(c)]) break;
@@ -957,6 +1017,93 @@ std::vector<int32_t> CpuRegion::matchGeluErf(const std::vector<sdk::NodeView>& n
     if (!sameShape(info_[static_cast<size_t>(v)], cv)) return {};
   }
   return {d, e, a, m, y};
+}
+
+// Note [Reshape before a fused GELU]
+// GPT-2's Conv1D exports as reshape [1, T, C] -> [T, C], gemm, reshape back
+// to [1, T, N], and its GELU reads the reshaped value. A reshape is a view
+// (row-major data unchanged) and GELU is elementwise, so gemm -> reshape ->
+// GELU runs as one matmul step whose output has the reshape's (static) dims
+// and a gelu post-op; the reshape step disappears. Only the gated patterns
+// (GELU erf/tanh, SiLU, HardSwish) are looked for through the view, on a
+// static shape with the product's element count, never after a sum post-op,
+// and the fusion stops after them.
+
+/// Matches the GELU with the tanh approximation as exported (HF's NewGELU in
+/// GPT-2, `0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * pow(x, 3))))`) on `cur`:
+///   p = pow(cur, 3); q = mul(p, 0.044715); r = add(cur, q); s = mul(r, sqrt(2/pi));
+///   t = tanh(s); u = add(t, 1); then h = mul(cur, 0.5), y = mul(h, u)
+///   or h = mul(cur, u), y = mul(h, 0.5)
+/// (operands of add/mul in either order, the constants f32 scalars within
+/// float rounding). Returns the node positions with y last, or nothing. `cur`
+/// must be read by p, r and h only, each intermediate only by the next node
+/// (and none returned). NaN stays NaN; at -inf the fused gelu gives its limit
+/// -0 where the unfused nodes give -inf * 0 = NaN, and in the second form it
+/// stays finite where x * u overflows (|x| > FLT_MAX / 2), as matchGeluErf's.
+std::vector<int32_t> CpuRegion::matchGeluTanh(const std::vector<sdk::NodeView>& nodes, int32_t cur,
+                                              const std::vector<bool>& taken) const {
+  const ValueInfo& cv = info_[static_cast<size_t>(cur)];
+  if (cv.isOutput || cv.dtype != SY_DTYPE_F32 || cv.consumers.size() != 3) return {};
+  const auto node = [&](int32_t position) -> const sdk::NodeView& { return nodes[static_cast<size_t>(position)]; };
+  const auto out = [&](int32_t position) { return node(position).output(0).index(); };
+  auto near = [](std::optional<float> v, double want) { return v && std::fabs(*v - want) <= 1e-6 * std::fabs(want); };
+  auto sole = [&](int32_t v) -> int32_t {
+    const ValueInfo& vi = info_[static_cast<size_t>(v)];
+    if (vi.isOutput || vi.consumers.size() != 1) return -1;
+    return taken[static_cast<size_t>(vi.consumers[0])] ? -1 : vi.consumers[0];
+  };
+  auto scalarOperand = [&](int32_t position, int32_t x) -> std::optional<float> {
+    const sdk::NodeView& n = node(position);
+    const int o = otherOperand(n, x);
+    if (o < 0 || n.input(static_cast<size_t>(o)).rank() > cv.rank) return std::nullopt;
+    return constantScalar(n.input(static_cast<size_t>(o)));
+  };
+  // The operand of binary node `position` that is not `x` (-1 when none).
+  auto otherValue = [&](int32_t position, int32_t x) -> int32_t {
+    const int o = otherOperand(node(position), x);
+    return o < 0 ? -1 : node(position).input(static_cast<size_t>(o)).index();
+  };
+  int32_t p = -1, r = -1, h = -1;
+  for (int32_t c : cv.consumers) {
+    if (taken[static_cast<size_t>(c)] || c == p || c == r || c == h) return {};
+    const sdk::NodeView& n = node(c);
+    if (n.numOutputs() != 1 || n.output(0).dtype() != SY_DTYPE_F32) return {};
+    if (n.op() == "pow" && n.input(0).index() == cur && smallIntegerExponent(n) == 3) {
+      p = c;
+    } else if (n.op() == "add") {
+      r = c;
+    } else if (n.op() == "mul") {
+      h = c;
+    } else {
+      return {};
+    }
+  }
+  if (p < 0 || r < 0 || h < 0) return {};
+  const int32_t q = sole(out(p));
+  if (q < 0 || node(q).op() != "mul" || !near(scalarOperand(q, out(p)), 0.044715)) return {};
+  if (sole(out(q)) != r || otherValue(r, out(q)) != cur) return {};
+  const int32_t s = sole(out(r));
+  if (s < 0 || node(s).op() != "mul" || !near(scalarOperand(s, out(r)), 0.7978845608028654)) return {};
+  const int32_t t = sole(out(s));
+  if (t < 0 || node(t).op() != "tanh") return {};
+  const int32_t u = sole(out(t));
+  if (u < 0 || node(u).op() != "add" || !near(scalarOperand(u, out(t)), 1.0)) return {};
+  int32_t y = -1;
+  if (near(scalarOperand(h, cur), 0.5)) {
+    y = sole(out(h));  // y = mul(h, u)
+    if (y < 0 || sole(out(u)) != y || node(y).op() != "mul" || otherValue(y, out(h)) != out(u)) return {};
+  } else if (otherValue(h, cur) == out(u) && sole(out(u)) == h) {
+    y = sole(out(h));  // y = mul(h, 0.5)
+    if (y < 0 || node(y).op() != "mul" || !near(scalarOperand(y, out(h)), 0.5)) return {};
+  } else {
+    return {};
+  }
+  if (node(y).output(0).dtype() != SY_DTYPE_F32 || !sameShape(info_[static_cast<size_t>(out(y))], cv)) return {};
+  // Every intermediate is f32 with cur's shape (a wider constant would have widened it).
+  for (int32_t k : {p, q, r, s, t, u, h}) {
+    if (node(k).output(0).dtype() != SY_DTYPE_F32 || !sameShape(info_[static_cast<size_t>(out(k))], cv)) return {};
+  }
+  return {p, q, r, s, t, u, h, y};
 }
 
 /// Matches an activation exported as x times a gate of x, on `cur`:

@@ -129,6 +129,12 @@ std::string chainWhyNot(const sdk::NodeView& node);
 /// the last output leaves) as one pass.
 std::unique_ptr<Step> makeChainStep(const sdk::GraphView& region, const std::vector<sdk::NodeView>& nodes,
                                     const std::vector<int32_t>& valueIds);
+/// 2 or 3 when `node` is pow(x, c) with a constant f32 scalar c of that
+/// value (the chains multiply instead: Note [pow by a small integer]), else 0.
+int smallIntegerExponent(const sdk::NodeView& node);
+/// A one-instruction chain computing y = gelu(x) (tanh approximation or
+/// exact): a GELU pattern matched where no matrix product precedes it.
+std::unique_ptr<Step> makeGeluStep(int32_t x, int32_t y, bool tanh);
 
 // ---- dnnl_steps.cpp
 /// "" when a oneDNN fast path takes `node` (conv, matmul, gemm, pooling,
@@ -152,6 +158,10 @@ struct DnnlFusion {
     std::optional<Activation> act = {};  ///< when set, this instead of activationOf(node)
   };
   std::vector<PostOp> postOps;
+  /// matmul/gemm only: non-empty when a reshape of the product was fused
+  /// (its static dims, as many elements); the post-ops after it see the
+  /// reshaped value (GPT-2: gemm -> reshape [1, T, N] -> GELU).
+  std::vector<int64_t> viewDims;
 };
 
 /// Builds the oneDNN step of `node` with `fusion`; `ids` maps view value

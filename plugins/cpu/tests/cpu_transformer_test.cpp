@@ -1,0 +1,262 @@
+// The cpu plugin's transformer paths (issue #15) against the reference
+// interpreter: the tanh GELU as GPT-2 exports it (fused into the matrix
+// product before it, through a reshape, or one gelu step of its own), what
+// must not be fused (an intermediate read elsewhere, a wrong constant), and
+// pow by a small integer in the elementwise chains. Which steps ran is read
+// from the step profile.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "cpu_step_test_util.h"
+#include "switchyard/interpreter.h"
+#include "switchyard/profile.h"
+#include "switchyard/text.h"
+#include "test_util.h"
+
+namespace sy {
+namespace {
+
+using cpu_test::cpuEngine;
+
+std::vector<double> randomValues(int64_t n, double lo, double hi, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> dist(lo, hi);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& x : v) x = dist(gen);
+  return v;
+}
+
+Tensor randomF(Shape shape, double lo, double hi, unsigned seed) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return testing::F(std::move(shape), randomValues(n, lo, hi, seed));
+}
+
+/// `%name = constant() {value = tensor<f32[dims]>[...]} : f32[dims]` with random values.
+std::string constantLine(const std::string& name, const std::vector<int64_t>& dims, double lo, double hi,
+                         unsigned seed) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  const std::string shape = cpu_test::shapeOf(dims);
+  std::ostringstream os;
+  os.precision(9);
+  os << "  %" << name << " = constant() {value = tensor<f32[" << shape << "]>[";
+  const std::vector<double> v = randomValues(n, lo, hi, seed);
+  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << std::showpoint << static_cast<float>(v[i]);
+  os << "]} : f32[" << shape << "]\n";
+  return os.str();
+}
+
+/// Runs `text` on cpu only (profiled) and on the reference; compares with a
+/// relative tolerance, NaN matching NaN and an infinity the same infinity.
+/// Returns the cpu step names (the ops each step fused).
+std::vector<std::string> runAndCompare(const std::string& text, const std::vector<Tensor>& inputs,
+                                       double tol = 1e-4) {
+  auto engine = cpuEngine();
+  EXPECT_NE(engine, nullptr);
+  if (engine == nullptr) return {};
+  auto parsed = parseGraph(text);
+  EXPECT_TRUE(parsed.ok()) << parsed.status().toString() << "\n" << text;
+  if (!parsed.ok()) return {};
+  std::shared_ptr<const Graph> g(std::move(*parsed));
+  auto model = engine->compile(g);
+  EXPECT_TRUE(model.ok()) << model.status().toString();
+  if (!model.ok()) return {};
+  std::vector<TraceEvent> events;
+  RunOptions options;
+  options.trace = &events;
+  options.profileSteps = true;
+  auto got = (*model)->run(inputs, options);
+  EXPECT_TRUE(got.ok()) << got.status().toString();
+  auto interp = Interpreter::create(g);
+  EXPECT_TRUE(interp.ok());
+  auto want = (*interp)->run(inputs);
+  EXPECT_TRUE(want.ok()) << want.status().toString();
+  if (!got.ok() || !want.ok()) return {};
+  EXPECT_EQ(got->size(), want->size());
+  for (size_t o = 0; o < std::min(got->size(), want->size()); ++o) {
+    const Tensor &a = (*got)[o], &b = (*want)[o];
+    EXPECT_EQ(a.shape(), b.shape()) << "output " << o;
+    if (a.shape() != b.shape()) continue;
+    int bad = 0;
+    for (int64_t j = 0; j < a.numel() && bad < 5; ++j) {
+      const double x = a.getDouble(j), y = b.getDouble(j);
+      const bool ok = std::isnan(y) ? std::isnan(x) : std::isinf(y) ? x == y : std::fabs(x - y) <= tol * (1 + std::fabs(y));
+      if (!ok) {
+        ++bad;
+        ADD_FAILURE() << "output " << o << " element " << j << ": cpu " << x << ", reference " << y;
+      }
+    }
+  }
+  std::vector<std::string> steps;
+  for (const ProfileRow& r : summarizeProfile(events, 1).rows) {
+    if (r.kind == ProfileRow::Kind::Step) steps.push_back(r.what);
+  }
+  return steps;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& x : v) s += "'" + x + "' ";
+  return s;
+}
+
+/// The steps whose name contains `part`.
+int countSteps(const std::vector<std::string>& steps, const std::string& part) {
+  int n = 0;
+  for (const std::string& s : steps) n += s.find(part) != std::string::npos ? 1 : 0;
+  return n;
+}
+
+/// GPT-2's GELU (HF NewGELU as exported) on %x of type `type`, result %y:
+/// h = 0.5 * x; y = h * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * pow(x, 3)))).
+/// `swapped`: constants first and y = (x * (1 + tanh)) * 0.5 instead.
+/// `kappa`: the cubic coefficient (0.044715 for the real thing).
+std::string geluTanhLines(const std::string& type, bool swapped, const std::string& kappa = "0.044715") {
+  std::string t;
+  t += "  %three = constant() {value = tensor<f32[]>[3.0]} : f32[]\n";
+  t += "  %kappa = constant() {value = tensor<f32[]>[" + kappa + "]} : f32[]\n";
+  t += "  %s2pi = constant() {value = tensor<f32[]>[0.7978846]} : f32[]\n";
+  t += "  %one = constant() {value = tensor<f32[]>[1.0]} : f32[]\n";
+  t += "  %half = constant() {value = tensor<f32[]>[0.5]} : f32[]\n";
+  if (!swapped) {
+    t += "  %h = mul(%x, %half) : " + type + "\n";
+    t += "  %p = pow(%x, %three) : " + type + "\n";
+    t += "  %q = mul(%p, %kappa) : " + type + "\n";
+    t += "  %r = add(%x, %q) : " + type + "\n";
+    t += "  %s = mul(%r, %s2pi) : " + type + "\n";
+    t += "  %t = tanh(%s) : " + type + "\n";
+    t += "  %u = add(%t, %one) : " + type + "\n";
+    t += "  %y = mul(%h, %u) : " + type + "\n";
+  } else {
+    t += "  %p = pow(%x, %three) : " + type + "\n";
+    t += "  %q = mul(%kappa, %p) : " + type + "\n";
+    t += "  %r = add(%q, %x) : " + type + "\n";
+    t += "  %s = mul(%s2pi, %r) : " + type + "\n";
+    t += "  %t = tanh(%s) : " + type + "\n";
+    t += "  %u = add(%one, %t) : " + type + "\n";
+    t += "  %h = mul(%u, %x) : " + type + "\n";
+    t += "  %y = mul(%half, %h) : " + type + "\n";
+  }
+  return t;
+}
+
+/// GPT-2's MLP input side: [1, T, 16] -> reshape [T, 16] -> gemm + bias ->
+/// reshape [1, T, 32] -> GELU.
+std::string gpt2MlpGraph(bool swapped, const std::string& extraReader = "", const std::string& kappa = "0.044715") {
+  std::string t = "graph @g(%in: f32[1, 8, 16]) {\n";
+  t += constantLine("w", {16, 32}, -0.5, 0.5, 11);
+  t += constantLine("b", {32}, -0.5, 0.5, 12);
+  t += "  %s2d = constant() {value = tensor<i64[2]>[8, 16]} : i64[2]\n";
+  t += "  %s3d = constant() {value = tensor<i64[3]>[1, 8, 32]} : i64[3]\n";
+  t += "  %a = reshape(%in, %s2d) : f32[8, 16]\n";
+  t += "  %m = gemm(%a, %w, %b) : f32[8, 32]\n";
+  t += "  %x = reshape(%m, %s3d) : f32[1, 8, 32]\n";
+  t += geluTanhLines("f32[1, 8, 32]", swapped, kappa);
+  if (extraReader.empty()) return t + "  return %y\n}\n";
+  return t + "  %z = neg(" + extraReader + ") : f32[1, 8, 32]\n  return %y, %z\n}\n";
+}
+
+TEST(CpuTransformer, Gpt2GeluFusesIntoTheGemmThroughItsReshape) {
+  for (bool swapped : {false, true}) {
+    SCOPED_TRACE(swapped ? "constants first, y = (x * u) * 0.5" : "as GPT-2 exports it");
+    const std::vector<std::string> steps = runAndCompare(gpt2MlpGraph(swapped), {randomF({1, 8, 16}, -3, 3, 1)});
+    // One step: gemm + reshape + the eight GELU nodes, nothing else computes.
+    EXPECT_EQ(countSteps(steps, "gemm + reshape + pow"), 1) << joined(steps);
+    EXPECT_EQ(countSteps(steps, "tanh"), 1) << joined(steps);
+    EXPECT_EQ(countSteps(steps, "gelu ("), 0) << joined(steps);
+  }
+}
+
+TEST(CpuTransformer, FusedGeluKeepsNaN) {
+  // A NaN in a row of the gemm's input makes the row NaN; the gelu post-op keeps it.
+  Tensor in = randomF({1, 8, 16}, -3, 3, 2);
+  in.setDouble(5, std::nan(""));
+  in.setDouble(40, INFINITY);
+  const std::vector<std::string> steps = runAndCompare(gpt2MlpGraph(false), {in});
+  EXPECT_EQ(countSteps(steps, "gemm + reshape + pow"), 1) << joined(steps);
+}
+
+TEST(CpuTransformer, GeluWithAnotherReaderOfAnIntermediateIsNotFused) {
+  // Each intermediate read outside the pattern (and the pattern's input read
+  // by a fourth node) keeps the nodes as they are: same results, no gelu.
+  for (const char* reader : {"%p", "%q", "%r", "%s", "%t", "%u", "%h", "%x"}) {
+    SCOPED_TRACE(reader);
+    const std::vector<std::string> steps = runAndCompare(gpt2MlpGraph(false, reader), {randomF({1, 8, 16}, -3, 3, 3)});
+    EXPECT_EQ(countSteps(steps, "gemm + reshape"), 0) << joined(steps);
+    EXPECT_EQ(countSteps(steps, "gelu ("), 0) << joined(steps);
+  }
+  // A cubic coefficient that is not GELU's is not GELU.
+  const std::vector<std::string> steps =
+      runAndCompare(gpt2MlpGraph(false, "", "0.045"), {randomF({1, 8, 16}, -3, 3, 4)});
+  EXPECT_EQ(countSteps(steps, "gemm + reshape"), 0) << joined(steps);
+  EXPECT_EQ(countSteps(steps, "gelu ("), 0) << joined(steps);
+}
+
+TEST(CpuTransformer, GeluAfterAMatmulWithBiasFusesWithoutAReshape) {
+  std::string t = "graph @g(%in: f32[2, 5, 16]) {\n";
+  t += constantLine("w", {16, 24}, -0.5, 0.5, 21);
+  t += constantLine("b", {24}, -0.5, 0.5, 22);
+  t += "  %m = matmul(%in, %w) : f32[2, 5, 24]\n";
+  t += "  %x = add(%b, %m) : f32[2, 5, 24]\n";
+  t += geluTanhLines("f32[2, 5, 24]", true);
+  t += "  return %y\n}\n";
+  const std::vector<std::string> steps = runAndCompare(t, {randomF({2, 5, 16}, -3, 3, 23)});
+  EXPECT_EQ(countSteps(steps, "matmul + add + pow"), 1) << joined(steps);
+  EXPECT_EQ(steps.size(), 1u) << joined(steps);
+}
+
+TEST(CpuTransformer, GeluWithNothingToFuseIntoIsOneStep) {
+  // Large magnitudes (pow overflows), NaN, +inf and ±0. At -inf the unfused
+  // nodes give -inf * 0 = NaN and the gelu its limit -0, and (x * u) * 0.5
+  // overflows where 0.5 * x * u does not (|x| > FLT_MAX / 2), so those are
+  // left out (see matchGeluTanh).
+  for (bool swapped : {false, true}) {
+    SCOPED_TRACE(swapped ? "constants first" : "as exported");
+    const std::string t =
+        "graph @g(%x: f32[3, 100]) {\n" + geluTanhLines("f32[3, 100]", swapped) + "  return %y\n}\n";
+    Tensor x = randomF({3, 100}, -6, 6, 31);
+    const double special[] = {std::nan(""), INFINITY, 0.0, -0.0, 1e20, -1e20, 1e38, -1e38, 1e-30, -1e-30};
+    for (size_t i = 0; i < std::size(special); ++i) x.setDouble(static_cast<int64_t>(7 * i), special[i]);
+    const std::vector<std::string> steps = runAndCompare(t, {x});
+    ASSERT_EQ(steps.size(), 1u) << joined(steps);
+    EXPECT_EQ(steps[0].rfind("gelu (", 0), 0u) << joined(steps);
+  }
+}
+
+TEST(CpuTransformer, GeluWhoseResultLeavesTwiceStillMatches) {
+  // y returned and also read by another node: the gelu still fuses (y is its output).
+  std::string t = "graph @g(%x: f32[4, 33]) {\n" + geluTanhLines("f32[4, 33]", false);
+  t += "  %z = neg(%y) : f32[4, 33]\n  return %y, %z\n}\n";
+  const std::vector<std::string> steps = runAndCompare(t, {randomF({4, 33}, -4, 4, 41)});
+  EXPECT_EQ(countSteps(steps, "gelu ("), 1) << joined(steps);
+}
+
+TEST(CpuTransformer, PowBySmallIntegerIsExactOnSpecialValues) {
+  // pow(x, 2) and pow(x, 3) multiply in the chain: NaN, ±inf, ±0, overflow,
+  // underflow as powf has them; pow(x, 2.5) and a run-time exponent still call pow.
+  const std::string t = R"(graph @g(%x: f32[2, 300], %e: f32[2, 300]) {
+  %two = constant() {value = tensor<f32[]>[2.0]} : f32[]
+  %three = constant() {value = tensor<f32[1]>[3.0]} : f32[1]
+  %twoandahalf = constant() {value = tensor<f32[]>[2.5]} : f32[]
+  %a = pow(%x, %two) : f32[2, 300]
+  %b = pow(%x, %three) : f32[2, 300]
+  %c = pow(%x, %twoandahalf) : f32[2, 300]
+  %d = pow(%x, %e) : f32[2, 300]
+  %s = add(%a, %b) : f32[2, 300]
+  return %a, %b, %c, %d, %s
+}
+)";
+  Tensor x = randomF({2, 300}, -5, 5, 51);
+  const double special[] = {std::nan(""), INFINITY, -INFINITY, 0.0, -0.0, 1e20, -1e20, 1e13, -1e13, 1e-30, -1e-30,
+                            3e38, -3e38, 1.0, -1.0};
+  for (size_t i = 0; i < std::size(special); ++i) x.setDouble(static_cast<int64_t>(11 * i), special[i]);
+  const std::vector<std::string> steps = runAndCompare(t, {x, randomF({2, 300}, -3, 3, 52)}, 1e-6);
+  EXPECT_FALSE(steps.empty());
+}
+
+}  // namespace
+}  // namespace sy
