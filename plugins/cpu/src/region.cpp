@@ -369,9 +369,21 @@ class RegionRun final : public Run {
   /// Scratch memory for this run (bump-allocated; see CpuRegion::scratchPool_).
   void setScratchBlock(AlignedBlock block) { scratchBlock_ = std::move(block); }
   AlignedBlock takeScratchBlock() { return std::move(scratchBlock_); }
-  size_t scratchWanted() const { return scratchWanted_; }
+  size_t scratchWanted() const { return std::max(scratchWanted_, scratchPeak_); }
   const Exec& exec() const override { return exec_; }
   int threads() const override { return exec_.threads(); }
+  RunValue& value(int32_t id) override { return values[static_cast<size_t>(id)]; }
+  void* slot(size_t slot, size_t bytes, size_t keep) override;
+  ScratchMark markScratch() const override { return {scratchUsed_, scratchWanted_, scratch_.size()}; }
+  void releaseScratch(const ScratchMark& mark) override {
+    scratchPeak_ = std::max(scratchPeak_, scratchWanted_);
+    scratchUsed_ = mark.used;
+    scratchWanted_ = mark.wanted;
+    scratch_.resize(mark.extra);
+  }
+  /// Memory slots of values inside blocks and of control-flow steps (Note
+  /// [Control flow in a region]); taken from and given back to the region.
+  void setSlots(std::vector<AlignedBlock>* slots) { slots_ = slots; }
   dnnl::stream& stream() override {
     // One stream per thread, reused across runs (a CPU stream is only a
     // handle, but making one allocates). A run stays on its calling thread.
@@ -417,11 +429,12 @@ class RegionRun final : public Run {
   std::vector<std::shared_ptr<const void>> keepAlive_;
   std::vector<AlignedBlock> scratch_;                     // scratch beyond scratchBlock_
   AlignedBlock scratchBlock_;
-  size_t scratchUsed_ = 0, scratchWanted_ = 0;
+  size_t scratchUsed_ = 0, scratchWanted_ = 0, scratchPeak_ = 0;
+  std::vector<AlignedBlock>* slots_ = nullptr;
   std::vector<std::optional<RunValue>> plain_;            // per value (made on first use): row-major copy of a blocked value
 };
 
-class CpuRegion final : public sdk::CompiledRegion {
+class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
  public:
   CpuRegion(const CpuBackend& backend, const sdk::GraphView& region);
   ~CpuRegion() override;
@@ -445,6 +458,8 @@ class CpuRegion final : public sdk::CompiledRegion {
   const std::vector<int32_t>& lastUse() const { return last_; }
   const std::vector<int32_t>& rootOf() const { return root_; }
   const std::vector<bool>& isOutput() const { return isOutput_; }
+  bool inBlock(size_t v) const { return inBlock_[v]; }
+  size_t numSlots() const { return numSlots_; }
 
   /// A reorder from `md` to row-major dims (cached per layout).
   dnnl::reorder toPlainReorder(const dnnl::memory::desc& md, const Dims& dims, int nthr) const;
@@ -453,6 +468,13 @@ class CpuRegion final : public sdk::CompiledRegion {
   void run(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs,
            const sdk::ProfileSink* sink);
   void buildSteps(const sdk::GraphView& region);
+  /// The steps of one block (the region's body or a nested block).
+  std::vector<std::unique_ptr<Step>> buildBlockSteps(const sdk::GraphView& region, const sdk::BlockView& body);
+  std::vector<std::unique_ptr<Step>> compileBlock(const sdk::GraphView& region, const sdk::BlockView& block) override {
+    return buildBlockSteps(region, block);
+  }
+  size_t newSlot() override { return numSlots_++; }
+  const std::vector<ValueInfo>& valueInfo() const override { return info_; }
   std::vector<int32_t> matchGeluErf(const std::vector<sdk::NodeView>& nodes, int32_t cur,
                                     const std::vector<bool>& taken) const;
   std::vector<int32_t> matchGeluTanh(const std::vector<sdk::NodeView>& nodes, int32_t cur,
@@ -485,6 +507,12 @@ class CpuRegion final : public sdk::CompiledRegion {
   std::vector<int32_t> root_;  // per value: the value whose memory it uses (views)
   std::vector<bool> isOutput_;
   std::vector<std::vector<size_t>> freeAt_;  // per step: root values whose memory is dead after it
+  // Control flow (Note [Control flow in a region], control_flow.cpp).
+  std::vector<bool> inBlock_;  // per value: defined inside a nested block (memory: its slot)
+  size_t numSlots_ = 0;        // slot ids: values, then the control-flow steps' own
+  bool hasBlocks_ = false;
+  mutable std::mutex slotsMutex_;
+  mutable std::vector<std::vector<AlignedBlock>> slotsPool_;  // one set per concurrent run
 
   std::unique_ptr<std::atomic<int64_t>[]> profile_;  // SY_CPU_PROFILE: ns per step, summed over runs
   // Scratch blocks (oneDNN scratchpads, layout conversions) reused across
@@ -564,6 +592,7 @@ void* RegionRun::memoryFor(int32_t v, size_t n) {
     outBuffers[id] = std::make_unique<CpuBuffer>(n);
     return outBuffers[id]->hostPointer();
   }
+  if (slots_ != nullptr && region_.inBlock(id)) return slot(id, n, 0);
   if (plan_ != nullptr && plan_->offset[id] >= 0 && n <= plan_->bytes[id]) return arena_ + plan_->offset[id];
   if (heap_.empty()) heap_.resize(values.size());
   heap_[id] = AlignedBlock(n);
@@ -580,6 +609,7 @@ void* RegionRun::out(const Step& step, size_t o, const Dims& dims) {
   rv.dtype = dtype;
   rv.md = nullptr;
   rv.set = true;
+  if (!plain_.empty()) plain_[static_cast<size_t>(v)].reset();  // redefined in a loop
   return rv.data;
 }
 
@@ -591,6 +621,7 @@ void* RegionRun::outBlocked(const Step& step, size_t o, const Dims& dims, const 
   rv.dtype = step.outDtypes[o];
   rv.md = md;
   rv.set = true;
+  if (!plain_.empty()) plain_[static_cast<size_t>(v)].reset();
   return rv.data;
 }
 
@@ -601,6 +632,18 @@ void RegionRun::alias(const Step& step, size_t o, size_t input, const Dims& dims
   rv.dims = dims;
   rv.dtype = step.outDtypes[o];
   rv.set = true;
+  if (!plain_.empty()) plain_[static_cast<size_t>(step.outputs[o])].reset();
+}
+
+void* RegionRun::slot(size_t slot, size_t bytes, size_t keep) {
+  SY_CPU_REQUIRE(slots_ != nullptr && slot < slots_->size(), SY_ERROR_INTERNAL, "memory slot ", slot, " out of range");
+  AlignedBlock& b = (*slots_)[slot];
+  if (b.data() != nullptr && b.size() >= bytes) return b.data();
+  // Growing (a scan output) keeps its contents; geometric so appends stay linear.
+  AlignedBlock grown(alignUp(std::max({bytes, keep > 0 ? b.size() + b.size() / 2 : size_t{0}, size_t{1}})));
+  if (keep > 0) std::memcpy(grown.data(), b.data(), std::min(keep, b.size()));
+  b = std::move(grown);
+  return b.data();
 }
 
 void RegionRun::freeAfter(const std::vector<size_t>& dead) {
@@ -686,19 +729,7 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
   }
   const sdk::BlockView body = region.body();
   for (size_t i = 0; i < body.numParams(); ++i) params_.push_back(body.param(i).index());
-  for (size_t i = 0; i < body.numReturns(); ++i) {
-    returns_.push_back(body.returnValue(i).index());
-    info_[static_cast<size_t>(returns_.back())].isOutput = true;
-  }
-  std::vector<sdk::NodeView> nodes;
-  for (size_t p = 0; p < body.numNodes(); ++p) {
-    nodes.push_back(body.node(p));
-    const sdk::NodeView& n = nodes.back();
-    for (size_t i = 0; i < n.numInputs(); ++i) {
-      if (n.hasInput(i)) info_[static_cast<size_t>(n.input(i).index())].consumers.push_back(static_cast<int32_t>(p));
-    }
-    for (size_t o = 0; o < n.numOutputs(); ++o) info_[static_cast<size_t>(n.output(o).index())].producer = static_cast<int32_t>(p);
-  }
+  for (size_t i = 0; i < body.numReturns(); ++i) returns_.push_back(body.returnValue(i).index());
   // ABI 1.1: weights and literals are values with data that no node makes
   // (an ABI 1.0 host sends `constant`/`weight` nodes instead, handled below).
   for (const sdk::ValueView& v : region.constants()) {
@@ -708,6 +739,53 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
     SY_CPU_REQUIRE(v.constantBytes() == sdk::tensorBytes(v.dtype(), dims.ref()), SY_ERROR_INVALID_ARGUMENT,
                    "constant '", v.name(), "' ", v.typeString(), " has ", v.constantBytes(), " bytes");
     constants_.push_back(ConstantValue{v.index(), v.constantData(), dims, v.dtype()});
+  }
+  // Values inside nested blocks live in memory slots (Note [Control flow in a region]).
+  inBlock_.assign(numValues, false);
+  for (size_t p = 0; p < body.numNodes(); ++p) {
+    const sdk::NodeView n = body.node(p);
+    if (n.numBlocks() == 0) continue;
+    hasBlocks_ = true;
+    for (int32_t v : valuesDefinedInside(n)) inBlock_[static_cast<size_t>(v)] = true;
+  }
+  numSlots_ = numValues;
+  steps_ = buildBlockSteps(region, body);
+}
+
+std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphView& region,
+                                                              const sdk::BlockView& body) {
+  const size_t numValues = info_.size();
+  // Uses of the values this block defines, by node position in the block;
+  // a node with blocks uses what its blocks capture (so nothing fuses a
+  // value away from a block that reads it).
+  const bool top = &body.raw() == &region.raw().body;
+  std::vector<char> here(numValues, 0);
+  if (top) {
+    for (size_t v = 0; v < numValues; ++v) here[v] = !inBlock_[v];
+  } else {
+    for (size_t i = 0; i < body.numParams(); ++i) here[static_cast<size_t>(body.param(i).index())] = 1;
+    for (size_t p = 0; p < body.numNodes(); ++p) {
+      const sdk::NodeView n = body.node(p);
+      for (size_t o = 0; o < n.numOutputs(); ++o) here[static_cast<size_t>(n.output(o).index())] = 1;
+    }
+  }
+  for (size_t i = 0; i < body.numReturns(); ++i) {
+    const size_t r = static_cast<size_t>(body.returnValue(i).index());
+    if (here[r]) info_[r].isOutput = true;
+  }
+  std::vector<sdk::NodeView> nodes;
+  for (size_t p = 0; p < body.numNodes(); ++p) {
+    nodes.push_back(body.node(p));
+    const sdk::NodeView& n = nodes.back();
+    for (size_t i = 0; i < n.numInputs(); ++i) {
+      if (n.hasInput(i) && here[static_cast<size_t>(n.input(i).index())])
+        info_[static_cast<size_t>(n.input(i).index())].consumers.push_back(static_cast<int32_t>(p));
+    }
+    if (n.numBlocks() > 0) {
+      for (int32_t v : capturedValues(n))
+        if (here[static_cast<size_t>(v)]) info_[static_cast<size_t>(v)].consumers.push_back(static_cast<int32_t>(p));
+    }
+    for (size_t o = 0; o < n.numOutputs(); ++o) info_[static_cast<size_t>(n.output(o).index())].producer = static_cast<int32_t>(p);
   }
   std::vector<int32_t> ids(numValues);
   for (size_t i = 0; i < numValues; ++i) ids[i] = static_cast<int32_t>(i);
@@ -756,7 +834,14 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
       }
     }
     taken[p] = true;
-    if (node.numBlocks() > 0) sdk::fail(SY_ERROR_UNIMPLEMENTED, node.describe(), ": control flow is not supported by cpu");
+    if (node.numBlocks() > 0) {
+      std::unique_ptr<Step> step = makeControlFlowStep(region, node, *this);
+      step->describe = node.describe();
+      step->ops = std::string(op);
+      for (int32_t v : step->outputs) step->outDtypes.push_back(info_[static_cast<size_t>(v)].dtype);
+      place(p, std::move(step));
+      continue;
+    }
     if (op == "constant" || op == "weight") {
       const sdk::ValueView out = node.output(0);
       ConstantValue c{out.index(), out.constantData(), Dims::of(out.dims()), out.dtype()};
@@ -964,7 +1049,9 @@ void CpuRegion::buildSteps(const sdk::GraphView& region) {
     place(position, std::move(step));
   }
   std::stable_sort(placed.begin(), placed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [pos, s] : placed) steps_.push_back(std::move(s));
+  std::vector<std::unique_ptr<Step>> steps;
+  for (auto& [pos, s] : placed) steps.push_back(std::move(s));
+  return steps;
 }
 
 /// Matches PyTorch's exported exact GELU on `cur`:
@@ -1344,6 +1431,28 @@ void CpuRegion::run(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk
       if (b.size() >= region.scratchHint_ && region.scratchPool_.size() < 64) region.scratchPool_.push_back(std::move(b));
     }
   } giveBackScratch{*this, run};
+  // Memory slots of block values (Note [Control flow in a region]): one set
+  // per concurrent run, reused by later calls.
+  struct Slots {
+    const CpuRegion& region;
+    std::vector<AlignedBlock> blocks;
+    ~Slots() {
+      if (blocks.empty()) return;
+      std::lock_guard<std::mutex> lock(region.slotsMutex_);
+      if (region.slotsPool_.size() < 64) region.slotsPool_.push_back(std::move(blocks));
+    }
+  } slots{*this, {}};
+  if (hasBlocks_) {
+    {
+      std::lock_guard<std::mutex> lock(slotsMutex_);
+      if (!slotsPool_.empty()) {
+        slots.blocks = std::move(slotsPool_.back());
+        slotsPool_.pop_back();
+      }
+    }
+    slots.blocks.resize(numSlots_);
+    run.setSlots(&slots.blocks);
+  }
   for (size_t i = 0; i < inputs.size(); ++i) {
     RunValue& v = run.values[static_cast<size_t>(params_[i])];
     v.data = const_cast<void*>(inputs[i].hostData());
@@ -1446,9 +1555,7 @@ std::unique_ptr<sdk::CompiledRegion> compileRegion(const CpuBackend& backend, co
 std::string cpuWhyNot(const sdk::GraphView& graph, const sdk::NodeView& node, double* cost) {
   *cost = 0.0;
   const std::string_view op = node.op();
-  if (node.numBlocks() > 0 || op == "if" || op == "loop") {
-    return sdk::format("control flow ('", op, "') runs on the host; cpu takes its blocks' nodes instead");
-  }
+  if (node.numBlocks() > 0 || op == "if" || op == "loop") return controlFlowWhyNot(graph, node, cost);
   double elements = 0;
   for (size_t o = 0; o < node.numOutputs(); ++o) {
     double e = 1;

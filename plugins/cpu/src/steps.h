@@ -60,6 +60,20 @@ class Run {
   virtual const Exec& exec() const = 0;
   virtual int threads() const = 0;
   virtual dnnl::stream& stream() = 0;
+
+  // ---- for control flow steps (control_flow.cpp)
+  /// Value `id` of the region (block parameters are set through this).
+  virtual RunValue& value(int32_t id) = 0;
+  /// Per-run memory slot `slot` (BlockCompiler::newSlot) of at least `bytes`,
+  /// reused across iterations and calls; growing keeps the first `keep` bytes.
+  virtual void* slot(size_t slot, size_t bytes, size_t keep) = 0;
+  /// Scratch taken after a mark is given back by releaseScratch (a loop
+  /// iteration's scratch dies with the iteration).
+  struct ScratchMark {
+    size_t used = 0, wanted = 0, extra = 0;
+  };
+  virtual ScratchMark markScratch() const = 0;
+  virtual void releaseScratch(const ScratchMark& mark) = 0;
 };
 
 /// One step of a compiled region: a fused group of nodes or one node.
@@ -187,5 +201,36 @@ std::unique_ptr<Step> makeIntMatmulStep(const sdk::NodeView& node, int threads);
 /// The same for conv_integer (Note [oneDNN int8 conv]).
 std::string intConvWhyNot(const sdk::NodeView& node);
 std::unique_ptr<Step> makeIntConvStep(const sdk::NodeView& node, int threads);
+
+// ---- control_flow.cpp (Note [Control flow in a region])
+/// What a control-flow step needs from the region compiler: the steps of a
+/// nested block, built by the same machinery as the region's own, and
+/// memory slots of its own (Run::slot).
+class BlockCompiler {
+ public:
+  virtual ~BlockCompiler() = default;
+  virtual std::vector<std::unique_ptr<Step>> compileBlock(const sdk::GraphView& region,
+                                                          const sdk::BlockView& block) = 0;
+  virtual size_t newSlot() = 0;
+  virtual const std::vector<ValueInfo>& valueInfo() const = 0;
+};
+/// "" when the cpu backend runs `node` (an `if` or `loop`) whole: every node
+/// nested in it runs here; *cost is the node's own (the nested nodes are
+/// answered and costed as usual).
+std::string controlFlowWhyNot(const sdk::GraphView& graph, const sdk::NodeView& node, double* cost);
+/// The values `node`'s blocks read that are defined outside it (captures), in
+/// first-use order, each once.
+std::vector<int32_t> capturedValues(const sdk::NodeView& node);
+/// The values defined inside `node`'s blocks (parameters and node outputs, at
+/// any depth).
+std::vector<int32_t> valuesDefinedInside(const sdk::NodeView& node);
+/// The step running `node` (if/loop): inputs are the node's inputs, then its
+/// captures; outputs the node's outputs.
+std::unique_ptr<Step> makeControlFlowStep(const sdk::GraphView& region, const sdk::NodeView& node,
+                                          BlockCompiler& compiler);
+/// Decides blocked layouts inside a block's step list: a value may stay
+/// blocked when every use in `steps` accepts it and the block does not
+/// return it (layouts never cross a block boundary).
+void decideBlockedLayouts(const std::vector<std::unique_ptr<Step>>& steps, const std::vector<int32_t>& returns);
 
 }  // namespace sy_cpu
