@@ -266,6 +266,17 @@ bool anyNonFinite(const void* data, size_t n, bool nanOnly) {
   return any != 0;
 }
 
+/// The largest |x| of the `n` floats at `data` as its bit pattern (sign
+/// cleared): for finite values the bit patterns order as the magnitudes do,
+/// and NaN/inf compare above every finite one (>= 0x7f800000). One read pass;
+/// vectorises (an unsigned max).
+uint32_t maxAbsBits(const void* data, size_t n) {
+  const uint32_t* bits = static_cast<const uint32_t*>(data);
+  uint32_t m = 0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, bits[i] & 0x7fffffffu);
+  return m;
+}
+
 /// Common parts of the oneDNN steps: post-ops and the output.
 class DnnlStep : public Step {
  public:
@@ -458,6 +469,8 @@ bool runFallback(const DnnlStep& step, Run& run, const Kernel* k, size_t numInpu
 // Convolution
 
 class ConvStep final : public DnnlStep {
+  using convolution_forward_pd = dnnl::convolution_forward::primitive_desc;
+
  public:
   size_t nsp = 2;
   std::vector<int64_t> kernel, strides, dilations, pads;
@@ -467,6 +480,16 @@ class ConvStep final : public DnnlStep {
   std::vector<int64_t> weightDims;   // static dims of the weights
   bool constWeights = false, constBias = false, hasBias = false;
   int wInput = 1, bInput = -1;
+
+  /// Note [NaN-safe relu post-op]: a fused relu (eltwise_relu, alpha 0) runs
+  /// as oneDNN's vmaxps only when no NaN can reach it; the bound of the value
+  /// it sees is a * max|x| * weightBound + c + d * max|addend| (a, c, d from
+  /// the post-ops before it). Otherwise the step runs `safe` primitives with
+  /// the relu computed as elu(alpha 0) + linear(1, 0), which keeps NaN.
+  bool guardedRelu = false;
+  double weightBound = INFINITY;  ///< max over output channels of sum |w| + |b| (inf: unknown)
+  double boundA = 1, boundC = 0, boundD = 0;
+  bool boundKnown = true;  ///< false: a post-op before the relu has no bound here: always safe
 
   bool acceptsBlocked(size_t i) const override { return i == 0 || static_cast<int>(i) == sumInput(); }
   bool mayProduceBlocked() const override { return true; }
@@ -486,7 +509,60 @@ class ConvStep final : public DnnlStep {
     Md src;                  // the layout x arrives in
     bool srcReorder = false;  // src differs from what the primitive wants
     bool dstPlain = false;
+    // The NaN-keeping variant (Note [NaN-safe relu post-op]), made on first need
+    // with the fast primitive's layouts, under the cache's mutex.
+    mutable std::shared_ptr<const dnnl::convolution_forward> safe;
+    memory::dims strides, dilations, padL, padR;  // as oneDNN takes them
   };
+
+  /// Whether the fused relu may run as vmaxps for this call: x (and the
+  /// residual addend) finite and small enough that no sum overflows to inf - inf.
+  bool fastReluOk(Run& run, const RunValue& x) const {
+    if (!boundKnown || !std::isfinite(weightBound)) return false;
+    auto maxAbs = [](const RunValue& v) {
+      const size_t n = v.md != nullptr ? v.md->get_size() / sizeof(float) : static_cast<size_t>(v.dims.numElements());
+      const uint32_t b = maxAbsBits(v.data, n);
+      float f;
+      std::memcpy(&f, &b, sizeof f);
+      return b >= 0x7f800000u ? static_cast<double>(INFINITY) : static_cast<double>(f);
+    };
+    double bound = boundA * maxAbs(x) * weightBound + boundC;
+    if (boundD != 0) bound += boundD * maxAbs(run.raw(*this, static_cast<size_t>(sumInput())));
+    return bound < 1e36;  // far below FLT_MAX (3.4e38): rounding in the sums cannot reach it
+  }
+
+  /// Post-ops with each relu (alpha 0) as elu(0) + linear(1, 0): the same
+  /// values, NaN kept (elu's x > 0 blend keeps a NaN, 0 * (exp(x) - 1) + 0 is +0).
+  dnnl::primitive_attr safeAttr() const {
+    dnnl::post_ops po;
+    for (const PostOp& p : postOps) {
+      if (p.sumInput >= 0) {
+        po.append_sum(1.f);
+      } else if (p.alg == dnnl::algorithm::eltwise_relu && p.alpha == 0.f) {
+        po.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 0.f, 0.f);
+        po.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f, 0.f);
+      } else {
+        po.append_eltwise(1.f, p.alg, p.alpha, p.beta);
+      }
+    }
+    dnnl::primitive_attr a = userScratchpad();
+    a.set_post_ops(po);
+    return a;
+  }
+
+  std::shared_ptr<const dnnl::convolution_forward> safePrimitive(const Entry& e) const {
+    std::lock_guard<std::mutex> lock(cache_.mutex);
+    if (!e.safe) {
+      setOmpThreads(e.nthr);
+      // The fast primitive's layouts, so that the same src, weights and dst memory fit.
+      const Md bMd = hasBias ? Md({e.out.d[1]}, memory::data_type::f32, memory::format_tag::a) : Md();
+      dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                           e.pd.src_desc(), e.pd.weights_desc(), bMd, e.pd.dst_desc(), e.strides, e.dilations, e.padL,
+                                           e.padR);
+      e.safe = std::make_shared<const dnnl::convolution_forward>(convolution_forward_pd(desc, safeAttr(), dnnlEngine()));
+    }
+    return e.safe;
+  }
 
   void run(Run& run) const override {
     const RunValue& x = run.raw(*this, 0);
@@ -549,13 +625,17 @@ class ConvStep final : public DnnlStep {
     const Dst dst = destination(run, &e.dst, e.out, e.id, e.dstPlain);
     loadSum(run, dst.mem, e.out, e.id);
     args[DNNL_ARG_DST] = dst.mem;
-    execute(run, e.prim, args, e.nthr, e.id);
+    if (guardedRelu && !fastReluOk(run, x)) {
+      // (scratchpad not cached per entry: its size is the safe primitive's)
+      const std::shared_ptr<const dnnl::convolution_forward> safe = safePrimitive(e);
+      execute(run, *safe, args, e.nthr, 0);
+    } else {
+      execute(run, e.prim, args, e.nthr, e.id);
+    }
     finish(run, dst, e.out, e.id);
   }
 
  private:
-  using convolution_forward_pd = dnnl::convolution_forward::primitive_desc;
-
   Md weightsPlainMd(const Dims& wd) const {
     memory::dims d;
     if (group > 1) {
@@ -602,6 +682,10 @@ class ConvStep final : public DnnlStep {
                                          srcAny, constWeights ? wAny : wAny, bMd, dstAny, st, dnnlDil, win.padL,
                                          win.padR);
     e->pd = convolution_forward_pd(desc, attr(), dnnlEngine());
+    e->strides = st;
+    e->dilations = dnnlDil;
+    e->padL = win.padL;
+    e->padR = win.padR;
     e->prim = dnnl::convolution_forward(e->pd);
     e->dst = e->pd.dst_desc();
     e->dstPlain = isPlain(e->dst, toDnnl(e->out));
@@ -1507,7 +1591,31 @@ std::optional<Activation> activationOf(const sdk::NodeView& node) {
   // turn NaN into 0 / lo; docs/ir.md says NaN propagates. Those are not
   // fused (they run in the elementwise chain, whose formulas keep NaN);
   // leaky_relu with alpha != 0 blends x * alpha under an unordered compare,
-  // which keeps NaN, and stays fused.
+  // which keeps NaN, and stays fused. A conv's relu is fused all the same,
+  // guarded at run time: Note [NaN-safe relu post-op].
+  //
+  // Note [NaN-safe relu post-op]: relu after a convolution is most of what
+  // ResNets and MobileNets do besides convolutions, and as a separate pass it
+  // costs a read and a write of the activation. oneDNN has no relu post-op that
+  // keeps NaN cheaply: elu(alpha 0) followed by linear(1, 0) computes relu
+  // exactly and keeps NaN (elu blends x back under x > 0, which is false for
+  // NaN, so NaN goes through 0 * (exp(x) - 1); the linear turns elu's -0 into
+  // +0), checked on brgconv, brgconv_1x1 and brdgmm_dw, but its exp costs more
+  // than the separate pass (0.3 vs 0.1-0.2 ns per element here). So region.cpp
+  // fuses a conv's relu as eltwise_relu (vmaxps), and ConvStep runs that
+  // primitive only when no NaN can reach the relu: a conv's output is NaN only
+  // where its input, its weights or bias, or the residual addend hold NaN or
+  // inf, or where partial sums overflow to inf and meet one of the other sign.
+  // At compile time the step takes weightBound = max over output channels of
+  // sum |w| + |b| (inf when a weight is not finite or not constant); at run
+  // time one vectorised pass over x (and the addend) finds max |x| (NaN and inf
+  // show as bit patterns above every finite value); when
+  // max|x| * weightBound (+ max|addend|, through the linear post-ops before
+  // the relu) stays below 1e36, no partial sum can overflow and the vmaxps
+  // primitive runs; otherwise the step makes (once) and runs the same
+  // convolution with the relu as elu + linear. cpu_plugin_test's
+  // ConvReluFusion* cases check NaN, -inf and overflowing inputs against the
+  // reference interpreter.
   if (op == "relu") return std::nullopt;
   if (op == "leaky_relu") {
     const double alpha = node.attrFloat("alpha", 0.01);
@@ -1729,6 +1837,32 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
     }
     s->postOps = postOpsOf(fusion, s->inputs);
     s->fallback = std::move(fallback);
+    // Note [NaN-safe relu post-op]: the bounds the run-time check needs.
+    for (const DnnlStep::PostOp& p : s->postOps) {
+      if (p.sumInput >= 0) {
+        s->boundD += 1;
+      } else if (p.alg == dnnl::algorithm::eltwise_relu && p.alpha == 0.f) {
+        s->guardedRelu = true;
+        break;
+      } else if (p.alg == dnnl::algorithm::eltwise_linear) {
+        s->boundA *= std::fabs(p.alpha);
+        s->boundC = std::fabs(p.alpha) * s->boundC + std::fabs(p.beta);
+        s->boundD *= std::fabs(p.alpha);
+      } else {
+        s->boundKnown = false;  // (activations before a relu: none of the matched patterns)
+      }
+    }
+    if (s->guardedRelu && s->constWeights && (!hasB || s->constBias)) {
+      const size_t M = static_cast<size_t>(s->outChannels), per = s->weights.size() / std::max<size_t>(M, 1);
+      double worst = 0;
+      for (size_t m = 0; m < M; ++m) {
+        double sum = s->bias.empty() ? 0.0 : std::fabs(static_cast<double>(s->bias[m]));
+        for (size_t k = 0; k < per; ++k) sum += std::fabs(static_cast<double>(s->weights[m * per + k]));
+        worst = std::max(worst, sum);  // NaN weights make `sum` NaN: max keeps `worst`, so check below
+        if (!std::isfinite(sum)) worst = INFINITY;
+      }
+      s->weightBound = worst;
+    }
     return s;
   }
   if (op == "matmul" || op == "gemm") {

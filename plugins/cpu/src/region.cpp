@@ -972,6 +972,11 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
               const DnnlFusion::PostOp& q = fusion.postOps[k];
               if (q.sumOperand >= 0) continue;
               const Activation qa = q.act ? *q.act : *activationOf(q.node);
+              // A conv's relu (Note [NaN-safe relu post-op] in dnnl_steps.cpp) may
+              // run as elu + linear: it repeats those too.
+              const bool safeRelu = qa.alg == dnnl::algorithm::eltwise_relu && qa.alpha == 0.f &&
+                                    (alg == dnnl::algorithm::eltwise_linear || alg == dnnl::algorithm::eltwise_elu);
+              if (safeRelu) return true;
               if (qa.alg != alg) continue;
               const bool adjacentLinear = alg == dnnl::algorithm::eltwise_linear && k + 1 == fusion.postOps.size();
               if (!adjacentLinear) return true;
@@ -981,6 +986,17 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
           if (const std::optional<Activation> act = cn.numInputs() == 1 ? activationOf(cn) : std::nullopt) {
             if (repeats(act->alg)) break;
             fusion.postOps.push_back({cn, -1});
+          } else if (isConv && cn.op() == "relu" && cn.numInputs() == 1) {
+            // Note [NaN-safe relu post-op]: a conv's relu is fused; the step
+            // keeps NaN by checking its inputs (dnnl_steps.cpp).
+            using A = dnnl::algorithm;
+            if (repeats(A::eltwise_relu) || repeats(A::eltwise_linear) || repeats(A::eltwise_elu)) break;
+            bool anyLinear = false;
+            for (const DnnlFusion::PostOp& q : fusion.postOps) {
+              anyLinear = anyLinear || (q.sumOperand < 0 && (q.act ? *q.act : *activationOf(q.node)).alg == A::eltwise_linear);
+            }
+            if (anyLinear) break;
+            fusion.postOps.push_back({cn, -1, Activation{A::eltwise_relu, 0.f, 0.f}});
           } else if (isBn) {
             break;
           } else if (const int other = otherOperand(cn, cur);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -517,8 +518,9 @@ Tensor nonFiniteF(Shape shape, unsigned seed) {
   return t;
 }
 
-/// Same as checkGraph, with NaN matching NaN and an infinity the same infinity.
-void checkGraphIeee(const std::string& text, const std::vector<Tensor>& inputs) {
+/// Same as checkGraph, with NaN matching NaN and an infinity the same infinity
+/// (and, unless !wantNaN, at least one NaN expected in each output).
+void checkGraphIeee(const std::string& text, const std::vector<Tensor>& inputs, bool wantNaN = true) {
   auto engine = cpuEngine();
   ASSERT_NE(engine, nullptr);
   auto g = parse(text);
@@ -544,7 +546,7 @@ void checkGraphIeee(const std::string& text, const std::vector<Tensor>& inputs) 
         EXPECT_NEAR(gv, wv, 1e-4 * (1 + std::fabs(wv))) << "output " << i << " element " << j;
       }
     }
-    EXPECT_GT(nans, 0) << "output " << i << ": the case should exercise NaN";
+    if (wantNaN) EXPECT_GT(nans, 0) << "output " << i << ": the case should exercise NaN";
   }
 }
 
@@ -825,6 +827,131 @@ TEST(CpuPlugin, ReluAndClipBetweenConvsRunOnTheBlockedLayout) {
                            "  return %p\n}\n";
   checkGraph(text, {randomF({2, 8, 10, 10}, -1, 1, 33)});
   checkGraphIeee(text, {nonFiniteF({2, 8, 10, 10}, 34)});
+}
+
+// ---------------------------------------------------------------------------
+// Issue #15: a conv's relu as a oneDNN post-op, guarded so that NaN still
+// propagates (Note [NaN-safe relu post-op] in dnnl_steps.cpp).
+
+/// The `ops` of every step of the model's cpu regions, from a profiled run.
+std::set<std::string> stepOps(const CompiledModel& model, const std::vector<Tensor>& inputs) {
+  std::vector<TraceEvent> events;
+  RunOptions options;
+  options.trace = &events;
+  options.profileSteps = true;
+  auto outs = model.run(inputs, options);
+  EXPECT_TRUE(outs.ok()) << outs.status().toString();
+  std::set<std::string> ops;
+  for (const ProfileRow& r : summarizeProfile(events, 1).rows) {
+    if (r.kind == ProfileRow::Kind::Step) ops.insert(r.what);
+  }
+  return ops;
+}
+
+/// pointwise conv + relu, depthwise conv + relu, conv + residual add + relu:
+/// ResNet's and MobileNet's blocks.
+std::string convReluGraph(double wScale) {
+  std::string t = "graph @g(%x: f32[2, 8, 10, 10]) {\n";
+  t += constantLine("k1", {16, 8, 1, 1}, -wScale, wScale, 101);
+  t += constantLine("b1", {16}, -0.5, 0.5, 102);
+  t += constantLine("k2", {16, 1, 3, 3}, -wScale, wScale, 103);
+  t += constantLine("k3", {8, 16, 3, 3}, -wScale, wScale, 104);
+  t += "  %a = conv(%x, %k1, %b1) : f32[2, 16, 10, 10]\n";
+  t += "  %ra = relu(%a) : f32[2, 16, 10, 10]\n";
+  t += "  %d = conv(%ra, %k2) {group = 16, pads = [1, 1, 1, 1]} : f32[2, 16, 10, 10]\n";
+  t += "  %rd = relu(%d) : f32[2, 16, 10, 10]\n";
+  t += "  %c = conv(%rd, %k3) {pads = [1, 1, 1, 1]} : f32[2, 8, 10, 10]\n";
+  t += "  %s = add(%c, %x) : f32[2, 8, 10, 10]\n";
+  t += "  %y = relu(%s) : f32[2, 8, 10, 10]\n";
+  t += "  return %y\n}\n";
+  return t;
+}
+
+TEST(CpuPlugin, ConvReluFusionMatchesReference) {
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(convReluGraph(0.5));
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  const std::vector<Tensor> inputs = {randomF({2, 8, 10, 10}, -2, 2, 105)};
+  const std::set<std::string> ops = stepOps(**model, inputs);
+  EXPECT_EQ(ops, (std::set<std::string>{"conv + relu", "conv + add + relu"}));
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  expectClose(*outs, reference(g, inputs));
+}
+
+TEST(CpuPlugin, ConvReluFusionKeepsNaNAndInfinities) {
+  // NaN and infinities in x: the step runs its NaN-keeping primitive.
+  checkGraphIeee(convReluGraph(0.5), {nonFiniteF({2, 8, 10, 10}, 106)});
+  // NaN only in the residual addend (x finite for the first two convs would
+  // not do: the addend is x itself here), and -inf / +inf only: relu(-inf) is 0.
+  const std::string k = constantLine("k", {8, 8, 1, 1}, -0.5, 0.5, 107);
+  const std::string text = "graph @g(%x: f32[1, 8, 6, 6], %r: f32[1, 8, 6, 6]) {\n" + k +
+                           "  %c = conv(%x, %k) : f32[1, 8, 6, 6]\n"
+                           "  %s = add(%r, %c) : f32[1, 8, 6, 6]\n"
+                           "  %y = relu(%s) : f32[1, 8, 6, 6]\n"
+                           "  return %y\n}\n";
+  checkGraphIeee(text, {randomF({1, 8, 6, 6}, -2, 2, 108), nonFiniteF({1, 8, 6, 6}, 109)});
+  Tensor infs = randomF({1, 8, 6, 6}, -2, 2, 110);
+  for (int64_t i = 0; i < infs.numel(); i += 5) infs.setDouble(i, i % 2 ? INFINITY : -INFINITY);
+  checkGraphIeee(text, {randomF({1, 8, 6, 6}, -2, 2, 111), infs}, /*wantNaN=*/false);
+}
+
+TEST(CpuPlugin, ConvReluFusionWithHugeInputsTakesTheSafePrimitive) {
+  // max|x| * sum|w| above the bound: the NaN-keeping primitive, same values
+  // (up to cancellation in sums of terms near 1e30: the tolerance is relative).
+  Tensor x = randomF({2, 8, 10, 10}, -1e30, 1e30, 112);
+  checkGraph(convReluGraph(0.5), {x}, 1e-2);
+  // Both primitives on one compiled model, alternately.
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(convReluGraph(0.5));
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  for (int i = 0; i < 6; ++i) {
+    const std::vector<Tensor> inputs = {i % 3 == 0 ? nonFiniteF({2, 8, 10, 10}, 113 + i)
+                                                   : randomF({2, 8, 10, 10}, i % 3 == 1 ? -2 : -1e30, i % 3 == 1 ? 2 : 1e30, 120 + i)};
+    auto outs = (*model)->run(inputs);
+    ASSERT_TRUE(outs.ok()) << outs.status().toString();
+    expectClose(*outs, reference(g, inputs), 1e-2);
+  }
+}
+
+TEST(CpuPlugin, ConvReluThatMustNotFuse) {
+  // The conv's output read twice, a scalar mul between conv and relu (a linear
+  // post-op: the NaN-keeping form of relu would repeat it), a runtime weight:
+  // the first two keep relu a step of its own, the last fuses but always runs
+  // the NaN-keeping primitive (no bound on unknown weights).
+  const std::string k = constantLine("k", {8, 8, 1, 1}, -0.5, 0.5, 131);
+  const std::string text = "graph @g(%x: f32[1, 8, 6, 6], %w: f32[8, 8, 1, 1]) {\n" + k +
+                           "  %two = constant() {value = tensor<f32[]>[2.0]} : f32[]\n"
+                           "  %c = conv(%x, %k) : f32[1, 8, 6, 6]\n"
+                           "  %r = relu(%c) : f32[1, 8, 6, 6]\n"
+                           "  %u = add(%c, %r) : f32[1, 8, 6, 6]\n"
+                           "  %d = conv(%u, %k) : f32[1, 8, 6, 6]\n"
+                           "  %m = mul(%d, %two) : f32[1, 8, 6, 6]\n"
+                           "  %e = relu(%m) : f32[1, 8, 6, 6]\n"
+                           "  %f = conv(%e, %w) : f32[1, 8, 6, 6]\n"
+                           "  %y = relu(%f) : f32[1, 8, 6, 6]\n"
+                           "  return %y\n}\n";
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(text);
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  const std::vector<Tensor> inputs = {randomF({1, 8, 6, 6}, -2, 2, 132), randomF({8, 8, 1, 1}, -0.5, 0.5, 133)};
+  const std::set<std::string> ops = stepOps(**model, inputs);
+  EXPECT_TRUE(ops.count("conv")) << ::testing::PrintToString(ops);
+  EXPECT_TRUE(ops.count("conv + mul")) << ::testing::PrintToString(ops);
+  EXPECT_TRUE(ops.count("conv + relu")) << ::testing::PrintToString(ops);
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  expectClose(*outs, reference(g, inputs));
+  checkGraphIeee(text, {nonFiniteF({1, 8, 6, 6}, 134), randomF({8, 8, 1, 1}, -0.5, 0.5, 135)});
 }
 
 }  // namespace
