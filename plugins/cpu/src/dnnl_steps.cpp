@@ -320,6 +320,7 @@ class DnnlStep : public Step {
     dnnl::algorithm alg = dnnl::algorithm::undef;  // undef: sum
     float alpha = 0.f, beta = 0.f;
     int sumInput = -1;  // index into inputs
+    int addInput = -1;  // binary_add of inputs[addInput], broadcast (matmul only: Note [Attention mask post-op])
   };
   std::vector<PostOp> postOps;
   int sumInput() const {
@@ -329,12 +330,16 @@ class DnnlStep : public Step {
     return -1;
   }
 
-  dnnl::primitive_attr attr(float sumScaleFirst = 0.f, bool hasFirstSum = false) const {
+  /// `addMd`: the addend's descriptor of a binary add post-op (addInput).
+  dnnl::primitive_attr attr(float sumScaleFirst = 0.f, bool hasFirstSum = false, const Md* addMd = nullptr) const {
     dnnl::post_ops po;
     if (hasFirstSum) po.append_sum(sumScaleFirst);
     for (const PostOp& p : postOps) {
       if (p.sumInput >= 0) {
         po.append_sum(1.f);
+      } else if (p.addInput >= 0) {
+        SY_CPU_REQUIRE(addMd != nullptr, SY_ERROR_INTERNAL, "binary post-op without its descriptor");
+        po.append_binary(dnnl::algorithm::binary_add, *addMd);
       } else {
         po.append_eltwise(1.f, p.alg, p.alpha, p.beta);
       }
@@ -428,7 +433,10 @@ std::vector<DnnlStep::PostOp> postOpsOf(const DnnlFusion& fusion, std::vector<in
   std::vector<DnnlStep::PostOp> out;
   for (const DnnlFusion::PostOp& p : fusion.postOps) {
     DnnlStep::PostOp q;
-    if (p.sumOperand >= 0) {
+    if (p.sumOperand >= 0 && p.broadcastAdd) {
+      q.addInput = static_cast<int>(inputs.size());
+      inputs.push_back(p.node.input(static_cast<size_t>(p.sumOperand)).index());
+    } else if (p.sumOperand >= 0) {
       q.sumInput = static_cast<int>(inputs.size());
       inputs.push_back(p.node.input(static_cast<size_t>(p.sumOperand)).index());
     } else {
@@ -437,7 +445,7 @@ std::vector<DnnlStep::PostOp> postOpsOf(const DnnlFusion& fusion, std::vector<in
       q.alpha = a.alpha;
       q.beta = a.beta;
       if (a.alg == dnnl::algorithm::eltwise_linear && !out.empty() && out.back().sumInput < 0 &&
-          out.back().alg == dnnl::algorithm::eltwise_linear) {
+          out.back().addInput < 0 && out.back().alg == dnnl::algorithm::eltwise_linear) {
         // a2 * (a1 x + b1) + b2: one post-op (see the note in region.cpp on repeated algorithms)
         DnnlStep::PostOp& prev = out.back();
         prev.beta = q.alpha * prev.beta + q.beta;
@@ -720,14 +728,16 @@ class MatmulStep final : public DnnlStep {
   int cInput = -1;                 // gemm c copied into dst, then sum(beta)
   bool useScale = false;           // output scale alpha
   std::vector<int64_t> viewDims;   // non-empty: the output's dims (a reshape fused after the product)
+  int addInput = -1;               // a broadcast addend (Note [Attention mask post-op]), or -1
+  int addPostOp = -1;              // its post-op's index in the attribute
 
   struct Entry {
     int cap = 1;  // cap() it was made for
-    Dims a, b;
+    Dims a, b, add;
     dnnl::matmul::primitive_desc pd;
     dnnl::matmul prim;
     memory weights, bias;
-    Md aMd, bMd, dstMd;
+    Md aMd, bMd, dstMd, addMd;
     Dims out;
     int64_t M = 0, N = 0, K = 0;
     int nthr = 1;
@@ -745,7 +755,8 @@ class MatmulStep final : public DnnlStep {
       bd = b.dims;
       bdata = b.data;
     }
-    const std::shared_ptr<const Entry> entryPtr = entry(a.dims, bd);
+    const RunValue* add = addInput >= 0 ? &run.in(*this, static_cast<size_t>(addInput)) : nullptr;
+    const std::shared_ptr<const Entry> entryPtr = entry(a.dims, bd, add != nullptr ? add->dims : Dims{});
     const Entry& e = *entryPtr;
     if (e.id == 0) run.keepAlive(entryPtr);  // not cached: its descriptors must outlive this run
     Dims outDims = e.out;
@@ -784,11 +795,38 @@ class MatmulStep final : public DnnlStep {
     args[DNNL_ARG_SRC] = reuse(e.id, kSrc, e.aMd, a.data);
     args[DNNL_ARG_WEIGHTS] = constWeights ? e.weights : reuse(e.id, kWeights, e.bMd, const_cast<void*>(bdata));
     if (!bias.empty()) args[DNNL_ARG_BIAS] = e.bias;
+    if (add != nullptr) {
+      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(addPostOp) | DNNL_ARG_SRC_1] =
+          reuse(e.id, kAddend, e.addMd, const_cast<void*>(add->data));
+    }
     args[DNNL_ARG_DST] = dst;
     execute(run, e.prim, args, e.nthr, e.id);
   }
 
  private:
+  /// The addend of the binary add post-op as oneDNN wants it: the rank of the
+  /// product's dst (`ddims`), 1 on broadcast dims. `out` is the product's
+  /// logical shape; when its batch was folded into rows (ddims 2-D) only a
+  /// row-shaped addend ([..., 1, N]) maps.
+  static Md addendMd(const Dims& add, const Dims& out, const memory::dims& ddims) {
+    SY_CPU_REQUIRE(add.rank <= out.rank, SY_ERROR_INVALID_ARGUMENT, "add operand ", sdk::formatDims(add.ref()),
+                   " does not broadcast to ", sdk::formatDims(out.ref()));
+    memory::dims full(static_cast<size_t>(out.rank), 1);
+    for (int32_t i = 0; i < add.rank; ++i) {
+      const int64_t d = add.d[i], o = out.d[out.rank - add.rank + i];
+      SY_CPU_REQUIRE(d == o || d == 1, SY_ERROR_INVALID_ARGUMENT, "add operand ", sdk::formatDims(add.ref()),
+                     " does not broadcast to ", sdk::formatDims(out.ref()));
+      full[static_cast<size_t>(out.rank - add.rank + i)] = d;
+    }
+    if (full.size() == ddims.size()) return plainMd(full);
+    // Folded: ddims = [rows, N]; only the last dim may vary.
+    for (size_t i = 0; i + 1 < full.size(); ++i) {
+      SY_CPU_REQUIRE(full[i] == 1, SY_ERROR_INVALID_ARGUMENT, "add operand ", sdk::formatDims(add.ref()),
+                     " of a matrix product whose batch is folded into rows");
+    }
+    return plainMd(memory::dims{1, full.empty() ? 1 : full.back()});
+  }
+
   static void broadcastC(const RunValue& c, float* y, int64_t M, int64_t N) {
     const float* cp = static_cast<const float*>(c.data);
     const Dims& d = c.dims;
@@ -802,15 +840,16 @@ class MatmulStep final : public DnnlStep {
     }
   }
 
-  std::shared_ptr<const Entry> entry(const Dims& ad, const Dims& bd) const {
+  std::shared_ptr<const Entry> entry(const Dims& ad, const Dims& bd, const Dims& addDims) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->a == ad && e->b == bd && e->cap == cap()) return e;
+      if (e->a == ad && e->b == bd && e->add == addDims && e->cap == cap()) return e;
     }
     auto e = std::make_shared<Entry>();
     e->cap = cap();
     e->a = ad;
     e->b = bd;
+    e->add = addDims;
     memory::dims adims, bdims, ddims;
     memory::dims astr, bstr;
     if (gemm) {
@@ -891,6 +930,7 @@ class MatmulStep final : public DnnlStep {
     e->aMd = astr.empty() ? plainMd(adims) : Md(adims, memory::data_type::f32, astr);
     e->bMd = bstr.empty() ? plainMd(bdims) : Md(bdims, memory::data_type::f32, bstr);
     e->dstMd = plainMd(ddims);
+    if (addInput >= 0) e->addMd = addendMd(addDims, e->out, ddims);
     if (e->out.numElements() == 0 || e->K == 0) {
       return cache_.keep(std::move(e));
     }
@@ -898,7 +938,7 @@ class MatmulStep final : public DnnlStep {
     biasDims.back() = e->N;
     const Md biasMd = bias.empty() ? Md() : plainMd(biasDims);
     const Md wMd = constWeights ? Md(bdims, memory::data_type::f32, memory::format_tag::any) : e->bMd;
-    dnnl::primitive_attr at = attr(beta, cInput >= 0);
+    dnnl::primitive_attr at = attr(beta, cInput >= 0, addInput >= 0 ? &e->addMd : nullptr);
     if (useScale) at.set_output_scales(0, {alpha});
     e->nthr = teamFor(2.0 * static_cast<double>(e->out.numElements()) * static_cast<double>(e->K));
     setOmpThreads(e->nthr);
@@ -1912,6 +1952,11 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
     s->viewDims = fusion.viewDims;
     s->useScale = s->alpha != 1.f;
     s->postOps = postOpsOf(fusion, s->inputs);
+    for (size_t k = 0; k < s->postOps.size(); ++k) {
+      if (s->postOps[k].addInput < 0) continue;
+      s->addInput = s->postOps[k].addInput;
+      s->addPostOp = static_cast<int>(k) + (s->cInput >= 0 ? 1 : 0);  // (c is a sum post-op first)
+    }
     s->fallback = std::move(fallback);
     // A constant b that was transposed at compile time is stored [K, N]; keep the
     // entry's dims check consistent with a runtime-b gemm (transB now false).

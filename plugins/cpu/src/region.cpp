@@ -479,6 +479,7 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
                                     const std::vector<bool>& taken) const;
   std::vector<int32_t> matchGeluTanh(const std::vector<sdk::NodeView>& nodes, int32_t cur,
                                      const std::vector<bool>& taken) const;
+  bool broadcastAddendOk(const sdk::NodeView& product, const sdk::NodeView& add, int other, int32_t cur) const;
   std::vector<int32_t> matchGatedActivation(const std::vector<sdk::NodeView>& nodes, int32_t cur,
                                             const std::vector<bool>& taken, Activation* out) const;
   void analyse();
@@ -911,7 +912,7 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
           if (m.empty()) m = matchGatedActivation(nodes, x, taken, gated);
           return m;
         };
-        bool viewed = false;
+        bool viewed = false, haveAdd = false;
         for (;;) {
           int32_t c = soleConsumer(cur);
           Activation gated;
@@ -1007,6 +1008,10 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
           } else if (const std::optional<Activation> lin = linearOf(cn, cur, cv)) {
             if (repeats(lin->alg)) break;
             fusion.postOps.push_back({cn, -1, lin});
+          } else if (isMatmul && cn.op() == "add" && other >= 0 && !haveAdd && !viewed &&
+                     broadcastAddendOk(node, cn, other, cur)) {
+            fusion.postOps.push_back({cn, other, std::nullopt, /*broadcastAdd=*/true});
+            haveAdd = true;
           } else if (cn.op() == "add" && other >= 0 && !haveSum) {
             const ValueInfo& ov = info_[static_cast<size_t>(cn.input(static_cast<size_t>(other)).index())];
             if (ov.dtype != SY_DTYPE_F32 || !sameShape(ov, cv) ||
@@ -1120,6 +1125,49 @@ std::vector<int32_t> CpuRegion::matchGeluErf(const std::vector<sdk::NodeView>& n
     if (!sameShape(info_[static_cast<size_t>(v)], cv)) return {};
   }
   return {d, e, a, m, y};
+}
+
+// Note [Attention mask post-op]
+// BERT adds its attention mask ([B, 1, 1, T] from the input's mask) to the
+// scaled scores matmul(q, k^T) / sqrt(d) of shape [B, H, T, T]; GPT-2-style
+// models add [1, 1, T, T]. The add is a oneDNN binary_add post-op of the
+// matmul (after the scale's eltwise_linear), so the scores are written once
+// instead of written, read and written again. Taken when the addend is f32,
+// of a rank no higher than the product's, each dim 1 or the product's (and
+// only the first and the last two dims not 1), the add's result has the
+// product's shape, and (a product whose b has no batch,
+// which oneDNN runs with the batch folded into rows) only the last dim
+// varies. Not for an addend of the product's own shape (that stays the sum
+// post-op). NaN and infinities add as in the unfused add.
+bool CpuRegion::broadcastAddendOk(const sdk::NodeView& product, const sdk::NodeView& add, int other,
+                                  int32_t cur) const {
+  const ValueInfo& cv = info_[static_cast<size_t>(cur)];
+  const ValueInfo& ov = info_[static_cast<size_t>(add.input(static_cast<size_t>(other)).index())];
+  if (ov.dtype != SY_DTYPE_F32 || ov.rank < 0 || cv.rank < 0 || ov.rank > cv.rank || sameShape(ov, cv) ||
+      add.output(0).dtype() != SY_DTYPE_F32 || !sameShape(info_[static_cast<size_t>(add.output(0).index())], cv)) {
+    return false;
+  }
+  bool onlyLastVaries = true;
+  for (int32_t i = 0; i < ov.rank; ++i) {
+    const size_t oi = static_cast<size_t>(i), ci = static_cast<size_t>(cv.rank - ov.rank + i);
+    const bool one = ov.dims[oi] == 1;
+    const bool same = ov.dims[oi] >= 0 ? ov.dims[oi] == cv.dims[ci]
+                                       : !ov.symbols[oi].empty() && ov.symbols[oi] == cv.symbols[ci];
+    if (!one && !same) return false;
+    // Batch or the last two dims only (the heads dim broadcast): the shapes
+    // attention masks have, which oneDNN's jit matmul takes.
+    if (!one && ci != 0 && ci + 2 < static_cast<size_t>(cv.rank)) return false;
+    if (!one && i + 1 < ov.rank) onlyLastVaries = false;
+  }
+  if (product.op() == "gemm") return true;  // 2-D: never folded
+  // matmul: b without batch (rank <= 2, or every batch dim a static 1) has its batch folded.
+  // 1-D operands (a vector product drops a dim) are left alone.
+  const ValueInfo& av = info_[static_cast<size_t>(product.input(0).index())];
+  const ValueInfo& bv = info_[static_cast<size_t>(product.input(1).index())];
+  if (av.rank < 2 || bv.rank < 2) return false;
+  bool bBatched = false;  // (a dynamic batch may be 1 at run time: not counted)
+  for (int32_t i = 0; i + 2 < bv.rank; ++i) bBatched = bBatched || bv.dims[static_cast<size_t>(i)] > 1;
+  return bBatched || onlyLastVaries;
 }
 
 // Note [Reshape before a fused GELU]

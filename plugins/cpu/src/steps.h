@@ -170,6 +170,9 @@ struct DnnlFusion {
     sdk::NodeView node;
     int sumOperand = -1;                ///< -1: activation
     std::optional<Activation> act = {};  ///< when set, this instead of activationOf(node)
+    /// matmul only: the add's other operand broadcasts to the product and is
+    /// added by a binary post-op (Note [Attention mask post-op]), not a sum.
+    bool broadcastAdd = false;
   };
   std::vector<PostOp> postOps;
   /// matmul/gemm only: non-empty when a reshape of the product was fused
