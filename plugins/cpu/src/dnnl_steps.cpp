@@ -1204,7 +1204,36 @@ class BatchNormStep final : public DnnlStep {
     uint64_t id = 0;
     Md src;
     bool dstPlain = false;
+    // Without fuse_norm_relu, for the calls that may see NaN (Note [NaN-safe
+    // relu post-op]); made on first need under the cache's mutex.
+    mutable std::shared_ptr<const dnnl::batch_normalization_forward> safe;
   };
+
+  /// Note [NaN-safe relu post-op], for batch_norm + relu: fuse_norm_relu
+  /// (vmaxps) drops NaN, so it runs only when x and the four parameters are
+  /// finite, var + epsilon > 0 and |gamma| / sqrt(var + eps) * (max|x| + |mean|)
+  /// + |beta| stays far below overflow: then no output can be NaN.
+  bool fastReluOk(Run& run, const RunValue& x) const {
+    const size_t n = x.md != nullptr ? x.md->get_size() / sizeof(float) : static_cast<size_t>(x.dims.numElements());
+    const uint32_t bits = maxAbsBits(x.data, n);
+    if (bits >= 0x7f800000u) return false;
+    float mx;
+    std::memcpy(&mx, &bits, sizeof mx);
+    const float* gamma = static_cast<const float*>(run.in(*this, 1).data);
+    const float* beta = static_cast<const float*>(run.in(*this, 2).data);
+    const float* mean = static_cast<const float*>(run.in(*this, 3).data);
+    const float* var = static_cast<const float*>(run.in(*this, 4).data);
+    const int64_t C = x.dims.d[1];
+    for (int64_t c = 0; c < C; ++c) {
+      const float s = var[c] + epsilon;  // as oneDNN computes it, in float
+      if (!(s > 0.f) || !std::isfinite(s)) return false;
+      const double bound = std::fabs(static_cast<double>(gamma[c])) / std::sqrt(static_cast<double>(s)) *
+                               (static_cast<double>(mx) + std::fabs(static_cast<double>(mean[c]))) +
+                           std::fabs(static_cast<double>(beta[c]));
+      if (!(bound < 1e36)) return false;  // also NaN / inf parameters
+    }
+    return true;
+  }
 
   void run(Run& run) const override {
     const RunValue& x = run.raw(*this, 0);
@@ -1230,7 +1259,16 @@ class BatchNormStep final : public DnnlStep {
                   {DNNL_ARG_SHIFT, param(2, kShift)},
                   {DNNL_ARG_MEAN, param(3, kMean)},
                   {DNNL_ARG_VARIANCE, param(4, kVariance)}};
-    execute(run, e.prim, args, e.nthr, e.id);
+    if (fuseRelu && !fastReluOk(run, x)) {
+      execute(run, *safePrimitive(e), args, e.nthr, 0);
+      // relu keeping NaN, as the elementwise chains compute it; a blocked
+      // layout's padding is 0 and stays 0.
+      float* y = static_cast<float*>(dst.mem.get_data_handle());
+      const size_t n = dst.mem.get_desc().get_size() / sizeof(float);
+      for (size_t i = 0; i < n; ++i) y[i] = y[i] < 0.f ? 0.f : y[i];
+    } else {
+      execute(run, e.prim, args, e.nthr, e.id);
+    }
     finish(run, dst, x.dims, e.id);
   }
 
@@ -1245,8 +1283,7 @@ class BatchNormStep final : public DnnlStep {
     e->x = x.dims;
     if (x.md != nullptr) e->xmd = *x.md;
     const Md src = x.md != nullptr ? *x.md : plainMd(toDnnl(x.dims));
-    auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
-                 dnnl::normalization_flags::use_shift;
+    auto flags = baseFlags();
     if (fuseRelu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
     e->nthr = teamFor(4.0 * static_cast<double>(x.dims.numElements()));
     setOmpThreads(e->nthr);
@@ -1257,6 +1294,22 @@ class BatchNormStep final : public DnnlStep {
     e->src = src;
     e->dstPlain = isPlain(e->dst, toDnnl(x.dims));
     return cache_.keep(std::move(e));
+  }
+
+  static dnnl::normalization_flags baseFlags() {
+    return dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+           dnnl::normalization_flags::use_shift;
+  }
+
+  std::shared_ptr<const dnnl::batch_normalization_forward> safePrimitive(const Entry& e) const {
+    std::lock_guard<std::mutex> lock(cache_.mutex);
+    if (!e.safe) {
+      setOmpThreads(e.nthr);
+      dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, e.src, epsilon, baseFlags());
+      e.safe = std::make_shared<const dnnl::batch_normalization_forward>(
+          dnnl::batch_normalization_forward::primitive_desc(desc, userScratchpad(), dnnlEngine()));
+    }
+    return e.safe;
   }
 
   mutable Cache<Entry> cache_;

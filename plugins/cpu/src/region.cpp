@@ -987,9 +987,9 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
           if (const std::optional<Activation> act = cn.numInputs() == 1 ? activationOf(cn) : std::nullopt) {
             if (repeats(act->alg)) break;
             fusion.postOps.push_back({cn, -1});
-          } else if (isConv && cn.op() == "relu" && cn.numInputs() == 1) {
-            // Note [NaN-safe relu post-op]: a conv's relu is fused; the step
-            // keeps NaN by checking its inputs (dnnl_steps.cpp).
+          } else if ((isConv || isBn) && cn.op() == "relu" && cn.numInputs() == 1) {
+            // Note [NaN-safe relu post-op]: a conv's or batch_norm's relu is
+            // fused; the step keeps NaN by checking its inputs (dnnl_steps.cpp).
             using A = dnnl::algorithm;
             if (repeats(A::eltwise_relu) || repeats(A::eltwise_linear) || repeats(A::eltwise_elu)) break;
             bool anyLinear = false;

@@ -954,5 +954,37 @@ TEST(CpuPlugin, ConvReluThatMustNotFuse) {
   checkGraphIeee(text, {nonFiniteF({1, 8, 6, 6}, 134), randomF({8, 8, 1, 1}, -0.5, 0.5, 135)});
 }
 
+TEST(CpuPlugin, BatchNormReluFusionKeepsNaN) {
+  // Pre-activation blocks (the cnn example): batch_norm -> relu as one step
+  // (fuse_norm_relu), its NaN-keeping form for NaN / inf in x, and a zero
+  // variance with epsilon 0 (x / 0: inf or NaN). The second batch_norm's
+  // output is also returned: its relu must stay a step of its own.
+  std::string t = "graph @g(%x: f32[2, 8, 6, 6], %var: f32[8]) {\n";
+  t += constantLine("gamma", {8}, 0.5, 1.5, 141);
+  t += constantLine("beta", {8}, -0.5, 0.5, 142);
+  t += constantLine("mean", {8}, -0.3, 0.3, 143);
+  t += "  %n = batch_norm(%x, %gamma, %beta, %mean, %var) {epsilon = 0.0} : f32[2, 8, 6, 6]\n";
+  t += "  %r = relu(%n) : f32[2, 8, 6, 6]\n";
+  t += "  %m = batch_norm(%r, %gamma, %beta, %mean, %var) {epsilon = 0.0} : f32[2, 8, 6, 6]\n";
+  t += "  %s = relu(%m) : f32[2, 8, 6, 6]\n";
+  t += "  return %s, %m\n}\n";
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(t);
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  const Tensor var = randomF({8}, 0.2, 1.5, 144);
+  const std::vector<Tensor> inputs = {randomF({2, 8, 6, 6}, -2, 2, 145), var};
+  EXPECT_EQ(stepOps(**model, inputs), (std::set<std::string>{"batch_norm + relu", "batch_norm", "relu"}));
+  auto outs = (*model)->run(inputs);
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  expectClose(*outs, reference(g, inputs));
+  checkGraphIeee(t, {nonFiniteF({2, 8, 6, 6}, 146), var});
+  Tensor zeroVar = var;
+  zeroVar.setDouble(3, 0.0);
+  checkGraphIeee(t, {randomF({2, 8, 6, 6}, -2, 2, 147), zeroVar}, /*wantNaN=*/false);
+}
+
 }  // namespace
 }  // namespace sy
