@@ -317,7 +317,7 @@ graph @g(%n: i64, %x: f32[1, 2]) {
   EXPECT_TRUE(one.ok()) << one.status().toString();
   auto bad = model->run({Tensor::scalarI64(3), randomF({1, 2}, 14)});
   ASSERT_FALSE(bad.ok());
-  const std::string& m = bad.status().message();
+  const std::string m = bad.status().message();
   EXPECT_NE(m.find("'loop' node 'grow'"), std::string::npos) << m;
   EXPECT_NE(m.find("iteration 1"), std::string::npos) << m;
   EXPECT_NE(m.find("scan output 0 is f32[4, 2]"), std::string::npos) << m;
@@ -339,7 +339,7 @@ graph @g(%n: i64, %x: f32[3], %y: f32[?]) {
   ASSERT_NE(model2, nullptr);
   auto bad2 = model2->run({Tensor::scalarI64(2), randomF({3}, 15), randomF({2}, 16)});
   ASSERT_FALSE(bad2.ok());
-  const std::string& m2 = bad2.status().message();
+  const std::string m2 = bad2.status().message();
   EXPECT_NE(m2.find("'loop' node 'L'"), std::string::npos) << m2;
   EXPECT_NE(m2.find("iteration 0"), std::string::npos) << m2;
   EXPECT_NE(m2.find("'add' node 'adder'"), std::string::npos) << m2;
