@@ -730,6 +730,10 @@ class MatmulStep final : public DnnlStep {
   std::vector<int64_t> viewDims;   // non-empty: the output's dims (a reshape fused after the product)
   int addInput = -1;               // a broadcast addend (Note [Attention mask post-op]), or -1
   int addPostOp = -1;              // its post-op's index in the attribute
+  /// Note [Transposes in matmul strides]: operand i is given untransposed;
+  /// logical dim k is its dim perm[i][k] (empty: as it is). outPerm: the
+  /// result is written transposed (output dim k = product dim outPerm[k]).
+  std::vector<int64_t> perm[2], outPerm;
 
   struct Entry {
     int cap = 1;  // cap() it was made for
@@ -752,14 +756,14 @@ class MatmulStep final : public DnnlStep {
       bd = Dims::of(weightDims);
     } else {
       const RunValue& b = run.in(*this, 1);
-      bd = b.dims;
+      bd = permuted(b.dims, perm[1]);
       bdata = b.data;
     }
     const RunValue* add = addInput >= 0 ? &run.in(*this, static_cast<size_t>(addInput)) : nullptr;
-    const std::shared_ptr<const Entry> entryPtr = entry(a.dims, bd, add != nullptr ? add->dims : Dims{});
+    const std::shared_ptr<const Entry> entryPtr = entry(permuted(a.dims, perm[0]), bd, add != nullptr ? add->dims : Dims{});
     const Entry& e = *entryPtr;
     if (e.id == 0) run.keepAlive(entryPtr);  // not cached: its descriptors must outlive this run
-    Dims outDims = e.out;
+    Dims outDims = permuted(e.out, outPerm);
     if (!viewDims.empty()) {
       outDims = Dims::of(viewDims);
       SY_CPU_REQUIRE(outDims.numElements() == e.out.numElements(), SY_ERROR_INVALID_ARGUMENT, "the product ",
@@ -776,6 +780,8 @@ class MatmulStep final : public DnnlStep {
     }
     float* y = static_cast<float*>(run.out(*this, 0, outDims));
     if (e.K == 0) {
+      SY_CPU_REQUIRE(outPerm.empty() || bias.empty(), SY_ERROR_UNIMPLEMENTED,
+                     "matrix product with an empty inner dim, a bias and a transposed result");
       // The product is 0: the result is the bias (or beta * c) alone.
       const int64_t total = e.out.numElements();
       for (int64_t i = 0; i < total; ++i) y[i] = bias.empty() ? 0.f : bias[static_cast<size_t>(i % e.N)];
@@ -825,6 +831,49 @@ class MatmulStep final : public DnnlStep {
                      " of a matrix product whose batch is folded into rows");
     }
     return plainMd(memory::dims{1, full.empty() ? 1 : full.back()});
+  }
+
+  /// `d` with its dims in the order `p` (empty: d).
+  static Dims permuted(const Dims& d, const std::vector<int64_t>& p) {
+    if (p.empty()) return d;
+    SY_CPU_REQUIRE(static_cast<int32_t>(p.size()) == d.rank, SY_ERROR_INVALID_ARGUMENT, "transpose perm of ",
+                   p.size(), " dims for ", sdk::formatDims(d.ref()));
+    Dims out;
+    out.rank = d.rank;
+    for (int32_t k = 0; k < d.rank; ++k) out.d[k] = d.d[p[static_cast<size_t>(k)]];
+    return out;
+  }
+  /// The strides, in the logical order `p`, of a row-major tensor of dims
+  /// `stored` (the untransposed operand) padded on the left to `rank` dims.
+  static memory::dims permutedStrides(const Dims& stored, const std::vector<int64_t>& p, size_t rank) {
+    std::vector<int64_t> st(static_cast<size_t>(stored.rank));
+    int64_t total = 1;
+    for (int32_t k = stored.rank; k-- > 0;) {
+      st[static_cast<size_t>(k)] = total;
+      total *= stored.d[k];
+    }
+    memory::dims out(rank, total);  // leading broadcast dims of size 1: any stride
+    for (size_t k = 0; k < p.size(); ++k) out[rank - p.size() + k] = st[static_cast<size_t>(p[k])];
+    return out;
+  }
+  /// The row-major layout of `stored` = the product's `logical` dims in the
+  /// order `p` (stored[k] = logical[p[k]]), as strides of the logical dims.
+  static memory::dims outputStrides(const Dims& logical, const std::vector<int64_t>& p) {
+    std::vector<int64_t> st(p.size());
+    int64_t total = 1;
+    for (size_t k = p.size(); k-- > 0;) {
+      st[k] = total;
+      total *= logical.d[p[k]];
+    }
+    memory::dims out(p.size());
+    for (size_t k = 0; k < p.size(); ++k) out[static_cast<size_t>(p[k])] = st[k];
+    return out;
+  }
+
+  static std::vector<int64_t> inverse(const std::vector<int64_t>& p) {
+    std::vector<int64_t> q(p.size());
+    for (size_t k = 0; k < p.size(); ++k) q[static_cast<size_t>(p[k])] = static_cast<int64_t>(k);
+    return q;
   }
 
   static void broadcastC(const RunValue& c, float* y, int64_t M, int64_t N) {
@@ -910,7 +959,8 @@ class MatmulStep final : public DnnlStep {
       int64_t batchAll = 1, batchOfB = 1;
       for (int64_t v : batchA) batchAll *= v;
       for (int64_t v : batchB) batchOfB *= v;
-      if (batchOfB == 1) {
+      const bool strided = !perm[0].empty() || !perm[1].empty() || !outPerm.empty();
+      if (batchOfB == 1 && !strided) {
         // b is one matrix: fold a's batch into its rows (one big 2-D product).
         adims = {batchAll * M, K};
         bdims = {K, N};
@@ -927,9 +977,11 @@ class MatmulStep final : public DnnlStep {
         ddims.push_back(N);
       }
     }
+    if (!gemm && !perm[0].empty()) astr = permutedStrides(permuted(ad, inverse(perm[0])), perm[0], adims.size());
+    if (!gemm && !perm[1].empty()) bstr = permutedStrides(permuted(bd, inverse(perm[1])), perm[1], bdims.size());
     e->aMd = astr.empty() ? plainMd(adims) : Md(adims, memory::data_type::f32, astr);
     e->bMd = bstr.empty() ? plainMd(bdims) : Md(bdims, memory::data_type::f32, bstr);
-    e->dstMd = plainMd(ddims);
+    e->dstMd = outPerm.empty() ? plainMd(ddims) : Md(ddims, memory::data_type::f32, outputStrides(e->out, outPerm));
     if (addInput >= 0) e->addMd = addendMd(addDims, e->out, ddims);
     if (e->out.numElements() == 0 || e->K == 0) {
       return cache_.keep(std::move(e));
@@ -1877,7 +1929,8 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
                                    int threads) {
   const std::string_view op = node.op();
   auto id = [&](size_t i) { return ids[static_cast<size_t>(node.input(i).index())]; };
-  const bool fused = fusion.foldedBn || fusion.biasAdd || !fusion.postOps.empty();
+  const bool fused = fusion.foldedBn || fusion.biasAdd || !fusion.postOps.empty() || fusion.permutedSource[0] >= 0 ||
+                     fusion.permutedSource[1] >= 0 || !fusion.outPerm.empty();
   std::unique_ptr<Kernel> fallback = fused ? nullptr : portableKernelOrNull(node);
   if (op == "conv") {
     auto s = std::make_unique<ConvStep>();
@@ -2003,6 +2056,12 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
     }
     if (fusion.biasAdd) s->bias = copyFloats(fusion.biasAdd->input(static_cast<size_t>(fusion.biasAddOperand)));
     s->viewDims = fusion.viewDims;
+    for (size_t i = 0; i < 2; ++i) {
+      if (fusion.permutedSource[i] < 0) continue;
+      s->inputs[i] = ids[static_cast<size_t>(fusion.permutedSource[i])];  // (b is not a constant here)
+      s->perm[i] = fusion.inputPerm[i];
+    }
+    s->outPerm = fusion.outPerm;
     s->useScale = s->alpha != 1.f;
     s->postOps = postOpsOf(fusion, s->inputs);
     for (size_t k = 0; k < s->postOps.size(); ++k) {

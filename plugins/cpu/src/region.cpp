@@ -23,6 +23,7 @@
 // Set SY_CPU_PLAN_LOG=<file> to append one line per plan made
 // ("plan arena_bytes=A sum_bytes=S values=V steps=N"), used by the tests.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -221,6 +222,10 @@ std::string viewWhyNot(const sdk::NodeView& node) {
 
 // ============================================================================
 // Post-op patterns
+
+/// The perm of a transpose a matmul can read or write through its strides,
+/// or nothing (Note [Transposes in matmul strides]).
+std::vector<int64_t> matmulFoldablePerm(const sdk::NodeView& t);
 
 /// The input index of binary `node` that is not `cur` (-1 when both or neither are).
 int otherOperand(const sdk::NodeView& node, int32_t cur) {
@@ -805,6 +810,23 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
   std::vector<std::pair<size_t, std::unique_ptr<Step>>> placed;  // (position of last node, step)
   auto place = [&](size_t position, std::unique_ptr<Step> step) { placed.emplace_back(position, std::move(step)); };
 
+  // Note [Transposes in matmul strides]: per matmul position, the transpose
+  // node read as operand 0 / 1 in place (-1: none).
+  std::vector<std::array<int32_t, 2>> readThrough(nodes.size(), {-1, -1});
+  for (size_t t = 0; t < nodes.size(); ++t) {
+    const std::vector<int64_t> perm = matmulFoldablePerm(nodes[t]);
+    if (perm.empty()) continue;
+    const int32_t tv = nodes[t].output(0).index();
+    const int32_t m = soleConsumer(tv);
+    if (m < 0 || taken[static_cast<size_t>(m)]) continue;
+    const sdk::NodeView& mn = nodes[static_cast<size_t>(m)];
+    if (mn.op() != "matmul" || !dnnlWhyNot(mn).empty() || mn.numInputs() != 2) continue;
+    const bool is0 = mn.input(0).index() == tv, is1 = mn.input(1).index() == tv;
+    if (is0 == is1 || mn.input(is0 ? 1 : 0).rank() < 2) continue;
+    readThrough[static_cast<size_t>(m)][is0 ? 0 : 1] = static_cast<int32_t>(t);
+    taken[t] = true;
+  }
+
   for (size_t p = 0; p < nodes.size(); ++p) {
     if (taken[p]) continue;
     const sdk::NodeView& node = nodes[p];
@@ -885,6 +907,15 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
       const bool isConv = op == "conv";
       const bool isMatmul = op == "matmul" || op == "gemm";
       const bool isBn = op == "batch_norm";
+      for (size_t i = 0; i < 2 && op == "matmul"; ++i) {
+        const int32_t t = readThrough[p][i];
+        if (t < 0) continue;
+        const sdk::NodeView& tn = nodes[static_cast<size_t>(t)];
+        fusion.permutedSource[i] = tn.input(0).index();
+        fusion.inputPerm[i] = matmulFoldablePerm(tn);
+        describe = sdk::format(tn.describe(), " + ", describe);
+        ops = sdk::format("transpose + ", ops);
+      }
       if (isConv) {
         const int32_t c = soleConsumer(cur);
         if (c >= 0 && !taken[static_cast<size_t>(c)] && nodes[c].op() == "batch_norm" &&
@@ -916,6 +947,21 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
         for (;;) {
           int32_t c = soleConsumer(cur);
           Activation gated;
+          if (c >= 0 && op == "matmul" && !taken[static_cast<size_t>(c)] && !haveSum && !viewed &&
+              node.input(0).rank() >= 2 && node.input(1).rank() >= 2) {
+            // Note [Transposes in matmul strides]: attention's output transpose.
+            const sdk::NodeView& tn = nodes[static_cast<size_t>(c)];
+            const std::vector<int64_t> perm = matmulFoldablePerm(tn);
+            if (!perm.empty() && tn.input(0).index() == cur) {
+              fusion.outPerm = perm;
+              taken[static_cast<size_t>(c)] = true;
+              position = std::max(position, static_cast<size_t>(c));
+              describe += sdk::format(" + ", tn.describe());
+              ops += sdk::format(" + ", tn.op());
+              cur = tn.output(0).index();
+              break;  // (nothing is fused after it)
+            }
+          }
           if (c >= 0 && isMatmul && !viewed && !haveSum && !taken[static_cast<size_t>(c)] &&
               isViewOp(nodes[static_cast<size_t>(c)].op()) && viewWhyNot(nodes[static_cast<size_t>(c)]).empty()) {
             // GPT-2 reshapes its gemm's [T, N] to [1, T, N] before the GELU:
@@ -1125,6 +1171,39 @@ std::vector<int32_t> CpuRegion::matchGeluErf(const std::vector<sdk::NodeView>& n
     if (!sameShape(info_[static_cast<size_t>(v)], cv)) return {};
   }
   return {d, e, a, m, y};
+}
+
+// Note [Transposes in matmul strides]
+// Attention reshapes q, k, v to [B, T, H, D] and transposes them to
+// [B, H, T, D] (k to [B, H, D, T]) for the two matmuls, and transposes the
+// result back to [B, T, H, D]: four copies of a [B, T, H*D] tensor per layer.
+// oneDNN's matmul takes strided memory descriptors (brg:avx512_core still
+// runs them), so a transpose whose only reader is a matmul operand is not
+// run: the matmul reads the transpose's input through permuted strides; and
+// a transpose that only reads a matmul's result (no sum post-op) becomes the
+// product's dst strides, the step writing the transposed value. Taken for
+// f32 permutations that keep the stored last dim in one of the two matrix
+// dims (unit stride on a row or a column), rank 2 to 6; a transposed operand
+// turns off folding a batch into rows. The profile names the step
+// "transpose + transpose + matmul + ...".
+std::vector<int64_t> matmulFoldablePerm(const sdk::NodeView& t) {
+  if (t.op() != "transpose" || t.numInputs() != 1 || t.numOutputs() != 1 || !t.hasInput(0)) return {};
+  const sdk::ValueView x = t.input(0);
+  const int32_t r = x.rank();
+  if (x.dtype() != SY_DTYPE_F32 || t.output(0).dtype() != SY_DTYPE_F32 || r < 2 || r > 6) return {};
+  std::vector<int64_t> perm = t.attrInts("perm");
+  if (perm.empty()) {
+    for (int32_t k = r; k-- > 0;) perm.push_back(k);
+  }
+  if (static_cast<int32_t>(perm.size()) != r) return {};
+  std::vector<bool> seen(static_cast<size_t>(r), false);
+  for (int64_t& k : perm) {
+    if (k < 0) k += r;
+    if (k < 0 || k >= r || seen[static_cast<size_t>(k)]) return {};
+    seen[static_cast<size_t>(k)] = true;
+  }
+  if (perm[static_cast<size_t>(r - 1)] != r - 1 && perm[static_cast<size_t>(r - 2)] != r - 1) return {};
+  return perm;
 }
 
 // Note [Attention mask post-op]

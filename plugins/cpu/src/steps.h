@@ -179,6 +179,13 @@ struct DnnlFusion {
   /// (its static dims, as many elements); the post-ops after it see the
   /// reshaped value (GPT-2: gemm -> reshape [1, T, N] -> GELU).
   std::vector<int64_t> viewDims;
+  /// matmul only (Note [Transposes in matmul strides] in region.cpp): operand
+  /// i is read through a transpose folded into its strides: the transpose's
+  /// input value and perm (-1: none); outPerm: the result is written
+  /// transposed (a transpose after the product).
+  int32_t permutedSource[2] = {-1, -1};
+  std::vector<int64_t> inputPerm[2];
+  std::vector<int64_t> outPerm;
 };
 
 /// Builds the oneDNN step of `node` with `fusion`; `ids` maps view value

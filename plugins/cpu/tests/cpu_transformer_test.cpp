@@ -370,5 +370,88 @@ TEST(CpuTransformer, AddendsThatAreNotMasksAreNotFusedAsBroadcasts) {
   }
 }
 
+/// BERT's self-attention from the projections: q, k, v [B, T, H*D] are
+/// reshaped to [B, T, H, D] and transposed for the two matmuls, the result
+/// transposed back and reshaped to [B, T, H*D]. `readKtTwice`: the
+/// transposed k is also returned (so its transpose must run).
+std::string bertAttentionGraph(bool readKtTwice) {
+  std::string t = "graph @g(%qi: f32[2, 16, 32], %ki: f32[2, 16, 32], %vi: f32[2, 16, 32], %m: f32[2, 1, 1, 16]) {\n";
+  t += "  %s4 = constant() {value = tensor<i64[4]>[2, 16, 4, 8]} : i64[4]\n";
+  t += "  %s3 = constant() {value = tensor<i64[3]>[2, 16, 32]} : i64[3]\n";
+  t += "  %scale = constant() {value = tensor<f32[]>[2.828427]} : f32[]\n";
+  t += "  %q4 = reshape(%qi, %s4) : f32[2, 16, 4, 8]\n";
+  t += "  %k4 = reshape(%ki, %s4) : f32[2, 16, 4, 8]\n";
+  t += "  %v4 = reshape(%vi, %s4) : f32[2, 16, 4, 8]\n";
+  t += "  %q = transpose(%q4) {perm = [0, 2, 1, 3]} : f32[2, 4, 16, 8]\n";
+  t += "  %kt = transpose(%k4) {perm = [0, 2, 3, 1]} : f32[2, 4, 8, 16]\n";
+  t += "  %v = transpose(%v4) {perm = [0, 2, 1, 3]} : f32[2, 4, 16, 8]\n";
+  t += "  %s = matmul(%q, %kt) : f32[2, 4, 16, 16]\n";
+  t += "  %d = div(%s, %scale) : f32[2, 4, 16, 16]\n";
+  t += "  %a = add(%d, %m) : f32[2, 4, 16, 16]\n";
+  t += "  %p = softmax(%a) {axis = -1} : f32[2, 4, 16, 16]\n";
+  t += "  %o = matmul(%p, %v) : f32[2, 4, 16, 8]\n";
+  t += "  %ot = transpose(%o) {perm = [0, 2, 1, 3]} : f32[2, 16, 4, 8]\n";
+  t += "  %y = reshape(%ot, %s3) : f32[2, 16, 32]\n";
+  t += readKtTwice ? "  return %y, %kt\n}\n" : "  return %y\n}\n";
+  return t;
+}
+
+std::vector<Tensor> bertAttentionInputs(unsigned seed) {
+  Tensor m = randomF({2, 1, 1, 16}, -1, 0, seed + 3);
+  return {randomF({2, 16, 32}, -2, 2, seed), randomF({2, 16, 32}, -2, 2, seed + 1),
+          randomF({2, 16, 32}, -2, 2, seed + 2), m};
+}
+
+TEST(CpuTransformer, AttentionTransposesAreMatmulStrides) {
+  const std::vector<std::string> steps = runAndCompare(bertAttentionGraph(false), bertAttentionInputs(101));
+  EXPECT_EQ(countSteps(steps, "transpose + transpose + matmul + div + add"), 1) << joined(steps);
+  EXPECT_EQ(countSteps(steps, "transpose + matmul + transpose"), 1) << joined(steps);
+  for (const std::string& st : steps) EXPECT_NE(st, "transpose") << joined(steps);
+  // NaN in one row of q: that row's scores, probabilities and outputs are NaN.
+  std::vector<Tensor> in = bertAttentionInputs(102);
+  in[0].setDouble(37, std::nan(""));
+  runAndCompare(bertAttentionGraph(false), in);
+}
+
+TEST(CpuTransformer, TransposesThatCannotBeStridesStay) {
+  {
+    // k's transpose is also returned: it runs, the other two are folded.
+    const std::vector<std::string> steps = runAndCompare(bertAttentionGraph(true), bertAttentionInputs(111));
+    EXPECT_EQ(countSteps(steps, "transpose + matmul + div + add"), 1) << joined(steps);
+    EXPECT_EQ(countSteps(steps, "transpose + transpose + matmul"), 0) << joined(steps);
+    EXPECT_TRUE(cpu_test::has(steps, "transpose")) << joined(steps);
+  }
+  {
+    // A perm moving the stored last dim into the batch: no unit stride in the matrix.
+    std::string u = "graph @g(%x: f32[6, 3, 5, 4]) {\n";
+    u += constantLine("w", {6, 7}, -1, 1, 112);
+    u += "  %xt = transpose(%x) {perm = [3, 1, 2, 0]} : f32[4, 3, 5, 6]\n";
+    u += "  %y = matmul(%xt, %w) : f32[4, 3, 5, 7]\n";
+    u += "  return %y\n}\n";
+    const std::vector<std::string> steps = runAndCompare(u, {randomF({6, 3, 5, 4}, -2, 2, 113)});
+    EXPECT_TRUE(cpu_test::has(steps, "transpose")) << joined(steps);
+    EXPECT_EQ(countSteps(steps, "transpose + matmul"), 0) << joined(steps);
+  }
+}
+
+TEST(CpuTransformer, TransposedOperandsOfAnyRankAndBroadcast) {
+  // Rank 2 (x^T w, the result transposed), and a transposed batched a times
+  // one constant matrix (the batch is not folded into rows then).
+  std::string t = "graph @g(%x: f32[9, 5], %z: f32[2, 7, 3, 5]) {\n";
+  t += constantLine("w", {9, 6}, -1, 1, 121);
+  t += constantLine("v", {5, 4}, -1, 1, 122);
+  t += "  %xt = transpose(%x) : f32[5, 9]\n";
+  t += "  %m = matmul(%xt, %w) : f32[5, 6]\n";
+  t += "  %mt = transpose(%m) : f32[6, 5]\n";
+  t += "  %zt = transpose(%z) {perm = [0, 2, 1, 3]} : f32[2, 3, 7, 5]\n";
+  t += "  %n = matmul(%zt, %v) : f32[2, 3, 7, 4]\n";
+  t += "  return %mt, %n\n}\n";
+  const std::vector<std::string> steps =
+      runAndCompare(t, {randomF({9, 5}, -2, 2, 123), randomF({2, 7, 3, 5}, -2, 2, 124)});
+  EXPECT_EQ(countSteps(steps, "transpose + matmul + transpose"), 1) << joined(steps);
+  EXPECT_EQ(countSteps(steps, "transpose + matmul"), 2) << joined(steps);
+  for (const std::string& st : steps) EXPECT_NE(st, "transpose") << joined(steps);
+}
+
 }  // namespace
 }  // namespace sy
