@@ -269,6 +269,28 @@ TEST(CpuControlFlow, ConvolutionsInsideALoopBody) {
   check(t, {{Tensor::scalarI64(0), x}, {Tensor::scalarI64(1), x}, {Tensor::scalarI64(5), x}}, 1e-4);
 }
 
+// A value that a top-level conv reads (which could keep it blocked) and a
+// loop body captures: the capture keeps it row-major.
+TEST(CpuControlFlow, ValueCapturedFromAConvChainStaysRowMajor) {
+  std::string t = "graph @g(%n: i64, %x: f32[1, 16, 8, 8]) {\n";
+  t += "  %true = constant() {value = tensor<bool[]>[true]} : bool[]\n";
+  t += constantLine("w1", {16, 16, 3, 3}, 21) + constantLine("w2", {16, 16, 3, 3}, 22);
+  t += R"(  %a = conv(%x, %w1) {pads = [1, 1, 1, 1]} : f32[1, 16, 8, 8]
+  %r = relu(%a) : f32[1, 16, 8, 8]
+  %b = conv(%r, %w2) {pads = [1, 1, 1, 1]} : f32[1, 16, 8, 8]
+  %y = loop(%n, %true, %b) : f32[1, 16, 8, 8] {
+  ^body(%i: i64, %c: bool, %s: f32[1, 16, 8, 8]):
+    %m = mul(%s, %r) : f32[1, 16, 8, 8]
+    %th = tanh(%m) : f32[1, 16, 8, 8]
+    yield %c, %th
+  }
+  return %y, %b
+}
+)";
+  const Tensor x = randomF({1, 16, 8, 8}, 23);
+  check(t, {{Tensor::scalarI64(0), x}, {Tensor::scalarI64(3), x}}, 1e-4);
+}
+
 // The control_flow example (4 `if`s and a `loop` with an `if` in its body) is
 // one cpu region and gives the shipped outputs.
 TEST(CpuControlFlow, ExampleModelIsOneRegionAndMatchesTheShippedOutput) {
