@@ -775,21 +775,52 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
       for (size_t o = 0; o < n.numOutputs(); ++o) here[static_cast<size_t>(n.output(o).index())] = 1;
     }
   }
+  // Values of enclosing blocks read here (captures): while this block is
+  // built, their uses are this block's (positions in `nodes`, which the
+  // matchers index) and they count as outputs, so no fusion here takes them;
+  // the enclosing block's view of them is restored afterwards.
+  struct Borrowed {
+    int32_t v;
+    std::vector<int32_t> consumers;
+    bool isOutput;
+  };
+  struct Restore {
+    std::vector<ValueInfo>& info;
+    std::vector<Borrowed> saved;
+    ~Restore() {
+      for (Borrowed& b : saved) {
+        info[static_cast<size_t>(b.v)].consumers = std::move(b.consumers);
+        info[static_cast<size_t>(b.v)].isOutput = b.isOutput;
+      }
+    }
+  } restore{info_, {}};
+  std::vector<char> borrowed(top ? 0 : numValues, 0);
+  auto use = [&](int32_t v, size_t position) {
+    const size_t id = static_cast<size_t>(v);
+    if (!here[id] && !borrowed[id]) {
+      borrowed[id] = 1;
+      restore.saved.push_back({v, std::move(info_[id].consumers), info_[id].isOutput});
+      info_[id].consumers.clear();
+      info_[id].isOutput = true;
+    }
+    if (position != SIZE_MAX) info_[id].consumers.push_back(static_cast<int32_t>(position));
+  };
   for (size_t i = 0; i < body.numReturns(); ++i) {
-    const size_t r = static_cast<size_t>(body.returnValue(i).index());
-    if (here[r]) info_[r].isOutput = true;
+    const int32_t r = body.returnValue(i).index();
+    if (here[static_cast<size_t>(r)])
+      info_[static_cast<size_t>(r)].isOutput = true;
+    else
+      use(r, SIZE_MAX);
   }
   std::vector<sdk::NodeView> nodes;
   for (size_t p = 0; p < body.numNodes(); ++p) {
     nodes.push_back(body.node(p));
     const sdk::NodeView& n = nodes.back();
     for (size_t i = 0; i < n.numInputs(); ++i) {
-      if (n.hasInput(i) && here[static_cast<size_t>(n.input(i).index())])
-        info_[static_cast<size_t>(n.input(i).index())].consumers.push_back(static_cast<int32_t>(p));
+      if (n.hasInput(i)) use(n.input(i).index(), p);
     }
     if (n.numBlocks() > 0) {
-      for (int32_t v : capturedValues(n))
-        if (here[static_cast<size_t>(v)]) info_[static_cast<size_t>(v)].consumers.push_back(static_cast<int32_t>(p));
+      for (int32_t v : capturedValues(n)) use(v, p);
     }
     for (size_t o = 0; o < n.numOutputs(); ++o) info_[static_cast<size_t>(n.output(o).index())].producer = static_cast<int32_t>(p);
   }

@@ -291,6 +291,49 @@ TEST(CpuControlFlow, ValueCapturedFromAConvChainStaysRowMajor) {
   check(t, {{Tensor::scalarI64(0), x}, {Tensor::scalarI64(3), x}}, 1e-4);
 }
 
+// Fusion inside a block: the tanh GELU that GPT-2 exports, on a body value
+// and on a value captured from outside that outer nodes read too (three
+// uses outside, as many as the pattern has: the matchers must see only this
+// block's uses of it; they indexed the body's nodes with the outer positions).
+TEST(CpuControlFlow, FusionPatternsInsideALoopBody) {
+  auto gelu = [](const std::string& x, const std::string& p) {
+    std::string t;
+    const std::string ty = " : f32[4, 8]\n";
+    t += "    %" + p + "c = constant() {value = tensor<f32[]>[3.0]} : f32[]\n";
+    t += "    %" + p + "p = pow(%" + x + ", %" + p + "c)" + ty;
+    t += "    %" + p + "k = constant() {value = tensor<f32[]>[0.044715]} : f32[]\n";
+    t += "    %" + p + "m = mul(%" + p + "p, %" + p + "k)" + ty;
+    t += "    %" + p + "a = add(%" + x + ", %" + p + "m)" + ty;
+    t += "    %" + p + "s = constant() {value = tensor<f32[]>[0.7978845608]} : f32[]\n";
+    t += "    %" + p + "b = mul(%" + p + "a, %" + p + "s)" + ty;
+    t += "    %" + p + "t = tanh(%" + p + "b)" + ty;
+    t += "    %" + p + "o = constant() {value = tensor<f32[]>[1.0]} : f32[]\n";
+    t += "    %" + p + "d = add(%" + p + "t, %" + p + "o)" + ty;
+    t += "    %" + p + "e = mul(%" + x + ", %" + p + "d)" + ty;
+    t += "    %" + p + "h = constant() {value = tensor<f32[]>[0.5]} : f32[]\n";
+    t += "    %" + p + "y = mul(%" + p + "e, %" + p + "h)" + ty;
+    return t;
+  };
+  std::string t = R"(graph @g(%n: i64, %x: f32[4, 8]) {
+  %true = constant() {value = tensor<bool[]>[true]} : bool[]
+  %u = neg(%x) : f32[4, 8]
+  %v = exp(%x) : f32[4, 8]
+  %y = loop(%n, %true, %u) : f32[4, 8] {
+  ^body(%i: i64, %c: bool, %s: f32[4, 8]):
+    %s2 = add(%s, %v) : f32[4, 8]
+)";
+  t += gelu("s2", "g") + gelu("x", "q");
+  t += R"(    %r = add(%gy, %qy) : f32[4, 8]
+    %r2 = mul(%r, %v) : f32[4, 8]
+    yield %c, %r2
+  }
+  return %y
+}
+)";
+  const Tensor x = randomF({4, 8}, 31);
+  check(t, {{Tensor::scalarI64(0), x}, {Tensor::scalarI64(4), x}}, 1e-4);
+}
+
 // The control_flow example (4 `if`s and a `loop` with an `if` in its body) is
 // one cpu region and gives the shipped outputs.
 TEST(CpuControlFlow, ExampleModelIsOneRegionAndMatchesTheShippedOutput) {
