@@ -175,17 +175,33 @@ class LoopStep final : public Step {
       // the declared output's dims after the first, else the body's value.
       const ValueInfo& out = info[static_cast<size_t>(node.output(carried_ + s).index())];
       const ValueInfo& elem = info[static_cast<size_t>(body_.returns[1 + carried_ + s])];
-      std::vector<int64_t> dims;
+      // A symbolic dim takes its size from a region input with that symbol
+      // (as the reference binds symbols from the inputs); unknown ones are 0.
+      std::vector<ScanDim> dims;
+      auto fromSymbol = [&](const std::string& symbol) {
+        ScanDim d;
+        if (symbol.empty()) return d;
+        for (int32_t in : compiler.regionInputs()) {
+          const ValueInfo& vi = info[static_cast<size_t>(in)];
+          for (size_t a = 0; a < vi.symbols.size(); ++a) {
+            if (vi.symbols[a] == symbol) return ScanDim{0, in, static_cast<int32_t>(a)};
+          }
+        }
+        return d;
+      };
       if (out.rank >= 1) {
-        dims.assign(out.dims.begin() + 1, out.dims.end());
-        if (elem.rank == out.rank - 1) {
-          for (size_t d = 0; d < dims.size(); ++d)
-            if (dims[d] < 0) dims[d] = elem.dims[d];
+        for (size_t d = 1; d < out.dims.size(); ++d) {
+          ScanDim sd{std::max<int64_t>(out.dims[d], 0)};
+          if (out.dims[d] < 0) sd = fromSymbol(out.symbols[d]);
+          if (out.dims[d] < 0 && sd.input < 0 && elem.rank == out.rank - 1) {
+            sd = elem.dims[d - 1] >= 0 ? ScanDim{elem.dims[d - 1]} : fromSymbol(elem.symbols[d - 1]);
+          }
+          dims.push_back(sd);
         }
       } else if (elem.rank >= 0) {
-        dims = elem.dims;
+        for (size_t d = 0; d < elem.dims.size(); ++d)
+          dims.push_back(elem.dims[d] >= 0 ? ScanDim{elem.dims[d]} : fromSymbol(elem.symbols[d]));
       }
-      for (int64_t& d : dims) d = std::max<int64_t>(d, 0);
       emptyScanDims_.push_back(dims);
     }
   }
@@ -264,7 +280,15 @@ class LoopStep final : public Step {
                        " is ", typeOf(scanElem[s]), " but the model declares ",
                        sdk::dtypeName(outDtypes[carried_ + s]));
       } else {
-        for (int64_t d : emptyScanDims_[s]) dims.d[dims.rank++] = d;
+        for (const ScanDim& d : emptyScanDims_[s]) {
+          int64_t size = d.size;
+          if (d.input >= 0) {
+            const RunValue& in = run.value(d.input);
+            if (in.set && d.axis < in.dims.rank) size = in.dims.d[d.axis];
+          }
+          SY_CPU_REQUIRE(dims.rank < SY_MAX_RANK, SY_ERROR_INVALID_ARGUMENT, "scan output ", s, " has too high a rank");
+          dims.d[dims.rank++] = size;
+        }
       }
       void* dst = run.out(*this, carried_ + s, dims);
       if (scanBytes[s] > 0) std::memcpy(dst, run.slot(scanSlots_[s], scanBytes[s], scanBytes[s]), scanBytes[s]);
@@ -286,7 +310,14 @@ class LoopStep final : public Step {
   size_t iterSlot_ = 0, condSlot_ = 0;
   std::vector<std::array<size_t, 2>> stateSlots_;  // per carried value: ping-pong slots
   std::vector<size_t> scanSlots_;
-  std::vector<std::vector<int64_t>> emptyScanDims_;
+  /// A dim of a scan element when no iteration ran: `size`, or dim `axis`
+  /// of region input `input`.
+  struct ScanDim {
+    int64_t size = 0;
+    int32_t input = -1;
+    int32_t axis = 0;
+  };
+  std::vector<std::vector<ScanDim>> emptyScanDims_;
 };
 
 void collect(const sdk::NodeView& node, std::vector<int32_t>& used, std::unordered_set<int32_t>& defined) {

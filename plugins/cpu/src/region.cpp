@@ -480,6 +480,7 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
   }
   size_t newSlot() override { return numSlots_++; }
   const std::vector<ValueInfo>& valueInfo() const override { return info_; }
+  const std::vector<int32_t>& regionInputs() const override { return params_; }
   std::vector<int32_t> matchGeluErf(const std::vector<sdk::NodeView>& nodes, int32_t cur,
                                     const std::vector<bool>& taken) const;
   std::vector<int32_t> matchGeluTanh(const std::vector<sdk::NodeView>& nodes, int32_t cur,

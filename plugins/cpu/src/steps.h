@@ -223,6 +223,8 @@ class BlockCompiler {
                                                           const sdk::BlockView& block) = 0;
   virtual size_t newSlot() = 0;
   virtual const std::vector<ValueInfo>& valueInfo() const = 0;
+  /// The region's inputs (value ids): what binds its symbolic dims.
+  virtual const std::vector<int32_t>& regionInputs() const = 0;
 };
 /// "" when the cpu backend runs `node` (an `if` or `loop`) whole: every node
 /// nested in it runs here; *cost is the node's own (the nested nodes are

@@ -173,6 +173,19 @@ graph @g(%c0: bool, %x: f32[4]) {
 }
 )",
         {{Tensor::scalarBool(false), randomF({4}, 3)}, {Tensor::scalarBool(true), randomF({4}, 4)}});
+  // A symbolic element dim of an empty scan takes the size the inputs bind.
+  check(R"(
+graph @g(%c0: bool, %x: f32[B, 4]) {
+  %trip = constant() {value = tensor<i64[]>[5]} : i64[]
+  %y, %ys = loop(%trip, %c0, %x) : f32[B, 4], f32[?, B, 4] {
+  ^body(%i: i64, %c: bool, %s: f32[B, 4]):
+    %d = add(%s, %s) : f32[B, 4]
+    yield %c, %d, %d
+  }
+  return %y, %ys
+}
+)",
+        {{Tensor::scalarBool(false), randomF({3, 4}, 3)}, {Tensor::scalarBool(true), randomF({2, 4}, 4)}});
 }
 
 // loop in loop (the inner trip count captured from outside) and loop in if.
