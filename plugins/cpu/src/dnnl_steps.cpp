@@ -620,8 +620,23 @@ class ConvStep final : public DnnlStep {
       return;
     }
     if (x.dims.d[1] == 0) {
-      SY_CPU_REQUIRE(runFallback(*this, run, fallback.get(), inputs.size()), SY_ERROR_UNIMPLEMENTED,
-                   "convolution over zero input channels");
+      // Sums over no input channels: the output is the bias (or 0). (The
+      // portable kernel cannot take over: constant weights are not inputs of
+      // this step.) Post-ops are not fused onto such convs (region.cpp).
+      SY_CPU_REQUIRE(postOps.empty(), SY_ERROR_UNIMPLEMENTED, "convolution over zero input channels with post-ops");
+      const float* b = nullptr;
+      if (hasBias && constBias) b = bias.data();
+      if (hasBias && !constBias) {
+        const RunValue& bv = run.in(*this, static_cast<size_t>(bInput));
+        SY_CPU_REQUIRE(bv.dims.numElements() == e.out.d[1], SY_ERROR_INVALID_ARGUMENT, "bias ",
+                       sdk::formatDims(bv.dims.ref()), " does not match ", e.out.d[1], " output channels");
+        b = static_cast<const float*>(bv.data);
+      }
+      float* y = static_cast<float*>(run.out(*this, 0, e.out));
+      const int64_t M = e.out.d[1], inner = e.out.numElements() / (e.out.d[0] * M);
+      for (int64_t n = 0; n < e.out.d[0]; ++n) {
+        for (int64_t m = 0; m < M; ++m) std::fill_n(y + (n * M + m) * inner, inner, b != nullptr ? b[m] : 0.f);
+      }
       return;
     }
     ExecArgs args;

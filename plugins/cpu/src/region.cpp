@@ -1069,6 +1069,8 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
             // Note [NaN-safe relu post-op]: a conv's or batch_norm's relu is
             // fused; the step keeps NaN by checking its inputs (dnnl_steps.cpp).
             using A = dnnl::algorithm;
+            // (A conv over zero input channels runs on its portable kernel, unfused.)
+            if (isConv && node.input(1).dim(1) == 0) break;
             if (repeats(A::eltwise_relu) || repeats(A::eltwise_linear) || repeats(A::eltwise_elu)) break;
             bool anyLinear = false;
             for (const DnnlFusion::PostOp& q : fusion.postOps) {

@@ -952,6 +952,15 @@ TEST(CpuPlugin, ConvReluThatMustNotFuse) {
   ASSERT_TRUE(outs.ok()) << outs.status().toString();
   expectClose(*outs, reference(g, inputs));
   checkGraphIeee(text, {nonFiniteF({1, 8, 6, 6}, 134), randomF({8, 8, 1, 1}, -0.5, 0.5, 135)});
+  // A conv over zero input channels (its output is the bias) keeps its
+  // portable kernel: the relu after it is not fused.
+  checkGraph("graph @g(%x: f32[1, 0, 4, 4]) {\n"
+             "  %w = constant() {value = tensor<f32[3, 0, 1, 1]>[]} : f32[3, 0, 1, 1]\n"
+             "  %b = constant() {value = tensor<f32[3]>[-1.0, 0.5, 2.0]} : f32[3]\n"
+             "  %c = conv(%x, %w, %b) : f32[1, 3, 4, 4]\n"
+             "  %y = relu(%c) : f32[1, 3, 4, 4]\n"
+             "  return %y\n}\n",
+             {testing::F({1, 0, 4, 4}, {})});
 }
 
 TEST(CpuPlugin, BatchNormReluFusionKeepsNaN) {
