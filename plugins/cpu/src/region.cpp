@@ -74,8 +74,11 @@ size_t bytesOf(int32_t dtype, const Dims& dims) {
   return static_cast<size_t>(n);
 }
 
+/// (`cast` only to its own dtype, which viewWhyNot checks: GPT-2 exports
+/// f32 -> f32 casts around its attention softmax.)
 bool isViewOp(std::string_view op) {
-  return op == "reshape" || op == "flatten" || op == "squeeze" || op == "unsqueeze" || op == "identity";
+  return op == "reshape" || op == "flatten" || op == "squeeze" || op == "unsqueeze" || op == "identity" ||
+         op == "cast";
 }
 
 int64_t normAxisOf(int64_t axis, int64_t rank, const char* what) {

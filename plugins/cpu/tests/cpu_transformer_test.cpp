@@ -453,5 +453,31 @@ TEST(CpuTransformer, TransposedOperandsOfAnyRankAndBroadcast) {
   for (const std::string& st : steps) EXPECT_NE(st, "transpose") << joined(steps);
 }
 
+TEST(CpuTransformer, Gpt2CausalAttentionWithCastsAndWhere) {
+  // GPT-2's scores: matmul / 8, cast to f32 (a view), where(causal, x, min_float),
+  // softmax, cast, matmul with v. NaN in q: the unmasked scores of that row are NaN.
+  std::string t = "graph @g(%q: f32[1, 2, 6, 4], %kt: f32[1, 2, 4, 6], %v: f32[1, 2, 6, 4]) {\n";
+  t += "  %eight = constant() {value = tensor<f32[]>[8.0]} : f32[]\n";
+  t += "  %big = constant() {value = tensor<f32[]>[-3.4028235e+38]} : f32[]\n";
+  t += "  %causal = constant() {value = tensor<bool[1, 1, 6, 6]>[";
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 6; ++j) t += std::string(i + j ? ", " : "") + (j <= i ? "true" : "false");
+  t += "]} : bool[1, 1, 6, 6]\n";
+  t += "  %s = matmul(%q, %kt) : f32[1, 2, 6, 6]\n";
+  t += "  %d = div(%s, %eight) : f32[1, 2, 6, 6]\n";
+  t += "  %c = cast(%d) {to = \"f32\"} : f32[1, 2, 6, 6]\n";
+  t += "  %w = where(%causal, %c, %big) : f32[1, 2, 6, 6]\n";
+  t += "  %p = softmax(%w) {axis = -1} : f32[1, 2, 6, 6]\n";
+  t += "  %pc = cast(%p) {to = \"f32\"} : f32[1, 2, 6, 6]\n";
+  t += "  %o = matmul(%pc, %v) : f32[1, 2, 6, 4]\n";
+  t += "  return %o, %c\n}\n";
+  std::vector<Tensor> in = {randomF({1, 2, 6, 4}, -2, 2, 131), randomF({1, 2, 4, 6}, -2, 2, 132),
+                            randomF({1, 2, 6, 4}, -2, 2, 133)};
+  in[0].setDouble(9, std::nan(""));
+  in[1].setDouble(3, INFINITY);
+  const std::vector<std::string> steps = runAndCompare(t, in);
+  EXPECT_EQ(countSteps(steps, "matmul + div"), 1) << joined(steps);
+}
+
 }  // namespace
 }  // namespace sy
