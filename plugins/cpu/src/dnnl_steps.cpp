@@ -295,7 +295,10 @@ __attribute__((target("avx2"))) uint32_t maxAbsBitsAvx2(const uint32_t* bits, si
 uint32_t maxAbsBits(const void* data, size_t n) {
   const uint32_t* bits = static_cast<const uint32_t*>(data);
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx2 = __builtin_cpu_supports("avx2");
+  static const bool avx2 = [] {
+    __builtin_cpu_init();  // (needed where this runs before libgcc's constructor)
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
   if (avx2) return maxAbsBitsAvx2(bits, n);
 #endif
   return maxAbsBitsLoop(bits, n);
