@@ -546,7 +546,9 @@ void checkGraphIeee(const std::string& text, const std::vector<Tensor>& inputs, 
         EXPECT_NEAR(gv, wv, 1e-4 * (1 + std::fabs(wv))) << "output " << i << " element " << j;
       }
     }
-    if (wantNaN) EXPECT_GT(nans, 0) << "output " << i << ": the case should exercise NaN";
+    if (wantNaN) {
+      EXPECT_GT(nans, 0) << "output " << i << ": the case should exercise NaN";
+    }
   }
 }
 
