@@ -518,11 +518,12 @@ class ConvStep final : public DnnlStep {
 
   /// Note [NaN-safe relu post-op]: a fused relu (eltwise_relu, alpha 0) runs
   /// as oneDNN's vmaxps only when no NaN can reach it; the bound of the value
-  /// it sees is a * max|x| * weightBound + c + d * max|addend| (a, c, d from
+  /// it sees is a * (max|x| * weightBound + biasBound) + c + d * max|addend| (a, c, d from
   /// the post-ops before it). Otherwise the step runs `safe` primitives with
   /// the relu computed as elu(alpha 0) + linear(1, 0), which keeps NaN.
   bool guardedRelu = false;
-  double weightBound = INFINITY;  ///< max over output channels of sum |w| + |b| (inf: unknown)
+  double weightBound = INFINITY;  ///< max over output channels of sum |w| (inf: unknown)
+  double biasBound = 0;           ///< max |b|
   double boundA = 1, boundC = 0, boundD = 0;
   bool boundKnown = true;  ///< false: a post-op before the relu has no bound here: always safe
 
@@ -561,7 +562,7 @@ class ConvStep final : public DnnlStep {
       std::memcpy(&f, &b, sizeof f);
       return b >= 0x7f800000u ? static_cast<double>(INFINITY) : static_cast<double>(f);
     };
-    double bound = boundA * maxAbs(x) * weightBound + boundC;
+    double bound = boundA * (maxAbs(x) * weightBound + biasBound) + boundC;
     if (boundD != 0) bound += boundD * maxAbs(run.raw(*this, static_cast<size_t>(sumInput())));
     return bound < 1e36;  // far below FLT_MAX (3.4e38): rounding in the sums cannot reach it
   }
@@ -1794,15 +1795,16 @@ std::optional<Activation> activationOf(const sdk::NodeView& node) {
   // where its input, its weights or bias, or the residual addend hold NaN or
   // inf, or where partial sums overflow to inf and meet one of the other sign.
   // At compile time the step takes weightBound = max over output channels of
-  // sum |w| + |b| (inf when a weight is not finite or not constant); at run
-  // time one vectorised pass over x (and the addend) finds max |x| (NaN and inf
-  // show as bit patterns above every finite value); when
-  // max|x| * weightBound (+ max|addend|, through the linear post-ops before
-  // the relu) stays below 1e36, no partial sum can overflow and the vmaxps
-  // primitive runs; otherwise the step makes (once) and runs the same
-  // convolution with the relu as elu + linear. cpu_plugin_test's
-  // ConvReluFusion* cases check NaN, -inf and overflowing inputs against the
-  // reference interpreter.
+  // sum |w| and biasBound = max |b| (inf when a weight or bias is not finite
+  // or not constant); at run time one vectorised pass over x (and the addend)
+  // finds max |x| (NaN and inf show as bit patterns above every finite
+  // value); when max|x| * weightBound + biasBound (+ max|addend|, through the
+  // linear post-ops before the relu) stays below 1e36, no partial sum can
+  // overflow and the vmaxps primitive runs; otherwise the step makes (once)
+  // and runs the same convolution with the relu as elu + linear.
+  // cpu_plugin_test's ConvReluFusion* cases check NaN, -inf and huge inputs
+  // against the reference interpreter; BatchNormStep does the same for
+  // batch_norm + relu (fuse_norm_relu) with its own bound.
   if (op == "relu") return std::nullopt;
   if (op == "leaky_relu") {
     const double alpha = node.attrFloat("alpha", 0.01);
@@ -2042,14 +2044,17 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
     }
     if (s->guardedRelu && s->constWeights && (!hasB || s->constBias)) {
       const size_t M = static_cast<size_t>(s->outChannels), per = s->weights.size() / std::max<size_t>(M, 1);
-      double worst = 0;
+      double worst = 0, worstBias = 0;
       for (size_t m = 0; m < M; ++m) {
-        double sum = s->bias.empty() ? 0.0 : std::fabs(static_cast<double>(s->bias[m]));
+        double sum = 0;
         for (size_t k = 0; k < per; ++k) sum += std::fabs(static_cast<double>(s->weights[m * per + k]));
-        worst = std::max(worst, sum);  // NaN weights make `sum` NaN: max keeps `worst`, so check below
-        if (!std::isfinite(sum)) worst = INFINITY;
+        const double b = s->bias.empty() ? 0.0 : std::fabs(static_cast<double>(s->bias[m]));
+        // (NaN weights or bias make these NaN, which max() would skip: inf instead.)
+        worst = std::isfinite(sum) ? std::max(worst, sum) : INFINITY;
+        worstBias = std::isfinite(b) ? std::max(worstBias, b) : INFINITY;
       }
-      s->weightBound = worst;
+      s->weightBound = std::isfinite(worstBias) ? worst : INFINITY;
+      s->biasBound = worstBias;
     }
     return s;
   }
