@@ -997,5 +997,51 @@ TEST(CpuPlugin, BatchNormReluFusionKeepsNaN) {
   checkGraphIeee(t, {randomF({2, 8, 6, 6}, -2, 2, 147), zeroVar}, /*wantNaN=*/false);
 }
 
+TEST(CpuPlugin, ConvReluFusionFromFourThreadsWithAndWithoutNaN) {
+  // Four callers on one compiled model, half of the runs with NaN/inf in x:
+  // the NaN-keeping primitives are made on first need while other calls run
+  // the fast ones.
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto g = parse(convReluGraph(0.5));
+  ASSERT_NE(g, nullptr);
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  constexpr int kThreads = 4, kRuns = 12;
+  std::vector<std::vector<Tensor>> inputs, want;
+  for (int k = 0; k < 2; ++k) {
+    inputs.push_back({k == 0 ? randomF({2, 8, 10, 10}, -2, 2, 150) : nonFiniteF({2, 8, 10, 10}, 151)});
+    want.push_back(reference(g, inputs.back()));
+  }
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRuns; ++i) {
+        const size_t k = static_cast<size_t>((t + i) % 2);
+        auto outs = (*model)->run(inputs[k]);
+        if (!outs.ok()) {
+          errors[static_cast<size_t>(t)] = outs.status().toString();
+          return;
+        }
+        const Tensor& w = want[k][0];
+        for (int64_t j = 0; j < w.numel(); ++j) {
+          const double gv = (*outs)[0].getDouble(j), wv = w.getDouble(j);
+          const bool same = std::isnan(wv) ? std::isnan(gv)
+                            : std::isinf(wv) ? gv == wv
+                                             : std::fabs(gv - wv) <= 1e-4 * (1 + std::fabs(wv));
+          if (!same) {
+            errors[static_cast<size_t>(t)] = "run " + std::to_string(i) + " element " + std::to_string(j) + ": got " +
+                                              std::to_string(gv) + ", want " + std::to_string(wv);
+            return;
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[static_cast<size_t>(t)], "") << "thread " << t;
+}
+
 }  // namespace
 }  // namespace sy
