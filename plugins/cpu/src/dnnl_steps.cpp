@@ -28,6 +28,7 @@
 #include <initializer_list>
 #include <unordered_map>
 
+#include "dnnl_split.h"
 #include "steps.h"
 
 namespace sy_cpu {
@@ -215,6 +216,12 @@ class ExecArgs {
     keys_[n_] = key;
     return mems_[n_++];
   }
+  /// The arguments as (key, memory) pairs (a split primitive's input).
+  std::vector<std::pair<int, memory>> list() const {
+    std::vector<std::pair<int, memory>> out;
+    for (size_t i = 0; i < n_; ++i) out.emplace_back(keys_[i], mems_[i]);
+    return out;
+  }
   /// The C API's view (valid while this object lives).
   size_t fill(dnnl_exec_arg_t* out) const {
     for (size_t i = 0; i < n_; ++i) out[i] = {keys_[i], mems_[i].get()};
@@ -228,10 +235,17 @@ class ExecArgs {
   size_t n_ = 0;
 };
 
-/// Runs a primitive made for a team of `nthr` (holding the OpenMP gate when
-/// the team has more than the calling thread), with a scratchpad from this
-/// run's scratch memory.
-void execute(Run& run, const dnnl::primitive& p, ExecArgs args, int nthr, uint64_t entry = 0) {
+/// Runs a primitive on the calling thread (an OpenMP team of one), with a
+/// scratchpad from this run's scratch memory; or, given a split and more than
+/// one thread for this run, its chunks on the plugin pool (Note [Split
+/// primitives] in dnnl_split.cpp).
+void execute(Run& run, const dnnl::primitive& p, ExecArgs args, int nthr, uint64_t entry = 0,
+             const SplitPrimitive* split = nullptr) {
+  (void)nthr;
+  if (split != nullptr && run.threads() > 1) {
+    split->execute(args.list(), run.threads());
+    return;
+  }
   const dnnl_memory_desc_t* smd = dnnl_primitive_desc_query_md(p.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
   if (smd != nullptr && smd->ndims > 0) {
     const Md md(*smd);
@@ -244,13 +258,8 @@ void execute(Run& run, const dnnl::primitive& p, ExecArgs args, int nthr, uint64
                             "could not execute a primitive");
     run.stream().wait();
   };
-  if (nthr <= 1) {
-    setOmpThreads(1);  // one thread: nothing to gate
-    go();
-  } else {
-    OmpSlots slots(nthr);
-    go();
-  }
+  setOmpThreads(1);
+  go();
 }
 
 /// True when any of the `n` floats at `data` is NaN (`nanOnly`) or not finite.
@@ -312,9 +321,11 @@ class DnnlStep : public Step {
   /// Team size for a primitive doing `work` flops (or bytes): small ones run
   /// on the calling thread alone (no OpenMP fork/join, no barrier that waits
   /// for a preempted team member), larger ones on up to `threads`.
-  int teamFor(double work) const {
-    return static_cast<int>(std::max(1.0, std::min<double>(cap(), work / 2e6)));
-  }
+  /// Every primitive's team is one thread now (Note [Split primitives] in
+  /// dnnl_split.cpp): more threads come from splitting it over the pool.
+  int teamFor(double /*work*/) const { return 1; }
+  /// Work (flops or bytes) per chunk of a split primitive, at least.
+  static constexpr double kChunkWork = 1e6;
   /// The threads this run may use: the backend's, or fewer when the region
   /// found them slower (Note [Threads on shared cores] in region.cpp).
   /// Primitives are made for a team size, so cache entries are per cap.
@@ -549,6 +560,7 @@ class ConvStep final : public DnnlStep {
     // with the fast primitive's layouts, under the cache's mutex.
     mutable std::shared_ptr<const dnnl::convolution_forward> safe;
     memory::dims strides, dilations, padL, padR;  // as oneDNN takes them
+    std::shared_ptr<const SplitPrimitive> split;  // over output channels (Note [Split primitives])
   };
 
   /// Whether the fused relu may run as vmaxps for this call: x (and the
@@ -681,7 +693,7 @@ class ConvStep final : public DnnlStep {
       const std::shared_ptr<const dnnl::convolution_forward> safe = safePrimitive(e);
       execute(run, *safe, args, e.nthr, 0);
     } else {
-      execute(run, e.prim, args, e.nthr, e.id);
+      execute(run, e.prim, args, e.nthr, e.id, e.split.get());
     }
     finish(run, dst, e.out, e.id);
   }
@@ -697,6 +709,28 @@ class ConvStep final : public DnnlStep {
       d = toDnnl(wd);
     }
     return plainMd(d);
+  }
+
+  /// Batch 1: chunks of output rows (src rows with the window's halo, dst
+  /// rows; weights and bias whole). oneDNN 2.6 keeps these activations
+  /// channels-last (acdb), where rows of a batch of 1 are dense slices.
+  std::shared_ptr<const SplitPrimitive> splitOf(const Entry& e, const Md& bMd, const memory::dims& st,
+                                                const memory::dims& dil, const Window& win, double work) const {
+    if (cap() <= 1 || e.x.d[0] != 1) return nullptr;
+    const dnnl::primitive_attr at = attr();
+    const Md w = e.pd.weights_desc();
+    const int64_t dk = (kernel[0] - 1) * (dil[0] + 1) + 1;
+    return splitRows(e.pd.src_desc(), e.dst, st[0], dk, win.padL[0], cap(), work, kChunkWork, implOf(e.prim),
+                     [&](const Md& src, const Md& dst, int64_t padT, int64_t padB) {
+                       memory::dims pl = win.padL, pr = win.padR;
+                       pl[0] = padT;
+                       pr[0] = padB;
+                       dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                                            dnnl::algorithm::convolution_direct, src, w, bMd, dst,
+                                                            st, dil, pl, pr);
+                       return dnnl::primitive(
+                           dnnl::convolution_forward(convolution_forward_pd(desc, at, dnnlEngine())));
+                     });
   }
 
   std::shared_ptr<const Entry> entry(const RunValue& x, const Dims& wd) const {
@@ -742,6 +776,7 @@ class ConvStep final : public DnnlStep {
     e->dstPlain = isPlain(e->dst, toDnnl(e->out));
     e->src = x.md != nullptr ? *x.md : plainMd(toDnnl(x.dims));
     e->srcReorder = e->src != e->pd.src_desc();
+    e->split = splitOf(*e, bMd, st, dnnlDil, win, static_cast<double>(e->out.numElements()) * perOut);
     dnnl::stream s(dnnlEngine());
     if (constWeights) {
       e->weights = packed(s, memory(wPlain, dnnlEngine(), const_cast<float*>(weights.data())), e->pd.weights_desc());
@@ -789,6 +824,7 @@ class MatmulStep final : public DnnlStep {
     int64_t M = 0, N = 0, K = 0;
     int nthr = 1;
     uint64_t id = 0;
+    std::shared_ptr<const SplitPrimitive> split;  // columns or rows (Note [Split primitives])
   };
 
   void run(Run& run) const override {
@@ -849,7 +885,7 @@ class MatmulStep final : public DnnlStep {
           reuse(e.id, kAddend, e.addMd, const_cast<void*>(add->data));
     }
     args[DNNL_ARG_DST] = dst;
-    execute(run, e.prim, args, e.nthr, e.id);
+    execute(run, e.prim, args, e.nthr, e.id, e.split.get());
   }
 
  private:
@@ -930,6 +966,26 @@ class MatmulStep final : public DnnlStep {
       const float* row = cp + (cm == 1 ? 0 : i * cn);
       for (int64_t j = 0; j < N; ++j) y[i * N + j] = row[cn == 1 ? 0 : j];
     }
+  }
+
+  /// Rows of a and dst (b and bias whole). Not columns: oneDNN 2.6's brgemm
+  /// matmul takes only a dense dst (leading dim N), which column chunks of a
+  /// row-major dst are not (it falls back to the reference matmul).
+  std::shared_ptr<const SplitPrimitive> splitOf(const Entry& e, const Md& biasMd, const dnnl::primitive_attr& at,
+                                                double work) const {
+    if (cap() <= 1) return nullptr;
+    const Md dst = e.dstMd;
+    const int rank = dst.data.ndims;
+    if (e.aMd.data.ndims != rank) return nullptr;
+    const Md weights = constWeights ? e.pd.weights_desc() : e.bMd;
+    return SplitPrimitive::make(
+        {{DNNL_ARG_SRC, e.aMd, rank - 2}, {DNNL_ARG_DST, dst, rank - 2}}, dst.data.dims[rank - 2], cap(), work,
+        kChunkWork,
+        [&](const std::vector<Md>& sl, int64_t, int64_t) {
+          dnnl::matmul::desc desc(sl[0], weights, biasMd, sl[1]);
+          return dnnl::primitive(dnnl::matmul(dnnl::matmul::primitive_desc(desc, at, dnnlEngine())));
+        },
+        implOf(e.prim));
   }
 
   std::shared_ptr<const Entry> entry(const Dims& ad, const Dims& bd, const Dims& addDims) const {
@@ -1040,6 +1096,7 @@ class MatmulStep final : public DnnlStep {
     dnnl::matmul::desc desc(e->aMd, wMd, biasMd, e->dstMd);
     e->pd = dnnl::matmul::primitive_desc(desc, at, dnnlEngine());
     e->prim = dnnl::matmul(e->pd);
+    e->split = splitOf(*e, biasMd, at, 2.0 * static_cast<double>(e->out.numElements()) * static_cast<double>(e->K));
     dnnl::stream s(dnnlEngine());
     if (constWeights) {
       SY_CPU_REQUIRE(static_cast<int64_t>(weights.size()) == e->K * e->N, SY_ERROR_INTERNAL, "weights size");
@@ -1082,6 +1139,7 @@ class PoolStep final : public DnnlStep {
     uint64_t id = 0;
     Md src;
     bool dstPlain = false;
+    std::shared_ptr<const SplitPrimitive> split;  // channel blocks at batch 1 (Note [Split primitives])
   };
 
   void run(Run& run) const override {
@@ -1101,7 +1159,7 @@ class PoolStep final : public DnnlStep {
       args[DNNL_ARG_WORKSPACE] =
           reuse(e.id, kWorkspace, e.pd.workspace_desc(), run.scratch(e.pd.workspace_desc().get_size()));
     }
-    execute(run, e.prim, args, e.nthr, e.id);
+    execute(run, e.prim, args, e.nthr, e.id, e.pd.workspace_desc().get_size() > 0 ? nullptr : e.split.get());
     if (max) propagateNaN(run, e, x.data, dst.mem);
     finish(run, dst, e.out, e.id);
   }
@@ -1172,6 +1230,20 @@ class PoolStep final : public DnnlStep {
     e->dst = e->pd.dst_desc();
     e->src = src;
     e->dstPlain = isPlain(e->dst, toDnnl(e->out));
+    if (cap() > 1 && x.dims.d[0] == 1) {
+      const memory::dims sd(s.begin(), s.end()), kd(k.begin(), k.end());
+      e->split = splitRows(src, e->dst, s[0], (k[0] - 1) * d[0] + 1, w.padL[0], cap(),
+                           static_cast<double>(e->out.numElements()) * window, kChunkWork, implOf(e->prim),
+                           [&](const Md& src1, const Md& dst1, int64_t padT, int64_t padB) {
+                             memory::dims pl = w.padL, pr = w.padR;
+                             pl[0] = padT;
+                             pr[0] = padB;
+                             dnnl::pooling_v2_forward::desc pdesc(dnnl::prop_kind::forward_inference, alg, src1, dst1,
+                                                                  sd, kd, dd, pl, pr);
+                             return dnnl::primitive(dnnl::pooling_v2_forward(
+                                 dnnl::pooling_v2_forward::primitive_desc(pdesc, userScratchpad(), dnnlEngine())));
+                           });
+    }
     return cache_.keep(std::move(e));
   }
 
@@ -1204,6 +1276,7 @@ class BinaryStep final : public DnnlStep {
     int nthr = 1;
     uint64_t id = 0;
     bool dstPlain = false;
+    std::shared_ptr<const SplitPrimitive> split;  // channel blocks at batch 1 (Note [Split primitives])
   };
 
   void run(Run& run) const override {
@@ -1227,7 +1300,7 @@ class BinaryStep final : public DnnlStep {
             {{DNNL_ARG_SRC_0, reuse(e.id, kSrc, e.src0, x.data)},
              {DNNL_ARG_SRC_1, reuse(e.id, kWeights, e.src1, g.data)},
              {DNNL_ARG_DST, dst.mem}},
-            e.nthr, e.id);
+            e.nthr, e.id, e.split.get());
     finish(run, dst, e.x, e.id);
   }
 
@@ -1250,6 +1323,16 @@ class BinaryStep final : public DnnlStep {
     dnnl::binary::desc desc(alg, e->src0, e->src1, e->dst);
     e->prim = dnnl::binary(dnnl::binary::primitive_desc(desc, userScratchpad(), dnnlEngine()));
     e->dstPlain = isPlain(e->dst, toDnnl(e->x));
+    if (cap() > 1 && x.dims.d[0] == 1 && x.dims.rank >= 3) {
+      e->split = SplitPrimitive::make(
+          {{DNNL_ARG_SRC_0, e->src0, 2}, {DNNL_ARG_DST, e->dst, 2}}, x.dims.d[2], cap(),
+          2.0 * static_cast<double>(x.dims.numElements()), kChunkWork,
+          [&](const std::vector<Md>& sl, int64_t, int64_t) {
+            dnnl::binary::desc d(alg, sl[0], e->src1, sl[1]);
+            return dnnl::primitive(dnnl::binary(dnnl::binary::primitive_desc(d, userScratchpad(), dnnlEngine())));
+          },
+          implOf(e->prim));
+    }
     return cache_.keep(std::move(e));
   }
 
@@ -1302,6 +1385,7 @@ class BatchNormStep final : public DnnlStep {
     // Without fuse_norm_relu, for the calls that may see NaN (Note [NaN-safe
     // relu post-op]); made on first need under the cache's mutex.
     mutable std::shared_ptr<const dnnl::batch_normalization_forward> safe;
+    std::shared_ptr<const SplitPrimitive> split;  // channel blocks at batch 1 (Note [Split primitives])
   };
 
   /// Note [NaN-safe relu post-op], for batch_norm + relu: fuse_norm_relu
@@ -1362,7 +1446,7 @@ class BatchNormStep final : public DnnlStep {
       const size_t n = dst.mem.get_desc().get_size() / sizeof(float);
       for (size_t i = 0; i < n; ++i) y[i] = y[i] < 0.f ? 0.f : y[i];
     } else {
-      execute(run, e.prim, args, e.nthr, e.id);
+      execute(run, e.prim, args, e.nthr, e.id, e.split.get());
     }
     finish(run, dst, x.dims, e.id);
   }
@@ -1388,6 +1472,17 @@ class BatchNormStep final : public DnnlStep {
     e->dst = e->pd.dst_desc();
     e->src = src;
     e->dstPlain = isPlain(e->dst, toDnnl(x.dims));
+    if (cap() > 1 && x.dims.d[0] == 1 && x.dims.rank >= 3 && e->dst == src) {
+      e->split = SplitPrimitive::make(
+          {{DNNL_ARG_SRC, src, 2}, {DNNL_ARG_DST, e->dst, 2}}, x.dims.d[2], cap(),
+          4.0 * static_cast<double>(x.dims.numElements()), kChunkWork,
+          [&](const std::vector<Md>& sl, int64_t, int64_t) {
+            dnnl::batch_normalization_forward::desc d(dnnl::prop_kind::forward_inference, sl[0], epsilon, flags);
+            return dnnl::primitive(dnnl::batch_normalization_forward(
+                dnnl::batch_normalization_forward::primitive_desc(d, userScratchpad(), dnnlEngine())));
+          },
+          implOf(e->prim));
+    }
     return cache_.keep(std::move(e));
   }
 
@@ -1425,6 +1520,7 @@ class SoftmaxStep final : public DnnlStep {
     int nthr = 1;
     uint64_t id = 0;
     Md md;
+    std::shared_ptr<const SplitPrimitive> split;  // rows (Note [Split primitives])
   };
 
   void run(Run& run) const override {
@@ -1438,7 +1534,7 @@ class SoftmaxStep final : public DnnlStep {
     const Entry& e = *entryPtr;
     if (e.id == 0) run.keepAlive(entryPtr);  // not cached: its descriptors must outlive this run
     execute(run, e.prim, {{DNNL_ARG_SRC, reuse(e.id, kSrc, e.md, x.data)}, {DNNL_ARG_DST, reuse(e.id, kDst, e.md, y)}},
-            e.nthr, e.id);
+            e.nthr, e.id, e.split.get());
     // Note [softmax of non-finite rows]: oneDNN's row max drops NaN and its
     // exp differs from IEEE at +-inf. When the input holds NaN or +-inf (one
     // read pass to find out), the result is computed again with the
@@ -1484,14 +1580,29 @@ class SoftmaxStep final : public DnnlStep {
     e->x = x;
     e->nthr = teamFor(8.0 * static_cast<double>(x.numElements()));
     setOmpThreads(e->nthr);
-    const Md md = plainMd(toDnnl(x));
+    // The same bytes as [outer, len, inner] with the axis in the middle, so
+    // that the rows (outer) can be cut whatever the rank.
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < a; ++i) outer *= x.d[i];
+    for (int i = a + 1; i < x.rank; ++i) inner *= x.d[i];
+    const Md md = inner == 1 ? plainMd({outer, x.d[a]}) : plainMd({outer, x.d[a], inner});
     e->md = md;
-    if (log) {
-      dnnl::logsoftmax_forward::desc d(dnnl::prop_kind::forward_inference, md, a);
-      e->prim = dnnl::logsoftmax_forward(dnnl::logsoftmax_forward::primitive_desc(d, userScratchpad(), dnnlEngine()));
-    } else {
-      dnnl::softmax_forward::desc d(dnnl::prop_kind::forward_inference, md, a);
-      e->prim = dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(d, userScratchpad(), dnnlEngine()));
+    auto make = [&](const Md& m) {
+      if (log) {
+        dnnl::logsoftmax_forward::desc d(dnnl::prop_kind::forward_inference, m, 1);
+        return dnnl::primitive(
+            dnnl::logsoftmax_forward(dnnl::logsoftmax_forward::primitive_desc(d, userScratchpad(), dnnlEngine())));
+      }
+      dnnl::softmax_forward::desc d(dnnl::prop_kind::forward_inference, m, 1);
+      return dnnl::primitive(
+          dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(d, userScratchpad(), dnnlEngine())));
+    };
+    e->prim = make(md);
+    if (cap() > 1) {
+      e->split = SplitPrimitive::make({{DNNL_ARG_SRC, md, 0}, {DNNL_ARG_DST, md, 0}}, outer, cap(),
+                                      8.0 * static_cast<double>(x.numElements()), kChunkWork,
+                                      [&](const std::vector<Md>& sl, int64_t, int64_t) { return make(sl[0]); },
+                                      implOf(e->prim));
     }
     return cache_.keep(std::move(e));
   }

@@ -116,14 +116,28 @@ void ThreadPool::runChunks(Job& job) {
 }
 
 void ThreadPool::workerLoop() {
+  // oneDNN chunks run on pool threads with an OpenMP team of one (Note [Split
+  // primitives] in dnnl_split.cpp): no OpenMP thread besides the pool's.
+  setOmpThreads(1);
   for (;;) {
+    // Spin briefly for the next job (steps of a region follow each other
+    // within microseconds), then block: a worker never holds a core long
+    // when there is nothing to do.
+    for (int spin = 0; spin < kSpin && posted_.load(std::memory_order_acquire) == 0; ++spin) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
     std::shared_ptr<Job> job;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
       if (stop_) return;
       job = jobs_.front();
-      if (--job->helpersLeft <= 0 || job->next.load(std::memory_order_relaxed) >= job->numChunks) jobs_.pop_front();
+      if (--job->helpersLeft <= 0 || job->next.load(std::memory_order_relaxed) >= job->numChunks) {
+        jobs_.pop_front();
+        posted_.fetch_sub(1, std::memory_order_relaxed);
+      }
     }
     runChunks(*job);
   }
@@ -152,6 +166,7 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(
     {
       std::lock_guard<std::mutex> lock(mutex_);
       jobs_.push_back(job);
+      posted_.fetch_add(1, std::memory_order_release);
     }
     for (int i = 0; i < helpers; ++i) wake_.notify_one();  // wake only as many as may help
   }
@@ -162,6 +177,7 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(
     for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
       if (*it == job) {
         jobs_.erase(it);
+        posted_.fetch_sub(1, std::memory_order_relaxed);
         break;
       }
     }
