@@ -1,5 +1,5 @@
 // Shared declarations of the CPU backend plugin's host side: the plugin-wide
-// thread pool and oneDNN gate, the backend, and the region compiler's entry
+// thread pool and oneDNN's OpenMP setting, the backend, and the region compiler's entry
 // point. See ../README.md for the design (threads, fusion, layouts, memory
 // planning).
 #pragma once
@@ -89,37 +89,6 @@ class PoolExec final : public Exec {
   explicit PoolExec(int threads) : threads_(threads) {}
   void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) const override;
   int threads() const override { return threads_; }
-
- private:
-  int threads_;
-};
-
-/// Note [oneDNN and OpenMP] (thread_pool.cpp): oneDNN primitives run on the
-/// calling thread's OpenMP team. The gate admits teams while their threads
-/// fit in availableCpus(), so concurrent callers queue instead of running
-/// callers x threads OpenMP threads at once.
-class OmpGate {
- public:
-  static OmpGate& instance();
-  void acquire(int threads);
-  void release(int threads);
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  int used_ = 0;
-  int capacity_ = 1;
-  friend OmpGate& makeGate();
-};
-
-/// Holds `threads` OpenMP slots of the gate for its lifetime, and sets the
-/// calling thread's OpenMP team size (omp_set_num_threads) to `threads`.
-class OmpSlots {
- public:
-  explicit OmpSlots(int threads);
-  ~OmpSlots();
-  OmpSlots(const OmpSlots&) = delete;
-  OmpSlots& operator=(const OmpSlots&) = delete;
 
  private:
   int threads_;

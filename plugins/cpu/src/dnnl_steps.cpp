@@ -15,7 +15,8 @@
 // addend is copied into the destination first). Convolution, pooling and
 // batch_norm outputs stay in the layout oneDNN picks (e.g. nChw16c) while
 // every consumer is such a step; anything else gets row-major data, converted
-// once (see Run::in). Primitives run under OmpSlots (Note [oneDNN and OpenMP]).
+// once (see Run::in). Primitives run on OpenMP teams of one, cut into chunks
+// on the plugin pool (Note [Split primitives] in dnnl_split.cpp).
 // Every primitive uses scratchpad_mode::user with scratch from the calling
 // run: Debian's oneDNN (built without DNNL_ENABLE_CONCURRENT_EXEC) shares one
 // library scratchpad, which concurrent executes corrupted.
@@ -318,11 +319,9 @@ class DnnlStep : public Step {
  public:
   int threads = 1;  ///< the backend's threads
 
-  /// Team size for a primitive doing `work` flops (or bytes): small ones run
-  /// on the calling thread alone (no OpenMP fork/join, no barrier that waits
-  /// for a preempted team member), larger ones on up to `threads`.
-  /// Every primitive's team is one thread now (Note [Split primitives] in
-  /// dnnl_split.cpp): more threads come from splitting it over the pool.
+  /// OpenMP team size for a primitive doing `work` flops (or bytes): always
+  /// one (Note [Split primitives] in dnnl_split.cpp); more threads come from
+  /// splitting the primitive over the pool, for work of kChunkWork a chunk.
   int teamFor(double /*work*/) const { return 1; }
   /// Work (flops or bytes) per chunk of a split primitive, at least.
   static constexpr double kChunkWork = 1e6;

@@ -565,8 +565,7 @@ const RunValue& RegionRun::in(const Step& step, size_t i) {
     RunValue p = v;
     p.md = nullptr;
     p.data = scratch(static_cast<size_t>(v.dims.numElements()) * sizeof(float));
-    const int nthr = static_cast<int>(
-        std::max(1.0, std::min<double>(threads(), static_cast<double>(v.dims.numElements()) / 2e6)));
+    const int nthr = 1;  // OpenMP teams of one (Note [Split primitives] in dnnl_split.cpp)
     dnnl::reorder r = region_.toPlainReorder(*v.md, v.dims, nthr);
     dnnl::memory::dims d(v.dims.d, v.dims.d + v.dims.rank);
     dnnl::memory src(*v.md, dnnlEngine(), v.data);
@@ -574,12 +573,7 @@ const RunValue& RegionRun::in(const Step& step, size_t i) {
     for (size_t k = d.size(); k-- > 1;) strides[k - 1] = strides[k] * d[k];
     dnnl::memory plainMem(dnnl::memory::desc(d, dnnl::memory::data_type::f32, strides), dnnlEngine(), p.data);
     {
-      std::optional<OmpSlots> slots;
-      if (nthr > 1) {
-        slots.emplace(nthr);
-      } else {
-        setOmpThreads(1);
-      }
+      setOmpThreads(1);
       std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, plainMem}};
       const dnnl_memory_desc_t* smd =
           dnnl_primitive_desc_query_md(r.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
@@ -1581,7 +1575,7 @@ void CpuRegion::run(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk
     explicit Cap(int n) { setRunThreadCap(n); }
     ~Cap() { setRunThreadCap(std::numeric_limits<int>::max()); }
   } cap(nthreads);
-  setOmpThreads(nthreads);
+  setOmpThreads(1);  // more threads come from split primitives (Note [Split primitives])
   const std::vector<int64_t> key = signature(inputs);
   std::shared_ptr<Plan> plan;
   {
@@ -1723,7 +1717,7 @@ void CpuRegion::warmUp() {
 }  // namespace
 
 std::unique_ptr<sdk::CompiledRegion> compileRegion(const CpuBackend& backend, const sdk::GraphView& region) {
-  setOmpThreads(backend.options().threads);
+  setOmpThreads(1);
   auto r = std::make_unique<CpuRegion>(backend, region);
   r->warmUp();
   return r;

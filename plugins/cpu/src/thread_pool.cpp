@@ -1,4 +1,4 @@
-// The plugin-wide thread pool, the OpenMP gate for oneDNN, the oneDNN engine
+// The plugin-wide thread pool, the OpenMP setting for oneDNN, the oneDNN engine
 // and host memory.
 //
 // Note [Threads]
@@ -14,21 +14,16 @@
 // Note [oneDNN and OpenMP]
 // Debian's oneDNN 2.6 runs primitives on OpenMP (libgomp): each calling
 // thread that enters a primitive becomes the master of its own OpenMP team of
-// omp_get_max_threads() threads, and most jit kernels bake the team size into
-// the primitive when it is created. Two things keep that in check:
-//  - Each primitive is created and run with its thread's team size set by
-//    omp_set_num_threads(n) (a per-thread ICV in libgomp): n is the backend's
-//    `threads` for big primitives and less for small ones (about 2 MFLOP of
-//    work per thread, so most primitives of small models run on the caller
-//    alone: no fork/join, and no barrier waiting for a preempted member).
-//  - OmpGate admits a primitive's team only while the teams running at once
-//    fit in availableCpus() (a weighted semaphore; a team larger than the
-//    machine waits until nothing else runs). With threads = all cores, oneDNN
-//    calls of concurrent callers therefore take turns (each at full width)
-//    instead of running callers x cores OpenMP threads that spin against each
-//    other; with threads = 1 (throughput mode) they all run at once. One-thread
-//    primitives and pool work (fused elementwise chains, generic kernels) are
-//    not gated.
+// omp_get_max_threads() threads, split statically, and most jit kernels bake
+// the team size into the primitive when it is created. A team member that
+// another process preempts holds the whole primitive at the join barrier, so
+// the plugin never makes a team: every primitive is created and run with
+// omp_set_num_threads(1) on the thread that runs it (a per-thread ICV in
+// libgomp; pool workers set it when they start), and a step that wants more
+// threads cuts its primitive into chunks run on this pool (Note [Split
+// primitives] in dnnl_split.cpp). So the process runs at most workers +
+// callers threads, the OpenMP runtime starts none, and concurrent callers need
+// no gate around oneDNN (the former OmpGate): they share the pool's workers.
 // dnnl_set_max_threads does not exist for the OpenMP runtime in 2.6 (only the
 // threadpool runtime has dnnl::threadpool_interop), so the OMP ICV is the knob.
 #include <limits>
@@ -199,32 +194,7 @@ void PoolExec::parallelFor(int64_t n, int64_t grain, const std::function<void(in
 }
 
 // ============================================================================
-// OpenMP gate
-
-OmpGate& makeGate() {
-  static OmpGate gate;
-  gate.capacity_ = availableCpus();
-  return gate;
-}
-
-OmpGate& OmpGate::instance() {
-  static OmpGate& gate = makeGate();
-  return gate;
-}
-
-void OmpGate::acquire(int threads) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  cv_.wait(lock, [&] { return used_ == 0 || used_ + threads <= capacity_; });
-  used_ += threads;
-}
-
-void OmpGate::release(int threads) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    used_ -= threads;
-  }
-  cv_.notify_all();
-}
+// OpenMP
 
 namespace {
 thread_local int tlsRunThreadCap = std::numeric_limits<int>::max();
@@ -236,13 +206,6 @@ void setRunThreadCap(int cap) { tlsRunThreadCap = cap; }
 void setOmpThreads(int threads) {
   if (omp_get_max_threads() != threads) omp_set_num_threads(threads);
 }
-
-OmpSlots::OmpSlots(int threads) : threads_(threads) {
-  setOmpThreads(threads);
-  OmpGate::instance().acquire(threads);
-}
-
-OmpSlots::~OmpSlots() { OmpGate::instance().release(threads_); }
 
 const dnnl::engine& dnnlEngine() {
   static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
