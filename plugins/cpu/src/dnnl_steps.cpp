@@ -711,13 +711,24 @@ class ConvStep final : public DnnlStep {
   }
 
   /// Batch 1: chunks of output rows (src rows with the window's halo, dst
-  /// rows; weights and bias whole). oneDNN 2.6 keeps these activations
+  /// rows; weights and bias whole); a larger batch: chunks of images. oneDNN 2.6 keeps these activations
   /// channels-last (acdb), where rows of a batch of 1 are dense slices.
   std::shared_ptr<const SplitPrimitive> splitOf(const Entry& e, const Md& bMd, const memory::dims& st,
                                                 const memory::dims& dil, const Window& win, double work) const {
-    if (cap() <= 1 || e.x.d[0] != 1) return nullptr;
+    if (cap() <= 1) return nullptr;
     const dnnl::primitive_attr at = attr();
     const Md w = e.pd.weights_desc();
+    if (e.x.d[0] > 1) {  // images of the batch
+      return SplitPrimitive::make(
+          {{DNNL_ARG_SRC, e.pd.src_desc(), 0}, {DNNL_ARG_DST, e.dst, 0}}, e.x.d[0], cap(), work, kChunkWork,
+          [&](const std::vector<Md>& sl, int64_t, int64_t) {
+            dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                                 dnnl::algorithm::convolution_direct, sl[0], w, bMd, sl[1], st, dil,
+                                                 win.padL, win.padR);
+            return dnnl::primitive(dnnl::convolution_forward(convolution_forward_pd(desc, at, dnnlEngine())));
+          },
+          implOf(e.prim));
+    }
     const int64_t dk = (kernel[0] - 1) * (dil[0] + 1) + 1;
     return splitRows(e.pd.src_desc(), e.dst, st[0], dk, win.padL[0], cap(), work, kChunkWork, implOf(e.prim),
                      [&](const Md& src, const Md& dst, int64_t padT, int64_t padB) {
@@ -977,6 +988,25 @@ class MatmulStep final : public DnnlStep {
     const int rank = dst.data.ndims;
     if (e.aMd.data.ndims != rank) return nullptr;
     const Md weights = constWeights ? e.pd.weights_desc() : e.bMd;
+    // Batched products (attention's heads): the outermost batch dim that a
+    // and b both have (not broadcast), every dim before it 1; those slices
+    // are dense, so the chunks keep brgemm (row chunks of a strided batch
+    // would get the plain jit gemm).
+    for (int d = 0; d + 2 < rank && !constWeights; ++d) {
+      const int64_t n = dst.data.dims[d];
+      if (n == 1) continue;
+      if (e.aMd.data.dims[d] != n || e.bMd.data.dims[d] != n || e.bMd.data.ndims != rank) break;
+      auto split = SplitPrimitive::make(
+          {{DNNL_ARG_SRC, e.aMd, d}, {DNNL_ARG_WEIGHTS, e.bMd, d}, {DNNL_ARG_DST, dst, d}}, n, cap(), work,
+          kChunkWork,
+          [&](const std::vector<Md>& sl, int64_t, int64_t) {
+            dnnl::matmul::desc desc(sl[0], sl[1], biasMd, sl[2]);
+            return dnnl::primitive(dnnl::matmul(dnnl::matmul::primitive_desc(desc, at, dnnlEngine())));
+          },
+          implOf(e.prim));
+      if (split) return split;
+      break;
+    }
     return SplitPrimitive::make(
         {{DNNL_ARG_SRC, e.aMd, rank - 2}, {DNNL_ARG_DST, dst, rank - 2}}, dst.data.dims[rank - 2], cap(), work,
         kChunkWork,
@@ -1229,7 +1259,19 @@ class PoolStep final : public DnnlStep {
     e->dst = e->pd.dst_desc();
     e->src = src;
     e->dstPlain = isPlain(e->dst, toDnnl(e->out));
-    if (cap() > 1 && x.dims.d[0] == 1) {
+    if (cap() > 1 && x.dims.d[0] > 1) {  // images of the batch
+      const memory::dims sd(s.begin(), s.end()), kd(k.begin(), k.end());
+      e->split = SplitPrimitive::make(
+          {{DNNL_ARG_SRC, src, 0}, {DNNL_ARG_DST, e->dst, 0}}, x.dims.d[0], cap(),
+          static_cast<double>(e->out.numElements()) * window, kChunkWork,
+          [&](const std::vector<Md>& sl, int64_t, int64_t) {
+            dnnl::pooling_v2_forward::desc pdesc(dnnl::prop_kind::forward_inference, alg, sl[0], sl[1], sd, kd, dd,
+                                                 w.padL, w.padR);
+            return dnnl::primitive(dnnl::pooling_v2_forward(
+                dnnl::pooling_v2_forward::primitive_desc(pdesc, userScratchpad(), dnnlEngine())));
+          },
+          implOf(e->prim));
+    } else if (cap() > 1) {  // rows
       const memory::dims sd(s.begin(), s.end()), kd(k.begin(), k.end());
       e->split = splitRows(src, e->dst, s[0], (k[0] - 1) * d[0] + 1, w.padL[0], cap(),
                            static_cast<double>(e->out.numElements()) * window, kChunkWork, implOf(e->prim),
@@ -1322,7 +1364,16 @@ class BinaryStep final : public DnnlStep {
     dnnl::binary::desc desc(alg, e->src0, e->src1, e->dst);
     e->prim = dnnl::binary(dnnl::binary::primitive_desc(desc, userScratchpad(), dnnlEngine()));
     e->dstPlain = isPlain(e->dst, toDnnl(e->x));
-    if (cap() > 1 && x.dims.d[0] == 1 && x.dims.rank >= 3) {
+    if (cap() > 1 && x.dims.d[0] > 1) {  // images of the batch (the gate has x's batch)
+      e->split = SplitPrimitive::make(
+          {{DNNL_ARG_SRC_0, e->src0, 0}, {DNNL_ARG_SRC_1, e->src1, 0}, {DNNL_ARG_DST, e->dst, 0}}, x.dims.d[0],
+          cap(), 2.0 * static_cast<double>(x.dims.numElements()), kChunkWork,
+          [&](const std::vector<Md>& sl, int64_t, int64_t) {
+            dnnl::binary::desc d(alg, sl[0], sl[1], sl[2]);
+            return dnnl::primitive(dnnl::binary(dnnl::binary::primitive_desc(d, userScratchpad(), dnnlEngine())));
+          },
+          implOf(e->prim));
+    } else if (cap() > 1 && x.dims.rank >= 3) {  // rows
       e->split = SplitPrimitive::make(
           {{DNNL_ARG_SRC_0, e->src0, 2}, {DNNL_ARG_DST, e->dst, 2}}, x.dims.d[2], cap(),
           2.0 * static_cast<double>(x.dims.numElements()), kChunkWork,
@@ -1471,9 +1522,10 @@ class BatchNormStep final : public DnnlStep {
     e->dst = e->pd.dst_desc();
     e->src = src;
     e->dstPlain = isPlain(e->dst, toDnnl(x.dims));
-    if (cap() > 1 && x.dims.d[0] == 1 && x.dims.rank >= 3 && e->dst == src) {
+    if (cap() > 1 && (x.dims.d[0] > 1 || x.dims.rank >= 3) && e->dst == src) {
+      const int cut = x.dims.d[0] > 1 ? 0 : 2;  // images of the batch, else rows
       e->split = SplitPrimitive::make(
-          {{DNNL_ARG_SRC, src, 2}, {DNNL_ARG_DST, e->dst, 2}}, x.dims.d[2], cap(),
+          {{DNNL_ARG_SRC, src, cut}, {DNNL_ARG_DST, e->dst, cut}}, x.dims.d[cut], cap(),
           4.0 * static_cast<double>(x.dims.numElements()), kChunkWork,
           [&](const std::vector<Md>& sl, int64_t, int64_t) {
             dnnl::batch_normalization_forward::desc d(dnnl::prop_kind::forward_inference, sl[0], epsilon, flags);

@@ -294,6 +294,65 @@ TEST(CpuThreads, SplitMatmulEqualsWhole) {
   checkMatmul(37, 64, 50, false);
 }
 
+// Attention's batched products cut along the heads; a batch of images of a
+// convolution cut into images.
+TEST(CpuThreads, SplitBatchesEqualWhole) {
+  sy_cpu::setOmpThreads(1);
+  const auto f32 = memory::data_type::f32;
+  {
+    const Md a({1, 12, 32, 64}, f32, memory::format_tag::abcd), b({1, 12, 64, 32}, f32, memory::format_tag::abcd);
+    const Md dst({1, 12, 32, 32}, f32, memory::format_tag::abcd);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, dst), userPad(), sy_cpu::dnnlEngine());
+    dnnl::matmul whole(pd);
+    auto split = SplitPrimitive::make(
+        {{DNNL_ARG_SRC, a, 1}, {DNNL_ARG_WEIGHTS, b, 1}, {DNNL_ARG_DST, dst, 1}}, 12, 2, 1e9, 1,
+        [&](const std::vector<Md>& sl, int64_t, int64_t) {
+          return dnnl::primitive(dnnl::matmul(
+              dnnl::matmul::primitive_desc(dnnl::matmul::desc(sl[0], sl[1], sl[2]), userPad(), sy_cpu::dnnlEngine())));
+        },
+        sy_cpu::implOf(whole));
+    ASSERT_NE(split, nullptr);
+    const memory x = filled(a, 10), y = filled(b, 11);
+    memory d1 = zeros(dst), d2 = zeros(dst);
+    runWhole(whole, {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, y}, {DNNL_ARG_DST, d1}});
+    split->execute({{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, y}, {DNNL_ARG_DST, d2}}, 2);
+    const Diff diff = compare(d1, d2);
+    std::printf("batched matmul by heads (%s): %zu chunks, max |split - whole| %g (%s)\n",
+                sy_cpu::implOf(whole).c_str(), split->numChunks(), diff.max,
+                diff.bitwise ? "bitwise equal" : "not bitwise");
+    EXPECT_TRUE(diff.bitwise);
+  }
+  {
+    const auto any = memory::format_tag::any;
+    const memory::dims st{1, 1}, dil{0, 0}, pad{1, 1};
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                      Md({5, 16, 10, 10}, f32, any), Md({32, 16, 3, 3}, f32, any), Md(),
+                                      Md({5, 32, 10, 10}, f32, any), st, dil, pad, pad);
+    dnnl::convolution_forward::primitive_desc pd(d, userPad(), sy_cpu::dnnlEngine());
+    dnnl::convolution_forward whole(pd);
+    auto split = SplitPrimitive::make(
+        {{DNNL_ARG_SRC, pd.src_desc(), 0}, {DNNL_ARG_DST, pd.dst_desc(), 0}}, 5, 2, 1e9, 1,
+        [&](const std::vector<Md>& sl, int64_t, int64_t) {
+          dnnl::convolution_forward::desc cd(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                             sl[0], pd.weights_desc(), Md(), sl[1], st, dil, pad, pad);
+          return dnnl::primitive(dnnl::convolution_forward(
+              dnnl::convolution_forward::primitive_desc(cd, userPad(), sy_cpu::dnnlEngine())));
+        },
+        sy_cpu::implOf(whole));
+    ASSERT_NE(split, nullptr);
+    EXPECT_EQ(split->numChunks(), 5u);
+    const memory x = filled(pd.src_desc(), 12), w = filled(pd.weights_desc(), 13);
+    memory d1 = zeros(pd.dst_desc()), d2 = zeros(pd.dst_desc());
+    runWhole(whole, {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, d1}});
+    split->execute({{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, d2}}, 2);
+    const Diff diff = compare(d1, d2);
+    std::printf("conv batch 5 by images (%s): %zu chunks, max |split - whole| %g (%s)\n",
+                sy_cpu::implOf(whole).c_str(), split->numChunks(), diff.max,
+                diff.bitwise ? "bitwise equal" : "not bitwise");
+    EXPECT_TRUE(diff.bitwise);
+  }
+}
+
 TEST(CpuThreads, SplitSoftmaxAndPoolingEqualWhole) {
   sy_cpu::setOmpThreads(1);
   const auto f32 = memory::data_type::f32;
