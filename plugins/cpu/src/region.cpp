@@ -1530,18 +1530,22 @@ std::shared_ptr<Plan> CpuRegion::makePlan(const RegionRun& run) const {
 
 // Note [Threads on shared cores]: oneDNN here is the OpenMP build, whose
 // primitives split their work statically over a team; a member whose core
-// another process holds keeps the whole primitive at the join barrier until
-// the scheduler runs it, up to a tick. With threads = cores on a busy machine
-// every step then costs about a millisecond more (EfficientNet-B0, 116 steps:
+// another process holds kept the whole primitive at the join barrier until
+// the scheduler ran it, up to a tick. With threads = cores on a busy machine
+// every step then cost about a millisecond more (EfficientNet-B0, 116 steps:
 // 13 ms at 1 thread, 21 ms median and 76 ms max at 2 threads while other
-// builds ran; ONNX Runtime, whose caller takes the chunks idle workers have not
-// started, does not degrade so). The OpenMP build cannot split dynamically, so
-// each region measures instead: it runs with the team size that was faster
+// builds ran). Now every primitive runs on a team of one and a step's threads
+// come from chunks of it that the pool hands out dynamically (Note [Split
+// primitives] in dnnl_split.cpp): a worker preempted before it claims a chunk
+// costs nothing (the caller takes every chunk), but one preempted inside a
+// chunk still makes the caller wait for that chunk at the end of the step. So
+// each region still measures: it runs with the team size that was faster
 // lately (all `threads`, or the calling thread alone; averages per choice) and
 // now and then tries the other (every 16 runs, up to every 256 while the
-// tries keep losing). A quiet machine keeps every thread; a busy one drops
-// to one within a few runs and tries more again later.
-// Primitives are cached per team size (DnnlStep::cap()).
+// tries keep losing). A quiet machine keeps every thread; one where the
+// workers keep losing their core drops to one within a few runs and tries
+// more again later. Primitives (and their splits) are cached per thread
+// count (DnnlStep::cap()).
 int CpuRegion::ThreadChooser::choose(int threads) {
   if (threads <= 1) return 0;
   std::lock_guard<std::mutex> lock(mutex);
