@@ -78,7 +78,7 @@ class ThreadPool {
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Job>> jobs_;
   std::atomic<int> posted_{0};  // jobs_.size(), read without the mutex by spinning workers
-  static constexpr int kSpin = 4000;  // pause loops (tens of us) before a worker blocks
+  static constexpr int kSpin = 4000;  // pause instructions (~0.1 ms) before an idle worker blocks
   bool stop_ = false;
   std::vector<std::thread> workers_;
 };
