@@ -559,7 +559,7 @@ class ConvStep final : public DnnlStep {
     // with the fast primitive's layouts, under the cache's mutex.
     mutable std::shared_ptr<const dnnl::convolution_forward> safe;
     memory::dims strides, dilations, padL, padR;  // as oneDNN takes them
-    std::shared_ptr<const SplitPrimitive> split;  // over output channels (Note [Split primitives])
+    std::shared_ptr<const SplitPrimitive> split;  // rows or images (Note [Split primitives]); fast primitive only
   };
 
   /// Whether the fused relu may run as vmaxps for this call: x (and the
@@ -711,8 +711,9 @@ class ConvStep final : public DnnlStep {
   }
 
   /// Batch 1: chunks of output rows (src rows with the window's halo, dst
-  /// rows; weights and bias whole); a larger batch: chunks of images. oneDNN 2.6 keeps these activations
-  /// channels-last (acdb), where rows of a batch of 1 are dense slices.
+  /// rows; weights and bias whole); a larger batch: chunks of images. oneDNN
+  /// 2.6 keeps these activations channels-last (acdb), where rows of a batch
+  /// of 1 are dense slices. (The NaN-keeping primitive runs whole.)
   std::shared_ptr<const SplitPrimitive> splitOf(const Entry& e, const Md& bMd, const memory::dims& st,
                                                 const memory::dims& dil, const Window& win, double work) const {
     if (cap() <= 1) return nullptr;
@@ -834,7 +835,7 @@ class MatmulStep final : public DnnlStep {
     int64_t M = 0, N = 0, K = 0;
     int nthr = 1;
     uint64_t id = 0;
-    std::shared_ptr<const SplitPrimitive> split;  // columns or rows (Note [Split primitives])
+    std::shared_ptr<const SplitPrimitive> split;  // heads or rows (Note [Split primitives])
   };
 
   void run(Run& run) const override {
@@ -1168,7 +1169,7 @@ class PoolStep final : public DnnlStep {
     uint64_t id = 0;
     Md src;
     bool dstPlain = false;
-    std::shared_ptr<const SplitPrimitive> split;  // channel blocks at batch 1 (Note [Split primitives])
+    std::shared_ptr<const SplitPrimitive> split;  // rows, or images of a batch (Note [Split primitives])
   };
 
   void run(Run& run) const override {
@@ -1317,7 +1318,7 @@ class BinaryStep final : public DnnlStep {
     int nthr = 1;
     uint64_t id = 0;
     bool dstPlain = false;
-    std::shared_ptr<const SplitPrimitive> split;  // channel blocks at batch 1 (Note [Split primitives])
+    std::shared_ptr<const SplitPrimitive> split;  // rows, or images of a batch (Note [Split primitives])
   };
 
   void run(Run& run) const override {
@@ -1435,7 +1436,7 @@ class BatchNormStep final : public DnnlStep {
     // Without fuse_norm_relu, for the calls that may see NaN (Note [NaN-safe
     // relu post-op]); made on first need under the cache's mutex.
     mutable std::shared_ptr<const dnnl::batch_normalization_forward> safe;
-    std::shared_ptr<const SplitPrimitive> split;  // channel blocks at batch 1 (Note [Split primitives])
+    std::shared_ptr<const SplitPrimitive> split;  // rows, or images of a batch (Note [Split primitives])
   };
 
   /// Note [NaN-safe relu post-op], for batch_norm + relu: fuse_norm_relu
