@@ -52,6 +52,20 @@ uint64_t nextShapeId() {
 
 bool isReference(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
 
+/// Bytes per element of the data types split primitives take (0: another).
+size_t elementBytes(dnnl_data_type_t t) {
+  switch (t) {
+    case dnnl_f32:
+    case dnnl_s32:
+      return 4;
+    case dnnl_s8:
+    case dnnl_u8:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
 }  // namespace
 
 std::string implOf(const dnnl::primitive& p) {
@@ -64,7 +78,7 @@ std::string implOf(const dnnl::primitive& p) {
 
 int64_t blockOf(const Md& md, int dim) {
   const dnnl_memory_desc_t& d = md.data;
-  if (d.format_kind != dnnl_blocked || d.data_type != dnnl_f32 || dim < 0 || dim >= d.ndims) return 0;
+  if (d.format_kind != dnnl_blocked || elementBytes(d.data_type) == 0 || dim < 0 || dim >= d.ndims) return 0;
   if (d.extra.flags != 0) return 0;  // compensation etc.: not a plain slice
   int64_t b = 1;
   const dnnl_blocking_desc_t& blk = d.format_desc.blocking;
@@ -93,7 +107,7 @@ std::optional<std::pair<Md, size_t>> sliceMd(const Md& md, int dim, int64_t begi
     if (i != dim && strides[i] > strides[dim] && d.padded_dims[i] / std::max<int64_t>(blockOf(md, i), 1) == 1)
       strides[i] = strides[dim] * (d.padded_dims[dim] / b);
   }
-  return std::make_pair(Md(d), static_cast<size_t>(elems) * sizeof(float));
+  return std::make_pair(Md(d), static_cast<size_t>(elems) * elementBytes(d.data_type));
 }
 
 std::shared_ptr<const SplitPrimitive> SplitPrimitive::make(const std::vector<SliceSpec>& specs, int64_t extent,

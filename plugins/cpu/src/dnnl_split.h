@@ -28,7 +28,7 @@ struct SliceSpec {
 };
 
 /// The block size of `dim` in `md` (1 when the dim is not blocked); 0 when
-/// `md` is not a plain or blocked f32 descriptor.
+/// `md` is not a plain or blocked f32, s32, s8 or u8 descriptor.
 int64_t blockOf(const dnnl::memory::desc& md, int dim);
 
 /// The part [begin, begin + len) of `dim` of `md`: the same layout and

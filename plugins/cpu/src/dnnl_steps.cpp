@@ -2512,6 +2512,7 @@ class IntMatmulStep final : public DnnlStep {
     uint64_t id = 0;
     Md src, wei, dst;
     memory packedB;  // constant b in the primitive's layout
+    std::shared_ptr<const SplitPrimitive> split;  // rows of a and dst (Note [Split primitives])
   };
 
   void run(Run& run) const override {
@@ -2559,7 +2560,7 @@ class IntMatmulStep final : public DnnlStep {
       zps[1] = zeroPointOf(run.in(*this, 3));
       args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_WEIGHTS] = memory(zpMd, eng, &zps[1]);
     }
-    execute(run, e.prim, args, e.nthr);
+    execute(run, e.prim, args, e.nthr, 0, e.split.get());
   }
 
  private:
@@ -2601,6 +2602,16 @@ class IntMatmulStep final : public DnnlStep {
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(e->src, weiAsk, e->dst), attr, dnnlEngine());
     e->wei = pd.weights_desc();
     e->prim = dnnl::matmul(pd);
+    if (cap() > 1) {
+      e->split = SplitPrimitive::make(
+          {{DNNL_ARG_SRC, e->src, 1}, {DNNL_ARG_DST, e->dst, 1}}, M, cap(),
+          2.0 * static_cast<double>(batch * M * N * K) / 4, kChunkWork,
+          [&](const std::vector<Md>& sl, int64_t, int64_t) {
+            return dnnl::primitive(
+                dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(sl[0], e->wei, sl[1]), attr, dnnlEngine())));
+          },
+          implOf(e->prim));
+    }
     if (bConst) e->packedB = packed(run.stream(), memory(weiPlain, dnnlEngine(), const_cast<int8_t*>(bData.data())), e->wei);
     return cache_.keep(e);
   }

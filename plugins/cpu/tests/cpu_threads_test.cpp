@@ -353,6 +353,36 @@ TEST(CpuThreads, SplitBatchesEqualWhole) {
   }
 }
 
+// matmul_integer's primitive (u8 x s8 -> s32, prepacked weights) cut into rows.
+TEST(CpuThreads, SplitInt8MatmulEqualsWhole) {
+  sy_cpu::setOmpThreads(1);
+  const Md a({1, 96, 256}, memory::data_type::u8, memory::format_tag::abc);
+  const Md dst({1, 96, 192}, memory::data_type::s32, memory::format_tag::abc);
+  const Md wAny({1, 256, 192}, memory::data_type::s8, memory::format_tag::any);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, wAny, dst), userPad(), sy_cpu::dnnlEngine());
+  dnnl::matmul whole(pd);
+  const Md w = pd.weights_desc();
+  auto split = SplitPrimitive::make(
+      {{DNNL_ARG_SRC, a, 1}, {DNNL_ARG_DST, dst, 1}}, 96, 2, 1e9, 1,
+      [&](const std::vector<Md>& sl, int64_t, int64_t) {
+        return dnnl::primitive(dnnl::matmul(
+            dnnl::matmul::primitive_desc(dnnl::matmul::desc(sl[0], w, sl[1]), userPad(), sy_cpu::dnnlEngine())));
+      },
+      sy_cpu::implOf(whole));
+  ASSERT_NE(split, nullptr);
+  memory x(a, sy_cpu::dnnlEngine()), y(w, sy_cpu::dnnlEngine());
+  std::mt19937 gen(14);
+  for (size_t i = 0; i < a.get_size(); ++i) static_cast<uint8_t*>(x.get_data_handle())[i] = static_cast<uint8_t>(gen());
+  for (size_t i = 0; i < w.get_size(); ++i) static_cast<int8_t*>(y.get_data_handle())[i] = static_cast<int8_t>(gen() % 64);
+  memory d1 = zeros(dst), d2 = zeros(dst);
+  runWhole(whole, {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, y}, {DNNL_ARG_DST, d1}});
+  split->execute({{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, y}, {DNNL_ARG_DST, d2}}, 2);
+  EXPECT_EQ(std::memcmp(d1.get_data_handle(), d2.get_data_handle(), dst.get_size()), 0);
+  std::printf("int8 matmul by rows (%s): %zu chunks, %s\n", sy_cpu::implOf(whole).c_str(), split->numChunks(),
+              std::memcmp(d1.get_data_handle(), d2.get_data_handle(), dst.get_size()) == 0 ? "bitwise equal"
+                                                                                            : "different");
+}
+
 TEST(CpuThreads, SplitSoftmaxAndPoolingEqualWhole) {
   sy_cpu::setOmpThreads(1);
   const auto f32 = memory::data_type::f32;
