@@ -16,7 +16,10 @@
 //    ld == N and falls back to the reference one);
 //  - matmul/gemm: rows of a and dst, b (prepacked, e.g. BA16a64b) whole;
 //  - per-channel binary, batch norm (batch 1): rows;
-//  - softmax: rows (the dims before the axis).
+//  - softmax: rows (the dims before the axis);
+//  - matmul_integer: rows.
+// Not split (one thread): RNN steps, conv_integer, reorders, and the
+// NaN-keeping variants of a fused relu on the calls that need them.
 // A chunk is the same primitive on smaller descriptors with the full
 // tensors' strides (sliceMd), run with offset pointers; chunks are dense
 // slices, so oneDNN picks the same jit kernels for them (a chunk that would
