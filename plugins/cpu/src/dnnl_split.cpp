@@ -15,6 +15,11 @@
 //    chunks of a matmul's row-major dst are not dense: brgemm matmul wants
 //    ld == N and falls back to the reference one);
 //  - matmul/gemm: rows of a and dst, b (prepacked, e.g. BA16a64b) whole;
+//    with one row (M = 1, a gemv: no rows to cut, memory-bound on b),
+//    columns (splitColumns): a dst of one row is dense in any column
+//    range, and a prepacked b with its N blocks outermost (BA16a64b) is
+//    contiguous per block of 64 columns, so chunks of whole blocks keep
+//    brgemm; bias cut alike;
 //  - per-channel binary, batch norm (batch 1): rows;
 //  - softmax: rows (the dims before the axis);
 //  - matmul_integer: rows.
@@ -271,6 +276,54 @@ std::shared_ptr<const SplitPrimitive> splitRows(
         const RowWindow w = window(h0, n);
         return std::vector<int64_t>{w.padT, w.padB};
       });
+}
+
+namespace {
+
+/// Whether `md`'s slices along `dim` are contiguous: plain or blocked, the
+/// dim's outer stride the largest, and no padding or gap between its blocks.
+bool outermostDense(const Md& md, int dim) {
+  const dnnl_memory_desc_t& d = md.data;
+  const int64_t b = blockOf(md, dim);
+  if (b <= 0) return false;
+  const dnnl_dims_t& st = d.format_desc.blocking.strides;
+  int64_t inner = 1;  // elements in one block of `dim` (all other dims whole)
+  for (int i = 0; i < d.ndims; ++i) inner *= i == dim ? b : d.padded_dims[i];
+  if (d.padded_dims[dim] / b > 1 && st[dim] != inner) return false;
+  for (int i = 0; i < d.ndims; ++i) {
+    if (i != dim && d.padded_dims[i] / std::max<int64_t>(blockOf(md, i), 1) > 1 && st[i] >= inner) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::shared_ptr<const SplitPrimitive> splitColumns(
+    const Md& weights, const Md& bias, const Md& dst, int threads, double work, double minWork,
+    const std::string& impl, const std::function<dnnl::primitive(const Md& w, const Md& b, const Md& d)>& make) {
+  const int rank = dst.data.ndims;
+  if (rank < 2 || weights.data.ndims != rank) return nullptr;
+  const int n = rank - 1;
+  const bool hasBias = bias.data.ndims != 0;
+  for (int i = 0; i < n; ++i) {
+    if (dst.data.dims[i] != 1 || (hasBias && bias.data.dims[i] != 1)) return nullptr;
+  }
+  for (int i = 0; i + 2 < rank; ++i) {
+    if (weights.data.dims[i] != 1) return nullptr;
+  }
+  if (!outermostDense(dst, n) || blockOf(dst, n) != 1 || !outermostDense(weights, n)) return nullptr;
+  if (hasBias && (!outermostDense(bias, n) || blockOf(bias, n) != 1 || bias.data.dims[n] != dst.data.dims[n]))
+    return nullptr;
+  std::vector<SliceSpec> specs{{DNNL_ARG_WEIGHTS, weights, n}, {DNNL_ARG_DST, dst, n}};
+  if (hasBias) specs.push_back({DNNL_ARG_BIAS, bias, n});
+  auto split = SplitPrimitive::make(
+      specs, dst.data.dims[n], threads, work, minWork,
+      [&](const std::vector<Md>& sl, int64_t, int64_t) { return make(sl[0], hasBias ? sl[2] : Md(), sl[1]); },
+      impl);
+  if (std::getenv("SY_CPU_SPLIT_DEBUG"))
+    std::fprintf(stderr, "split: %lld columns into %zu chunks\n", static_cast<long long>(dst.data.dims[n]),
+                 split ? split->numChunks() : size_t{0});
+  return split;
 }
 
 }  // namespace sy_cpu

@@ -102,6 +102,19 @@ std::shared_ptr<const SplitPrimitive> splitRows(
     const std::function<dnnl::primitive(const dnnl::memory::desc& src, const dnnl::memory::desc& dst, int64_t padT,
                                         int64_t padB)>& make);
 
+/// The split of a product with one row (M = 1: a classifier's gemv) along
+/// its columns N, the last dim: dst, the prepacked `weights` and `bias` (may
+/// be empty) cut, `a` whole. Only where every chunk's slices are contiguous:
+/// dst (and bias) plain with every dim but the last 1, `weights` blocked
+/// with N outermost (e.g. BA16a64b, chunks at its N blocks). `make` gets the
+/// chunk's weights, bias (empty when `bias` is) and dst descriptors. Null as
+/// SplitPrimitive::make.
+std::shared_ptr<const SplitPrimitive> splitColumns(
+    const dnnl::memory::desc& weights, const dnnl::memory::desc& bias, const dnnl::memory::desc& dst, int threads,
+    double work, double minWork, const std::string& impl,
+    const std::function<dnnl::primitive(const dnnl::memory::desc& weights, const dnnl::memory::desc& bias,
+                                        const dnnl::memory::desc& dst)>& make);
+
 /// The primitive's implementation name ("brg:avx512_core", "ref:any", ...).
 std::string implOf(const dnnl::primitive& p);
 

@@ -981,7 +981,8 @@ class MatmulStep final : public DnnlStep {
 
   /// Rows of a and dst (b and bias whole). Not columns: oneDNN 2.6's brgemm
   /// matmul takes only a dense dst (leading dim N), which column chunks of a
-  /// row-major dst are not (it falls back to the reference matmul).
+  /// row-major dst are not (it falls back to the reference matmul) -- except
+  /// with one row, where they are (splitColumns).
   std::shared_ptr<const SplitPrimitive> splitOf(const Entry& e, const Md& biasMd, const dnnl::primitive_attr& at,
                                                 double work) const {
     if (cap() <= 1) return nullptr;
@@ -989,6 +990,20 @@ class MatmulStep final : public DnnlStep {
     const int rank = dst.data.ndims;
     if (e.aMd.data.ndims != rank) return nullptr;
     const Md weights = constWeights ? e.pd.weights_desc() : e.bMd;
+    // One row (a classifier's gemv, memory-bound on the prepacked weights):
+    // columns, where the chunks' weights, bias and dst are contiguous
+    // (splitColumns). Not with an addend post-op (its operand is the full
+    // dst's shape in `at`).
+    if (constWeights && e.addMd.data.ndims == 0 && dst.data.dims[rank - 2] == 1) {
+      const double bytes = 4.0 * static_cast<double>(e.K) * static_cast<double>(e.N);
+      auto split = splitColumns(weights, biasMd, dst, cap(), bytes, kChunkWork, implOf(e.prim),
+                                [&](const Md& w, const Md& b, const Md& d) {
+                                  dnnl::matmul::desc desc(e.aMd, w, b, d);
+                                  return dnnl::primitive(
+                                      dnnl::matmul(dnnl::matmul::primitive_desc(desc, at, dnnlEngine())));
+                                });
+      if (split) return split;
+    }
     // Batched products (attention's heads): the outermost batch dim that a
     // and b both have (not broadcast), every dim before it 1; those slices
     // are dense, so the chunks keep brgemm (row chunks of a strided batch

@@ -294,6 +294,74 @@ TEST(CpuThreads, SplitMatmulEqualsWhole) {
   checkMatmul(37, 64, 50, false);
 }
 
+// A product with one row (a classifier's gemv) cut along its columns: the
+// prepacked weights' N blocks, dst and bias slices are contiguous.
+void checkMatmulColumns(int64_t K, int64_t N, bool withBias) {
+  SCOPED_TRACE("matmul 1x" + std::to_string(K) + "x" + std::to_string(N));
+  sy_cpu::setOmpThreads(1);
+  const auto f32 = memory::data_type::f32;
+  const Md a({1, K}, f32, memory::format_tag::ab), dst({1, N}, f32, memory::format_tag::ab);
+  const Md bias = withBias ? Md({1, N}, f32, memory::format_tag::ab) : Md();
+  dnnl::post_ops po;
+  po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
+  dnnl::primitive_attr at = userPad();
+  at.set_post_ops(po);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, Md({K, N}, f32, memory::format_tag::any), bias, dst), at,
+                                  sy_cpu::dnnlEngine());
+  dnnl::matmul whole(pd);
+  const Md wd = pd.weights_desc();
+  auto split = sy_cpu::splitColumns(wd, bias, dst, 2, 1e9, 1, sy_cpu::implOf(whole),
+                                    [&](const Md& w, const Md& b, const Md& d) {
+                                      return dnnl::primitive(dnnl::matmul(dnnl::matmul::primitive_desc(
+                                          dnnl::matmul::desc(a, w, b, d), at, sy_cpu::dnnlEngine())));
+                                    });
+  ASSERT_NE(split, nullptr);
+  EXPECT_GE(split->numChunks(), 2u);
+  const memory src = filled(a, 8), wt = filled(wd, 9);
+  memory d1 = zeros(dst), d2 = zeros(dst);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wt}, {DNNL_ARG_DST, d1}};
+  std::vector<std::pair<int, memory>> splitArgs{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wt}, {DNNL_ARG_DST, d2}};
+  if (withBias) {
+    const memory b = filled(bias, 10);
+    args.emplace(DNNL_ARG_BIAS, b);
+    splitArgs.emplace_back(DNNL_ARG_BIAS, b);
+  }
+  runWhole(whole, args);
+  split->execute(splitArgs, 2);
+  const Diff diff = compare(d1, d2);
+  std::printf("matmul 1x%lldx%lld by columns (%s, weights %s): %zu chunks, max |split - whole| %g (%s)\n",
+              static_cast<long long>(K), static_cast<long long>(N), sy_cpu::implOf(whole).c_str(),
+              wd.data.format_desc.blocking.inner_nblks > 0 ? "blocked" : "plain", split->numChunks(), diff.max,
+              diff.bitwise ? "bitwise equal" : "not bitwise");
+  EXPECT_TRUE(diff.bitwise);
+}
+
+TEST(CpuThreads, SplitGemvColumnsEqualsWhole) {
+  checkMatmulColumns(1280, 1000, true);  // MobileNetV3's classifier (BA16a64b)
+  checkMatmulColumns(512, 300, false);
+}
+
+TEST(CpuThreads, SplitGemvColumnsOnlyWhereSlicesAreContiguous) {
+  const auto f32 = memory::data_type::f32;
+  const Md bias({1, 1000}, f32, memory::format_tag::ab);
+  auto make = [](const Md&, const Md&, const Md&) -> dnnl::primitive {
+    ADD_FAILURE() << "no chunk should be made";
+    return {};
+  };
+  // Row-major weights: a chunk's columns are strided rows.
+  EXPECT_EQ(sy_cpu::splitColumns(Md({1280, 1000}, f32, memory::format_tag::ab), bias,
+                                 Md({1, 1000}, f32, memory::format_tag::ab), 2, 1e9, 1, "brg:avx512_core", make),
+            nullptr);
+  // Two rows: column chunks of dst are strided.
+  EXPECT_EQ(sy_cpu::splitColumns(Md({1280, 1000}, f32, memory::format_tag::ba), bias,
+                                 Md({2, 1000}, f32, memory::format_tag::ab), 2, 1e9, 1, "brg:avx512_core", make),
+            nullptr);
+  // A strided dst (every other element).
+  EXPECT_EQ(sy_cpu::splitColumns(Md({1280, 1000}, f32, memory::format_tag::ba), bias,
+                                 Md({1, 1000}, f32, memory::dims{2000, 2}), 2, 1e9, 1, "brg:avx512_core", make),
+            nullptr);
+}
+
 // Attention's batched products cut along the heads; a batch of images of a
 // convolution cut into images.
 TEST(CpuThreads, SplitBatchesEqualWhole) {
