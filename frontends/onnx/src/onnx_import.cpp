@@ -2718,6 +2718,55 @@ bool definesBeforeUse(const onnx::GraphProto& g, std::unordered_set<std::string>
   return true;
 }
 
+/// The converter's Gemm adapter (opset 6 -> 7) reads dims 0 and 1 of Gemm's
+/// A and B without checking their rank: a 1-D or unshaped A reads past the
+/// end of a vector, and the garbage dimension it copies made a 100-TB
+/// allocation (found by fuzz_onnx_import). ONNX shape inference, which runs
+/// first to give the adapters their shapes, does the same in the old Gemm's
+/// inference function (a 1-D A crashed it). So every Gemm, in every graph,
+/// must have A and B declared 2-D in the model as given (graph input,
+/// value_info, graph output or initializer), and no declaration of another
+/// rank, before shape inference and the converter see the model; otherwise
+/// it is imported as it is.
+bool gemmInputsAre2d(const onnx::GraphProto& g, std::unordered_map<std::string, std::vector<int>> ranks,
+                     std::string& why, int depth = 0) {
+  if (depth > 64) {
+    why = "subgraphs nested more than 64 deep";
+    return false;
+  }
+  auto declare = [&](const onnx::ValueInfoProto& v) {
+    if (v.type().has_tensor_type() && v.type().tensor_type().has_shape())
+      ranks[v.name()].push_back(v.type().tensor_type().shape().dim_size());
+  };
+  for (const auto& v : g.input()) declare(v);
+  for (const auto& v : g.value_info()) declare(v);
+  for (const auto& v : g.output()) declare(v);
+  for (const auto& t : g.initializer()) ranks[t.name()].push_back(t.dims_size());
+  for (const auto& n : g.node()) {
+    if (n.op_type() == "Gemm" && (n.domain().empty() || n.domain() == "ai.onnx")) {
+      for (int i = 0; i < 2; ++i) {
+        const std::string name = i < n.input_size() ? n.input(i) : std::string();
+        auto it = ranks.find(name);
+        bool ok = !name.empty() && it != ranks.end() && !it->second.empty();
+        if (ok) {
+          for (int r : it->second) ok = ok && r == 2;
+        }
+        if (!ok) {
+          why = "Gemm node '" + n.name() + "' input " + (i == 0 ? "A" : "B") + " ('" + name +
+                "') is not declared 2-D (the converter's Gemm adapter needs its shape)";
+          return false;
+        }
+      }
+    }
+    for (const auto& a : n.attribute()) {
+      if (a.has_g() && !gemmInputsAre2d(a.g(), ranks, why, depth + 1)) return false;
+      for (const auto& sub : a.graphs())
+        if (!gemmInputsAre2d(sub, ranks, why, depth + 1)) return false;
+    }
+  }
+  return true;
+}
+
 /// A model below opset 7 is first upgraded to opset 7 by the ONNX library's
 /// own version converter, which rewrites the ops whose meaning changed
 /// (consumed_inputs, broadcast attributes, ...); the upgrade is reported in
@@ -2741,6 +2790,7 @@ Result<std::unique_ptr<Graph>> importModel(const onnx::ModelProto& model, const 
     if (!definesBeforeUse(in.graph(), {}, bad)) throw std::invalid_argument("the model is malformed: " + bad);
     // The converter's adapters for Add, Gemm, ... read the shapes of their
     // inputs: ONNX shape inference fills value_info first (best effort).
+    if (!gemmInputsAre2d(in.graph(), {}, bad)) throw std::invalid_argument(bad);
     try {
       onnx::shape_inference::InferShapes(in);
     } catch (std::exception&) {

@@ -366,6 +366,40 @@ TEST(OnnxImport, OldOpsetIsUpgradedByTheVersionConverter) {
   EXPECT_TRUE(notes.empty());
 }
 
+// The converter's Gemm adapter reads dims 0 and 1 of A and B unchecked
+// (Note on gemmInputsAre2d in onnx_import.cpp): an opset-6 Gemm whose A is
+// 1-D never reaches it, and the error says why; a 2-D one is upgraded.
+TEST(OnnxImport, OldGemmReachesTheConverterOnlyWith2dInputs) {
+  Model good(6);
+  good.input("a", kF, std::vector<DimSpec>{int64_t{3}, int64_t{2}});
+  good.input("b", kF, std::vector<DimSpec>{int64_t{3}, int64_t{2}});
+  good.input("c", kF, std::vector<DimSpec>{int64_t{2}});
+  setAttr(good.node("Gemm", {"a", "b", "c"}, {"y"}, "gemm6"), "transA", int64_t{1});
+  good.output("y");
+  std::vector<std::string> notes;
+  OnnxImportOptions o;
+  o.notes = &notes;
+  // y = a^T b + c: a^T is [[1, 3, 5], [2, 4, 6]], b is [[1, 0], [0, 1], [1, 1]].
+  auto r = importAndRun(good, {F({3, 2}, {1, 2, 3, 4, 5, 6}), F({3, 2}, {1, 0, 0, 1, 1, 1}), F({2}, {10, 20})}, o);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TENSOR(r[0], DType::F32, (Shape{2, 2}), {16, 28, 18, 30});
+  ASSERT_EQ(notes.size(), 1u);
+
+  Model bad(6);
+  bad.input("a", kF, std::vector<DimSpec>{int64_t{3}});
+  bad.input("b", kF, std::vector<DimSpec>{int64_t{6}, int64_t{4}});
+  bad.input("c", kF, std::vector<DimSpec>{int64_t{1}, int64_t{4}});
+  setAttr(bad.node("Gemm", {"a", "b", "c"}, {"y"}, "gemm1d"), "transA", int64_t{1});
+  bad.output("y");
+  notes.clear();
+  auto g = import(bad, "", o);
+  ASSERT_FALSE(g.ok());
+  const std::string msg = g.status().message();
+  EXPECT_NE(msg.find("the ONNX version converter cannot upgrade it to opset 7"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("input A ('a') is not declared 2-D"), std::string::npos) << msg;
+  EXPECT_TRUE(notes.empty());
+}
+
 // ReduceLogSumExp is shifted by the max: exp(1000) would overflow f32.
 TEST(OnnxImport, ReduceLogSumExpDoesNotOverflow) {
   for (int64_t keep : {0, 1}) {
