@@ -31,6 +31,8 @@ namespace sy {
 namespace {
 
 using cpu_test::cpuEngine;
+using cpu_test::CpuAndReference;
+using cpu_test::runOnCpuAndReference;
 using cpu_test::has;
 using cpu_test::shapeOf;
 
@@ -122,31 +124,12 @@ std::vector<Tensor> inputsOf(const Case& c) {
 /// Runs `c` on cpu (profiled) and the reference, expects the same i32 bits;
 /// returns the cpu step names.
 std::vector<std::string> runAndCompareText(const std::string& text, const std::vector<Tensor>& inputs) {
-  auto engine = cpuEngine();
-  EXPECT_NE(engine, nullptr);
-  if (engine == nullptr) return {};
-  auto parsed = parseGraph(text);
-  EXPECT_TRUE(parsed.ok()) << parsed.status().toString() << "\n" << text;
-  if (!parsed.ok()) return {};
-  std::shared_ptr<const Graph> g(std::move(*parsed));
-  auto model = engine->compile(g);
-  EXPECT_TRUE(model.ok()) << model.status().toString();
-  if (!model.ok()) return {};
-  std::vector<TraceEvent> events;
-  RunOptions options;
-  options.trace = &events;
-  options.profileSteps = true;
-  auto got = (*model)->run(inputs, options);
-  EXPECT_TRUE(got.ok()) << got.status().toString();
-  auto interp = Interpreter::create(g);
-  EXPECT_TRUE(interp.ok());
-  auto want = (*interp)->run(inputs);
-  EXPECT_TRUE(want.ok()) << want.status().toString();
-  if (!got.ok() || !want.ok()) return {};
-  EXPECT_EQ(got->size(), 1u);
-  EXPECT_EQ(want->size(), 1u);
-  if (got->size() != 1 || want->size() != 1) return {};
-  const Tensor &x = (*got)[0], &y = (*want)[0];
+  const std::optional<CpuAndReference> r = runOnCpuAndReference(text, inputs);
+  if (!r) return {};
+  EXPECT_EQ(r->cpu.size(), 1u);
+  EXPECT_EQ(r->reference.size(), 1u);
+  if (r->cpu.size() != 1 || r->reference.size() != 1) return {};
+  const Tensor &x = r->cpu[0], &y = r->reference[0];
   EXPECT_EQ(x.dtype(), DType::I32);
   EXPECT_EQ(x.shape(), y.shape());
   if (x.shape() != y.shape() || x.dtype() != y.dtype()) return {};
@@ -162,11 +145,7 @@ std::vector<std::string> runAndCompareText(const std::string& text, const std::v
     }
   }
   EXPECT_TRUE(anyNonZero);
-  std::vector<std::string> steps;
-  for (const ProfileRow& r : summarizeProfile(events, 1).rows) {
-    if (r.kind == ProfileRow::Kind::Step) steps.push_back(r.what);
-  }
-  return steps;
+  return r->steps;
 }
 
 std::vector<std::string> runAndCompare(const Case& c) {

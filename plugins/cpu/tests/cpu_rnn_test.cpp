@@ -24,6 +24,8 @@ namespace sy {
 namespace {
 
 using cpu_test::cpuEngine;
+using cpu_test::CpuAndReference;
+using cpu_test::runOnCpuAndReference;
 using cpu_test::has;
 using cpu_test::shapeOf;
 
@@ -147,31 +149,12 @@ std::string describe(const Case& c) {
 /// Runs `c` on cpu (profiled) and the reference; returns the cpu step names.
 std::vector<std::string> runAndCompare(const Case& c, double tol = 1e-5) {
   SCOPED_TRACE(describe(c));
-  auto engine = cpuEngine();
-  EXPECT_NE(engine, nullptr);
-  if (engine == nullptr) return {};
-  auto parsed = parseGraph(graphText(c));
-  EXPECT_TRUE(parsed.ok()) << parsed.status().toString() << "\n" << graphText(c);
-  if (!parsed.ok()) return {};
-  std::shared_ptr<const Graph> g(std::move(*parsed));
-  auto model = engine->compile(g);
-  EXPECT_TRUE(model.ok()) << model.status().toString();
-  if (!model.ok()) return {};
   const std::vector<Tensor> inputs = inputsOf(c);
-  std::vector<TraceEvent> events;
-  RunOptions options;
-  options.trace = &events;
-  options.profileSteps = true;
-  auto got = (*model)->run(inputs, options);
-  EXPECT_TRUE(got.ok()) << got.status().toString();
-  auto interp = Interpreter::create(g);
-  EXPECT_TRUE(interp.ok());
-  auto want = (*interp)->run(inputs);
-  EXPECT_TRUE(want.ok()) << want.status().toString();
-  if (!got.ok() || !want.ok()) return {};
-  EXPECT_EQ(got->size(), want->size());
-  for (size_t o = 0; o < std::min(got->size(), want->size()); ++o) {
-    const Tensor &a = (*got)[o], &b = (*want)[o];
+  const std::optional<CpuAndReference> r = runOnCpuAndReference(graphText(c), inputs);
+  if (!r) return {};
+  EXPECT_EQ(r->cpu.size(), r->reference.size());
+  for (size_t o = 0; o < std::min(r->cpu.size(), r->reference.size()); ++o) {
+    const Tensor &a = r->cpu[o], &b = r->reference[o];
     EXPECT_EQ(a.shape(), b.shape()) << "output " << o;
     if (a.shape() != b.shape()) continue;
     for (int64_t j = 0; j < a.numel(); ++j) {
@@ -182,11 +165,7 @@ std::vector<std::string> runAndCompare(const Case& c, double tol = 1e-5) {
       }
     }
   }
-  std::vector<std::string> steps;
-  for (const ProfileRow& r : summarizeProfile(events, 1).rows) {
-    if (r.kind == ProfileRow::Kind::Step) steps.push_back(r.what);
-  }
-  return steps;
+  return r->steps;
 }
 
 std::string joined(const std::vector<std::string>& v) {

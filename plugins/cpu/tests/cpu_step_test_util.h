@@ -7,11 +7,15 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "switchyard/engine.h"
+#include "switchyard/interpreter.h"
+#include "switchyard/profile.h"
+#include "switchyard/text.h"
 
 namespace sy::cpu_test {
 
@@ -39,6 +43,45 @@ inline std::string shapeOf(const std::vector<int64_t>& dims) {
 
 inline bool has(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+/// `text` run once on the cpu-only engine (per-step profile on) and once on
+/// the reference interpreter, with the same inputs.
+struct CpuAndReference {
+  std::vector<Tensor> cpu, reference;
+  std::vector<std::string> steps;  ///< the cpu's step names (the ops each step fused)
+};
+
+/// Parses, compiles and runs `text` on both; nothing (and a test failure)
+/// when any of that fails. The callers compare the outputs their own way.
+inline std::optional<CpuAndReference> runOnCpuAndReference(const std::string& text, const std::vector<Tensor>& inputs) {
+  auto engine = cpuEngine();
+  EXPECT_NE(engine, nullptr);
+  if (engine == nullptr) return std::nullopt;
+  auto parsed = parseGraph(text);
+  EXPECT_TRUE(parsed.ok()) << parsed.status().toString() << "\n" << text;
+  if (!parsed.ok()) return std::nullopt;
+  std::shared_ptr<const Graph> g(std::move(*parsed));
+  auto model = engine->compile(g);
+  EXPECT_TRUE(model.ok()) << model.status().toString();
+  if (!model.ok()) return std::nullopt;
+  std::vector<TraceEvent> events;
+  RunOptions options;
+  options.trace = &events;
+  options.profileSteps = true;
+  auto got = (*model)->run(inputs, options);
+  EXPECT_TRUE(got.ok()) << got.status().toString();
+  auto interp = Interpreter::create(g);
+  EXPECT_TRUE(interp.ok());
+  if (!interp.ok()) return std::nullopt;
+  auto want = (*interp)->run(inputs);
+  EXPECT_TRUE(want.ok()) << want.status().toString();
+  if (!got.ok() || !want.ok()) return std::nullopt;
+  CpuAndReference r{std::move(*got), std::move(*want), {}};
+  for (const ProfileRow& row : summarizeProfile(events, 1).rows) {
+    if (row.kind == ProfileRow::Kind::Step) r.steps.push_back(row.what);
+  }
+  return r;
 }
 
 }  // namespace sy::cpu_test

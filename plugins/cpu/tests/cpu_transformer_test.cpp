@@ -20,6 +20,8 @@ namespace sy {
 namespace {
 
 using cpu_test::cpuEngine;
+using cpu_test::CpuAndReference;
+using cpu_test::runOnCpuAndReference;
 
 std::vector<double> randomValues(int64_t n, double lo, double hi, unsigned seed) {
   std::mt19937 gen(seed);
@@ -55,30 +57,11 @@ std::string constantLine(const std::string& name, const std::vector<int64_t>& di
 /// Returns the cpu step names (the ops each step fused).
 std::vector<std::string> runAndCompare(const std::string& text, const std::vector<Tensor>& inputs,
                                        double tol = 1e-4) {
-  auto engine = cpuEngine();
-  EXPECT_NE(engine, nullptr);
-  if (engine == nullptr) return {};
-  auto parsed = parseGraph(text);
-  EXPECT_TRUE(parsed.ok()) << parsed.status().toString() << "\n" << text;
-  if (!parsed.ok()) return {};
-  std::shared_ptr<const Graph> g(std::move(*parsed));
-  auto model = engine->compile(g);
-  EXPECT_TRUE(model.ok()) << model.status().toString();
-  if (!model.ok()) return {};
-  std::vector<TraceEvent> events;
-  RunOptions options;
-  options.trace = &events;
-  options.profileSteps = true;
-  auto got = (*model)->run(inputs, options);
-  EXPECT_TRUE(got.ok()) << got.status().toString();
-  auto interp = Interpreter::create(g);
-  EXPECT_TRUE(interp.ok());
-  auto want = (*interp)->run(inputs);
-  EXPECT_TRUE(want.ok()) << want.status().toString();
-  if (!got.ok() || !want.ok()) return {};
-  EXPECT_EQ(got->size(), want->size());
-  for (size_t o = 0; o < std::min(got->size(), want->size()); ++o) {
-    const Tensor &a = (*got)[o], &b = (*want)[o];
+  const std::optional<CpuAndReference> r = runOnCpuAndReference(text, inputs);
+  if (!r) return {};
+  EXPECT_EQ(r->cpu.size(), r->reference.size());
+  for (size_t o = 0; o < std::min(r->cpu.size(), r->reference.size()); ++o) {
+    const Tensor &a = r->cpu[o], &b = r->reference[o];
     EXPECT_EQ(a.shape(), b.shape()) << "output " << o;
     if (a.shape() != b.shape()) continue;
     int bad = 0;
@@ -91,11 +74,7 @@ std::vector<std::string> runAndCompare(const std::string& text, const std::vecto
       }
     }
   }
-  std::vector<std::string> steps;
-  for (const ProfileRow& r : summarizeProfile(events, 1).rows) {
-    if (r.kind == ProfileRow::Kind::Step) steps.push_back(r.what);
-  }
-  return steps;
+  return r->steps;
 }
 
 std::string joined(const std::vector<std::string>& v) {
