@@ -133,6 +133,24 @@ def fix_openblas_core():
     os.execv(sys.executable, [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
+def set_openblas_threads(threads):
+    """Debian's PyTorch multiplies matrices with OpenBLAS (openblas-pthread), whose own
+    thread pool torch.set_num_threads does not touch: at --threads 1 its matmuls ran on
+    every core (a 128x768x3072 product: 4.1 ms wall for 7.9 ms CPU; 7.9 ms on one
+    thread), so the PyTorch column was not a T-thread peer. Sets OpenBLAS's threads to T
+    in this process (the library torch loaded) and returns what OpenBLAS then reports
+    (None when OpenBLAS is not found)."""
+    import ctypes
+    import ctypes.util
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("openblas") or "libopenblas.so.0")
+        lib.openblas_set_num_threads(ctypes.c_int(threads))
+        lib.openblas_get_num_threads.restype = ctypes.c_int
+        return int(lib.openblas_get_num_threads())
+    except (OSError, AttributeError):
+        return None
+
+
 def cpu_model():
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -648,6 +666,7 @@ def main():
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
+    openblas_threads = set_openblas_threads(args.threads)
 
     work = build_dir / "reports" / "compare_peers"
     work.mkdir(parents=True, exist_ok=True)
@@ -673,7 +692,7 @@ def main():
     print(f"threads {args.threads}, {args.iterations} timed runs per system in {args.rounds} rounds "
           f"(+{args.warmup} warm-up runs per round); switchyard backends: {','.join(backends)}; "
           f"onnxruntime {ort.__version__}, openvino {ov.__version__}, torch {torch.__version__} "
-          f"(OpenBLAS core {openblas_core}); {cpu_model()}"
+          f"(OpenBLAS core {openblas_core}, {openblas_threads} OpenBLAS threads); {cpu_model()}"
           + ("; with a noisy neighbour burning one core" if args.noisy_neighbour else ""),
           flush=True)
     cases = []
