@@ -1737,6 +1737,7 @@ class RnnStep final : public DnnlStep {
     uint64_t id = 0;
     Md src, iter, iterC, dst, dstIter, dstIterC, biasMd, peepholeMd;
     memory wlMem, wiMem;
+    std::shared_ptr<const SplitPrimitive> split;  // Note [Split recurrent steps]
   };
 
   bool lstm() const { return cell == Cell::Lstm; }
@@ -1825,7 +1826,7 @@ class RnnStep final : public DnnlStep {
       if (!peephole.empty())
         args[DNNL_ARG_WEIGHTS_PEEPHOLE] = memory(e.peepholeMd, eng, const_cast<float*>(peephole.data()));
     }
-    execute(run, e.prim, args, e.nthr);
+    execute(run, e.prim, args, e.nthr, 0, e.split.get());
 
     if (!yDirect) {
       // dst [T, B, D * H] -> Y [T, D, B, H] or [B, T, D, H]
@@ -1884,57 +1885,144 @@ class RnnStep final : public DnnlStep {
     e->dstIter = e->iter;
     e->dstIterC = e->iter;
     e->biasMd = Md({1, D, biasGates(), H}, f32, tag::ldgo);
-    const Md wlAny({1, D, I, G, H}, f32, tag::any), wiAny({1, D, H, G, H}, f32, tag::any);
-    const auto prop = dnnl::prop_kind::forward_inference;
-    const dnnl::primitive_attr a = userScratchpad();
+    e->peepholeMd = Md({1, D, 3, H}, f32, tag::ldgo);
     Md wlMd, wiMd;
-    switch (cell) {
-      case Cell::Lstm: {
-        e->peepholeMd = Md({1, D, 3, H}, f32, tag::ldgo);
-        const dnnl::lstm_forward::desc d =
-            peephole.empty() ? dnnl::lstm_forward::desc(prop, dir, e->src, e->iter, e->iterC, wlAny, wiAny, e->biasMd,
-                                                        e->dst, e->dstIter, e->dstIterC)
-                             : dnnl::lstm_forward::desc(prop, dir, e->src, e->iter, e->iterC, wlAny, wiAny,
-                                                        e->peepholeMd, e->biasMd, e->dst, e->dstIter, e->dstIterC);
-        dnnl::lstm_forward::primitive_desc pd(d, a, dnnlEngine());
-        wlMd = pd.weights_layer_desc();
-        wiMd = pd.weights_iter_desc();
-        e->prim = dnnl::lstm_forward(pd);
-        break;
-      }
-      case Cell::Gru: {
-        dnnl::gru_forward::desc d(prop, dir, e->src, e->iter, wlAny, wiAny, e->biasMd, e->dst, e->dstIter);
-        dnnl::gru_forward::primitive_desc pd(d, a, dnnlEngine());
-        wlMd = pd.weights_layer_desc();
-        wiMd = pd.weights_iter_desc();
-        e->prim = dnnl::gru_forward(pd);
-        break;
-      }
-      case Cell::LbrGru: {
-        dnnl::lbr_gru_forward::desc d(prop, dir, e->src, e->iter, wlAny, wiAny, e->biasMd, e->dst, e->dstIter);
-        dnnl::lbr_gru_forward::primitive_desc pd(d, a, dnnlEngine());
-        wlMd = pd.weights_layer_desc();
-        wiMd = pd.weights_iter_desc();
-        e->prim = dnnl::lbr_gru_forward(pd);
-        break;
-      }
-      case Cell::Vanilla: {
-        dnnl::vanilla_rnn_forward::desc d(prop, act, dir, e->src, e->iter, wlAny, wiAny, e->biasMd, e->dst,
-                                          e->dstIter);
-        dnnl::vanilla_rnn_forward::primitive_desc pd(d, a, dnnlEngine());
-        wlMd = pd.weights_layer_desc();
-        wiMd = pd.weights_iter_desc();
-        e->prim = dnnl::vanilla_rnn_forward(pd);
-        break;
-      }
-    }
+    e->prim = makePrimitive(dir, e->src, e->iter, Md({1, D, I, G, H}, f32, tag::any),
+                            Md({1, D, H, G, H}, f32, tag::any), e->biasMd, e->peepholeMd, e->dst, &wlMd, &wiMd);
     e->wlMem = memory(wlMd, dnnlEngine());
     e->wiMem = memory(wiMd, dnnlEngine());
     prepack(run.stream(), memory(Md({1, D, I, G, H}, f32, tag::ldigo), dnnlEngine(), const_cast<float*>(wl.data())),
             e->wlMem);
     prepack(run.stream(), memory(Md({1, D, H, G, H}, f32, tag::ldigo), dnnlEngine(), const_cast<float*>(wi.data())),
             e->wiMem);
+    e->split = splitOf(*e, 2.0 * static_cast<double>(T * B * D * G * H * (I + H)));
     return cache_.keep(e);
+  }
+
+  /// The primitive for direction `d` on these descriptors (`iter` for every
+  /// state, in and out); the weights layouts it wants in *wlOut, *wiOut.
+  dnnl::primitive makePrimitive(dnnl::rnn_direction d, const Md& src, const Md& iter, const Md& wl, const Md& wi,
+                                const Md& bias, const Md& peep, const Md& dst, Md* wlOut, Md* wiOut) const {
+    const auto prop = dnnl::prop_kind::forward_inference;
+    const dnnl::primitive_attr a = userScratchpad();
+    auto done = [&](const auto& pd, auto prim) {
+      *wlOut = pd.weights_layer_desc();
+      *wiOut = pd.weights_iter_desc();
+      return dnnl::primitive(prim);
+    };
+    switch (cell) {
+      case Cell::Lstm: {
+        const dnnl::lstm_forward::desc desc =
+            peephole.empty()
+                ? dnnl::lstm_forward::desc(prop, d, src, iter, iter, wl, wi, bias, dst, iter, iter)
+                : dnnl::lstm_forward::desc(prop, d, src, iter, iter, wl, wi, peep, bias, dst, iter, iter);
+        dnnl::lstm_forward::primitive_desc pd(desc, a, dnnlEngine());
+        return done(pd, dnnl::lstm_forward(pd));
+      }
+      case Cell::Gru: {
+        dnnl::gru_forward::primitive_desc pd(dnnl::gru_forward::desc(prop, d, src, iter, wl, wi, bias, dst, iter), a,
+                                             dnnlEngine());
+        return done(pd, dnnl::gru_forward(pd));
+      }
+      case Cell::LbrGru: {
+        dnnl::lbr_gru_forward::primitive_desc pd(
+            dnnl::lbr_gru_forward::desc(prop, d, src, iter, wl, wi, bias, dst, iter), a, dnnlEngine());
+        return done(pd, dnnl::lbr_gru_forward(pd));
+      }
+      case Cell::Vanilla: {
+        dnnl::vanilla_rnn_forward::primitive_desc pd(
+            dnnl::vanilla_rnn_forward::desc(prop, act, d, src, iter, wl, wi, bias, dst, iter), a, dnnlEngine());
+        return done(pd, dnnl::vanilla_rnn_forward(pd));
+      }
+    }
+    SY_CPU_REQUIRE(false, SY_ERROR_INTERNAL, "unknown recurrent cell");
+    return {};
+  }
+
+  // Note [Split recurrent steps]: an RNN primitive is serial over time, but
+  // the sequences of a batch are independent, and so are the two directions
+  // of a bidirectional one. At more than one thread the step is cut (Note
+  // [Split primitives] in dnnl_split.cpp) into
+  //  - chunks of the batch (B > 1): x, dst (tnc) and the states (ldnc) cut
+  //    along their batch dim (strided slices, which oneDNN's rnn takes),
+  //    weights and bias whole: the brgemm weights layout does not depend on
+  //    the batch, so the chunks take the whole step's prepacked weights;
+  //  - else the two directions (bidirectional, batch 1): one unidirectional
+  //    primitive each (left to right, right to left), each with its
+  //    direction's slice of the weights, bias, states and dst's channels,
+  //    x whole.
+  // One chunk per thread, not more: each time step re-reads the recurrent
+  // weights (G * H * H floats, larger than L2 for real sizes), so a chunk of
+  // several sequences costs little more than one; and the chunks run the
+  // whole sequence, long enough that handing them out dynamically gains
+  // nothing. Each chunk computes its sequences with the same kernels and
+  // sums as the whole primitive: the same bits (cpu_rnn_test checks it).
+  // One direction at batch 1 stays whole: its only parallelism is inside a
+  // time step (the gate columns of a product of one row), which would need
+  // a barrier per step on the pool, and oneDNN computes the input projection
+  // of all steps inside the same primitive, so it cannot be cut off and
+  // split alone.
+  std::shared_ptr<const SplitPrimitive> splitOf(const Entry& e, double work) const {
+    const int threads = cap();
+    const bool debug = std::getenv("SY_CPU_SPLIT_DEBUG") != nullptr;
+    std::shared_ptr<const SplitPrimitive> split;
+    const char* how = "whole";
+    // minWork: at most `threads` chunks (SplitPrimitive floors work / minWork).
+    const double minWork = std::max(kChunkWork, work / (threads + 0.5));
+    const std::string impl = implOf(e.prim);
+    const Md wl = e.wlMem.get_desc(), wi = e.wiMem.get_desc();
+    if (threads > 1 && e.B > 1) {
+      how = "batch";
+      std::vector<SliceSpec> specs{{DNNL_ARG_SRC_LAYER, e.src, 1},
+                                   {DNNL_ARG_DST_LAYER, e.dst, 1},
+                                   {DNNL_ARG_SRC_ITER, e.iter, 2},
+                                   {DNNL_ARG_DST_ITER, e.dstIter, 2}};
+      if (lstm()) {
+        specs.push_back({DNNL_ARG_SRC_ITER_C, e.iterC, 2});
+        specs.push_back({DNNL_ARG_DST_ITER_C, e.dstIterC, 2});
+      }
+      split = SplitPrimitive::make(
+          specs, e.B, threads, work, minWork,
+          [&](const std::vector<Md>& sl, int64_t, int64_t) {
+            Md wlOut, wiOut;
+            dnnl::primitive p = makePrimitive(dir, sl[0], sl[2], wl, wi, e.biasMd, e.peepholeMd, sl[1], &wlOut, &wiOut);
+            if (!(wlOut == wl) || !(wiOut == wi)) throw dnnl::error(dnnl_unimplemented, "other weights layouts");
+            return p;
+          },
+          impl);
+    } else if (threads > 1 && D == 2) {
+      how = "directions";
+      const int64_t h = H;
+      std::vector<SliceSpec> specs{{DNNL_ARG_WEIGHTS_LAYER, wl, 1},
+                                   {DNNL_ARG_WEIGHTS_ITER, wi, 1},
+                                   {DNNL_ARG_BIAS, e.biasMd, 1},
+                                   {DNNL_ARG_SRC_ITER, e.iter, 1},
+                                   {DNNL_ARG_DST_ITER, e.dstIter, 1},
+                                   {DNNL_ARG_DST_LAYER, e.dst, 2,
+                                    [h](int64_t d, int64_t n) { return std::make_pair(d * h, n * h); }}};
+      if (lstm()) {
+        specs.push_back({DNNL_ARG_SRC_ITER_C, e.iterC, 1});
+        specs.push_back({DNNL_ARG_DST_ITER_C, e.dstIterC, 1});
+        if (!peephole.empty()) specs.push_back({DNNL_ARG_WEIGHTS_PEEPHOLE, e.peepholeMd, 1});
+      }
+      split = SplitPrimitive::make(
+          specs, 2, threads, work, std::max(kChunkWork, work / 2.5),
+          [&](const std::vector<Md>& sl, int64_t d, int64_t) {
+            const auto way = d == 0 ? dnnl::rnn_direction::unidirectional_left2right
+                                    : dnnl::rnn_direction::unidirectional_right2left;
+            Md wlOut, wiOut;
+            dnnl::primitive p = makePrimitive(way, e.src, sl[3], sl[0], sl[1], sl[2],
+                                              lstm() && !peephole.empty() ? sl[8] : e.peepholeMd, sl[5], &wlOut,
+                                              &wiOut);
+            return p;
+          },
+          impl, [](int64_t d, int64_t) { return std::vector<int64_t>{d}; });
+    }
+    if (debug)
+      std::fprintf(stderr, "rnn split at %d threads: T %lld B %lld D %lld H %lld, %s, %zu chunks\n", threads,
+                   static_cast<long long>(e.T), static_cast<long long>(e.B), static_cast<long long>(D),
+                   static_cast<long long>(H), how, split ? split->numChunks() : size_t{0});
+    return split;
   }
 
   mutable Cache<Entry> cache_;

@@ -3,13 +3,16 @@
 // direction, initial states given or not, both GRU variants, layout 1, RNN
 // with tanh and relu; the profile names the oneDNN step ("lstm (oneDNN)"),
 // and the cases oneDNN does not compute as ONNX (clip, sequence_lens) stay
-// on the portable kernel's step. SY_BENCH_RNN=1 also times one LSTM on both.
+// on the portable kernel's step. At 2 threads the steps split over batch
+// chunks or directions give the 1-thread bits (Note [Split recurrent steps]).
+// SY_BENCH_RNN=1 also times one LSTM on both.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -313,6 +316,135 @@ TEST(CpuRnn, BenchLstmOneDnnVsPortable) {
   std::printf("lstm T=64 B=8 I=H=256 bidirectional, 1 thread: oneDNN %.2f ms, portable kernel %.2f ms"
               " (median of 9)\n",
               med[0], med[1]);
+}
+
+// ---------------------------------------------------------------------------
+// Note [Split recurrent steps] (dnnl_steps.cpp): at 2 threads a step with a
+// batch is cut into chunks of sequences, a bidirectional one of batch 1 into
+// its two directions; the outputs are the same bits as at 1 thread. The step
+// says how it was cut on stderr under SY_CPU_SPLIT_DEBUG.
+
+struct ThreadsRun {
+  std::vector<Tensor> outs;
+  std::string log;  // stderr while compiling and running (SY_CPU_SPLIT_DEBUG)
+};
+
+std::optional<ThreadsRun> runAtThreads(const Case& c, const std::string& threads) {
+  auto engine = cpuEngine({{"threads", threads}});
+  if (engine == nullptr) return std::nullopt;
+  auto g = parseGraph(graphText(c));
+  EXPECT_TRUE(g.ok()) << g.status().toString();
+  if (!g.ok()) return std::nullopt;
+  // The step makes its primitives (and says how it cut them) when the
+  // compiled region warms up or on the first run.
+  setenv("SY_CPU_SPLIT_DEBUG", "1", 1);
+  ::testing::internal::CaptureStderr();
+  auto model = engine->compile(std::shared_ptr<const Graph>(std::move(*g)));
+  const std::vector<Tensor> inputs = inputsOf(c);
+  ThreadsRun r;
+  for (int rep = 0; rep < 3 && model.ok(); ++rep) {
+    auto o = (*model)->run(inputs);
+    EXPECT_TRUE(o.ok()) << o.status().toString();
+    if (!o.ok()) break;
+    if (rep == 0) {
+      r.outs = std::move(*o);
+      continue;
+    }
+    // Every run (split or not) gives the first run's bits.
+    for (size_t i = 0; i < o->size() && i < r.outs.size(); ++i) {
+      for (int64_t j = 0; j < (*o)[i].numel(); ++j) {
+        if ((*o)[i].getDouble(j) != r.outs[i].getDouble(j)) {
+          ADD_FAILURE() << "run " << rep << " output " << i << " element " << j << " differs from run 0";
+          break;
+        }
+      }
+    }
+  }
+  r.log = ::testing::internal::GetCapturedStderr();
+  unsetenv("SY_CPU_SPLIT_DEBUG");
+  EXPECT_TRUE(model.ok()) << model.status().toString();
+  if (!model.ok()) return std::nullopt;
+  return r;
+}
+
+/// `c` at 1 and 2 threads: bitwise equal outputs; the 2-thread log holds `cut`.
+void checkSplit(const Case& c, const std::string& cut) {
+  SCOPED_TRACE(describe(c) + " T " + std::to_string(c.T) + " B " + std::to_string(c.B) + " H " +
+               std::to_string(c.H));
+  const std::optional<ThreadsRun> one = runAtThreads(c, "1"), two = runAtThreads(c, "2");
+  ASSERT_TRUE(one && two);
+  EXPECT_NE(two->log.find("rnn split at 2 threads: T " + std::to_string(c.T) + " B " + std::to_string(c.B)),
+            std::string::npos)
+      << two->log;
+  EXPECT_NE(two->log.find(cut), std::string::npos) << "want '" << cut << "' in\n" << two->log;
+  ASSERT_EQ(one->outs.size(), two->outs.size());
+  size_t differ = 0;
+  for (size_t o = 0; o < one->outs.size(); ++o) {
+    ASSERT_EQ(one->outs[o].shape(), two->outs[o].shape());
+    for (int64_t j = 0; j < one->outs[o].numel(); ++j) differ += one->outs[o].getDouble(j) != two->outs[o].getDouble(j);
+  }
+  EXPECT_EQ(differ, 0u) << "elements differing between 1 and 2 threads";
+  std::printf("%s T %lld B %lld H %lld: %s at 2 threads, %zu elements differ from 1 thread\n", describe(c).c_str(),
+              static_cast<long long>(c.T), static_cast<long long>(c.B), static_cast<long long>(c.H), cut.c_str(),
+              differ);
+}
+
+TEST(CpuRnn, SplitAtTwoThreadsEqualsOneThreadBitForBit) {
+  Case c;
+  c.T = 16;
+  c.B = 4;
+  c.I = 48;
+  c.H = 64;
+  c.wScale = 0.15;
+  checkSplit(c, "batch, 2 chunks");  // lstm forward
+  c.direction = "bidirectional";
+  c.B = 3;  // chunks of 2 and 1 sequences
+  c.layout = 1;
+  c.states = true;
+  c.peepholes = true;
+  checkSplit(c, "batch, 2 chunks");
+  c.direction = "reverse";
+  c.op = "rnn";
+  c.activation = "Relu";
+  c.peepholes = false;
+  c.layout = 0;
+  c.B = 5;
+  c.T = 40;
+  checkSplit(c, "batch, 2 chunks");
+  // Batch 1, bidirectional: the two directions.
+  Case d;
+  d.direction = "bidirectional";
+  d.T = 32;
+  d.B = 1;
+  d.I = 48;
+  d.H = 64;
+  d.wScale = 0.15;
+  d.peepholes = true;
+  checkSplit(d, "directions, 2 chunks");
+  d.peepholes = false;
+  d.op = "gru";
+  for (int64_t lbr : {0, 1}) {
+    d.lbr = lbr;
+    d.states = lbr == 1;
+    d.layout = lbr;
+    checkSplit(d, "directions, 2 chunks");
+  }
+}
+
+TEST(CpuRnn, OneDirectionOfBatchOneAndSmallStepsStayWhole) {
+  Case c;
+  c.T = 32;
+  c.B = 1;
+  c.I = 48;
+  c.H = 64;
+  c.wScale = 0.15;
+  checkSplit(c, "whole, 0 chunks");  // one direction, one sequence: nothing independent to cut
+  c.direction = "reverse";
+  c.op = "gru";
+  checkSplit(c, "whole, 0 chunks");
+  Case small;  // T 5, B 3, H 6: far below a chunk's work
+  small.direction = "bidirectional";
+  checkSplit(small, "batch, 0 chunks");
 }
 
 }  // namespace
