@@ -330,28 +330,67 @@ class DnnlStep : public Step {
   /// Primitives are made for a team size, so cache entries are per cap.
   int cap() const { return std::max(1, std::min(threads, runThreadCap())); }
 
-  /// Reorders `from` into `to` (primitives cached per layout pair).
+  /// Reorders `from` into `to` (primitives cached per layout pair and cap()).
+  /// At more than one thread a large one is cut along the destination's
+  /// outermost dim (of more than one index) where both layouts are
+  /// sliceable there (blocked, the cut at a block boundary): a batch's
+  /// images, or at batch 1 the rows of an nhwc or the channels (blocks) of
+  /// an nchw (nChw16c) destination, so each chunk writes one contiguous
+  /// range (no cache line shared between chunks but at their ends). Each
+  /// element is converted on its own, so any cut gives the whole reorder's
+  /// bits.
   void reorderInto(Run& run, const memory& from, const memory& to) const {
     const Md f = from.get_desc(), t = to.get_desc();
     const int nthr = teamFor(static_cast<double>(t.get_size()) / 4);
-    dnnl::reorder r;
+    const int threads = cap();
+    const ReorderEntry* entry = nullptr;
     {
       std::lock_guard<std::mutex> lock(reorders_.mutex);
-      bool found = false;
       for (const auto& e : reorders_.entries) {
-        if (std::get<0>(*e) == f && std::get<1>(*e) == t && std::get<3>(*e) == nthr) {
-          r = std::get<2>(*e);
-          found = true;
+        if (e->from == f && e->to == t && e->cap == threads) {
+          entry = e.get();
           break;
         }
       }
-      if (!found) {
+      if (entry == nullptr) {
         setOmpThreads(nthr);
-        r = dnnl::reorder(dnnl::reorder::primitive_desc(dnnlEngine(), f, dnnlEngine(), t, userScratchpad()));
-        reorders_.entries.push_back(std::make_unique<std::tuple<Md, Md, dnnl::reorder, int>>(f, t, r, nthr));
+        auto e = std::make_unique<ReorderEntry>();
+        e->from = f;
+        e->to = t;
+        e->cap = threads;
+        e->prim = dnnl::reorder(dnnl::reorder::primitive_desc(dnnlEngine(), f, dnnlEngine(), t, userScratchpad()));
+        e->split = splitReorder(f, t, implOf(e->prim), threads);
+        entry = e.get();
+        reorders_.entries.push_back(std::move(e));
       }
     }
-    execute(run, r, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, nthr);
+    execute(run, entry->prim, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, nthr, 0, entry->split.get());
+  }
+  /// reorderInto's split: bytes moved (both sides) of kReorderChunk a chunk.
+  static std::shared_ptr<const SplitPrimitive> splitReorder(const Md& f, const Md& t, const std::string& impl,
+                                                            int threads) {
+    static constexpr double kReorderChunk = 1 << 20;
+    const double bytes = static_cast<double>(f.get_size() + t.get_size());
+    if (threads <= 1 || bytes < 2 * kReorderChunk || f.data.ndims != t.data.ndims) return nullptr;
+    if (t.data.format_kind != dnnl_blocked) return nullptr;
+    int dim = -1;
+    for (int i = 0; i < t.data.ndims; ++i) {
+      if (t.data.dims[i] > 1 &&
+          (dim < 0 || t.data.format_desc.blocking.strides[i] > t.data.format_desc.blocking.strides[dim]))
+        dim = i;
+    }
+    if (dim < 0 || blockOf(f, dim) <= 0 || blockOf(t, dim) <= 0) return nullptr;
+    auto split = SplitPrimitive::make(
+        {{DNNL_ARG_FROM, f, dim}, {DNNL_ARG_TO, t, dim}}, f.data.dims[dim], threads, bytes, kReorderChunk,
+        [](const std::vector<Md>& sl, int64_t, int64_t) {
+          return dnnl::primitive(
+              dnnl::reorder(dnnl::reorder::primitive_desc(dnnlEngine(), sl[0], dnnlEngine(), sl[1], userScratchpad())));
+        },
+        impl);
+    if (std::getenv("SY_CPU_SPLIT_DEBUG") != nullptr)
+      std::fprintf(stderr, "reorder split at %d threads: %zu bytes, dim %d, %zu chunks (%s)\n", threads,
+                   t.get_size(), dim, split ? split->numChunks() : size_t{0}, impl.c_str());
+    return split;
   }
   struct PostOp {
     dnnl::algorithm alg = dnnl::algorithm::undef;  // undef: sum
@@ -458,9 +497,15 @@ class DnnlStep : public Step {
   };
 
  private:
+  struct ReorderEntry {
+    Md from, to;
+    int cap = 1;  // cap() it was made for
+    dnnl::reorder prim;
+    std::shared_ptr<const SplitPrimitive> split;  // reorderInto's cut, or null
+  };
   struct Reorders {
     std::mutex mutex;
-    std::vector<std::unique_ptr<std::tuple<Md, Md, dnnl::reorder, int>>> entries;  // + team size
+    std::vector<std::unique_ptr<ReorderEntry>> entries;
   };
   mutable Reorders reorders_;
   mutable std::vector<std::pair<Md, memory>> packed_;
@@ -2791,6 +2836,7 @@ class IntConvStep final : public DnnlStep {
     uint64_t id = 0;
     Md srcPlain, src, dstPlain, dst;
     memory packedW;
+    std::shared_ptr<const SplitPrimitive> split;  // images, or output rows at batch 1 (as ConvStep's)
   };
 
   void run(Run& run) const override {
@@ -2827,7 +2873,7 @@ class IntConvStep final : public DnnlStep {
       args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] =
           memory(Md({1}, memory::data_type::s32, memory::format_tag::x), eng, &zp);
     }
-    execute(run, e.prim, args, e.nthr);
+    execute(run, e.prim, args, e.nthr, 0, e.split.get());
     reorderInto(run, dst, memory(e.dstPlain, eng, run.out(*this, 0, e.y)));
   }
 
@@ -2903,7 +2949,48 @@ class IntConvStep final : public DnnlStep {
     e->prim = dnnl::convolution_forward(pd);
     e->packedW = packed(run.stream(), memory(wPlain, dnnlEngine(), const_cast<int8_t*>(wData.data())),
                         pd.weights_desc());
+    e->split = splitOf(*e, pd.weights_desc(), attr, st, dl, w, static_cast<double>(work) / 4);
     return cache_.keep(e);
+  }
+
+  /// As ConvStep's split (Note [Split primitives]): chunks of images, or at
+  /// batch 1 of output rows (src rows with the window's halo, the op's pads
+  /// only at the edges; weights whole). Both activations are channels-last
+  /// here, where these are dense slices. The sums are exact s32 sums, the
+  /// x zero point a term per element read (padding reads as the zero point
+  /// in every chunk alike): the same values as the whole primitive.
+  std::shared_ptr<const SplitPrimitive> splitOf(const Entry& e, const Md& wMd, const dnnl::primitive_attr& attr,
+                                                const memory::dims& st, const memory::dims& dl, const Window& win,
+                                                double work) const {
+    if (cap() <= 1) return nullptr;
+    auto conv = [&](const Md& src, const Md& dst, const memory::dims& pl, const memory::dims& pr) {
+      return dnnl::primitive(dnnl::convolution_forward(dnnl::convolution_forward::primitive_desc(
+          dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+                                          wMd, dst, st, dl, pl, pr),
+          attr, dnnlEngine())));
+    };
+    std::shared_ptr<const SplitPrimitive> split;
+    const char* how = "images";
+    if (e.x.d[0] > 1) {
+      split = SplitPrimitive::make(
+          {{DNNL_ARG_SRC, e.src, 0}, {DNNL_ARG_DST, e.dst, 0}}, e.x.d[0], cap(), work, kChunkWork,
+          [&](const std::vector<Md>& sl, int64_t, int64_t) { return conv(sl[0], sl[1], win.padL, win.padR); },
+          implOf(e.prim));
+    } else {
+      how = "rows";
+      const int64_t dk = (wDims.d[2] - 1) * (dl[0] + 1) + 1;  // the dilated window's rows
+      split = splitRows(e.src, e.dst, st[0], dk, win.padL[0], cap(), work, kChunkWork, implOf(e.prim),
+                        [&](const Md& src, const Md& dst, int64_t padT, int64_t padB) {
+                          memory::dims pl = win.padL, pr = win.padR;
+                          pl[0] = padT;
+                          pr[0] = padB;
+                          return conv(src, dst, pl, pr);
+                        });
+    }
+    if (std::getenv("SY_CPU_SPLIT_DEBUG") != nullptr)
+      std::fprintf(stderr, "conv_integer split at %d threads: %s, %zu chunks (%s)\n", cap(), how,
+                   split ? split->numChunks() : size_t{0}, implOf(e.prim).c_str());
+    return split;
   }
 
   mutable Cache<Entry> cache_;

@@ -8,7 +8,8 @@
 // points, u8 b) stay on the portable kernel's step. conv_integer: 1-D to 3-D,
 // strides, dilations, pads, auto_pad, groups (depthwise too), x_zero_point
 // given or not, w_zero_point absent or zeros; a non-zero w_zero_point or a
-// non-constant w stays on the portable kernel. SY_BENCH_INT8=1 also times
+// non-constant w stays on the portable kernel; at 2 threads conv_integer is
+// cut into rows or images, the same bits. SY_BENCH_INT8=1 also times
 // a [1, 128, 768] x [768, 768] matmul_integer on both at 1 thread.
 #include <gtest/gtest.h>
 
@@ -316,6 +317,112 @@ TEST(CpuInt8, ConvIntegerCasesOneDnnDoesNotTakeStayOnThePortableKernel) {
     EXPECT_TRUE(has(steps, "conv_integer")) << describe(c) << ": steps " << joined(steps);
     EXPECT_FALSE(has(steps, "conv_integer (oneDNN)")) << describe(c);
   }
+}
+
+// At 2 threads conv_integer is cut like the f32 conv (Note [Split
+// primitives]): output rows at batch 1, images otherwise; the result is still
+// the reference's bits. The step says how it was cut on stderr under
+// SY_CPU_SPLIT_DEBUG: `how` ("rows" or "images") and at least 2 chunks
+// (`split`), or none.
+/// Returns that log.
+std::string checkConvSplit(const ConvCase& c, const std::string& how, bool split = true) {
+  SCOPED_TRACE(describe(c));
+  auto engine = cpuEngine({{"threads", "2"}});
+  auto g = parseGraph(graphText(c));
+  EXPECT_TRUE(g.ok()) << g.status().toString();
+  if (engine == nullptr || !g.ok()) return "";
+  std::shared_ptr<const Graph> graph(std::move(*g));
+  const std::vector<Tensor> inputs = inputsOf(c);
+  setenv("SY_CPU_SPLIT_DEBUG", "1", 1);
+  ::testing::internal::CaptureStderr();
+  auto model = engine->compile(graph);  // warms up: the step makes its primitives
+  std::vector<Tensor> got;
+  if (model.ok()) {
+    auto o = (*model)->run(inputs);
+    EXPECT_TRUE(o.ok()) << o.status().toString();
+    if (o.ok()) got = std::move(*o);
+  }
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  unsetenv("SY_CPU_SPLIT_DEBUG");
+  EXPECT_TRUE(model.ok()) << model.status().toString();
+  const std::string line = "conv_integer split at 2 threads: " + how + ", ";
+  const size_t at = log.find(line);
+  EXPECT_NE(at, std::string::npos) << "want '" << line << "' in\n" << log;
+  if (!model.ok() || at == std::string::npos) return log;
+  const long chunks = std::strtol(log.c_str() + at + line.size(), nullptr, 10);
+  if (split) {
+    EXPECT_GE(chunks, 2) << log;
+  } else {
+    EXPECT_EQ(chunks, 0) << log;
+  }
+  auto interp = Interpreter::create(graph);
+  EXPECT_TRUE(interp.ok());
+  if (!interp.ok()) return log;
+  auto want = (*interp)->run(inputs);
+  EXPECT_TRUE(want.ok()) << want.status().toString();
+  EXPECT_EQ(got.size(), 1u);
+  if (!want.ok() || got.size() != 1) return log;
+  EXPECT_EQ(got[0].shape(), (*want)[0].shape());
+  EXPECT_EQ(got[0].dtype(), DType::I32);
+  if (got[0].shape() != (*want)[0].shape() || got[0].dtype() != DType::I32) return log;
+  const int32_t* p = static_cast<const int32_t*>(got[0].data());
+  const int32_t* q = static_cast<const int32_t*>((*want)[0].data());
+  int64_t differ = 0;
+  for (int64_t j = 0; j < got[0].numel(); ++j) differ += p[j] != q[j];
+  EXPECT_EQ(differ, 0) << "elements differing from the reference";
+  std::printf("%s: %s, %ld chunks at 2 threads, %lld of %lld elements differ from the reference\n",
+              describe(c).c_str(), how.c_str(), chunks, static_cast<long long>(differ),
+              static_cast<long long>(got[0].numel()));
+  return log;
+}
+
+TEST(CpuInt8, ConvIntegerSplitAtTwoThreadsMatchesTheReferenceBitForBit) {
+  if (!hasVnni()) GTEST_SKIP() << "this CPU has no VNNI: the plugin keeps conv_integer on the portable kernel";
+  ConvCase c;  // u8, x zero point 121 (padding reads as it), pads 1
+  c.x = {1, 32, 20, 18};
+  c.M = 64;
+  checkConvSplit(c, "rows");
+  c.xType = "i8";  // stride 2, dilated rows, uneven pads: chunks start on the stride
+  c.x = {1, 32, 31, 17};
+  c.strides = {2, 1};
+  c.dilations = {2, 1};
+  c.pads = {3, 0, 1, 2};
+  checkConvSplit(c, "rows");
+  ConvCase d;  // depthwise, SAME_UPPER
+  d.x = {1, 128, 96, 96};
+  d.M = 128;
+  d.group = 128;
+  d.autoPad = "SAME_UPPER";
+  // x (1.2 MB of u8) and y (4.7 MB of s32) are large enough for reorderInto
+  // to cut their nchw <-> nhwc reorders too, along the destination's
+  // outermost dim: x's rows (nhwc), y's channels (nchw).
+  const std::string log = checkConvSplit(d, "rows");
+  for (const char* cut : {"1179648 bytes, dim 2", "4718592 bytes, dim 1"}) {
+    const std::string line = std::string("reorder split at 2 threads: ") + cut + ", ";
+    const size_t at = log.find(line);
+    EXPECT_NE(at, std::string::npos) << "want '" << line << "' in\n" << log;
+    if (at != std::string::npos) EXPECT_GE(std::strtol(log.c_str() + at + line.size(), nullptr, 10), 2) << log;
+  }
+  ConvCase b;  // a batch: images
+  b.x = {4, 32, 12, 12};
+  b.M = 64;
+  b.xZp = false;
+  checkConvSplit(b, "images");
+  ConvCase one;  // 1-D: rows are its only spatial dim
+  one.x = {1, 64, 300};
+  one.M = 64;
+  one.k = {5};
+  one.strides = {1};
+  one.dilations = {1};
+  one.pads = {2, 2};
+  checkConvSplit(one, "rows");
+}
+
+TEST(CpuInt8, SmallConvIntegerStaysWholeAtTwoThreads) {
+  if (!hasVnni()) GTEST_SKIP() << "this CPU has no VNNI: the plugin keeps conv_integer on the portable kernel";
+  ConvCase c;  // [1, 4, 9, 8] x 6 channels: far below a chunk's work
+  c.x = {1, 4, 9, 8};
+  checkConvSplit(c, "rows", false);
 }
 
 // SY_BENCH_INT8=1: [1, 128, 768] x [768, 768] (u8 x i8, per-tensor zero
