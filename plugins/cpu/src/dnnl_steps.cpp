@@ -881,6 +881,9 @@ class MatmulStep final : public DnnlStep {
     int nthr = 1;
     uint64_t id = 0;
     std::shared_ptr<const SplitPrimitive> split;  // heads or rows (Note [Split primitives])
+    /// A heads split's operands copied to head-major dense layouts (Note
+    /// [Head-major copies for split attention]); a zero md: used in place.
+    Md headA, headB, headDst;
   };
 
   void run(Run& run) const override {
@@ -941,6 +944,20 @@ class MatmulStep final : public DnnlStep {
           reuse(e.id, kAddend, e.addMd, const_cast<void*>(add->data));
     }
     args[DNNL_ARG_DST] = dst;
+    if (e.split && run.threads() > 1 && (e.headA.data.ndims != 0 || e.headB.data.ndims != 0 || e.headDst.data.ndims != 0)) {
+      // Note [Head-major copies for split attention].
+      auto dense = [&](const Md& head, const Md& md, const void* data, bool copyIn) {
+        memory m(head, dnnlEngine(), run.scratch(head.get_size()));
+        if (copyIn) reorderInto(run, memory(md, dnnlEngine(), const_cast<void*>(data)), m);
+        return m;
+      };
+      if (e.headA.data.ndims != 0) args[DNNL_ARG_SRC] = dense(e.headA, e.aMd, a.data, true);
+      if (e.headB.data.ndims != 0) args[DNNL_ARG_WEIGHTS] = dense(e.headB, e.bMd, bdata, true);
+      if (e.headDst.data.ndims != 0) args[DNNL_ARG_DST] = dense(e.headDst, e.dstMd, y, false);
+      execute(run, e.prim, args, e.nthr, e.id, e.split.get());
+      if (e.headDst.data.ndims != 0) reorderInto(run, args[DNNL_ARG_DST], dst);
+      return;
+    }
     execute(run, e.prim, args, e.nthr, e.id, e.split.get());
   }
 
@@ -1028,7 +1045,61 @@ class MatmulStep final : public DnnlStep {
   /// matmul takes only a dense dst (leading dim N), which column chunks of a
   /// row-major dst are not (it falls back to the reference matmul) -- except
   /// with one row, where they are (splitColumns).
-  std::shared_ptr<const SplitPrimitive> splitOf(const Entry& e, const Md& biasMd, const dnnl::primitive_attr& at,
+  // Note [Head-major copies for split attention]
+  // Attention's products read q, k, v and write their result through
+  // permuted strides of [B, T, H, D] (Note [Transposes in matmul strides]).
+  // oneDNN 2.6's brgemm matmul takes those for the whole product (its
+  // layouts are matched as tags: acbd, adbc), but a chunk of h < H heads has
+  // the same strides with fewer heads, which match no tag, and gets the
+  // plain jit gemm: at threads 2, BERT's [1, 2, 128, 128] x [1, 2, 128, 64]
+  // chunks ran ~10x slower per flop than the whole product on one thread.
+  // So a heads split copies each such operand (one reorder, ~0.03 ms for
+  // [128, 12, 64]) into the head-major dense layout of the same dims (heads
+  // outermost, the other dims in their stored order: q -> abcd, k^T -> abdc)
+  // and the chunks read and write those copies, whose head slices are dense
+  // (brgemm again); the result is copied back into the strided dst. Not for
+  // a dst with a sum post-op (it would have to be copied in too). The
+  // copies run only when the step runs split (threads > 1); one thread runs
+  // the whole product on the strided operands as before.
+
+  /// `md` (plain strides, no blocking) with `dim` moved outermost (after
+  /// dims of size 1) and its other dims in their stored order, dense; a zero
+  /// md when that is `md` itself (no copy needed).
+  static Md headMajor(const Md& md, int dim) {
+    const dnnl_memory_desc_t& d = md.data;
+    if (d.format_kind != dnnl_blocked || d.format_desc.blocking.inner_nblks != 0 || d.offset0 != 0) return Md();
+    const int n = d.ndims;
+    std::vector<int> order;
+    for (int i = 0; i < n; ++i) {
+      if (d.dims[i] == 1 && i != dim) order.push_back(i);
+    }
+    order.push_back(dim);
+    std::vector<int> rest;
+    for (int i = 0; i < n; ++i) {
+      if (d.dims[i] != 1 && i != dim) rest.push_back(i);
+    }
+    const auto& st = d.format_desc.blocking.strides;
+    std::stable_sort(rest.begin(), rest.end(), [&](int x, int y) { return st[x] > st[y]; });
+    order.insert(order.end(), rest.begin(), rest.end());
+    memory::dims dims(d.dims, d.dims + n), strides(static_cast<size_t>(n));
+    int64_t total = 1;
+    for (size_t k = order.size(); k-- > 0;) {
+      strides[static_cast<size_t>(order[k])] = total;
+      total *= d.dims[order[k]];
+    }
+    const Md out(dims, md.data_type(), strides);
+    return out == md ? Md() : out;
+  }
+
+  static bool hasSum(const dnnl::primitive_attr& at) {
+    const dnnl::post_ops po = at.get_post_ops();
+    for (int i = 0; i < po.len(); ++i) {
+      if (po.kind(i) == dnnl::primitive::kind::sum) return true;
+    }
+    return false;
+  }
+
+  std::shared_ptr<const SplitPrimitive> splitOf(Entry& e, const Md& biasMd, const dnnl::primitive_attr& at,
                                                 double work) const {
     if (cap() <= 1) return nullptr;
     const Md dst = e.dstMd;
@@ -1057,15 +1128,26 @@ class MatmulStep final : public DnnlStep {
       const int64_t n = dst.data.dims[d];
       if (n == 1) continue;
       if (e.aMd.data.dims[d] != n || e.bMd.data.dims[d] != n || e.bMd.data.ndims != rank) break;
+      // Note [Head-major copies for split attention].
+      Md ha = headMajor(e.aMd, d), hb = headMajor(e.bMd, d), hd = headMajor(dst, d);
+      if (hd.data.ndims != 0 && hasSum(at)) ha = hb = hd = Md();
+      const Md& sa = ha.data.ndims != 0 ? ha : e.aMd;
+      const Md& sb = hb.data.ndims != 0 ? hb : e.bMd;
+      const Md& sd = hd.data.ndims != 0 ? hd : dst;
       auto split = SplitPrimitive::make(
-          {{DNNL_ARG_SRC, e.aMd, d}, {DNNL_ARG_WEIGHTS, e.bMd, d}, {DNNL_ARG_DST, dst, d}}, n, cap(), work,
+          {{DNNL_ARG_SRC, sa, d}, {DNNL_ARG_WEIGHTS, sb, d}, {DNNL_ARG_DST, sd, d}}, n, cap(), work,
           kChunkWork,
           [&](const std::vector<Md>& sl, int64_t, int64_t) {
             dnnl::matmul::desc desc(sl[0], sl[1], biasMd, sl[2]);
             return dnnl::primitive(dnnl::matmul(dnnl::matmul::primitive_desc(desc, at, dnnlEngine())));
           },
           implOf(e.prim));
-      if (split) return split;
+      if (split) {
+        e.headA = ha;
+        e.headB = hb;
+        e.headDst = hd;
+        return split;
+      }
       break;
     }
     return SplitPrimitive::make(

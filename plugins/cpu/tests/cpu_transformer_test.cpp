@@ -9,6 +9,7 @@
 #include <cmath>
 #include <random>
 #include <sstream>
+#include <tuple>
 
 #include "cpu_step_test_util.h"
 #include "switchyard/interpreter.h"
@@ -352,33 +353,38 @@ TEST(CpuTransformer, AddendsThatAreNotMasksAreNotFusedAsBroadcasts) {
 /// BERT's self-attention from the projections: q, k, v [B, T, H*D] are
 /// reshaped to [B, T, H, D] and transposed for the two matmuls, the result
 /// transposed back and reshaped to [B, T, H*D]. `readKtTwice`: the
-/// transposed k is also returned (so its transpose must run).
-std::string bertAttentionGraph(bool readKtTwice) {
-  std::string t = "graph @g(%qi: f32[2, 16, 32], %ki: f32[2, 16, 32], %vi: f32[2, 16, 32], %m: f32[2, 1, 1, 16]) {\n";
-  t += "  %s4 = constant() {value = tensor<i64[4]>[2, 16, 4, 8]} : i64[4]\n";
-  t += "  %s3 = constant() {value = tensor<i64[3]>[2, 16, 32]} : i64[3]\n";
+/// transposed k is also returned (so its transpose must run). Batch B,
+/// T tokens, H heads of D.
+std::string bertAttentionGraph(bool readKtTwice, int64_t B = 2, int64_t T = 16, int64_t H = 4, int64_t D = 8) {
+  const std::string b = std::to_string(B), t3 = "f32[" + cpu_test::shapeOf({B, T, H * D}) + "]",
+                    t4 = "f32[" + cpu_test::shapeOf({B, T, H, D}) + "]", th = "f32[" + cpu_test::shapeOf({B, H, T, D}) + "]",
+                    tk = "f32[" + cpu_test::shapeOf({B, H, D, T}) + "]", ts = "f32[" + cpu_test::shapeOf({B, H, T, T}) + "]";
+  std::string t = "graph @g(%qi: " + t3 + ", %ki: " + t3 + ", %vi: " + t3 + ", %m: f32[" + b + ", 1, 1, " +
+                  std::to_string(T) + "]) {\n";
+  t += "  %s4 = constant() {value = tensor<i64[4]>[" + cpu_test::shapeOf({B, T, H, D}) + "]} : i64[4]\n";
+  t += "  %s3 = constant() {value = tensor<i64[3]>[" + cpu_test::shapeOf({B, T, H * D}) + "]} : i64[3]\n";
   t += "  %scale = constant() {value = tensor<f32[]>[2.828427]} : f32[]\n";
-  t += "  %q4 = reshape(%qi, %s4) : f32[2, 16, 4, 8]\n";
-  t += "  %k4 = reshape(%ki, %s4) : f32[2, 16, 4, 8]\n";
-  t += "  %v4 = reshape(%vi, %s4) : f32[2, 16, 4, 8]\n";
-  t += "  %q = transpose(%q4) {perm = [0, 2, 1, 3]} : f32[2, 4, 16, 8]\n";
-  t += "  %kt = transpose(%k4) {perm = [0, 2, 3, 1]} : f32[2, 4, 8, 16]\n";
-  t += "  %v = transpose(%v4) {perm = [0, 2, 1, 3]} : f32[2, 4, 16, 8]\n";
-  t += "  %s = matmul(%q, %kt) : f32[2, 4, 16, 16]\n";
-  t += "  %d = div(%s, %scale) : f32[2, 4, 16, 16]\n";
-  t += "  %a = add(%d, %m) : f32[2, 4, 16, 16]\n";
-  t += "  %p = softmax(%a) {axis = -1} : f32[2, 4, 16, 16]\n";
-  t += "  %o = matmul(%p, %v) : f32[2, 4, 16, 8]\n";
-  t += "  %ot = transpose(%o) {perm = [0, 2, 1, 3]} : f32[2, 16, 4, 8]\n";
-  t += "  %y = reshape(%ot, %s3) : f32[2, 16, 32]\n";
+  t += "  %q4 = reshape(%qi, %s4) : " + t4 + "\n";
+  t += "  %k4 = reshape(%ki, %s4) : " + t4 + "\n";
+  t += "  %v4 = reshape(%vi, %s4) : " + t4 + "\n";
+  t += "  %q = transpose(%q4) {perm = [0, 2, 1, 3]} : " + th + "\n";
+  t += "  %kt = transpose(%k4) {perm = [0, 2, 3, 1]} : " + tk + "\n";
+  t += "  %v = transpose(%v4) {perm = [0, 2, 1, 3]} : " + th + "\n";
+  t += "  %s = matmul(%q, %kt) : " + ts + "\n";
+  t += "  %d = div(%s, %scale) : " + ts + "\n";
+  t += "  %a = add(%d, %m) : " + ts + "\n";
+  t += "  %p = softmax(%a) {axis = -1} : " + ts + "\n";
+  t += "  %o = matmul(%p, %v) : " + th + "\n";
+  t += "  %ot = transpose(%o) {perm = [0, 2, 1, 3]} : " + t4 + "\n";
+  t += "  %y = reshape(%ot, %s3) : " + t3 + "\n";
   t += readKtTwice ? "  return %y, %kt\n}\n" : "  return %y\n}\n";
   return t;
 }
 
-std::vector<Tensor> bertAttentionInputs(unsigned seed) {
-  Tensor m = randomF({2, 1, 1, 16}, -1, 0, seed + 3);
-  return {randomF({2, 16, 32}, -2, 2, seed), randomF({2, 16, 32}, -2, 2, seed + 1),
-          randomF({2, 16, 32}, -2, 2, seed + 2), m};
+std::vector<Tensor> bertAttentionInputs(unsigned seed, int64_t B = 2, int64_t T = 16, int64_t HD = 32) {
+  Tensor m = randomF({B, 1, 1, T}, -1, 0, seed + 3);
+  return {randomF({B, T, HD}, -2, 2, seed), randomF({B, T, HD}, -2, 2, seed + 1), randomF({B, T, HD}, -2, 2, seed + 2),
+          m};
 }
 
 TEST(CpuTransformer, AttentionTransposesAreMatmulStrides) {
@@ -390,6 +396,46 @@ TEST(CpuTransformer, AttentionTransposesAreMatmulStrides) {
   std::vector<Tensor> in = bertAttentionInputs(102);
   in[0].setDouble(37, std::nan(""));
   runAndCompare(bertAttentionGraph(false), in);
+}
+
+// Note [Head-major copies for split attention] (dnnl_steps.cpp): at two
+// threads the attention products are cut along heads, their strided
+// operands copied to head-major layouts first (and the result back); the
+// outputs must equal one thread's (same kernels, same sums) and the
+// reference, NaN included. Small heads (D = 8, the graph above) and BERT's
+// D = 64.
+TEST(CpuTransformer, AttentionSplitAlongHeadsMatchesOneThreadAndReference) {
+  for (const auto& [T, H, D] : {std::tuple<int64_t, int64_t, int64_t>{128, 4, 64}, {96, 6, 8}}) {
+    SCOPED_TRACE("T " + std::to_string(T) + " H " + std::to_string(H) + " D " + std::to_string(D));
+    const std::string text = bertAttentionGraph(false, 1, T, H, D);
+    std::vector<Tensor> in = bertAttentionInputs(141, 1, T, H * D);
+    in[0].setDouble(5 * H * D + 3, std::nan(""));  // one row of q: that row's outputs are NaN
+    in[2].setDouble(7, INFINITY);                   // v: inf / NaN in that column
+    runAndCompare(text, in);
+    auto parsed = parseGraph(text);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
+    std::shared_ptr<const Graph> g(std::move(*parsed));
+    auto one = cpuEngine({{"threads", "1"}});
+    auto two = cpuEngine({{"threads", "2"}});
+    ASSERT_NE(one, nullptr);
+    ASSERT_NE(two, nullptr);
+    auto m1 = one->compile(g);
+    auto m2 = two->compile(g);
+    ASSERT_TRUE(m1.ok() && m2.ok());
+    auto y1 = (*m1)->run(in);
+    auto y2 = (*m2)->run(in);
+    ASSERT_TRUE(y1.ok() && y2.ok());
+    const Tensor &a = (*y1)[0], &b = (*y2)[0];
+    ASSERT_EQ(a.shape(), b.shape());
+    int64_t differ = 0, nan = 0;
+    for (int64_t j = 0; j < a.numel(); ++j) {
+      const double x = a.getDouble(j), y = b.getDouble(j);
+      nan += std::isnan(x) ? 1 : 0;
+      differ += (std::isnan(x) != std::isnan(y)) || (!std::isnan(x) && x != y) ? 1 : 0;
+    }
+    EXPECT_EQ(differ, 0) << "of " << a.numel() << " outputs";
+    EXPECT_GE(nan, D);  // the NaN in q reaches its row of its head
+  }
 }
 
 TEST(CpuTransformer, TransposesThatCannotBeStridesStay) {
