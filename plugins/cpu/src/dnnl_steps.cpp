@@ -1843,6 +1843,16 @@ std::vector<float> rowBias(const sdk::ValueView& c, int64_t N, float scale) {
 // are reordered into the layout the primitive asks for (cached with it).
 // x, the states and Y are copied between ONNX's layouts and oneDNN's tnc /
 // ldnc where they differ (layout 1, bidirectional Y): cheap next to the cell.
+//
+// Note [Recurrent weights at batch 1]: with weights of any layout oneDNN 2.6
+// picks its brgemm RNN on AVX-512, which multiplies x by the input weights
+// inside every time step: at batch 1 a product of one row that reads all of
+// W (I * G * H floats) per step, memory-bound. Given plain ldigo weights it
+// takes the gemm-based one instead, which multiplies all T steps' x at once
+// (one T-row product) and only R per step. At batch 1 that is faster (a
+// 2-layer LSTM, H 512, T 128, 1 thread: a layer with I = 512 14 against
+// 16-19 ms, with I = 1024 17-18 against 37-38 ms); from batch 2 the brgemm
+// one is (B 4: 31-41 against 50-55 ms), so larger batches keep it.
 
 class RnnStep final : public DnnlStep {
  public:
@@ -2014,8 +2024,9 @@ class RnnStep final : public DnnlStep {
     e->biasMd = Md({1, D, biasGates(), H}, f32, tag::ldgo);
     e->peepholeMd = Md({1, D, 3, H}, f32, tag::ldgo);
     Md wlMd, wiMd;
-    e->prim = makePrimitive(dir, e->src, e->iter, Md({1, D, I, G, H}, f32, tag::any),
-                            Md({1, D, H, G, H}, f32, tag::any), e->biasMd, e->peepholeMd, e->dst, &wlMd, &wiMd);
+    const tag weights = B == 1 ? tag::ldigo : tag::any;  // Note [Recurrent weights at batch 1]
+    e->prim = makePrimitive(dir, e->src, e->iter, Md({1, D, I, G, H}, f32, weights),
+                            Md({1, D, H, G, H}, f32, weights), e->biasMd, e->peepholeMd, e->dst, &wlMd, &wiMd);
     e->wlMem = memory(wlMd, dnnlEngine());
     e->wiMem = memory(wiMd, dnnlEngine());
     prepack(run.stream(), memory(Md({1, D, I, G, H}, f32, tag::ldigo), dnnlEngine(), const_cast<float*>(wl.data())),

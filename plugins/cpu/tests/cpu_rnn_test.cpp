@@ -439,9 +439,12 @@ TEST(CpuRnn, OneDirectionOfBatchOneAndSmallStepsStayWhole) {
   c.H = 64;
   c.wScale = 0.15;
   checkSplit(c, "whole, 0 chunks");  // one direction, one sequence: nothing independent to cut
+  // Batch 1 runs on oneDNN's gemm-based RNN (Note [Recurrent weights at batch 1]).
+  EXPECT_TRUE(has(runAndCompare(c), "lstm (oneDNN)"));
   c.direction = "reverse";
   c.op = "gru";
   checkSplit(c, "whole, 0 chunks");
+  EXPECT_TRUE(has(runAndCompare(c), "gru (oneDNN)"));
   Case small;  // T 5, B 3, H 6: far below a chunk's work
   small.direction = "bidirectional";
   checkSplit(small, "batch, 0 chunks");
