@@ -303,6 +303,7 @@ class LoopStep final : public Step {
     v.dims = dims;
     v.md = nullptr;
     v.set = true;
+    v.absBound = HUGE_VAL;  // new data each iteration
   }
 
   Body body_;

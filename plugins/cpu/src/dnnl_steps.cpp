@@ -314,6 +314,36 @@ uint32_t maxAbsBits(const void* data, size_t n) {
   return maxAbsBitsLoop(bits, n);
 }
 
+// Note [Known bounds]: the relu guards (Note [NaN-safe relu post-op]) need
+// max|x| of a conv's input, and a pass over the activation for it cost 1-2%
+// of a ResNet-50 run. Most of those inputs come out of a step that can bound
+// its own output without reading it: a conv (fast path) whose input bound it
+// knows gives |y| <= a * (max|x| * max sum|w| + max|b|) + c + d * max|addend|
+// (relu only lowers |y|), pooling gives at most its input's bound, batch_norm
+// + relu its own formula. Such a step records the bound in its output's
+// RunValue::absBound (which also says: no NaN, no inf), and the next guard
+// uses it instead of scanning. The bounds grow by the weights' sums at each
+// conv, so after some layers they pass the guard's limit; the guard then
+// scans (the true max is usually far smaller) and records what it found on
+// the input, for the value's other readers (a residual block's input is read
+// by two convs). A bound is recorded times boundSlack (1 + (terms + 8) *
+// 2^-23): the float sums of K terms may exceed the exact value's bound by
+// about K rounding errors. A bound only ever replaces a scan that would have
+// found a smaller max, so a call takes the fast primitive at most as often as
+// with a scan everywhere; any other step defines its output with no bound.
+
+/// max|x| of a value: its recorded bound when there is one (*scanned false),
+/// else one pass over its memory (*scanned true); inf when x holds NaN or inf.
+double maxAbsOf(const RunValue& v, bool* scanned) {
+  *scanned = !(v.absBound < HUGE_VAL);
+  if (!*scanned) return v.absBound;
+  const size_t n = v.md != nullptr ? v.md->get_size() / sizeof(float) : static_cast<size_t>(v.dims.numElements());
+  const uint32_t b = maxAbsBits(v.data, n);
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return b >= 0x7f800000u ? HUGE_VAL : static_cast<double>(f);
+}
+
 /// Common parts of the oneDNN steps: post-ops and the output.
 class DnnlStep : public Step {
  public:
@@ -434,10 +464,16 @@ class DnnlStep : public Step {
   };
   Dst destination(Run& run, const Md* md, const Dims& outDims, uint64_t entry, bool plain) const {
     Dst dst;
+    // A residual addend that dies here may be dst itself (Note [In-place residual sum] in region.cpp).
+    const int k = inPlaceInput();
     if (plain) {
-      dst.mem = reuse(entry, kDst, *md, run.out(*this, 0, outDims));
+      dst.mem = reuse(entry, kDst, *md,
+                      k >= 0 ? run.outReusing(*this, 0, outDims, nullptr, static_cast<size_t>(k))
+                             : run.out(*this, 0, outDims));
     } else if (blockedOk()) {
-      dst.mem = reuse(entry, kDst, *md, run.outBlocked(*this, 0, outDims, md));
+      dst.mem = reuse(entry, kDst, *md,
+                      k >= 0 ? run.outReusing(*this, 0, outDims, md, static_cast<size_t>(k))
+                             : run.outBlocked(*this, 0, outDims, md));
     } else {
       dst.mem = reuse(entry, kDst, *md, run.scratch(md->get_size()));
       dst.viaScratch = true;
@@ -456,6 +492,7 @@ class DnnlStep : public Step {
     const RunValue& a = run.raw(*this, static_cast<size_t>(s));
     SY_CPU_REQUIRE(a.dims == outDims, SY_ERROR_INVALID_ARGUMENT, "add operand ", sdk::formatDims(a.dims.ref()),
                  " does not match ", sdk::formatDims(outDims.ref()));
+    if (a.data == dst.get_data_handle()) return;  // dst is the addend's memory (Run::outReusing)
     const Md amd = a.md != nullptr ? *a.md : plainMd(toDnnl(a.dims));
     const Md dmd = dst.get_desc();
     if (amd == dmd || (a.md == nullptr && isPlain(dmd, dmd.dims()))) {
@@ -581,9 +618,14 @@ class ConvStep final : public DnnlStep {
   double biasBound = 0;           ///< max |b|
   double boundA = 1, boundC = 0, boundD = 0;
   bool boundKnown = true;  ///< false: a post-op before the relu has no bound here: always safe
+  /// Note [Known bounds]: the output's bound is recorded (guarded: the relu is
+  /// the last post-op; else every post-op is a sum or linear one).
+  bool outputBounded = false;
+  double boundSlack = 1;  ///< rounding allowance of a recorded bound
 
   bool acceptsBlocked(size_t i) const override { return i == 0 || static_cast<int>(i) == sumInput(); }
   bool mayProduceBlocked() const override { return true; }
+  int inPlaceInput() const override { return sumInput(); }
 
   struct Entry {
     int cap = 1;  // cap() it was made for
@@ -607,20 +649,60 @@ class ConvStep final : public DnnlStep {
     std::shared_ptr<const SplitPrimitive> split;  // rows or images (Note [Split primitives]); fast primitive only
   };
 
+  /// The largest |value| the post-ops before the relu (or the output, when
+  /// there is no relu) can see, given max|x| and max|addend|.
+  double preReluBound(double maxX, double maxAddend) const {
+    double bound = boundA * (maxX * weightBound + biasBound) + boundC;
+    if (boundD != 0) bound += boundD * maxAddend;
+    return bound;
+  }
+  static constexpr double kFastReluLimit = 1e36;  // far below FLT_MAX (3.4e38): rounding in the sums cannot reach it
+
   /// Whether the fused relu may run as vmaxps for this call: x (and the
-  /// residual addend) finite and small enough that no sum overflows to inf - inf.
-  bool fastReluOk(Run& run, const RunValue& x) const {
+  /// residual addend) finite and small enough that no sum overflows to inf -
+  /// inf. Bounds the producers recorded first, scans where they are unknown
+  /// or too loose (Note [Known bounds]); *outBound: the relu's input bound.
+  bool fastReluOk(Run& run, const RunValue& x, double* outBound) const {
+    *outBound = HUGE_VAL;
     if (!boundKnown || !std::isfinite(weightBound)) return false;
-    auto maxAbs = [](const RunValue& v) {
-      const size_t n = v.md != nullptr ? v.md->get_size() / sizeof(float) : static_cast<size_t>(v.dims.numElements());
-      const uint32_t b = maxAbsBits(v.data, n);
-      float f;
-      std::memcpy(&f, &b, sizeof f);
-      return b >= 0x7f800000u ? static_cast<double>(INFINITY) : static_cast<double>(f);
-    };
-    double bound = boundA * (maxAbs(x) * weightBound + biasBound) + boundC;
-    if (boundD != 0) bound += boundD * maxAbs(run.raw(*this, static_cast<size_t>(sumInput())));
-    return bound < 1e36;  // far below FLT_MAX (3.4e38): rounding in the sums cannot reach it
+    const int s = sumInput();
+    const RunValue* a = boundD != 0 && s >= 0 ? &run.raw(*this, static_cast<size_t>(s)) : nullptr;
+    bool scannedX = false, scannedA = true;
+    double mx = maxAbsOf(x, &scannedX), ma = a != nullptr ? maxAbsOf(*a, &scannedA) : 0;
+    double bound = preReluBound(mx, ma);
+    if (!(bound < kFastReluLimit) && (!scannedX || !scannedA)) {
+      // A recorded bound too loose: the true maxima.
+      RunValue bare;
+      if (!scannedX) {
+        bare = x;
+        bare.absBound = HUGE_VAL;
+        mx = maxAbsOf(bare, &scannedX);
+      }
+      if (!scannedA) {
+        bare = *a;
+        bare.absBound = HUGE_VAL;
+        ma = maxAbsOf(bare, &scannedA);
+      }
+      bound = preReluBound(mx, ma);
+    }
+    // What a scan found bounds the value for its other readers.
+    if (scannedX && mx < HUGE_VAL) run.value(inputs[0]).absBound = mx;
+    if (a != nullptr && scannedA && ma < HUGE_VAL) run.value(inputs[static_cast<size_t>(s)]).absBound = ma;
+    if (!(bound < kFastReluLimit)) return false;
+    *outBound = bound;
+    return true;
+  }
+
+  /// Note [Known bounds] for a conv without relu: from recorded bounds only.
+  double knownOutputBound(Run& run, const RunValue& x) const {
+    if (!boundKnown || !std::isfinite(weightBound) || !(x.absBound < HUGE_VAL)) return HUGE_VAL;
+    double ma = 0;
+    if (boundD != 0) {
+      ma = run.raw(*this, static_cast<size_t>(sumInput())).absBound;
+      if (!(ma < HUGE_VAL)) return HUGE_VAL;
+    }
+    const double bound = preReluBound(x.absBound, ma);
+    return bound < kFastReluLimit ? bound : HUGE_VAL;
   }
 
   /// Post-ops with each relu (alpha 0) as elu(0) + linear(1, 0): the same
@@ -732,14 +814,17 @@ class ConvStep final : public DnnlStep {
     const Dst dst = destination(run, &e.dst, e.out, e.id, e.dstPlain);
     loadSum(run, dst.mem, e.out, e.id);
     args[DNNL_ARG_DST] = dst.mem;
-    if (guardedRelu && !fastReluOk(run, x)) {
+    double outBound = HUGE_VAL;  // Note [Known bounds]
+    if (guardedRelu && !fastReluOk(run, x, &outBound)) {
       // (scratchpad not cached per entry: its size is the safe primitive's)
       const std::shared_ptr<const dnnl::convolution_forward> safe = safePrimitive(e);
       execute(run, *safe, args, e.nthr, 0);
     } else {
+      if (!guardedRelu && outputBounded) outBound = knownOutputBound(run, x);
       execute(run, e.prim, args, e.nthr, e.id, e.split.get());
     }
     finish(run, dst, e.out, e.id);
+    if (outputBounded && outBound < HUGE_VAL) run.value(outputs[0]).absBound = outBound * boundSlack;
   }
 
  private:
@@ -1332,8 +1417,15 @@ class PoolStep final : public DnnlStep {
           reuse(e.id, kWorkspace, e.pd.workspace_desc(), run.scratch(e.pd.workspace_desc().get_size()));
     }
     execute(run, e.prim, args, e.nthr, e.id, e.pd.workspace_desc().get_size() > 0 ? nullptr : e.split.get());
-    if (max) propagateNaN(run, e, x.data, dst.mem);
+    // Note [Known bounds]: a bounded x holds no NaN, and pooling keeps the bound.
+    const double xBound = x.absBound;
+    if (max && !(xBound < HUGE_VAL)) propagateNaN(run, e, x.data, dst.mem);
     finish(run, dst, e.out, e.id);
+    if (xBound < HUGE_VAL) {
+      // An average of up to `window` terms may round above the largest one.
+      const double window = static_cast<double>(x.dims.numElements() / std::max<int64_t>(1, x.dims.d[0] * x.dims.d[1]));
+      run.value(outputs[0]).absBound = max ? xBound : xBound * (1 + (window + 8) * 0x1p-23);
+    }
   }
 
  private:
@@ -1585,12 +1677,13 @@ class BatchNormStep final : public DnnlStep {
   /// (vmaxps) drops NaN, so it runs only when x and the four parameters are
   /// finite, var + epsilon > 0 and |gamma| / sqrt(var + eps) * (max|x| + |mean|)
   /// + |beta| stays far below overflow: then no output can be NaN.
-  bool fastReluOk(Run& run, const RunValue& x) const {
-    const size_t n = x.md != nullptr ? x.md->get_size() / sizeof(float) : static_cast<size_t>(x.dims.numElements());
-    const uint32_t bits = maxAbsBits(x.data, n);
-    if (bits >= 0x7f800000u) return false;
-    float mx;
-    std::memcpy(&mx, &bits, sizeof mx);
+  /// *outBound: a bound of the output when true (Note [Known bounds]).
+  bool fastReluOk(Run& run, const RunValue& x, double* outBound) const {
+    bool scanned = false;
+    const double mx = maxAbsOf(x, &scanned);
+    if (scanned && mx < HUGE_VAL) run.value(inputs[0]).absBound = mx;
+    if (!(mx < HUGE_VAL)) return false;
+    double worst = 0;
     const float* gamma = static_cast<const float*>(run.in(*this, 1).data);
     const float* beta = static_cast<const float*>(run.in(*this, 2).data);
     const float* mean = static_cast<const float*>(run.in(*this, 3).data);
@@ -1600,10 +1693,12 @@ class BatchNormStep final : public DnnlStep {
       const float s = var[c] + epsilon;  // as oneDNN computes it, in float
       if (!(s > 0.f) || !std::isfinite(s)) return false;
       const double bound = std::fabs(static_cast<double>(gamma[c])) / std::sqrt(static_cast<double>(s)) *
-                               (static_cast<double>(mx) + std::fabs(static_cast<double>(mean[c]))) +
+                               (mx + std::fabs(static_cast<double>(mean[c]))) +
                            std::fabs(static_cast<double>(beta[c]));
       if (!(bound < 1e36)) return false;  // also NaN / inf parameters
+      worst = std::max(worst, bound);
     }
+    *outBound = worst * (1 + 16 * 0x1p-23);  // a few float roundings
     return true;
   }
 
@@ -1631,7 +1726,8 @@ class BatchNormStep final : public DnnlStep {
                   {DNNL_ARG_SHIFT, param(2, kShift)},
                   {DNNL_ARG_MEAN, param(3, kMean)},
                   {DNNL_ARG_VARIANCE, param(4, kVariance)}};
-    if (fuseRelu && !fastReluOk(run, x)) {
+    double outBound = HUGE_VAL;
+    if (fuseRelu && !fastReluOk(run, x, &outBound)) {
       execute(run, *safePrimitive(e), args, e.nthr, 0);
       // relu keeping NaN, as the elementwise chains compute it; a blocked
       // layout's padding is 0 and stays 0.
@@ -1642,6 +1738,7 @@ class BatchNormStep final : public DnnlStep {
       execute(run, e.prim, args, e.nthr, e.id, e.split.get());
     }
     finish(run, dst, x.dims, e.id);
+    if (outBound < HUGE_VAL) run.value(outputs[0]).absBound = outBound;  // Note [Known bounds]
   }
 
  private:
@@ -2432,11 +2529,13 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
     s->postOps = postOpsOf(fusion, s->inputs);
     s->fallback = std::move(fallback);
     // Note [NaN-safe relu post-op]: the bounds the run-time check needs.
-    for (const DnnlStep::PostOp& p : s->postOps) {
+    for (size_t i = 0; i < s->postOps.size(); ++i) {
+      const DnnlStep::PostOp& p = s->postOps[i];
       if (p.sumInput >= 0) {
         s->boundD += 1;
       } else if (p.alg == dnnl::algorithm::eltwise_relu && p.alpha == 0.f) {
         s->guardedRelu = true;
+        s->outputBounded = s->boundKnown && i + 1 == s->postOps.size();
         break;
       } else if (p.alg == dnnl::algorithm::eltwise_linear) {
         s->boundA *= std::fabs(p.alpha);
@@ -2446,8 +2545,11 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
         s->boundKnown = false;  // (activations before a relu: none of the matched patterns)
       }
     }
-    if (s->guardedRelu && s->constWeights && (!hasB || s->constBias)) {
+    // Note [Known bounds]: also a conv without relu whose post-ops are sums and linear ones.
+    if (!s->guardedRelu) s->outputBounded = s->boundKnown;
+    if ((s->guardedRelu || s->outputBounded) && s->constWeights && (!hasB || s->constBias)) {
       const size_t M = static_cast<size_t>(s->outChannels), per = s->weights.size() / std::max<size_t>(M, 1);
+      s->boundSlack = 1 + (static_cast<double>(per) + 8) * 0x1p-23;
       double worst = 0, worstBias = 0;
       for (size_t m = 0; m < M; ++m) {
         double sum = 0;

@@ -5,6 +5,7 @@
 
 #include <dnnl.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,12 @@ struct RunValue {
   /// kept by Run::keepAlive).
   const dnnl::memory::desc* md = nullptr;
   bool set = false;
+  /// An upper bound of |x| over the data known without reading it: every
+  /// element is finite (no NaN, no inf) and at most this in magnitude; inf
+  /// when unknown. Set by a step that can tell (a conv, pooling, batch_norm:
+  /// Note [Known bounds] in dnnl_steps.cpp); defining the value again (out(),
+  /// outBlocked(), a block parameter) resets it.
+  double absBound = HUGE_VAL;
 };
 
 class Step;
@@ -52,6 +59,13 @@ class Run {
   virtual void* outBlocked(const Step& step, size_t o, const Dims& dims, const dnnl::memory::desc* md) = 0;
   /// Output `o` is input `input`'s (row-major) memory with new dims (views).
   virtual void alias(const Step& step, size_t o, size_t input, const Dims& dims) = 0;
+  /// Memory for output `o` (layout `md`, null: row-major) that is input
+  /// `input`'s own memory, still holding the input, when the region let the
+  /// two share it (Step::inPlaceInput; the input dies at this step) and the
+  /// input has these dims and this layout; else as out() / outBlocked().
+  /// Note [In-place residual sum] in region.cpp.
+  virtual void* outReusing(const Step& step, size_t o, const Dims& dims, const dnnl::memory::desc* md,
+                           size_t input) = 0;
   /// Keeps `p` alive until the run ends (a primitive cache entry that was not
   /// cached, whose layout descriptor a blocked output points to).
   virtual void keepAlive(std::shared_ptr<const void> p) = 0;
@@ -86,6 +100,10 @@ class Step {
   virtual bool acceptsBlocked(size_t /*i*/) const { return false; }
   /// True when the step may leave output 0 in a blocked layout.
   virtual bool mayProduceBlocked() const { return false; }
+  /// Input whose memory output 0 may take over when the region finds that
+  /// nothing reads the input after this step (-1: none); the step then asks
+  /// for its output with Run::outReusing. Note [In-place residual sum].
+  virtual int inPlaceInput() const { return -1; }
   /// The region allows a blocked output 0 (every consumer accepts it).
   void setBlockedOk(bool ok) { blockedOk_ = ok; }
   bool blockedOk() const { return blockedOk_; }

@@ -1,0 +1,304 @@
+// The cpu plugin's CNN path at one thread (issue #15): a residual addend that
+// dies at its conv is the conv's destination (Note [In-place residual sum] in
+// region.cpp), and bounds recorded by convs, pooling and batch_norm replace
+// the relu guard's scan of the input (Note [Known bounds] in dnnl_steps.cpp).
+// Every case is compared with the reference interpreter, NaN and infinities
+// included, and the cases that must not share memory check that they don't.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "cpu_step_test_util.h"
+#include "test_util.h"
+
+namespace sy {
+namespace {
+
+using cpu_test::cpuEngine;
+
+Tensor randomF(Shape shape, double lo, double hi, unsigned seed) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> dist(lo, hi);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& x : v) x = dist(gen);
+  return testing::F(std::move(shape), std::move(v));
+}
+
+/// Random values with NaN, +inf and -inf among them (one in eight each).
+Tensor nonFiniteF(Shape shape, unsigned seed) {
+  Tensor t = randomF(shape, -2, 2, seed);
+  std::mt19937 gen(seed + 1000);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    switch (gen() % 8) {
+      case 0: t.setDouble(i, std::nan("")); break;
+      case 1: t.setDouble(i, INFINITY); break;
+      case 2: t.setDouble(i, -INFINITY); break;
+      default: break;
+    }
+  }
+  return t;
+}
+
+/// `%name = constant() {value = tensor<f32[dims]>[...]} : f32[dims]`, uniform in [lo, hi].
+std::string constantLine(const std::string& name, const std::vector<int64_t>& dims, double lo, double hi,
+                         unsigned seed) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  const Tensor t = randomF(dims, lo, hi, seed);
+  std::ostringstream os;
+  os.precision(9);
+  const std::string shape = cpu_test::shapeOf(dims);
+  os << "  %" << name << " = constant() {value = tensor<f32[" << shape << "]>[";
+  for (int64_t i = 0; i < n; ++i) os << (i ? ", " : "") << std::showpoint << static_cast<float>(t.getDouble(i));
+  os << "]} : f32[" << shape << "]\n";
+  return os.str();
+}
+
+/// cpu against the reference: NaN where the reference has NaN, the same
+/// infinities, finite values within a relative `tol`.
+void expectSame(const std::vector<Tensor>& got, const std::vector<Tensor>& want, double tol = 1e-4) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(got[i].shape(), want[i].shape()) << "output " << i;
+    for (int64_t j = 0; j < want[i].numel(); ++j) {
+      const double g = got[i].getDouble(j), w = want[i].getDouble(j);
+      if (std::isnan(w)) {
+        ASSERT_TRUE(std::isnan(g)) << "output " << i << " element " << j << ": got " << g << ", want NaN";
+      } else if (std::isinf(w)) {
+        ASSERT_EQ(g, w) << "output " << i << " element " << j;
+      } else {
+        ASSERT_NEAR(g, w, tol * (1 + std::fabs(w))) << "output " << i << " element " << j;
+      }
+    }
+  }
+}
+
+bool anyNaN(const Tensor& t) {
+  for (int64_t j = 0; j < t.numel(); ++j) {
+    if (std::isnan(t.getDouble(j))) return true;
+  }
+  return false;
+}
+
+/// Runs `text` on cpu and on the reference with each input set, on one
+/// compiled model (so a later call reuses what an earlier one cached).
+void checkCalls(const std::string& text, const std::vector<std::vector<Tensor>>& calls, double tol = 1e-4) {
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto parsed = parseGraph(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().toString() << "\n" << text;
+  std::shared_ptr<const Graph> g(std::move(*parsed));
+  auto model = engine->compile(g);
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  auto interp = Interpreter::create(g);
+  ASSERT_TRUE(interp.ok()) << interp.status().toString();
+  for (size_t c = 0; c < calls.size(); ++c) {
+    SCOPED_TRACE("call " + std::to_string(c));
+    const std::vector<Tensor> inputs = calls[c];
+    auto got = (*model)->run(inputs);
+    ASSERT_TRUE(got.ok()) << got.status().toString();
+    auto want = (*interp)->run(inputs);
+    ASSERT_TRUE(want.ok()) << want.status().toString();
+    expectSame(*got, *want, tol);
+    // The caller's inputs are never written (an addend that is a region input is not a destination).
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      for (int64_t j = 0; j < inputs[i].numel(); ++j) {
+        const double a = inputs[i].getDouble(j), b = calls[c][i].getDouble(j);
+        ASSERT_TRUE((std::isnan(a) && std::isnan(b)) || a == b) << "input " << i << " element " << j << " changed";
+      }
+    }
+  }
+}
+
+/// The `values=V` of the plan the model's first planned run logs.
+int plannedValues(const std::string& text, const std::vector<Tensor>& inputs) {
+  const std::string log = ::testing::TempDir() + "/sy_cpu_cnn_plan_log.txt";
+  std::remove(log.c_str());
+  EXPECT_EQ(setenv("SY_CPU_PLAN_LOG", log.c_str(), 1), 0);
+  auto r = cpu_test::runOnCpuAndReference(text, inputs);
+  unsetenv("SY_CPU_PLAN_LOG");
+  EXPECT_TRUE(r.has_value());
+  if (r) expectSame(r->cpu, r->reference);
+  std::ifstream in(log);
+  std::string line;
+  if (!std::getline(in, line)) {
+    ADD_FAILURE() << "no plan was logged to " << log;
+    return -1;
+  }
+  size_t arena = 0, sum = 0;
+  int values = -1;
+  EXPECT_EQ(std::sscanf(line.c_str(), "plan arena_bytes=%zu sum_bytes=%zu values=%d", &arena, &sum, &values), 3)
+      << line;
+  return values;
+}
+
+/// conv + relu, conv + relu, then conv + add(first relu) + relu and a last
+/// conv: the skip value %ra dies at the add (a ResNet basic block).
+/// `tail` is appended before the return (a later reader of %ra, say).
+std::string residualBlock(const std::string& tail, const std::string& returns) {
+  std::string t = "graph @g(%x: f32[1, 8, 6, 6]) {\n";
+  t += constantLine("k1", {8, 8, 3, 3}, -0.3, 0.3, 201);
+  t += constantLine("k2", {8, 8, 3, 3}, -0.3, 0.3, 202);
+  t += constantLine("k3", {8, 8, 1, 1}, -0.5, 0.5, 203);
+  t += constantLine("k4", {8, 8, 1, 1}, -0.5, 0.5, 204);
+  t += "  %a = conv(%x, %k1) {pads = [1, 1, 1, 1]} : f32[1, 8, 6, 6]\n";
+  t += "  %ra = relu(%a) : f32[1, 8, 6, 6]\n";
+  t += "  %b = conv(%ra, %k2) {pads = [1, 1, 1, 1]} : f32[1, 8, 6, 6]\n";
+  t += "  %rb = relu(%b) : f32[1, 8, 6, 6]\n";
+  t += "  %c = conv(%rb, %k3) : f32[1, 8, 6, 6]\n";
+  t += "  %s = add(%c, %ra) : f32[1, 8, 6, 6]\n";
+  t += "  %y = relu(%s) : f32[1, 8, 6, 6]\n";
+  t += "  %z = conv(%y, %k4) : f32[1, 8, 6, 6]\n";
+  t += tail;
+  t += "  return " + returns + "\n}\n";
+  return t;
+}
+
+TEST(CpuCnn, ResidualAddendThatDiesIsTheConvsDestination) {
+  const std::string text = residualBlock("", "%z");
+  // Planned: %ra (with %y in its memory) and %rb; without the sharing %y
+  // would be a third value.
+  EXPECT_EQ(plannedValues(text, {randomF({1, 8, 6, 6}, -2, 2, 205)}), 2);
+  checkCalls(text, {{randomF({1, 8, 6, 6}, -2, 2, 206)},
+                    {nonFiniteF({1, 8, 6, 6}, 207)},
+                    {randomF({1, 8, 6, 6}, -1e30, 1e30, 208)},
+                    {randomF({1, 8, 6, 6}, -2, 2, 209)}},
+             1e-3);
+}
+
+TEST(CpuCnn, ResidualAddendReadLaterKeepsItsMemory) {
+  // %ra is also read after the first add (by a second residual add), or
+  // returned: the first add must not write over it.
+  const std::string later = residualBlock("  %w = conv(%z, %k4) : f32[1, 8, 6, 6]\n"
+                                          "  %v = add(%w, %ra) : f32[1, 8, 6, 6]\n"
+                                          "  %u = conv(%v, %k3) : f32[1, 8, 6, 6]\n",
+                                          "%u");
+  checkCalls(later, {{randomF({1, 8, 6, 6}, -2, 2, 211)}, {nonFiniteF({1, 8, 6, 6}, 212)}});
+  const std::string returned = residualBlock("", "%z, %ra");
+  EXPECT_EQ(plannedValues(returned, {randomF({1, 8, 6, 6}, -2, 2, 213)}), 2);  // %rb, %y
+  checkCalls(returned, {{randomF({1, 8, 6, 6}, -2, 2, 214)}});
+}
+
+TEST(CpuCnn, AddendThatIsTheConvsOwnInputOrARegionInputIsNotADestination) {
+  // conv(r) + r: the conv still reads r while it writes; and x + conv(...)
+  // with x the caller's tensor (checkCalls checks the inputs are unchanged).
+  std::string t = "graph @g(%x: f32[1, 8, 6, 6], %skip: f32[1, 8, 6, 6]) {\n";
+  t += constantLine("k1", {8, 8, 3, 3}, -0.3, 0.3, 221);
+  t += constantLine("k2", {8, 8, 3, 3}, -0.3, 0.3, 222);
+  t += "  %a = conv(%x, %k1) {pads = [1, 1, 1, 1]} : f32[1, 8, 6, 6]\n";
+  t += "  %r = relu(%a) : f32[1, 8, 6, 6]\n";
+  t += "  %b = conv(%r, %k2) {pads = [1, 1, 1, 1]} : f32[1, 8, 6, 6]\n";
+  t += "  %s = add(%b, %r) : f32[1, 8, 6, 6]\n";
+  t += "  %c = conv(%s, %k2) {pads = [1, 1, 1, 1]} : f32[1, 8, 6, 6]\n";
+  t += "  %d = add(%skip, %c) : f32[1, 8, 6, 6]\n";
+  t += "  %e = conv(%d, %k1) {pads = [1, 1, 1, 1]} : f32[1, 8, 6, 6]\n";
+  t += "  return %e\n}\n";
+  checkCalls(t, {{randomF({1, 8, 6, 6}, -2, 2, 223), randomF({1, 8, 6, 6}, -2, 2, 224)},
+                 {randomF({1, 8, 6, 6}, -2, 2, 225), nonFiniteF({1, 8, 6, 6}, 226)}});
+}
+
+/// `depth` blocks of conv + relu (and a max pooling halfway) with weights of
+/// sum |w| up to `wScale` * 72 per output channel: the recorded bounds grow
+/// by that factor per conv, so a deep enough chain passes the guard's limit
+/// and has to scan again.
+std::string deepChain(int depth, double wScale) {
+  std::string t = "graph @g(%x: f32[1, 8, 8, 8]) {\n";
+  for (int i = 0; i < 4; ++i) {
+    t += constantLine("k" + std::to_string(i), {8, 8, 3, 3}, -wScale, wScale, 231 + static_cast<unsigned>(i));
+  }
+  t += constantLine("bias", {8}, -0.5, 0.5, 239);
+  std::string prev = "x";
+  for (int i = 0; i < depth; ++i) {
+    const std::string c = "c" + std::to_string(i), r = "r" + std::to_string(i);
+    t += "  %" + c + " = conv(%" + prev + ", %k" + std::to_string(i % 4) +
+         ", %bias) {pads = [1, 1, 1, 1]} : f32[1, 8, 8, 8]\n";
+    t += "  %" + r + " = relu(%" + c + ") : f32[1, 8, 8, 8]\n";
+    prev = r;
+    if (i == depth / 2) {
+      t += "  %p = max_pool(%" + prev + ") {kernel_shape = [3, 3], pads = [1, 1, 1, 1]} : f32[1, 8, 8, 8]\n";
+      prev = "p";
+    }
+  }
+  t += "  return %" + prev + "\n}\n";
+  return t;
+}
+
+TEST(CpuCnn, RecordedBoundsKeepNaNAndInfinities) {
+  // Finite, NaN/inf and huge inputs alternating on one compiled model: a
+  // bound recorded by one call never stands for another call's data.
+  const std::string text = deepChain(8, 0.4);
+  checkCalls(text, {{randomF({1, 8, 8, 8}, -2, 2, 241)},
+                    {nonFiniteF({1, 8, 8, 8}, 242)},
+                    {randomF({1, 8, 8, 8}, -2, 2, 243)},
+                    {randomF({1, 8, 8, 8}, -1e30, 1e30, 244)},
+                    {nonFiniteF({1, 8, 8, 8}, 245)}},
+             1e-3);
+}
+
+TEST(CpuCnn, BoundsPastTheGuardsLimitScanAgain) {
+  // sum |w| ~ 500 per conv: after about a dozen convs the recorded bound
+  // passes 1e36 while the values (relu of sums of both signs) stay far
+  // smaller; the steps must then scan, not give up on the fast path wrongly
+  // nor take it wrongly. Huge inputs do reach overflow: inf - inf is NaN.
+  const std::string text = deepChain(24, 7);
+  auto r = cpu_test::runOnCpuAndReference(text, {randomF({1, 8, 8, 8}, -1, 1, 251)});
+  ASSERT_TRUE(r.has_value());
+  expectSame(r->cpu, r->reference, 1e-3);
+  checkCalls(text, {{randomF({1, 8, 8, 8}, -1e20, 1e20, 252)}, {randomF({1, 8, 8, 8}, -1, 1, 253)}}, 1e-3);
+}
+
+TEST(CpuCnn, ValuesFromStepsWithoutBoundsAreScanned) {
+  // An elementwise step (exp) between two convs overflows to inf: it records
+  // no bound, so the second conv's guard scans and keeps the NaN that
+  // inf - inf gives (the reference has it too).
+  std::string t = "graph @g(%x: f32[1, 8, 6, 6]) {\n";
+  t += constantLine("k1", {8, 8, 1, 1}, -0.5, 0.5, 261);
+  t += constantLine("k2", {8, 8, 1, 1}, -0.5, 0.5, 262);
+  t += "  %a = conv(%x, %k1) : f32[1, 8, 6, 6]\n";
+  t += "  %ra = relu(%a) : f32[1, 8, 6, 6]\n";
+  t += "  %e = exp(%ra) : f32[1, 8, 6, 6]\n";
+  t += "  %b = conv(%e, %k2) : f32[1, 8, 6, 6]\n";
+  t += "  %y = relu(%b) : f32[1, 8, 6, 6]\n";
+  t += "  return %y\n}\n";
+  Tensor big = randomF({1, 8, 6, 6}, -2, 2, 263);
+  for (int64_t i = 0; i < big.numel(); i += 3) big.setDouble(i, 400.0);
+  auto engine = cpuEngine();
+  ASSERT_NE(engine, nullptr);
+  auto r = cpu_test::runOnCpuAndReference(t, {big});
+  ASSERT_TRUE(r.has_value());
+  expectSame(r->cpu, r->reference);
+  EXPECT_TRUE(anyNaN(r->reference[0])) << "the case should make inf - inf";
+  checkCalls(t, {{randomF({1, 8, 6, 6}, -2, 2, 264)}, {big}, {randomF({1, 8, 6, 6}, -2, 2, 265)}});
+}
+
+TEST(CpuCnn, BatchNormReluBoundFeedsTheNextConv) {
+  // Pre-activation blocks (the cnn example): batch_norm + relu records its
+  // bound, the conv + relu after it and the max pooling use it.
+  std::string t = "graph @g(%x: f32[2, 8, 6, 6]) {\n";
+  t += constantLine("gamma", {8}, 0.5, 1.5, 271);
+  t += constantLine("beta", {8}, -0.5, 0.5, 272);
+  t += constantLine("mean", {8}, -0.3, 0.3, 273);
+  t += constantLine("var", {8}, 0.2, 1.5, 274);
+  t += constantLine("k", {8, 8, 3, 3}, -0.3, 0.3, 275);
+  t += "  %n = batch_norm(%x, %gamma, %beta, %mean, %var) {epsilon = 0.001} : f32[2, 8, 6, 6]\n";
+  t += "  %r = relu(%n) : f32[2, 8, 6, 6]\n";
+  t += "  %c = conv(%r, %k) {pads = [1, 1, 1, 1]} : f32[2, 8, 6, 6]\n";
+  t += "  %y = relu(%c) : f32[2, 8, 6, 6]\n";
+  t += "  %p = max_pool(%y) {kernel_shape = [2, 2], strides = [2, 2]} : f32[2, 8, 3, 3]\n";
+  t += "  return %p\n}\n";
+  checkCalls(t, {{randomF({2, 8, 6, 6}, -2, 2, 276)},
+                 {nonFiniteF({2, 8, 6, 6}, 277)},
+                 {randomF({2, 8, 6, 6}, -1e36, 1e36, 278)},
+                 {randomF({2, 8, 6, 6}, -2, 2, 279)}},
+             1e-3);
+}
+
+}  // namespace
+}  // namespace sy
