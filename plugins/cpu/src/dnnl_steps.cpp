@@ -1797,6 +1797,87 @@ class BatchNormStep final : public DnnlStep {
 };
 
 // ============================================================================
+// Layer normalization over the last dim (row-major in and out)
+
+// oneDNN's layer_normalization (jit statistics and normalisation, one pass
+// each over a row in cache) instead of the portable kernel: [128, 768] in
+// 0.019 ms against ~0.07 ms on one thread; BERT and GPT-2 run 25 of them.
+// Only a normalisation over the last dim (axis = rank - 1, what oneDNN
+// normalises) with a scale and bias of exactly that many values; the rows
+// are cut for threads > 1 like softmax's. NaN or an infinity in a row makes
+// the row NaN as in the portable kernel (the mean is NaN).
+class LayerNormStep final : public DnnlStep {
+ public:
+  float epsilon = 1e-5f;
+  bool hasBias = false;
+
+  struct Entry {
+    int cap = 1;  // cap() it was made for
+    Dims x;
+    dnnl::primitive prim;
+    uint64_t id = 0;
+    Md md, paramMd;
+    std::shared_ptr<const SplitPrimitive> split;  // rows (Note [Split primitives])
+  };
+
+  void run(Run& run) const override {
+    const RunValue& x = run.in(*this, 0);
+    const RunValue& scale = run.in(*this, 1);
+    SY_CPU_REQUIRE(x.dims.rank >= 1, SY_ERROR_INVALID_ARGUMENT, "layer_norm of a rank-0 value");
+    const int64_t C = x.dims.d[x.dims.rank - 1];
+    SY_CPU_REQUIRE(scale.dims.numElements() == C, SY_ERROR_INVALID_ARGUMENT, "scale ",
+                   sdk::formatDims(scale.dims.ref()), " for a last dim of ", C);
+    const RunValue* bias = hasBias ? &run.in(*this, 2) : nullptr;
+    if (bias != nullptr) {
+      SY_CPU_REQUIRE(bias->dims.numElements() == C, SY_ERROR_INVALID_ARGUMENT, "bias ",
+                     sdk::formatDims(bias->dims.ref()), " for a last dim of ", C);
+    }
+    void* y = run.out(*this, 0, x.dims);
+    if (x.dims.numElements() == 0) return;
+    const std::shared_ptr<const Entry> entryPtr = entry(x.dims);
+    const Entry& e = *entryPtr;
+    if (e.id == 0) run.keepAlive(entryPtr);  // not cached: its descriptors must outlive this run
+    ExecArgs args{{DNNL_ARG_SRC, reuse(e.id, kSrc, e.md, x.data)},
+                  {DNNL_ARG_DST, reuse(e.id, kDst, e.md, y)},
+                  {DNNL_ARG_SCALE, reuse(e.id, kScale, e.paramMd, const_cast<void*>(scale.data))}};
+    if (bias != nullptr) args[DNNL_ARG_SHIFT] = reuse(e.id, kShift, e.paramMd, const_cast<void*>(bias->data));
+    execute(run, e.prim, args, 1, e.id, e.split.get());
+  }
+
+ private:
+  std::shared_ptr<const Entry> entry(const Dims& x) const {
+    std::lock_guard<std::mutex> lock(cache_.mutex);
+    for (const auto& e : cache_.entries) {
+      if (e->x == x && e->cap == cap()) return e;
+    }
+    auto e = std::make_shared<Entry>();
+    e->cap = cap();
+    e->x = x;
+    setOmpThreads(1);
+    const int64_t C = x.d[x.rank - 1], rows = x.numElements() / C;
+    e->md = plainMd({rows, C});
+    e->paramMd = plainMd({C});
+    const auto flags = hasBias ? dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift
+                               : dnnl::normalization_flags::use_scale;
+    auto make = [&](const Md& m) {
+      dnnl::layer_normalization_forward::desc d(dnnl::prop_kind::forward_inference, m, epsilon, flags);
+      return dnnl::primitive(dnnl::layer_normalization_forward(
+          dnnl::layer_normalization_forward::primitive_desc(d, userScratchpad(), dnnlEngine())));
+    };
+    e->prim = make(e->md);
+    if (cap() > 1) {
+      e->split = SplitPrimitive::make({{DNNL_ARG_SRC, e->md, 0}, {DNNL_ARG_DST, e->md, 0}}, rows, cap(),
+                                      8.0 * static_cast<double>(x.numElements()), kChunkWork,
+                                      [&](const std::vector<Md>& sl, int64_t, int64_t) { return make(sl[0]); },
+                                      implOf(e->prim));
+    }
+    return cache_.keep(std::move(e));
+  }
+
+  mutable Cache<Entry> cache_;
+};
+
+// ============================================================================
 // Softmax / log_softmax along one axis (row-major in and out)
 
 class SoftmaxStep final : public DnnlStep {
@@ -2379,6 +2460,22 @@ std::string dnnlWhyNot(const sdk::NodeView& node) {
     if (r < 3 || r > 5) return "oneDNN pooling takes 1-D to 3-D";
     return "";
   }
+  if (op == "layer_norm") {
+    const bool hasBias = node.numInputs() == 3 && node.hasInput(2);
+    if (node.numInputs() < 2 || node.numInputs() > 3 || node.numOutputs() != 1 || !allF32(node, 0, hasBias ? 3 : 2))
+      return "oneDNN path takes f32";
+    const int64_t r = node.input(0).rank(), axis = node.attrInt("axis", -1);
+    if (r < 1) return "oneDNN layer_norm takes rank >= 1";
+    if (axis != -1 && axis != r - 1) return "oneDNN layer_norm normalises the last dim only";
+    const int64_t C = node.input(0).dim(static_cast<size_t>(r - 1));
+    if (C <= 0) return "the last dim must be static and not empty";
+    for (size_t i = 1; i < (hasBias ? 3u : 2u); ++i) {
+      if (!node.input(i).isStatic() || node.input(i).numElements() != C) return "scale and bias of the last dim's size";
+    }
+    const double eps = node.attrFloat("epsilon", 1e-5);
+    if (!(eps >= 0) || eps > 3e38) return "epsilon out of range";
+    return "";
+  }
   if (op == "softmax" || op == "log_softmax") {
     if (node.numInputs() != 1 || node.numOutputs() != 1 || !allF32(node, 0, 1)) return "oneDNN path takes f32";
     const int64_t r = node.input(0).rank(), axis = node.attrInt("axis", -1);
@@ -2424,7 +2521,7 @@ double dnnlCost(const sdk::NodeView& node) {
     flops = out * k;
   } else if (op == "global_avg_pool" || op == "global_max_pool") {
     flops = elements(node.input(0));
-  } else if (op == "softmax" || op == "log_softmax") {
+  } else if (op == "softmax" || op == "log_softmax" || op == "layer_norm") {
     flops = 8 * out;
   }
   return flops * 2e-11 + out * 5e-10;
@@ -2650,6 +2747,14 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
     s->alg = op == "mul" ? dnnl::algorithm::binary_mul : dnnl::algorithm::binary_add;
     s->big = static_cast<size_t>(perChannelOperand(node));
     s->inputs = {id(0), id(1)};
+    return s;
+  }
+  if (op == "layer_norm") {
+    auto s = std::make_unique<LayerNormStep>();
+    s->threads = threads;
+    s->epsilon = static_cast<float>(node.attrFloat("epsilon", 1e-5));
+    s->hasBias = node.numInputs() == 3 && node.hasInput(2);
+    for (size_t i = 0; i < (s->hasBias ? 3u : 2u); ++i) s->inputs.push_back(id(i));
     return s;
   }
   if (op == "softmax" || op == "log_softmax") {

@@ -438,6 +438,54 @@ TEST(CpuTransformer, AttentionSplitAlongHeadsMatchesOneThreadAndReference) {
   }
 }
 
+/// layer_norm of x [rows, C] with a scale (and bias when `bias`) of `param`
+/// dims, `attrs` as written in the node.
+std::string layerNormGraph(int64_t rows, int64_t C, const std::vector<int64_t>& param, bool bias,
+                           const std::string& attrs = "") {
+  const std::string tx = "f32[" + cpu_test::shapeOf({rows, C}) + "]", tp = "f32[" + cpu_test::shapeOf(param) + "]";
+  std::string t = "graph @g(%x: " + tx + ", %s: " + tp + (bias ? ", %b: " + tp : std::string()) + ") {\n";
+  t += "  %y = layer_norm(%x, %s" + std::string(bias ? ", %b" : "") + ")" + attrs + " : " + tx + "\n";
+  return t + "  return %y\n}\n";
+}
+
+// layer_norm over the last dim runs on oneDNN's layer normalization (one
+// step named layer_norm either way; which kernel ran is not visible in the
+// profile, so the check is the result): against the reference, with NaN and
+// infinities in rows (the whole row NaN), eps 0 on a constant row (0/0:
+// NaN), no bias, rows split over 2 threads, and the cases oneDNN does not
+// take (axis not last, a broadcast scale) still right on the portable kernel.
+TEST(CpuTransformer, LayerNormOverTheLastDimMatchesTheReference) {
+  for (const auto& [rows, C] : {std::pair<int64_t, int64_t>{128, 768}, {7, 5}, {1, 1}}) {
+    SCOPED_TRACE("rows " + std::to_string(rows) + " C " + std::to_string(C));
+    Tensor x = randomF({rows, C}, -3, 3, 151);
+    if (rows > 3 && C > 3) {
+      x.setDouble(1 * C + 2, std::nan(""));
+      x.setDouble(2 * C + 1, INFINITY);
+      x.setDouble(3 * C + 0, -INFINITY);
+    }
+    for (bool bias : {true, false}) {
+      std::vector<Tensor> in = {x, randomF({C}, 0.5, 2, 152)};
+      if (bias) in.push_back(randomF({C}, -1, 1, 153));
+      const std::vector<std::string> steps = runAndCompare(layerNormGraph(rows, C, {C}, bias, " {epsilon = 1e-5}"), in);
+      EXPECT_EQ(countSteps(steps, "layer_norm"), 1) << joined(steps);
+    }
+  }
+  {
+    SCOPED_TRACE("epsilon 0 and a constant row");
+    Tensor x = randomF({4, 16}, -3, 3, 154);
+    for (int j = 0; j < 16; ++j) x.setDouble(16 + j, 2.5);
+    runAndCompare(layerNormGraph(4, 16, {16}, true, " {epsilon = 0.0}"),
+                  {x, randomF({16}, 0.5, 2, 155), randomF({16}, -1, 1, 156)});
+  }
+  {
+    SCOPED_TRACE("not taken by oneDNN: a broadcast scale, the last two dims");
+    runAndCompare(layerNormGraph(6, 8, {1}, true), {randomF({6, 8}, -3, 3, 157), randomF({1}, 0.5, 2, 158),
+                                                     randomF({1}, -1, 1, 159)});
+    runAndCompare(layerNormGraph(6, 8, {6, 8}, true, " {axis = 0}"),
+                  {randomF({6, 8}, -3, 3, 160), randomF({6, 8}, 0.5, 2, 161), randomF({6, 8}, -1, 1, 162)});
+  }
+}
+
 TEST(CpuTransformer, TransposesThatCannotBeStridesStay) {
   {
     // k's transpose is also returned: it runs, the other two are folded.
