@@ -1019,7 +1019,7 @@ class MatmulStep final : public DnnlStep {
       const RunValue& c = run.in(*this, static_cast<size_t>(cInput));
       broadcastC(c, y, e.M, e.N);
     }
-    loadSum(run, dst, e.out, e.id);
+    loadSum(run, dst, viewDims.empty() ? e.out : outDims, e.id);  // (Note [Reshape before a residual sum])
     ExecArgs args;
     args[DNNL_ARG_SRC] = reuse(e.id, kSrc, e.aMd, a.data);
     args[DNNL_ARG_WEIGHTS] = constWeights ? e.weights : reuse(e.id, kWeights, e.bMd, const_cast<void*>(bdata));

@@ -493,6 +493,7 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
   std::vector<int32_t> matchGeluTanh(const std::vector<sdk::NodeView>& nodes, int32_t cur,
                                      const std::vector<bool>& taken) const;
   bool broadcastAddendOk(const sdk::NodeView& product, const sdk::NodeView& add, int other, int32_t cur) const;
+  bool residualAfterView(const sdk::NodeView& product, const sdk::NodeView& add, int32_t v) const;
   std::vector<int32_t> matchGatedActivation(const std::vector<sdk::NodeView>& nodes, int32_t cur,
                                             const std::vector<bool>& taken, Activation* out) const;
   void analyse();
@@ -1032,8 +1033,13 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
             const int32_t v = view.output(0).index();
             const ValueInfo& vi = info_[static_cast<size_t>(v)];
             const ValueInfo& ci = info_[static_cast<size_t>(cur)];
-            if (vi.dtype == SY_DTYPE_F32 && vi.isStatic() && ci.isStatic() && !matchGated(v, &gated).empty() &&
-                Dims::of(vi.dims).numElements() == Dims::of(ci.dims).numElements()) {
+            const bool sameCount = vi.dtype == SY_DTYPE_F32 && vi.isStatic() && ci.isStatic() &&
+                                   Dims::of(vi.dims).numElements() == Dims::of(ci.dims).numElements();
+            // ... and before its residual add (Note [Reshape before a residual sum]).
+            const int32_t sumNode = sameCount && fusion.postOps.empty() ? soleConsumer(v) : -1;
+            const bool residual = sumNode >= 0 && !taken[static_cast<size_t>(sumNode)] &&
+                                  residualAfterView(node, nodes[static_cast<size_t>(sumNode)], v);
+            if (sameCount && (residual || !matchGated(v, &gated).empty())) {
               taken[static_cast<size_t>(c)] = true;
               fusion.viewDims = vi.dims;
               viewed = true;
@@ -1041,7 +1047,7 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
               describe += sdk::format(" + ", view.describe());
               ops += sdk::format(" + ", view.op());
               cur = v;
-              c = -1;
+              c = residual ? sumNode : -1;
             }
           }
           if (c < 0 && !isBn) {
@@ -1310,6 +1316,41 @@ bool CpuRegion::broadcastAddendOk(const sdk::NodeView& product, const sdk::NodeV
   bool bBatched = false;  // (a dynamic batch may be 1 at run time: not counted)
   for (int32_t i = 0; i + 2 < bv.rank; ++i) bBatched = bBatched || bv.dims[static_cast<size_t>(i)] > 1;
   return bBatched || onlyLastVaries;
+}
+
+// Note [Reshape before a residual sum]
+// GPT-2's attention output and MLP projections (Conv1D: gemm on [T, C],
+// reshape back to [1, T, N]) are added to the residual stream right after
+// the reshape. As with a GELU (Note [Reshape before a fused GELU]), the
+// product is written with the reshape's dims and the add becomes the sum
+// post-op (the addend copied into the destination first, the product added
+// in the kernel): one step instead of gemm + a separate add pass over
+// [T, N] (25 adds of [128, 768] a GPT-2 run). Only when the reshape's
+// result is read by that add alone, the addend is f32 of the reshaped
+// dims, nothing else was fused yet, and the gemm has no c that would be
+// broadcast into the destination (a constant c of N values or fewer is its
+// bias).
+
+/// `add` adds the view's result `v` (its only reader) to a same-shape f32
+/// value, and `product` (a matmul, or a gemm whose c is absent or a
+/// constant row) can take it as a sum post-op.
+bool CpuRegion::residualAfterView(const sdk::NodeView& product, const sdk::NodeView& add, int32_t v) const {
+  if (add.op() != "add" || add.numInputs() != 2 || add.numOutputs() != 1) return false;
+  const int other = add.input(0).index() == v ? 1 : add.input(1).index() == v ? 0 : -1;
+  if (other < 0 || add.input(static_cast<size_t>(other)).index() == v) return false;
+  const ValueInfo& vi = info_[static_cast<size_t>(v)];
+  const ValueInfo& oi = info_[static_cast<size_t>(add.input(static_cast<size_t>(other)).index())];
+  const ValueInfo& yi = info_[static_cast<size_t>(add.output(0).index())];
+  if (vi.isOutput || oi.dtype != SY_DTYPE_F32 || yi.dtype != SY_DTYPE_F32 || !sameShape(oi, vi) || !sameShape(yi, vi))
+    return false;
+  if (product.op() == "gemm" && product.numInputs() == 3 && product.hasInput(2)) {
+    const sdk::ValueView c = product.input(2);
+    const int64_t N = vi.dims.empty() ? -1 : vi.dims.back();
+    if (c.dtype() != SY_DTYPE_F32 || !c.isConstant() || !c.isStatic() || c.numElements() > N ||
+        (c.rank() == 2 && c.dim(0) != 1))
+      return false;
+  }
+  return true;
 }
 
 // Note [Reshape before a fused GELU]

@@ -438,6 +438,54 @@ TEST(CpuTransformer, AttentionSplitAlongHeadsMatchesOneThreadAndReference) {
   }
 }
 
+/// GPT-2's residual after a Conv1D: [1, 8, 16] -> reshape [8, 16] -> gemm
+/// (+ c) -> reshape [1, 8, 32] -> add the residual %r. `c`: the gemm's third
+/// operand ("" none, "const" a constant row, "input" the graph input %c
+/// [8, 32]); `extra`: a second reader of the reshaped product.
+std::string gpt2ResidualGraph(const std::string& c, bool extra = false, bool swapped = false) {
+  std::string t = "graph @g(%in: f32[1, 8, 16], %r: f32[1, 8, 32]" +
+                  std::string(c == "input" ? ", %c: f32[8, 32]" : "") + ") {\n";
+  t += constantLine("w", {16, 32}, -0.5, 0.5, 171);
+  if (c == "const") t += constantLine("c", {32}, -0.5, 0.5, 172);
+  t += "  %s2d = constant() {value = tensor<i64[2]>[8, 16]} : i64[2]\n";
+  t += "  %s3d = constant() {value = tensor<i64[3]>[1, 8, 32]} : i64[3]\n";
+  t += "  %a = reshape(%in, %s2d) : f32[8, 16]\n";
+  t += "  %m = gemm(%a, %w" + std::string(c.empty() ? "" : ", %c") + ") : f32[8, 32]\n";
+  t += "  %x = reshape(%m, %s3d) : f32[1, 8, 32]\n";
+  t += swapped ? "  %y = add(%r, %x) : f32[1, 8, 32]\n" : "  %y = add(%x, %r) : f32[1, 8, 32]\n";
+  if (extra) return t + "  %z = neg(%x) : f32[1, 8, 32]\n  return %y, %z\n}\n";
+  return t + "  return %y\n}\n";
+}
+
+// Note [Reshape before a residual sum] (region.cpp): gemm -> reshape -> add
+// is one step with a sum post-op, against the reference (NaN and infinities
+// in the residual and the input); not fused when the reshaped product has
+// another reader or the gemm's c is a run-time input.
+TEST(CpuTransformer, Gpt2ResidualAddFusesThroughTheReshape) {
+  Tensor in = randomF({1, 8, 16}, -2, 2, 173), r = randomF({1, 8, 32}, -2, 2, 174);
+  in.setDouble(20, std::nan(""));
+  r.setDouble(5, INFINITY);
+  r.setDouble(40, -INFINITY);
+  r.setDouble(77, std::nan(""));
+  for (const char* c : {"", "const"}) {
+    for (bool swapped : {false, true}) {
+      SCOPED_TRACE(std::string("c '") + c + "'" + (swapped ? ", residual first" : ""));
+      const std::vector<std::string> steps = runAndCompare(gpt2ResidualGraph(c, false, swapped), {in, r});
+      EXPECT_EQ(countSteps(steps, "gemm + reshape + add"), 1) << joined(steps);
+    }
+  }
+  {
+    SCOPED_TRACE("the reshaped product read twice");
+    const std::vector<std::string> steps = runAndCompare(gpt2ResidualGraph("", true), {in, r});
+    EXPECT_EQ(countSteps(steps, "gemm + reshape + add"), 0) << joined(steps);
+  }
+  {
+    SCOPED_TRACE("c given at run time");
+    const std::vector<std::string> steps = runAndCompare(gpt2ResidualGraph("input"), {in, r, randomF({8, 32}, -1, 1, 175)});
+    EXPECT_EQ(countSteps(steps, "gemm + reshape + add"), 0) << joined(steps);
+  }
+}
+
 /// layer_norm of x [rows, C] with a scale (and bias when `bias`) of `param`
 /// dims, `attrs` as written in the node.
 std::string layerNormGraph(int64_t rows, int64_t C, const std::vector<int64_t>& param, bool bias,
