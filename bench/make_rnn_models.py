@@ -8,9 +8,12 @@ and input_x.npy, like bench/make_bench_models.py's set (never committed):
     bilstm2_h512_t128_b1                     the same, bidirectional layers (the
                                              second reads both directions' 1024)
     gru2_h512_t128_b8                        two GRU layers (linear_before_reset 1)
+    convint8_c64_56_b1, convint8_c64_56_b4   three ConvInteger (int8) convolutions
 The cpu plugin runs these on oneDNN's RNN primitives; at 2 threads a batch is
 cut into chunks of sequences and a bidirectional layer of batch 1 into its
-directions (Note [Split recurrent steps] in plugins/cpu/src/dnnl_steps.cpp).
+directions (Note [Split recurrent steps] in plugins/cpu/src/dnnl_steps.cpp),
+and conv_integer into output rows or images. bench/threads_ab.py times them at
+1 and 2 threads against ONNX Runtime.
 Run with bench/.venv/bin/python (onnx, numpy; bench/compare_peers --setup-only).
 """
 import argparse
@@ -28,6 +31,29 @@ MODELS = {
     "bilstm2_h512_t128_b1": ("LSTM", 2, 512, 128, 1, True),
     "gru2_h512_t128_b8": ("GRU", 2, 512, 128, 8, False),
 }
+# int8 convolutions (ConvInteger: u8 x, i8 w, x_zero_point 128), all reading
+# one input x [batch, 64, 56, 56]: 3x3 64 -> 64, 1x1 64 -> 256, 3x3 stride 2
+# 64 -> 128 (ResNet's first stage sizes); three i32 outputs. ONNX Runtime
+# 1.20 has no ConvInteger kernel for i8 weights.
+INT8 = {"convint8_c64_56_b1": 1, "convint8_c64_56_b4": 4}
+
+
+def build_int8(batch, rng):
+    x = helper.make_tensor_value_info("x", TensorProto.UINT8, [batch, 64, 56, 56])
+    inits = [numpy_helper.from_array(np.array(128, dtype=np.uint8), "xz")]
+    nodes, outs = [], []
+    for i, (m, k, s) in enumerate([(64, 3, 1), (256, 1, 1), (128, 3, 2)]):
+        w = rng.integers(-64, 64, (m, 64, k, k)).astype(np.int8)
+        inits.append(numpy_helper.from_array(w, f"w{i}"))
+        p = k // 2
+        nodes.append(helper.make_node("ConvInteger", ["x", f"w{i}", "xz"], [f"y{i}"], kernel_shape=[k, k],
+                                      pads=[p, p, p, p], strides=[s, s]))
+        o = (56 + 2 * p - k) // s + 1
+        outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.INT32, [batch, m, o, o]))
+    model = helper.make_model(helper.make_graph(nodes, "convint8", [x], outs, inits),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model
 
 
 def build(op, layers, hidden, steps, batch, bidir, rng):
@@ -74,9 +100,18 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "build" / "bench-models"))
     ap.add_argument("names", nargs="*", help=f"models to build (default all: {', '.join(MODELS)})")
     args = ap.parse_args()
-    for name in args.names or MODELS:
+    for name in args.names or list(MODELS) + list(INT8):
+        if name in INT8:
+            rng = np.random.default_rng(15)
+            out = Path(args.out) / name
+            out.mkdir(parents=True, exist_ok=True)
+            onnx.save(build_int8(INT8[name], rng), str(out / "model.onnx"))
+            np.save(out / "input_x.npy", rng.integers(0, 256, (INT8[name], 64, 56, 56)).astype(np.uint8))
+            print(f"{out}: ConvInteger x3 on u8[{INT8[name]}, 64, 56, 56]")
+            continue
         if name not in MODELS:
-            raise SystemExit(f"make_rnn_models: error: unknown model '{name}' (known: {', '.join(MODELS)})")
+            raise SystemExit(f"make_rnn_models: error: unknown model '{name}' "
+                             f"(known: {', '.join(list(MODELS) + list(INT8))})")
         rng = np.random.default_rng(15)
         op, layers, hidden, steps, batch, bidir = MODELS[name]
         out = Path(args.out) / name

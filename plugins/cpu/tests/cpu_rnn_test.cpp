@@ -9,12 +9,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <optional>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "switchyard/engine.h"
 #include "switchyard/interpreter.h"
@@ -429,6 +431,52 @@ TEST(CpuRnn, SplitAtTwoThreadsEqualsOneThreadBitForBit) {
     d.layout = lbr;
     checkSplit(d, "directions, 2 chunks");
   }
+}
+
+// Several callers at once on one model compiled for 2 threads: split steps
+// (batch chunks, directions) share the pool and the primitive caches, and
+// every caller gets the 1-thread bits.
+TEST(CpuRnn, SplitStepsWithConcurrentCallersGiveTheOneThreadBits) {
+  Case c;
+  c.direction = "bidirectional";
+  c.T = 24;
+  c.B = 4;
+  c.I = 48;
+  c.H = 64;
+  c.wScale = 0.15;
+  c.states = true;
+  const std::optional<ThreadsRun> want = runAtThreads(c, "1");
+  ASSERT_TRUE(want);
+  auto engine = cpuEngine({{"threads", "2"}});
+  ASSERT_NE(engine, nullptr);
+  auto g = parseGraph(graphText(c));
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  auto model = engine->compile(std::shared_ptr<const Graph>(std::move(*g)));
+  ASSERT_TRUE(model.ok()) << model.status().toString();
+  const std::vector<Tensor> inputs = inputsOf(c);
+  std::atomic<int> bad{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 3; ++t) {
+    callers.emplace_back([&] {
+      for (int rep = 0; rep < 4; ++rep) {
+        auto got = (*model)->run(inputs);
+        if (!got.ok() || got->size() != want->outs.size()) {
+          bad.fetch_add(1);
+          continue;
+        }
+        for (size_t o = 0; o < got->size(); ++o) {
+          for (int64_t j = 0; j < (*got)[o].numel(); ++j) {
+            if ((*got)[o].getDouble(j) != want->outs[o].getDouble(j)) {
+              bad.fetch_add(1);
+              break;
+            }
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(bad.load(), 0) << "runs that failed or differed from 1 thread";
 }
 
 TEST(CpuRnn, OneDirectionOfBatchOneAndSmallStepsStayWhole) {
