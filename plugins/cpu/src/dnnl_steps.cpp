@@ -971,6 +971,10 @@ class MatmulStep final : public DnnlStep {
     Md headA, headB, headDst;
   };
 
+  /// The residual addend of a sum post-op, unless a gemm's c is first
+  /// broadcast into the destination.
+  int inPlaceInput() const override { return cInput < 0 ? sumInput() : -1; }
+
   void run(Run& run) const override {
     const RunValue& a = run.in(*this, 0);
     Dims bd;
@@ -1001,7 +1005,10 @@ class MatmulStep final : public DnnlStep {
                    "matrix product with an empty inner dim in a fused step");
       return;
     }
-    float* y = static_cast<float*>(run.out(*this, 0, outDims));
+    // A residual addend that dies here may be dst itself (Note [In-place residual sum] in region.cpp).
+    const int k = inPlaceInput();
+    float* y = static_cast<float*>(k >= 0 ? run.outReusing(*this, 0, outDims, nullptr, static_cast<size_t>(k))
+                                          : run.out(*this, 0, outDims));
     if (e.K == 0) {
       SY_CPU_REQUIRE(outPerm.empty() || bias.empty(), SY_ERROR_UNIMPLEMENTED,
                      "matrix product with an empty inner dim, a bias and a transposed result");
@@ -1900,22 +1907,31 @@ class SoftmaxStep final : public DnnlStep {
     const int64_t rank = x.dims.rank;
     const int64_t a = axis < 0 ? axis + rank : axis;
     SY_CPU_REQUIRE(a >= 0 && a < rank, SY_ERROR_INVALID_ARGUMENT, "axis ", axis, " out of range for rank ", rank);
-    void* y = run.out(*this, 0, x.dims);
+    // The scores die here (attention): y may be their memory (Note [In-place
+    // residual sum] in region.cpp; oneDNN's softmax runs in place), halving
+    // the bytes this memory-bound pass touches ([1, 12, 512, 512]: 12.6 MB).
+    void* y = run.outReusing(*this, 0, x.dims, nullptr, 0);
     if (x.dims.numElements() == 0) return;
+    // Note [softmax of non-finite rows]: oneDNN's row max drops NaN and its
+    // exp differs from IEEE at +-inf. When the input holds NaN or +-inf (one
+    // read pass to find out, before y may overwrite x), the result is
+    // computed with the reference kernel's formula instead: NaN in a row, or
+    // +inf, or a row of only -inf, makes the row NaN; -inf among finite
+    // values gives 0 (log: -inf).
+    if (anyNonFinite(x.data, static_cast<size_t>(x.dims.numElements()), false)) {
+      referenceSoftmax(static_cast<const float*>(x.data), static_cast<float*>(y), x.dims, a);
+      return;
+    }
     const std::shared_ptr<const Entry> entryPtr = entry(x.dims, static_cast<int>(a));
     const Entry& e = *entryPtr;
     if (e.id == 0) run.keepAlive(entryPtr);  // not cached: its descriptors must outlive this run
     execute(run, e.prim, {{DNNL_ARG_SRC, reuse(e.id, kSrc, e.md, x.data)}, {DNNL_ARG_DST, reuse(e.id, kDst, e.md, y)}},
             e.nthr, e.id, e.split.get());
-    // Note [softmax of non-finite rows]: oneDNN's row max drops NaN and its
-    // exp differs from IEEE at +-inf. When the input holds NaN or +-inf (one
-    // read pass to find out), the result is computed again with the
-    // reference kernel's formula: NaN in a row, or +inf, or a row of only
-    // -inf, makes the row NaN; -inf among finite values gives 0 (log: -inf).
-    if (anyNonFinite(x.data, static_cast<size_t>(x.dims.numElements()), false))
-      referenceSoftmax(static_cast<const float*>(x.data), static_cast<float*>(y), x.dims, a);
   }
 
+  int inPlaceInput() const override { return 0; }
+
+  /// (x and y may be one buffer: each element is read before it is written.)
   void referenceSoftmax(const float* x, float* y, const Dims& dims, int64_t a) const {
     int64_t outer = 1, inner = 1;
     for (int64_t i = 0; i < a; ++i) outer *= dims.d[i];

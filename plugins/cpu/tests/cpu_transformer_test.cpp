@@ -486,6 +486,45 @@ TEST(CpuTransformer, Gpt2ResidualAddFusesThroughTheReshape) {
   }
 }
 
+// softmax and log_softmax write over their input when it dies there (the
+// attention scores; Note [In-place residual sum]), and the non-finite check
+// runs before: rows with NaN, +inf, only -inf, and -inf among finite
+// values, against the reference; also an input read again afterwards (no
+// in-place then) and a gemm's residual sum in place.
+TEST(CpuTransformer, SoftmaxInPlaceKeepsNonFiniteRows) {
+  for (const char* op : {"softmax", "log_softmax"}) {
+    SCOPED_TRACE(op);
+    Tensor x = randomF({6, 40}, -4, 4, 181);
+    x.setDouble(0 * 40 + 3, std::nan(""));
+    x.setDouble(1 * 40 + 7, INFINITY);
+    for (int j = 0; j < 40; ++j) x.setDouble(2 * 40 + j, -INFINITY);
+    x.setDouble(3 * 40 + 9, -INFINITY);
+    for (bool readAgain : {false, true}) {
+      std::string t = "graph @g(%x: f32[6, 40]) {\n  %n = neg(%x) : f32[6, 40]\n";
+      t += "  %p = " + std::string(op) + "(%n) {axis = -1} : f32[6, 40]\n";
+      t += readAgain ? "  %q = add(%p, %n) : f32[6, 40]\n  return %q\n}\n" : "  return %p\n}\n";
+      runAndCompare(t, {x});
+      runAndCompare(t, {randomF({6, 40}, -4, 4, 182)});
+    }
+  }
+  // A residual read by the product's step only through the sum: in place.
+  std::string t = "graph @g(%x: f32[16, 32]) {\n";
+  t += constantLine("w", {32, 32}, -0.5, 0.5, 183);
+  t += "  %r = neg(%x) : f32[16, 32]\n  %m = matmul(%r, %w) : f32[16, 32]\n";
+  t += "  %y = add(%m, %r) : f32[16, 32]\n  return %y\n}\n";
+  Tensor x = randomF({16, 32}, -2, 2, 184);
+  x.setDouble(40, std::nan(""));
+  const std::vector<std::string> steps = runAndCompare(t, {x});
+  EXPECT_EQ(countSteps(steps, "matmul + add"), 1) << joined(steps);
+  // ... and one the product does not read (dst is the residual's memory).
+  std::string u = "graph @g(%x: f32[16, 32]) {\n";
+  u += constantLine("w", {32, 32}, -0.5, 0.5, 185);
+  u += "  %r = softmax(%x) {axis = -1} : f32[16, 32]\n  %h = exp(%x) : f32[16, 32]\n  %m = matmul(%h, %w) : f32[16, 32]\n";
+  u += "  %y = add(%r, %m) : f32[16, 32]\n  %z = mul(%y, %y) : f32[16, 32]\n  return %z\n}\n";
+  const std::vector<std::string> steps2 = runAndCompare(u, {x});
+  EXPECT_EQ(countSteps(steps2, "matmul + add"), 1) << joined(steps2);
+}
+
 /// layer_norm of x [rows, C] with a scale (and bias when `bias`) of `param`
 /// dims, `attrs` as written in the node.
 std::string layerNormGraph(int64_t rows, int64_t C, const std::vector<int64_t>& param, bool bias,
