@@ -1549,6 +1549,10 @@ class BinaryStep final : public DnnlStep {
 
   bool acceptsBlocked(size_t i) const override { return i == big; }
   bool mayProduceBlocked() const override { return true; }
+  /// The scaled activation, when it dies here, is overwritten in place (oneDNN's
+  /// binary takes dst == src0 with one layout): the pass then writes the cache
+  /// lines it has just read (Note [In-place residual sum] in region.cpp).
+  int inPlaceInput() const override { return static_cast<int>(big); }
 
   struct Entry {
     int cap = 1;  // cap() it was made for

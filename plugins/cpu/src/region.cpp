@@ -1560,7 +1560,10 @@ void CpuRegion::analyse() {
 // The output then shares the addend's root (as a view does), so the plan
 // gives both one lifetime; at run time Run::outReusing checks that the
 // addend arrived in the dst's layout and shape, else the output gets memory
-// of its own (correct, only without the saving).
+// of its own (correct, only without the saving). The per-channel scaling of
+// squeeze-and-excitation blocks (BinaryStep) takes the same path: its
+// full-size operand usually dies there, and an elementwise pass that writes
+// the lines it has just read saves the write-allocate of a second buffer.
 void CpuRegion::decideInPlace() {
   const size_t n = info_.size();
   reuses_.assign(n, -1);

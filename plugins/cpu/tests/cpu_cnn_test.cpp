@@ -204,6 +204,34 @@ TEST(CpuCnn, AddendThatIsTheConvsOwnInputOrARegionInputIsNotADestination) {
                  {randomF({1, 8, 6, 6}, -2, 2, 225), nonFiniteF({1, 8, 6, 6}, 226)}});
 }
 
+/// A squeeze-and-excitation block: the gate sigmoid(conv(mean of %ra))
+/// scales %ra per channel (BinaryStep), then a 1x1 conv.
+std::string squeezeExcite(const std::string& returns) {
+  std::string t = "graph @g(%x: f32[1, 8, 6, 6]) {\n";
+  t += constantLine("k1", {16, 8, 3, 3}, -0.3, 0.3, 281);
+  t += constantLine("k2", {16, 16, 1, 1}, -0.5, 0.5, 282);
+  t += constantLine("k3", {8, 16, 1, 1}, -0.5, 0.5, 283);
+  t += "  %a = conv(%x, %k1) {pads = [1, 1, 1, 1]} : f32[1, 16, 6, 6]\n";
+  t += "  %ra = relu(%a) : f32[1, 16, 6, 6]\n";
+  t += "  %p = global_avg_pool(%ra) : f32[1, 16, 1, 1]\n";
+  t += "  %q = conv(%p, %k2) : f32[1, 16, 1, 1]\n";
+  t += "  %g = sigmoid(%q) : f32[1, 16, 1, 1]\n";
+  t += "  %m = mul(%ra, %g) : f32[1, 16, 6, 6]\n";
+  t += "  %z = conv(%m, %k3) : f32[1, 8, 6, 6]\n";
+  t += "  return " + returns + "\n}\n";
+  return t;
+}
+
+TEST(CpuCnn, SqueezeExcitationScalesInPlace) {
+  // %ra dies at the mul: %m takes its memory (planned: %ra, %p, %g; without
+  // the sharing %m would be a fourth value). Returned, %ra keeps its own.
+  const std::string text = squeezeExcite("%z");
+  EXPECT_EQ(plannedValues(text, {randomF({1, 8, 6, 6}, -2, 2, 284)}), 3);
+  checkCalls(text, {{randomF({1, 8, 6, 6}, -2, 2, 285)}, {nonFiniteF({1, 8, 6, 6}, 286)}});
+  const std::string returned = squeezeExcite("%z, %ra");
+  checkCalls(returned, {{randomF({1, 8, 6, 6}, -2, 2, 287)}, {nonFiniteF({1, 8, 6, 6}, 288)}});
+}
+
 /// `depth` blocks of conv + relu (and a max pooling halfway) with weights of
 /// sum |w| up to `wScale` * 72 per output channel: the recorded bounds grow
 /// by that factor per conv, so a deep enough chain passes the guard's limit
