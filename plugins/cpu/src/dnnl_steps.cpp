@@ -3075,6 +3075,10 @@ class IntMatmulStep final : public DnnlStep {
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(e->src, weiAsk, e->dst), attr, dnnlEngine());
     e->wei = pd.weights_desc();
     e->prim = dnnl::matmul(pd);
+    // Rows. One row (a gemv) stays whole: oneDNN takes b row-major there (its
+    // columns are not contiguous), its N-blocked layout gets the reference
+    // kernel with zero points, and an int8 gemv of real size (768 x 1024:
+    // ~10 us) is too short to pay for the pool.
     if (cap() > 1) {
       e->split = SplitPrimitive::make(
           {{DNNL_ARG_SRC, e->src, 1}, {DNNL_ARG_DST, e->dst, 1}}, M, cap(),
@@ -3085,6 +3089,9 @@ class IntMatmulStep final : public DnnlStep {
           },
           implOf(e->prim));
     }
+    if (std::getenv("SY_CPU_SPLIT_DEBUG") != nullptr)
+      std::fprintf(stderr, "matmul_integer split at %d threads: rows, %zu chunks (%s)\n", cap(),
+                   e->split ? e->split->numChunks() : size_t{0}, implOf(e->prim).c_str());
     if (bConst) e->packedB = packed(run.stream(), memory(weiPlain, dnnlEngine(), const_cast<int8_t*>(bData.data())), e->wei);
     return cache_.keep(e);
   }

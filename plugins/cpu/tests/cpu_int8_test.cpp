@@ -319,20 +319,20 @@ TEST(CpuInt8, ConvIntegerCasesOneDnnDoesNotTakeStayOnThePortableKernel) {
   }
 }
 
-// At 2 threads conv_integer is cut like the f32 conv (Note [Split
-// primitives]): output rows at batch 1, images otherwise; the result is still
-// the reference's bits. The step says how it was cut on stderr under
-// SY_CPU_SPLIT_DEBUG: `how` ("rows" or "images") and at least 2 chunks
-// (`split`), or none.
-/// Returns that log.
-std::string checkConvSplit(const ConvCase& c, const std::string& how, bool split = true) {
-  SCOPED_TRACE(describe(c));
+// At 2 threads the int8 steps are cut into chunks (Note [Split primitives]):
+// conv_integer like the f32 conv (output rows at batch 1, images
+// otherwise), matmul_integer into rows (one row stays whole); the result
+// is still the reference's bits. The steps say how they were cut on stderr
+// under SY_CPU_SPLIT_DEBUG: `what` ("conv_integer", "matmul_integer") and
+// `how` ("rows", "images") with at least 2 chunks (`split`), or
+// none. Returns that log.
+std::string checkSplit(const std::string& text, const std::vector<Tensor>& inputs, const std::string& what,
+                       const std::string& how, bool split = true) {
   auto engine = cpuEngine({{"threads", "2"}});
-  auto g = parseGraph(graphText(c));
+  auto g = parseGraph(text);
   EXPECT_TRUE(g.ok()) << g.status().toString();
   if (engine == nullptr || !g.ok()) return "";
   std::shared_ptr<const Graph> graph(std::move(*g));
-  const std::vector<Tensor> inputs = inputsOf(c);
   setenv("SY_CPU_SPLIT_DEBUG", "1", 1);
   ::testing::internal::CaptureStderr();
   auto model = engine->compile(graph);  // warms up: the step makes its primitives
@@ -345,7 +345,7 @@ std::string checkConvSplit(const ConvCase& c, const std::string& how, bool split
   const std::string log = ::testing::internal::GetCapturedStderr();
   unsetenv("SY_CPU_SPLIT_DEBUG");
   EXPECT_TRUE(model.ok()) << model.status().toString();
-  const std::string line = "conv_integer split at 2 threads: " + how + ", ";
+  const std::string line = what + " split at 2 threads: " + how + ", ";
   const size_t at = log.find(line);
   EXPECT_NE(at, std::string::npos) << "want '" << line << "' in\n" << log;
   if (!model.ok() || at == std::string::npos) return log;
@@ -370,10 +370,15 @@ std::string checkConvSplit(const ConvCase& c, const std::string& how, bool split
   int64_t differ = 0;
   for (int64_t j = 0; j < got[0].numel(); ++j) differ += p[j] != q[j];
   EXPECT_EQ(differ, 0) << "elements differing from the reference";
-  std::printf("%s: %s, %ld chunks at 2 threads, %lld of %lld elements differ from the reference\n",
-              describe(c).c_str(), how.c_str(), chunks, static_cast<long long>(differ),
-              static_cast<long long>(got[0].numel()));
+  std::printf("%s, %ld chunks at 2 threads, %lld of %lld elements differ from the reference\n", how.c_str(), chunks,
+              static_cast<long long>(differ), static_cast<long long>(got[0].numel()));
   return log;
+}
+
+std::string checkConvSplit(const ConvCase& c, const std::string& how, bool split = true) {
+  SCOPED_TRACE(describe(c));
+  std::printf("%s: ", describe(c).c_str());
+  return checkSplit(graphText(c), inputsOf(c), "conv_integer", how, split);
 }
 
 TEST(CpuInt8, ConvIntegerSplitAtTwoThreadsMatchesTheReferenceBitForBit) {
@@ -423,6 +428,21 @@ TEST(CpuInt8, SmallConvIntegerStaysWholeAtTwoThreads) {
   ConvCase c;  // [1, 4, 9, 8] x 6 channels: far below a chunk's work
   c.x = {1, 4, 9, 8};
   checkConvSplit(c, "rows", false);
+}
+
+TEST(CpuInt8, MatmulIntegerSplitAtTwoThreadsMatchesTheReferenceBitForBit) {
+  if (!hasVnni()) GTEST_SKIP() << "this CPU has no VNNI: the plugin keeps matmul_integer on the portable kernel";
+  Case c;
+  c.zp = 2;
+  c.a = {64, 256};  // rows
+  c.b = {256, 512};
+  SCOPED_TRACE(describe(c));
+  std::printf("%s: ", describe(c).c_str());
+  checkSplit(graphText(c), inputsOf(c), "matmul_integer", "rows");
+  c.a = {1, 768};  // one row (a gemv): whole
+  c.b = {768, 1024};
+  std::printf("%s: ", describe(c).c_str());
+  checkSplit(graphText(c), inputsOf(c), "matmul_integer", "rows", false);
 }
 
 // SY_BENCH_INT8=1: [1, 128, 768] x [768, 768] (u8 x i8, per-tensor zero
