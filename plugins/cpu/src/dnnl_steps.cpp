@@ -895,8 +895,11 @@ class ConvStep final : public DnnlStep {
     }
     memory::dims dnnlDil, st(strides.begin(), strides.end());
     for (int64_t d : dil) dnnlDil.push_back(d - 1);
-    const Md srcAny(toDnnl(x.dims), memory::data_type::f32, memory::format_tag::any);
-    const Md dstAny(toDnnl(e->out), memory::data_type::f32, memory::format_tag::any);
+    static const int tmpMode = std::getenv("SY_CPU_TMP_B16") ? std::atoi(std::getenv("SY_CPU_TMP_B16")) : 0;  // TMP experiment
+    const bool b16 = tmpMode == 1 || (tmpMode == 2 && group > 1 && group == x.dims.d[1]);
+    const Md srcAny(toDnnl(x.dims), memory::data_type::f32,
+                    b16 && x.dims.rank == 4 && x.dims.d[1] >= 8 ? memory::format_tag::nChw16c : memory::format_tag::any);
+    const Md dstAny(toDnnl(e->out), memory::data_type::f32, b16 && x.dims.rank == 4 ? memory::format_tag::nChw16c : memory::format_tag::any);
     const Md wPlain = weightsPlainMd(wd);
     const Md wAny(wPlain.dims(), memory::data_type::f32, memory::format_tag::any);
     const Md bMd = hasBias ? Md({wd.d[0]}, memory::data_type::f32, memory::format_tag::a) : Md();
@@ -2326,7 +2329,9 @@ class RnnStep final : public DnnlStep {
           specs, e.B, threads, work, minWork,
           [&](const std::vector<Md>& sl, int64_t, int64_t) {
             Md wlOut, wiOut;
-            dnnl::primitive p = makePrimitive(dir, sl[0], sl[2], wl, wi, e.biasMd, e.peepholeMd, sl[1], &wlOut, &wiOut);
+            dnnl::primitive p =
+                makePrimitive(dir, sl[0], sl[2], wl, wi, e.biasMd, e.peepholeMd, sl[1], &wlOut, &wiOut);
+            // (a packed gemm layout depends on the batch: then no split)
             if (!(wlOut == wl) || !(wiOut == wi)) throw dnnl::error(dnnl_unimplemented, "other weights layouts");
             return p;
           },
@@ -2351,11 +2356,9 @@ class RnnStep final : public DnnlStep {
           [&](const std::vector<Md>& sl, int64_t d, int64_t) {
             const auto way = d == 0 ? dnnl::rnn_direction::unidirectional_left2right
                                     : dnnl::rnn_direction::unidirectional_right2left;
-            Md wlOut, wiOut;
-            dnnl::primitive p = makePrimitive(way, e.src, sl[3], sl[0], sl[1], sl[2],
-                                              lstm() && !peephole.empty() ? sl[8] : e.peepholeMd, sl[5], &wlOut,
-                                              &wiOut);
-            return p;
+            Md wlOut, wiOut;  // the slices given: oneDNN takes them or throws
+            return makePrimitive(way, e.src, sl[3], sl[0], sl[1], sl[2],
+                                 lstm() && !peephole.empty() ? sl[8] : e.peepholeMd, sl[5], &wlOut, &wiOut);
           },
           impl, [](int64_t d, int64_t) { return std::vector<int64_t>{d}; });
     }
