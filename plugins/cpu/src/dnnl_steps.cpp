@@ -895,11 +895,8 @@ class ConvStep final : public DnnlStep {
     }
     memory::dims dnnlDil, st(strides.begin(), strides.end());
     for (int64_t d : dil) dnnlDil.push_back(d - 1);
-    static const int tmpMode = std::getenv("SY_CPU_TMP_B16") ? std::atoi(std::getenv("SY_CPU_TMP_B16")) : 0;  // TMP experiment
-    const bool b16 = tmpMode == 1 || (tmpMode == 2 && group > 1 && group == x.dims.d[1]);
-    const Md srcAny(toDnnl(x.dims), memory::data_type::f32,
-                    b16 && x.dims.rank == 4 && x.dims.d[1] >= 8 ? memory::format_tag::nChw16c : memory::format_tag::any);
-    const Md dstAny(toDnnl(e->out), memory::data_type::f32, b16 && x.dims.rank == 4 ? memory::format_tag::nChw16c : memory::format_tag::any);
+    const Md srcAny(toDnnl(x.dims), memory::data_type::f32, memory::format_tag::any);
+    const Md dstAny(toDnnl(e->out), memory::data_type::f32, memory::format_tag::any);
     const Md wPlain = weightsPlainMd(wd);
     const Md wAny(wPlain.dims(), memory::data_type::f32, memory::format_tag::any);
     const Md bMd = hasBias ? Md({wd.d[0]}, memory::data_type::f32, memory::format_tag::a) : Md();
