@@ -102,6 +102,11 @@ void setOmpThreads(int threads);
 /// [Threads on shared cores] in region.cpp); unlimited outside runs.
 int runThreadCap();
 void setRunThreadCap(int cap);
+/// Whether a region run on the calling thread runs its oneDNN primitives on
+/// OpenMP teams of runThreadCap() threads instead of split chunks on the pool
+/// (Note [Threads on shared cores] in region.cpp); false outside runs.
+bool runTeam();
+void setRunTeam(bool team);
 
 /// The plugin's oneDNN CPU engine (thread-safe to share).
 const dnnl::engine& dnnlEngine();

@@ -25,6 +25,9 @@
 //  - matmul_integer: rows.
 // Not split (one thread): RNN steps, conv_integer, reorders, and the
 // NaN-keeping variants of a fused relu on the calls that need them.
+// Nor is anything in a run that the region runs on OpenMP teams instead
+// (Note [Threads on shared cores] in region.cpp): there each primitive runs
+// whole on a team, as oneDNN balances it itself.
 // A chunk is the same primitive on smaller descriptors with the full
 // tensors' strides (sliceMd), run with offset pointers; chunks are dense
 // slices, so oneDNN picks the same jit kernels for them (a chunk that would
@@ -122,7 +125,9 @@ std::shared_ptr<const SplitPrimitive> SplitPrimitive::make(const std::vector<Sli
                                                            int threads, double work, double minWork,
                                                            const MakeChunk& makeChunk, const std::string& fullImpl,
                                                            const ChunkKey& chunkKey) {
-  if (threads <= 1 || extent <= 1 || specs.empty()) return nullptr;
+  // A run on OpenMP teams runs its primitives whole (Note [Threads on
+  // shared cores] in region.cpp).
+  if (threads <= 1 || runTeam() || extent <= 1 || specs.empty()) return nullptr;
   int64_t block = 1;
   for (const SliceSpec& s : specs) {
     const int64_t b = blockOf(s.md, s.dim);

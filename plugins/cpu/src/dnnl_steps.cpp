@@ -236,13 +236,13 @@ class ExecArgs {
   size_t n_ = 0;
 };
 
-/// Runs a primitive on the calling thread (an OpenMP team of one), with a
+/// Runs a primitive on the calling thread's OpenMP team of `nthr` (the team
+/// it was made for: one, or the run's threads in a run on teams), with a
 /// scratchpad from this run's scratch memory; or, given a split and more than
 /// one thread for this run, its chunks on the plugin pool (Note [Split
 /// primitives] in dnnl_split.cpp).
 void execute(Run& run, const dnnl::primitive& p, ExecArgs args, int nthr, uint64_t entry = 0,
              const SplitPrimitive* split = nullptr) {
-  (void)nthr;
   if (split != nullptr && run.threads() > 1) {
     split->execute(args.list(), run.threads());
     return;
@@ -259,7 +259,7 @@ void execute(Run& run, const dnnl::primitive& p, ExecArgs args, int nthr, uint64
                             "could not execute a primitive");
     run.stream().wait();
   };
-  setOmpThreads(1);
+  setOmpThreads(nthr);
   go();
 }
 
@@ -349,16 +349,24 @@ class DnnlStep : public Step {
  public:
   int threads = 1;  ///< the backend's threads
 
-  /// OpenMP team size for a primitive doing `work` flops (or bytes): always
-  /// one (Note [Split primitives] in dnnl_split.cpp); more threads come from
-  /// splitting the primitive over the pool, for work of kChunkWork a chunk.
-  int teamFor(double /*work*/) const { return 1; }
+  /// OpenMP team size for a primitive doing `work` flops (or bytes): one
+  /// (Note [Split primitives] in dnnl_split.cpp: more threads come from
+  /// splitting the primitive over the pool, for work of kChunkWork a chunk),
+  /// or in a run on OpenMP teams (runTeam()) the run's threads for work of
+  /// kTeamWork or more (Note [Threads on shared cores] in region.cpp).
+  int teamFor(double work) const { return runTeam() && work >= kTeamWork ? cap() : 1; }
   /// Work (flops or bytes) per chunk of a split primitive, at least.
   static constexpr double kChunkWork = 1e6;
+  /// Work (flops or bytes) for which a run on teams wakes the team; below it
+  /// (a squeeze-excite's 1x1 convs on 1x1 images) the fork and join cost more
+  /// than they save.
+  static constexpr double kTeamWork = 1e5;
   /// The threads this run may use: the backend's, or fewer when the region
   /// found them slower (Note [Threads on shared cores] in region.cpp).
-  /// Primitives are made for a team size, so cache entries are per cap.
   int cap() const { return std::max(1, std::min(threads, runThreadCap())); }
+  /// What cache entries are made for: cap(), negated in a run on OpenMP
+  /// teams (primitives are made for a team size, splits only off teams).
+  int capKey() const { return runTeam() ? -cap() : cap(); }
 
   /// Reorders `from` into `to` (primitives cached per layout pair and cap()).
   /// At more than one thread a large one is cut along the destination's
@@ -628,7 +636,7 @@ class ConvStep final : public DnnlStep {
   int inPlaceInput() const override { return sumInput(); }
 
   struct Entry {
-    int cap = 1;  // cap() it was made for
+    int cap = 1;  // capKey() it was made for
     Dims x;
     std::optional<Md> xmd;
     Dims w;
@@ -877,10 +885,10 @@ class ConvStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const RunValue& x, const Dims& wd) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x.dims && e->w == wd && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == cap()) return e;
+      if (e->x == x.dims && e->w == wd && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == capKey()) return e;
     }
     auto e = std::make_shared<Entry>();
-    e->cap = cap();
+    e->cap = capKey();
     e->x = x.dims;
     e->w = wd;
     if (x.md != nullptr) e->xmd = *x.md;
@@ -955,7 +963,7 @@ class MatmulStep final : public DnnlStep {
   std::vector<int64_t> perm[2], outPerm;
 
   struct Entry {
-    int cap = 1;  // cap() it was made for
+    int cap = 1;  // capKey() it was made for
     Dims a, b, add;
     dnnl::matmul::primitive_desc pd;
     dnnl::matmul prim;
@@ -1255,10 +1263,10 @@ class MatmulStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const Dims& ad, const Dims& bd, const Dims& addDims) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->a == ad && e->b == bd && e->add == addDims && e->cap == cap()) return e;
+      if (e->a == ad && e->b == bd && e->add == addDims && e->cap == capKey()) return e;
     }
     auto e = std::make_shared<Entry>();
-    e->cap = cap();
+    e->cap = capKey();
     e->a = ad;
     e->b = bd;
     e->add = addDims;
@@ -1392,7 +1400,7 @@ class PoolStep final : public DnnlStep {
   bool mayProduceBlocked() const override { return true; }
 
   struct Entry {
-    int cap = 1;  // cap() it was made for
+    int cap = 1;  // capKey() it was made for
     Dims x;
     std::optional<Md> xmd;
     dnnl::pooling_v2_forward::primitive_desc pd;
@@ -1459,10 +1467,10 @@ class PoolStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const RunValue& x) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == cap()) return e;
+      if (e->x == x.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == capKey()) return e;
     }
     auto e = std::make_shared<Entry>();
-    e->cap = cap();
+    e->cap = capKey();
     e->x = x.dims;
     if (x.md != nullptr) e->xmd = *x.md;
     const size_t nsp = static_cast<size_t>(x.dims.rank - 2);
@@ -1555,7 +1563,7 @@ class BinaryStep final : public DnnlStep {
   int inPlaceInput() const override { return static_cast<int>(big); }
 
   struct Entry {
-    int cap = 1;  // cap() it was made for
+    int cap = 1;  // capKey() it was made for
     Dims x, s;
     std::optional<Md> xmd;
     dnnl::binary prim;
@@ -1595,10 +1603,10 @@ class BinaryStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const RunValue& x, const RunValue& g) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x.dims && e->s == g.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == cap()) return e;
+      if (e->x == x.dims && e->s == g.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == capKey()) return e;
     }
     auto e = std::make_shared<Entry>();
-    e->cap = cap();
+    e->cap = capKey();
     e->x = x.dims;
     e->s = g.dims;
     if (x.md != nullptr) e->xmd = *x.md;
@@ -1668,7 +1676,7 @@ class BatchNormStep final : public DnnlStep {
   bool mayProduceBlocked() const override { return true; }
 
   struct Entry {
-    int cap = 1;  // cap() it was made for
+    int cap = 1;  // capKey() it was made for
     Dims x;
     std::optional<Md> xmd;
     dnnl::batch_normalization_forward::primitive_desc pd;
@@ -1756,10 +1764,10 @@ class BatchNormStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const RunValue& x) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == cap()) return e;
+      if (e->x == x.dims && (x.md == nullptr ? !e->xmd : (e->xmd && *e->xmd == *x.md)) && e->cap == capKey()) return e;
     }
     auto e = std::make_shared<Entry>();
-    e->cap = cap();
+    e->cap = capKey();
     e->x = x.dims;
     if (x.md != nullptr) e->xmd = *x.md;
     const Md src = x.md != nullptr ? *x.md : plainMd(toDnnl(x.dims));
@@ -1899,7 +1907,7 @@ class SoftmaxStep final : public DnnlStep {
   bool log = false;
 
   struct Entry {
-    int cap = 1;  // cap() it was made for
+    int cap = 1;  // capKey() it was made for
     Dims x;
     dnnl::primitive prim;
     int nthr = 1;
@@ -1967,10 +1975,10 @@ class SoftmaxStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const Dims& x, int a) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x && e->cap == cap()) return e;
+      if (e->x == x && e->cap == capKey()) return e;
     }
     auto e = std::make_shared<Entry>();
-    e->cap = cap();
+    e->cap = capKey();
     e->x = x;
     e->nthr = teamFor(8.0 * static_cast<double>(x.numElements()));
     setOmpThreads(e->nthr);
@@ -2208,10 +2216,10 @@ class RnnStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(Run& run, int64_t T, int64_t B) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->T == T && e->B == B && e->cap == cap()) return e;
+      if (e->T == T && e->B == B && e->cap == capKey()) return e;
     }
     auto e = std::make_shared<Entry>();
-    e->cap = cap();
+    e->cap = capKey();
     e->T = T;
     e->B = B;
     e->nthr = teamFor(2.0 * static_cast<double>(T * B * D * G * H * (I + H)));
@@ -3054,10 +3062,10 @@ class IntMatmulStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(Run& run, const Dims& a, const Dims& b) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->a == a && e->b == b && e->cap == cap()) return e;
+      if (e->a == a && e->b == b && e->cap == capKey()) return e;
     }
     auto e = std::make_shared<Entry>();
-    e->cap = cap();
+    e->cap = capKey();
     e->a = a;
     e->b = b;
     const int64_t K = a.d[a.rank - 1], M = a.d[a.rank - 2], N = b.d[b.rank - 1];
@@ -3236,10 +3244,10 @@ class IntConvStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(Run& run, const Dims& x) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x && e->cap == cap()) return e;
+      if (e->x == x && e->cap == capKey()) return e;
     }
     auto e = std::make_shared<Entry>();
-    e->cap = cap();
+    e->cap = capKey();
     e->x = x;
     const size_t nsp = static_cast<size_t>(x.rank - 2);
     std::vector<int64_t> k(wDims.d + 2, wDims.d + wDims.rank);

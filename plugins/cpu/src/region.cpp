@@ -504,14 +504,24 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
   int threads_;
   /// Note [Threads on shared cores].
   struct ThreadChooser {
-    /// 0: all threads, 1: the calling thread alone.
+    /// How a run uses its threads.
+    enum Choice : int {
+      kSplit = 0,  ///< all threads: split primitives on the pool
+      kOne = 1,    ///< the calling thread alone
+      kTeam = 2,   ///< all threads: whole primitives on OpenMP teams
+    };
+    /// kOne when `threads` is 1 (nothing to choose).
     int choose(int threads);
     void report(int choice, double ms);
+    /// How long (ms) a run on teams may take before it leaves them: 1.5x
+    /// the fastest other choice's average; infinite before one is known.
+    double teamLimit();
+    int best() const;  // (mutex held)
     std::mutex mutex;
-    double average[2] = {-1, -1};  // ms per run
-    int seen[2] = {0, 0};
+    double average[3] = {-1, -1, -1};  // ms per run
+    int seen[3] = {0, 0, 0};
     uint64_t runs = 0, lastTry = 0;
-    int lostTries = 0;
+    int lostTries = 0, lastTried = 0;
   };
   mutable ThreadChooser threadChooser_;
   std::vector<ValueInfo> info_;
@@ -1660,52 +1670,145 @@ std::shared_ptr<Plan> CpuRegion::makePlan(const RegionRun& run) const {
 // the scheduler ran it, up to a tick. With threads = cores on a busy machine
 // every step then cost about a millisecond more (EfficientNet-B0, 116 steps:
 // 13 ms at 1 thread, 21 ms median and 76 ms max at 2 threads while other
-// builds ran). Now every primitive runs on a team of one and a step's threads
-// come from chunks of it that the pool hands out dynamically (Note [Split
-// primitives] in dnnl_split.cpp): a worker preempted before it claims a chunk
-// costs nothing (the caller takes every chunk), but one preempted inside a
-// chunk still makes the caller wait for that chunk at the end of the step. So
-// each region still measures: it runs with the team size that was faster
-// lately (all `threads`, or the calling thread alone; averages per choice) and
-// now and then tries the other (every 16 runs, up to every 256 while the
-// tries keep losing). A quiet machine keeps every thread; one where the
-// workers keep losing their core drops to one within a few runs and tries
-// more again later. Primitives (and their splits) are cached per thread
-// count (DnnlStep::cap()).
+// builds ran). So a run has three ways to use its `threads`:
+//  - split (kSplit): every primitive runs on a team of one and a step's
+//    threads come from chunks of it that the pool hands out dynamically
+//    (Note [Split primitives] in dnnl_split.cpp): a worker preempted before
+//    it claims a chunk costs nothing (the caller takes every chunk), one
+//    preempted inside a chunk makes the caller wait for that chunk only;
+//  - teams (kTeam): every primitive of kTeamWork or more (DnnlStep) runs
+//    whole on an OpenMP team of `threads`, split by oneDNN itself over
+//    output channel blocks and pixels with its own balance (what OpenVINO's
+//    oneDNN does on TBB); generic work runs on the calling thread, so the
+//    pool's workers stay blocked and no more than `threads` threads run.
+//    On quiet cores this is the fastest for CNNs: split chunks of a layer
+//    with 7 or 14 rows each re-read all the weights and run the kernel on a
+//    few rows, and steps too small to split ran on one thread (at 2
+//    threads, MobileNetV3 went from 0.82 to 0.62 of 1 thread's time,
+//    EfficientNet-B0 from 0.99 to 0.60). But the team's static split waits
+//    at the join for a preempted member, and a team needs its own threads,
+//    so only a run alone in the process takes it (runsInFlight);
+//  - one thread (kOne): the calling thread alone.
+// Each region measures: it runs with the choice that was fastest lately
+// (averages per choice) and now and then tries another (every 16 runs, up
+// to every 256 while the tries keep losing). A quiet machine keeps all the
+// threads; one where other processes keep taking the cores drops to split
+// chunks or one thread within a few runs and tries the others again later.
+// Primitives (and their splits) are cached per thread count and team
+// (DnnlStep::capKey()). libgomp's team threads spin a while after each
+// primitive before they sleep (GOMP_SPINCOUNT, OMP_WAIT_POLICY: process-wide
+// settings that the plugin leaves to the user); so they are ready for the
+// next step, and spin on a core that is idle anyway in a run on teams.
+// Under ThreadSanitizer there are no teams: libgomp's barriers are not
+// instrumented, so every team would be reported as a race.
+// SY_CPU_THREAD_CHOICE=split|one|team fixes the choice (for measurements).
+namespace {
+#if defined(__SANITIZE_THREAD__)
+constexpr int kChoices = 2;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr int kChoices = 2;
+#else
+constexpr int kChoices = 3;
+#endif
+#else
+constexpr int kChoices = 3;
+#endif
+
+/// SY_CPU_THREAD_CHOICE as a choice; -1 when unset.
+int fixedChoice() {
+  static const int fixed = [] {
+    const char* s = std::getenv("SY_CPU_THREAD_CHOICE");
+    if (s == nullptr || *s == '\0') return -1;
+    const std::string v = s;
+    if (v == "split") return 0;
+    if (v == "one") return 1;
+    if (v == "team" && kChoices > 2) return 2;
+    return -1;
+  }();
+  return fixed;
+}
+
+/// Region runs in progress in this process (any thread, any region).
+std::atomic<int> runsInFlight{0};
+}  // namespace
+
+int CpuRegion::ThreadChooser::best() const {
+  int b = 0;
+  for (int c = 1; c < kChoices; ++c) {
+    if (average[c] < average[b]) b = c;
+  }
+  return b;
+}
+
+double CpuRegion::ThreadChooser::teamLimit() {
+  std::lock_guard<std::mutex> lock(mutex);
+  double limit = std::numeric_limits<double>::infinity();
+  for (int c = 0; c < kChoices; ++c) {
+    if (c != kTeam && seen[c] > 1) limit = std::min(limit, 1.5 * average[c]);
+  }
+  return limit;
+}
+
 int CpuRegion::ThreadChooser::choose(int threads) {
-  if (threads <= 1) return 0;
+  if (threads <= 1) return kOne;
+  if (fixedChoice() >= 0) return fixedChoice();
   std::lock_guard<std::mutex> lock(mutex);
   ++runs;
   // A choice's first run makes its primitives: it is not timed (see report).
-  if (seen[0] < 2) return 0;
-  if (seen[1] < 2) return 1;
-  const int best = average[0] <= average[1] ? 0 : 1;
+  for (int c = 0; c < kChoices; ++c) {
+    if (seen[c] < 2) return c;
+  }
+  const int b = best();
   // Tries that keep losing come less often: every 16, 32, ... 256 runs.
-  if (runs - lastTry < (uint64_t{16} << std::min(lostTries, 4))) return best;
+  if (runs - lastTry < (uint64_t{16} << std::min(lostTries, 4))) return b;
   lastTry = runs;
-  return 1 - best;
+  // The other choices in turn.
+  int c = lastTried;
+  do {
+    c = (c + 1) % kChoices;
+  } while (c == b);
+  lastTried = c;
+  return c;
 }
 
 void CpuRegion::ThreadChooser::report(int choice, double ms) {
   std::lock_guard<std::mutex> lock(mutex);
   if (seen[choice]++ == 0) return;
-  if (seen[0] > 1 && seen[1] > 1) {
-    const int best = average[0] <= average[1] ? 0 : 1;
-    if (choice != best) lostTries = ms > average[best] ? lostTries + 1 : 0;
+  bool all = true;
+  for (int c = 0; c < kChoices; ++c) all = all && seen[c] > 1;
+  if (all) {
+    const int b = best();
+    if (choice != b) lostTries = ms > average[b] ? lostTries + 1 : 0;
   }
   average[choice] = average[choice] < 0 ? ms : 0.75 * average[choice] + 0.25 * ms;
 }
 
 void CpuRegion::run(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs,
                     const sdk::ProfileSink* sink) {
-  const int choice = threadChooser_.choose(threads_);
-  const int nthreads = choice == 0 ? threads_ : 1;
+  struct InFlight {
+    const int others = runsInFlight.fetch_add(1, std::memory_order_acq_rel);
+    ~InFlight() { runsInFlight.fetch_sub(1, std::memory_order_acq_rel); }
+  } inFlight;
+  int choice = threadChooser_.choose(threads_);
+  // OpenMP teams only for a run alone in the process (Note [Threads on shared cores]).
+  if (choice == ThreadChooser::kTeam && inFlight.others > 0) choice = ThreadChooser::kSplit;
+  const bool team = choice == ThreadChooser::kTeam;
+  // Threads of the primitives, and of the pool's generic work (none in a run on teams).
+  const int nthreads = choice == ThreadChooser::kOne ? 1 : threads_;
+  const int poolThreads = team ? 1 : nthreads;
   const auto started = std::chrono::steady_clock::now();
   struct Cap {
-    explicit Cap(int n) { setRunThreadCap(n); }
-    ~Cap() { setRunThreadCap(std::numeric_limits<int>::max()); }
-  } cap(nthreads);
-  setOmpThreads(1);  // more threads come from split primitives (Note [Split primitives])
+    Cap(int n, bool team) {
+      setRunThreadCap(n);
+      setRunTeam(team);
+    }
+    ~Cap() {
+      setRunThreadCap(std::numeric_limits<int>::max());
+      setRunTeam(false);
+    }
+  } cap(nthreads, team);
+  setOmpThreads(1);  // teams are set per primitive (DnnlStep::teamFor)
   const std::vector<int64_t> key = signature(inputs);
   std::shared_ptr<Plan> plan;
   {
@@ -1715,7 +1818,7 @@ void CpuRegion::run(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk
   }
   AlignedBlock arena;
   if (plan) arena = plan->take();
-  RegionRun run(*this, plan.get(), arena.data(), nthreads);
+  RegionRun run(*this, plan.get(), arena.data(), poolThreads);
   {
     std::lock_guard<std::mutex> lock(scratchMutex_);
     if (!scratchPool_.empty()) {
@@ -1772,7 +1875,18 @@ void CpuRegion::run(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk
     v.set = true;
   }
   const bool profile = profile_ != nullptr || sink != nullptr;
+  // A run on teams whose members lose their cores waits at every step's join
+  // (up to a scheduler tick each): past teamLimit it finishes on the calling
+  // thread alone (whose primitives the choice kOne made), timed as a run on
+  // teams, so that it loses (Note [Threads on shared cores]).
+  const double teamLimit = team ? threadChooser_.teamLimit() : 0;
+  bool onTeam = team;
   for (size_t s = 0; s < steps_.size(); ++s) {
+    if (onTeam && std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count() > teamLimit) {
+      onTeam = false;
+      setRunTeam(false);
+      setRunThreadCap(1);
+    }
     const Step& step = *steps_[s];
     const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     try {

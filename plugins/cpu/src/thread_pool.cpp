@@ -198,10 +198,13 @@ void PoolExec::parallelFor(int64_t n, int64_t grain, const std::function<void(in
 
 namespace {
 thread_local int tlsRunThreadCap = std::numeric_limits<int>::max();
+thread_local bool tlsRunTeam = false;
 }  // namespace
 
 int runThreadCap() { return tlsRunThreadCap; }
 void setRunThreadCap(int cap) { tlsRunThreadCap = cap; }
+bool runTeam() { return tlsRunTeam; }
+void setRunTeam(bool team) { tlsRunTeam = team; }
 
 void setOmpThreads(int threads) {
   if (omp_get_max_threads() != threads) omp_set_num_threads(threads);

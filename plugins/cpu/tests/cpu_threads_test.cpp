@@ -607,3 +607,61 @@ TEST(CpuThreads, ModelAtTwoThreadsMatchesOneThreadWithConcurrentCallers) {
 
 }  // namespace
 }  // namespace sy
+
+namespace sy {
+namespace {
+
+// Every way a region may run at 2 threads (Note [Threads on shared cores] in
+// src/region.cpp: split chunks, the calling thread alone, OpenMP teams) gives
+// what 1 thread gives, bit for bit: a region tries each choice twice in its
+// first runs (one caller: split, split, one, one, team, team), then keeps the
+// fastest and tries the others now and then. Conv, depthwise conv and pooling
+// keep each output's sums in one thread whichever way they run.
+TEST(CpuThreads, EveryThreadChoiceMatchesOneThreadBitForBit) {
+  if (const char* fixed = std::getenv("SY_CPU_THREAD_CHOICE"); fixed != nullptr && *fixed != '\0')
+    GTEST_SKIP() << "SY_CPU_THREAD_CHOICE=" << fixed << " fixes the choice";
+  std::string t = "graph @g(%x: f32[1, 16, 28, 28]) {\n";
+  t += constantLine("w1", {96, 16, 1, 1}, 31);
+  t += constantLine("b1", {96}, 32);
+  t += constantLine("w2", {96, 1, 3, 3}, 33);
+  t += constantLine("w3", {64, 96, 3, 3}, 34);
+  t += "  %c = conv(%x, %w1, %b1) : f32[1, 96, 28, 28]\n";
+  t += "  %r = relu(%c) : f32[1, 96, 28, 28]\n";
+  t += "  %d = conv(%r, %w2) {group = 96, pads = [1, 1, 1, 1], strides = [2, 2]} : f32[1, 96, 14, 14]\n";
+  t += "  %e = conv(%d, %w3) {pads = [1, 1, 1, 1]} : f32[1, 64, 14, 14]\n";
+  t += "  %p = max_pool(%e) {kernel_shape = [2, 2], strides = [2, 2]} : f32[1, 64, 7, 7]\n";
+  t += "  return %p, %d\n}\n";
+  auto parsed = parseGraph(t);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
+  std::shared_ptr<const Graph> g(std::move(*parsed));
+  const Tensor x = testing::F(Shape{1, 16, 28, 28}, [] {
+    std::vector<double> v;
+    for (float f : randomFloats(16 * 28 * 28, 35)) v.push_back(f);
+    return v;
+  }());
+  auto one = cpu_test::cpuEngine({{"threads", "1"}});
+  auto two = cpu_test::cpuEngine({{"threads", "2"}});
+  ASSERT_NE(one, nullptr);
+  ASSERT_NE(two, nullptr);
+  auto m1 = one->compile(g);
+  auto m2 = two->compile(g);
+  ASSERT_TRUE(m1.ok()) << m1.status().toString();
+  ASSERT_TRUE(m2.ok()) << m2.status().toString();
+  auto want = (*m1)->run({x});
+  ASSERT_TRUE(want.ok()) << want.status().toString();
+  for (int rep = 0; rep < 8; ++rep) {
+    auto got = (*m2)->run({x});
+    ASSERT_TRUE(got.ok()) << got.status().toString();
+    ASSERT_EQ(got->size(), want->size());
+    for (size_t o = 0; o < got->size(); ++o) {
+      const Tensor &a = (*got)[o], &b = (*want)[o];
+      ASSERT_EQ(a.numel(), b.numel());
+      int64_t differ = 0;
+      for (int64_t j = 0; j < a.numel(); ++j) differ += a.getDouble(j) != b.getDouble(j) ? 1 : 0;
+      EXPECT_EQ(differ, 0) << "run " << rep << ", output " << o;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sy
