@@ -514,7 +514,8 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
     int choose(int threads);
     void report(int choice, double ms);
     /// How long (ms) a run on teams may take before it leaves them: 1.5x
-    /// the fastest other choice's average; infinite before one is known.
+    /// the fastest other choice's average (10x in the first run on teams,
+    /// which makes the team primitives); infinite before one is known.
     double teamLimit();
     int best() const;  // (mutex held)
     std::mutex mutex;
@@ -1745,7 +1746,7 @@ double CpuRegion::ThreadChooser::teamLimit() {
   std::lock_guard<std::mutex> lock(mutex);
   double limit = std::numeric_limits<double>::infinity();
   for (int c = 0; c < kChoices; ++c) {
-    if (c != kTeam && seen[c] > 1) limit = std::min(limit, 1.5 * average[c]);
+    if (c != kTeam && seen[c] > 1) limit = std::min(limit, (seen[kTeam] == 0 ? 10 : 1.5) * average[c]);
   }
   return limit;
 }
