@@ -368,7 +368,7 @@ class DnnlStep : public Step {
   /// teams (primitives are made for a team size, splits only off teams).
   int capKey() const { return runTeam() ? -cap() : cap(); }
 
-  /// Reorders `from` into `to` (primitives cached per layout pair and cap()).
+  /// Reorders `from` into `to` (primitives cached per layout pair and capKey()).
   /// At more than one thread a large one is cut along the destination's
   /// outermost dim (of more than one index) where both layouts are
   /// sliceable there (blocked, the cut at a block boundary): a batch's
@@ -385,7 +385,7 @@ class DnnlStep : public Step {
     {
       std::lock_guard<std::mutex> lock(reorders_.mutex);
       for (const auto& e : reorders_.entries) {
-        if (e->from == f && e->to == t && e->cap == threads) {
+        if (e->from == f && e->to == t && e->cap == capKey()) {
           entry = e.get();
           break;
         }
@@ -395,7 +395,7 @@ class DnnlStep : public Step {
         auto e = std::make_unique<ReorderEntry>();
         e->from = f;
         e->to = t;
-        e->cap = threads;
+        e->cap = capKey();
         e->prim = dnnl::reorder(dnnl::reorder::primitive_desc(dnnlEngine(), f, dnnlEngine(), t, userScratchpad()));
         e->split = splitReorder(f, t, implOf(e->prim), threads);
         entry = e.get();
@@ -544,7 +544,7 @@ class DnnlStep : public Step {
  private:
   struct ReorderEntry {
     Md from, to;
-    int cap = 1;  // cap() it was made for
+    int cap = 1;  // capKey() it was made for
     dnnl::reorder prim;
     std::shared_ptr<const SplitPrimitive> split;  // reorderInto's cut, or null
   };
@@ -1831,7 +1831,7 @@ class LayerNormStep final : public DnnlStep {
   bool hasBias = false;
 
   struct Entry {
-    int cap = 1;  // cap() it was made for
+    int cap = 1;  // capKey() it was made for
     Dims x;
     dnnl::primitive prim;
     uint64_t id = 0;
@@ -1867,10 +1867,10 @@ class LayerNormStep final : public DnnlStep {
   std::shared_ptr<const Entry> entry(const Dims& x) const {
     std::lock_guard<std::mutex> lock(cache_.mutex);
     for (const auto& e : cache_.entries) {
-      if (e->x == x && e->cap == cap()) return e;
+      if (e->x == x && e->cap == capKey()) return e;
     }
     auto e = std::make_shared<Entry>();
-    e->cap = cap();
+    e->cap = capKey();
     e->x = x;
     setOmpThreads(1);
     const int64_t C = x.d[x.rank - 1], rows = x.numElements() / C;
