@@ -513,7 +513,7 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
     /// kOne when `threads` is 1 (nothing to choose).
     int choose(int threads);
     void report(int choice, double ms);
-    /// How long (ms) a run on teams may take before it leaves them: 1.5x
+    /// How long (ms) a run on teams may take before it leaves them: 1.25x
     /// the fastest other choice's average (10x in the first run on teams,
     /// which makes the team primitives); infinite before one is known.
     double teamLimit();
@@ -1688,7 +1688,10 @@ std::shared_ptr<Plan> CpuRegion::makePlan(const RegionRun& run) const {
 //    threads, MobileNetV3 went from 0.82 to 0.62 of 1 thread's time,
 //    EfficientNet-B0 from 0.99 to 0.60). But the team's static split waits
 //    at the join for a preempted member, and a team needs its own threads,
-//    so only a run alone in the process takes it (runsInFlight);
+//    so only a run alone in the process takes it (runsInFlight), and a run
+//    on teams that passes 1.25x the best other choice's average finishes on
+//    the calling thread alone (ThreadChooser::teamLimit): a try of teams on
+//    a busy machine costs at most a quarter of a run;
 //  - one thread (kOne): the calling thread alone.
 // Each region measures: it runs with the choice that was fastest lately
 // (averages per choice) and now and then tries another (every 16 runs, up
@@ -1746,7 +1749,7 @@ double CpuRegion::ThreadChooser::teamLimit() {
   std::lock_guard<std::mutex> lock(mutex);
   double limit = std::numeric_limits<double>::infinity();
   for (int c = 0; c < kChoices; ++c) {
-    if (c != kTeam && seen[c] > 1) limit = std::min(limit, (seen[kTeam] == 0 ? 10 : 1.5) * average[c]);
+    if (c != kTeam && seen[c] > 1) limit = std::min(limit, (seen[kTeam] == 0 ? 10 : 1.25) * average[c]);
   }
   return limit;
 }
