@@ -1685,8 +1685,10 @@ std::shared_ptr<Plan> CpuRegion::makePlan(const RegionRun& run) const {
 //    On quiet cores this is the fastest for CNNs: split chunks of a layer
 //    with 7 or 14 rows each re-read all the weights and run the kernel on a
 //    few rows, and steps too small to split ran on one thread (at 2
-//    threads, MobileNetV3 went from 0.82 to 0.62 of 1 thread's time,
-//    EfficientNet-B0 from 0.99 to 0.60). But the team's static split waits
+//    threads, with the machine's load average about 2: MobileNetV3 took
+//    0.74 of 1 thread's time split and 0.61 on teams, EfficientNet-B0 0.99
+//    and 0.60; per conv step, teams took 0.55-0.65 of 1 thread's time and
+//    split chunks 0.75-1.0). But the team's static split waits
 //    at the join for a preempted member, and a team needs its own threads,
 //    so only a run alone in the process takes it (runsInFlight), and a run
 //    on teams that passes 1.25x the best other choice's average finishes on

@@ -24,6 +24,9 @@
 // primitives] in dnnl_split.cpp). So the process runs at most workers +
 // callers threads, the OpenMP runtime starts none, and concurrent callers need
 // no gate around oneDNN (the former OmpGate): they share the pool's workers.
+// The exception is a region run on OpenMP teams (Note [Threads on shared
+// cores] in region.cpp): taken only by a run alone in the process, with the
+// pool idle, and left when it is slower.
 // dnnl_set_max_threads does not exist for the OpenMP runtime in 2.6 (only the
 // threadpool runtime has dnnl::threadpool_interop), so the OMP ICV is the knob.
 #include <limits>
