@@ -510,14 +510,17 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
       kOne = 1,    ///< the calling thread alone
       kTeam = 2,   ///< all threads: whole primitives on OpenMP teams
     };
-    /// kOne when `threads` is 1 (nothing to choose).
-    int choose(int threads);
+    /// kOne when `threads` is 1 (nothing to choose); never kTeam unless
+    /// `teamOk` (the run is alone in the process).
+    int choose(int threads, bool teamOk);
     void report(int choice, double ms);
     /// How long (ms) a run on teams may take before it leaves them: 1.25x
     /// the fastest other choice's average (10x in the first run on teams,
     /// which makes the team primitives); infinite before one is known.
     double teamLimit();
-    int best() const;  // (mutex held)
+    /// The fastest of the choices timed so far (kTeam only if `teamOk`);
+    /// kSplit before any is. (Mutex held.)
+    int best(bool teamOk) const;
     std::mutex mutex;
     double average[3] = {-1, -1, -1};  // ms per run
     int seen[3] = {0, 0, 0};
@@ -1739,12 +1742,13 @@ int fixedChoice() {
 std::atomic<int> runsInFlight{0};
 }  // namespace
 
-int CpuRegion::ThreadChooser::best() const {
-  int b = 0;
-  for (int c = 1; c < kChoices; ++c) {
-    if (average[c] < average[b]) b = c;
+int CpuRegion::ThreadChooser::best(bool teamOk) const {
+  int b = -1;
+  for (int c = 0; c < kChoices; ++c) {
+    if (seen[c] < 2 || (c == kTeam && !teamOk)) continue;
+    if (b < 0 || average[c] < average[b]) b = c;
   }
-  return b;
+  return b < 0 ? kSplit : b;
 }
 
 double CpuRegion::ThreadChooser::teamLimit() {
@@ -1756,24 +1760,24 @@ double CpuRegion::ThreadChooser::teamLimit() {
   return limit;
 }
 
-int CpuRegion::ThreadChooser::choose(int threads) {
+int CpuRegion::ThreadChooser::choose(int threads, bool teamOk) {
   if (threads <= 1) return kOne;
-  if (fixedChoice() >= 0) return fixedChoice();
+  if (fixedChoice() >= 0) return fixedChoice() == kTeam && !teamOk ? kSplit : fixedChoice();
   std::lock_guard<std::mutex> lock(mutex);
   ++runs;
   // A choice's first run makes its primitives: it is not timed (see report).
   for (int c = 0; c < kChoices; ++c) {
-    if (seen[c] < 2) return c;
+    if (seen[c] < 2 && (c != kTeam || teamOk)) return c;
   }
-  const int b = best();
+  const int b = best(teamOk);
   // Tries that keep losing come less often: every 16, 32, ... 256 runs.
   if (runs - lastTry < (uint64_t{16} << std::min(lostTries, 4))) return b;
   lastTry = runs;
-  // The other choices in turn.
+  // The other choices in turn (split and one thread are always there).
   int c = lastTried;
   do {
     c = (c + 1) % kChoices;
-  } while (c == b);
+  } while (c == b || (c == kTeam && !teamOk));
   lastTried = c;
   return c;
 }
@@ -1781,12 +1785,11 @@ int CpuRegion::ThreadChooser::choose(int threads) {
 void CpuRegion::ThreadChooser::report(int choice, double ms) {
   std::lock_guard<std::mutex> lock(mutex);
   if (seen[choice]++ == 0) return;
-  bool all = true;
-  for (int c = 0; c < kChoices; ++c) all = all && seen[c] > 1;
-  if (all) {
-    const int b = best();
-    if (choice != b) lostTries = ms > average[b] ? lostTries + 1 : 0;
-  }
+  // A try lost or won against the best so far (once split and one thread
+  // are both timed: a region whose runs always have company never times
+  // teams).
+  const int b = best(true);
+  if (seen[kSplit] > 1 && seen[kOne] > 1 && choice != b) lostTries = ms > average[b] ? lostTries + 1 : 0;
   average[choice] = average[choice] < 0 ? ms : 0.75 * average[choice] + 0.25 * ms;
 }
 
@@ -1796,9 +1799,8 @@ void CpuRegion::run(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk
     const int others = runsInFlight.fetch_add(1, std::memory_order_acq_rel);
     ~InFlight() { runsInFlight.fetch_sub(1, std::memory_order_acq_rel); }
   } inFlight;
-  int choice = threadChooser_.choose(threads_);
   // OpenMP teams only for a run alone in the process (Note [Threads on shared cores]).
-  if (choice == ThreadChooser::kTeam && inFlight.others > 0) choice = ThreadChooser::kSplit;
+  const int choice = threadChooser_.choose(threads_, inFlight.others == 0);
   const bool team = choice == ThreadChooser::kTeam;
   // Threads of the primitives, and of the pool's generic work (none in a run on teams).
   const int nthreads = choice == ThreadChooser::kOne ? 1 : threads_;
