@@ -19,47 +19,10 @@
 namespace sy {
 namespace {
 
+using cpu_test::constantLine;
 using cpu_test::cpuEngine;
-
-Tensor randomF(Shape shape, double lo, double hi, unsigned seed) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> dist(lo, hi);
-  std::vector<double> v(static_cast<size_t>(n));
-  for (double& x : v) x = dist(gen);
-  return testing::F(std::move(shape), std::move(v));
-}
-
-/// Random values with NaN, +inf and -inf among them (one in eight each).
-Tensor nonFiniteF(Shape shape, unsigned seed) {
-  Tensor t = randomF(shape, -2, 2, seed);
-  std::mt19937 gen(seed + 1000);
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    switch (gen() % 8) {
-      case 0: t.setDouble(i, std::nan("")); break;
-      case 1: t.setDouble(i, INFINITY); break;
-      case 2: t.setDouble(i, -INFINITY); break;
-      default: break;
-    }
-  }
-  return t;
-}
-
-/// `%name = constant() {value = tensor<f32[dims]>[...]} : f32[dims]`, uniform in [lo, hi].
-std::string constantLine(const std::string& name, const std::vector<int64_t>& dims, double lo, double hi,
-                         unsigned seed) {
-  int64_t n = 1;
-  for (int64_t d : dims) n *= d;
-  const Tensor t = randomF(dims, lo, hi, seed);
-  std::ostringstream os;
-  os.precision(9);
-  const std::string shape = cpu_test::shapeOf(dims);
-  os << "  %" << name << " = constant() {value = tensor<f32[" << shape << "]>[";
-  for (int64_t i = 0; i < n; ++i) os << (i ? ", " : "") << std::showpoint << static_cast<float>(t.getDouble(i));
-  os << "]} : f32[" << shape << "]\n";
-  return os.str();
-}
+using cpu_test::nonFiniteF;
+using cpu_test::randomF;
 
 /// cpu against the reference: NaN where the reference has NaN, the same
 /// infinities, finite values within a relative `tol`.

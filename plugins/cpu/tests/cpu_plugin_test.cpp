@@ -20,6 +20,7 @@
 #include "switchyard/profile.h"
 #include "switchyard/text.h"
 #include "switchyard/verifier.h"
+#include "cpu_step_test_util.h"
 #include "test_util.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -30,6 +31,10 @@ constexpr double kSanitizerSlowdown = 1;
 
 namespace sy {
 namespace {
+
+using cpu_test::constantLine;
+using cpu_test::nonFiniteF;
+using cpu_test::randomValues;
 
 const std::string kPluginDir = SY_CPU_PLUGIN_DIR;
 const std::string kPluginPath = kPluginDir + "/libsy_plugin_cpu.so";
@@ -59,36 +64,8 @@ std::shared_ptr<const Graph> parse(const std::string& text) {
   return g.ok() ? std::shared_ptr<const Graph>(std::move(*g)) : nullptr;
 }
 
-std::vector<double> randomValues(int64_t n, double lo, double hi, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> dist(lo, hi);
-  std::vector<double> v(static_cast<size_t>(n));
-  for (double& x : v) x = dist(gen);
-  return v;
-}
-
 Tensor randomF(Shape shape, double lo = -2, double hi = 2, unsigned seed = 1) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return testing::F(std::move(shape), randomValues(n, lo, hi, seed));
-}
-
-/// `%name = constant() {value = tensor<f32[dims]>[...]} : f32[dims]` with random values.
-std::string constantLine(const std::string& name, const std::vector<int64_t>& dims, double lo, double hi,
-                         unsigned seed) {
-  int64_t n = 1;
-  std::string shape;
-  for (size_t i = 0; i < dims.size(); ++i) {
-    n *= dims[i];
-    shape += (i ? ", " : "") + std::to_string(dims[i]);
-  }
-  std::ostringstream os;
-  os.precision(9);
-  os << "  %" << name << " = constant() {value = tensor<f32[" << shape << "]>[";
-  const std::vector<double> v = randomValues(n, lo, hi, seed);
-  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << std::showpoint << static_cast<float>(v[i]);
-  os << "]} : f32[" << shape << "]\n";
-  return os.str();
+  return cpu_test::randomF(std::move(shape), lo, hi, seed);
 }
 
 void expectClose(const std::vector<Tensor>& got, const std::vector<Tensor>& want, double tol = 1e-4) {
@@ -502,21 +479,6 @@ TEST(CpuPlugin, TakesControlFlowWhole) {
 // ---------------------------------------------------------------------------
 // Issue #12: NaN and infinities as the reference has them, long chains,
 // declared types, reshape of empty tensors.
-
-/// A tensor of `shape` with NaN, +inf and -inf among random values.
-Tensor nonFiniteF(Shape shape, unsigned seed) {
-  Tensor t = randomF(shape, -2, 2, seed);
-  std::mt19937 gen(seed + 1000);
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    switch (gen() % 8) {
-      case 0: t.setDouble(i, std::nan("")); break;
-      case 1: t.setDouble(i, INFINITY); break;
-      case 2: t.setDouble(i, -INFINITY); break;
-      default: break;
-    }
-  }
-  return t;
-}
 
 /// Same as checkGraph, with NaN matching NaN and an infinity the same infinity
 /// (and, unless !wantNaN, at least one NaN expected in each output).

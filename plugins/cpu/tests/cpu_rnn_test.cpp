@@ -28,33 +28,13 @@
 namespace sy {
 namespace {
 
+using cpu_test::constantLine;
 using cpu_test::cpuEngine;
+using cpu_test::randomValues;
+using cpu_test::shapeOf;
 using cpu_test::CpuAndReference;
 using cpu_test::runOnCpuAndReference;
 using cpu_test::has;
-using cpu_test::shapeOf;
-
-std::vector<double> randomValues(int64_t n, double lo, double hi, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> dist(lo, hi);
-  std::vector<double> v(static_cast<size_t>(n));
-  for (double& x : v) x = dist(gen);
-  return v;
-}
-
-std::string constantLine(const std::string& name, const std::vector<int64_t>& dims, double lo, double hi,
-                         unsigned seed) {
-  int64_t n = 1;
-  for (int64_t d : dims) n *= d;
-  std::ostringstream os;
-  os.precision(9);
-  os << "  %" << name << " = constant() {value = tensor<f32[" << shapeOf(dims) << "]>[";
-  const std::vector<double> v = randomValues(n, lo, hi, seed);
-  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << std::showpoint << static_cast<float>(v[i]);
-  os << "]} : f32[" << shapeOf(dims) << "]\n";
-  return os.str();
-}
-
 Tensor randomF(std::vector<int64_t> shape, unsigned seed) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;

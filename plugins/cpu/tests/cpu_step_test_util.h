@@ -1,14 +1,18 @@
-// Shared by the cpu plugin's oneDNN-step tests (cpu_rnn_test, cpu_int8_test):
-// an engine with the cpu plugin alone (no fallback, so a declined node is an
-// error) and small helpers for reading profiles and writing graph text.
+// Shared by the cpu plugin's tests: an engine with the cpu plugin alone (no
+// fallback, so a declined node is an error), random and non-finite inputs,
+// constants written as graph text, and running a graph on the cpu and on the
+// reference.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <map>
-#include <optional>
+#include <cmath>
 #include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +20,7 @@
 #include "switchyard/interpreter.h"
 #include "switchyard/profile.h"
 #include "switchyard/text.h"
+#include "test_util.h"
 
 namespace sy::cpu_test {
 
@@ -43,6 +48,53 @@ inline std::string shapeOf(const std::vector<int64_t>& dims) {
 
 inline bool has(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+/// `n` values uniform in [lo, hi), the same for the same seed.
+inline std::vector<double> randomValues(int64_t n, double lo, double hi, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> dist(lo, hi);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& x : v) x = dist(gen);
+  return v;
+}
+
+/// An f32 tensor of `shape` with randomValues.
+inline Tensor randomF(Shape shape, double lo, double hi, unsigned seed) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return testing::F(std::move(shape), randomValues(n, lo, hi, seed));
+}
+
+/// Random values in [-2, 2) with NaN, +inf and -inf among them (one in eight each).
+inline Tensor nonFiniteF(Shape shape, unsigned seed) {
+  Tensor t = randomF(std::move(shape), -2, 2, seed);
+  std::mt19937 gen(seed + 1000);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    switch (gen() % 8) {
+      case 0: t.setDouble(i, std::nan("")); break;
+      case 1: t.setDouble(i, INFINITY); break;
+      case 2: t.setDouble(i, -INFINITY); break;
+      default: break;
+    }
+  }
+  return t;
+}
+
+/// `%name = constant() {value = tensor<f32[dims]>[...]} : f32[dims]` with
+/// randomValues in [lo, hi).
+inline std::string constantLine(const std::string& name, const std::vector<int64_t>& dims, double lo, double hi,
+                                unsigned seed) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  const std::string shape = shapeOf(dims);
+  std::ostringstream os;
+  os.precision(9);
+  os << "  %" << name << " = constant() {value = tensor<f32[" << shape << "]>[";
+  const std::vector<double> v = randomValues(n, lo, hi, seed);
+  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << std::showpoint << static_cast<float>(v[i]);
+  os << "]} : f32[" << shape << "]\n";
+  return os.str();
 }
 
 /// `text` run once on the cpu-only engine (per-step profile on) and once on

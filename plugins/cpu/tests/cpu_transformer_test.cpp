@@ -20,39 +20,13 @@
 namespace sy {
 namespace {
 
-using cpu_test::cpuEngine;
+using cpu_test::constantLine;
 using cpu_test::CpuAndReference;
+using cpu_test::cpuEngine;
+using cpu_test::randomF;
+using cpu_test::randomValues;
 using cpu_test::runOnCpuAndReference;
-
-std::vector<double> randomValues(int64_t n, double lo, double hi, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> dist(lo, hi);
-  std::vector<double> v(static_cast<size_t>(n));
-  for (double& x : v) x = dist(gen);
-  return v;
-}
-
-Tensor randomF(Shape shape, double lo, double hi, unsigned seed) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return testing::F(std::move(shape), randomValues(n, lo, hi, seed));
-}
-
-/// `%name = constant() {value = tensor<f32[dims]>[...]} : f32[dims]` with random values.
-std::string constantLine(const std::string& name, const std::vector<int64_t>& dims, double lo, double hi,
-                         unsigned seed) {
-  int64_t n = 1;
-  for (int64_t d : dims) n *= d;
-  const std::string shape = cpu_test::shapeOf(dims);
-  std::ostringstream os;
-  os.precision(9);
-  os << "  %" << name << " = constant() {value = tensor<f32[" << shape << "]>[";
-  const std::vector<double> v = randomValues(n, lo, hi, seed);
-  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << std::showpoint << static_cast<float>(v[i]);
-  os << "]} : f32[" << shape << "]\n";
-  return os.str();
-}
-
+using cpu_test::CpuAndReference;
 /// Runs `text` on cpu only (profiled) and on the reference; compares with a
 /// relative tolerance, NaN matching NaN and an infinity the same infinity.
 /// Returns the cpu step names (the ops each step fused).
