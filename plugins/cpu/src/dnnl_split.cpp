@@ -22,8 +22,13 @@
 //    brgemm; bias cut alike;
 //  - per-channel binary, batch norm (batch 1): rows;
 //  - softmax: rows (the dims before the axis);
-//  - matmul_integer: rows.
-// Not split (one thread): RNN steps, conv_integer, reorders, and the
+//  - matmul_integer: rows; conv_integer: like the f32 conv;
+//  - reorders of more than 2 MB: the destination's outermost dim, where both
+//    layouts slice there;
+//  - RNN steps: groups of sequences of a batch, or the two directions of a
+//    bidirectional step of batch 1 (Note [Split recurrent steps] in
+//    dnnl_steps.cpp).
+// Not split (one thread): one direction of an RNN at batch 1, and the
 // NaN-keeping variants of a fused relu on the calls that need them.
 // Nor is anything in a run that the region runs on OpenMP teams instead
 // (Note [Threads on shared cores] in region.cpp): there each primitive runs
