@@ -92,7 +92,7 @@ case "$cmd" in
       # ThreadSanitizer is for the concurrency tests: build just those (the
       # server's scheduler tests too, where the server is built: needs gRPC).
       targets=(concurrency_test runtime_test sy_test_plugins sy_plugin_cpu cpu_plugin_test cpu_threads_test
-               cpu_rnn_test)
+               cpu_rnn_test cpu_control_flow_test)
       cmake --preset tsan >/dev/null
       ninja -C build-tsan -t query server_test >/dev/null 2>&1 && targets+=(server_test)
       build tsan "${targets[@]}"
