@@ -171,7 +171,7 @@ std::shared_ptr<const SplitPrimitive> SplitPrimitive::make(const std::vector<Sli
         sh.prim = makeChunk(mds, begin, len);
         sh.key = std::move(key);
         const std::string impl = implOf(sh.prim);
-        if (std::getenv("SY_CPU_SPLIT_DEBUG")) std::fprintf(stderr, "split: chunk %s, whole %s\n", impl.c_str(), fullImpl.c_str());
+        if (splitDebug()) std::fprintf(stderr, "split: chunk %s, whole %s\n", impl.c_str(), fullImpl.c_str());
         if (isReference(impl) && !isReference(fullImpl)) return nullptr;
         const dnnl_memory_desc_t* smd =
             dnnl_primitive_desc_query_md(sh.prim.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
@@ -184,7 +184,7 @@ std::shared_ptr<const SplitPrimitive> SplitPrimitive::make(const std::vector<Sli
       split->chunks_.push_back(std::move(chunk));
     }
   } catch (const dnnl::error& e) {
-    if (std::getenv("SY_CPU_SPLIT_DEBUG")) std::fprintf(stderr, "split: %s\n", e.what());
+    if (splitDebug()) std::fprintf(stderr, "split: %s\n", e.what());
     return nullptr;
   }
   return split;
@@ -330,7 +330,7 @@ std::shared_ptr<const SplitPrimitive> splitColumns(
       specs, dst.data.dims[n], threads, work, minWork,
       [&](const std::vector<Md>& sl, int64_t, int64_t) { return make(sl[0], hasBias ? sl[2] : Md(), sl[1]); },
       impl);
-  if (std::getenv("SY_CPU_SPLIT_DEBUG"))
+  if (splitDebug())
     std::fprintf(stderr, "split: %lld columns into %zu chunks\n", static_cast<long long>(dst.data.dims[n]),
                  split ? split->numChunks() : size_t{0});
   return split;

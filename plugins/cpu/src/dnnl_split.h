@@ -5,6 +5,7 @@
 #include <dnnl.hpp>
 
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,6 +15,11 @@
 #include "steps.h"
 
 namespace sy_cpu {
+
+/// SY_CPU_SPLIT_DEBUG is set: each split made prints on stderr how it was
+/// cut. Read at every call (a split is made once per shape, not per run),
+/// so that tests can set it around one compile.
+inline bool splitDebug() { return std::getenv("SY_CPU_SPLIT_DEBUG") != nullptr; }
 
 /// An argument of a split primitive that is cut along one of its dims (the
 /// others are passed whole to every chunk).

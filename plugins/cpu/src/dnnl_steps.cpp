@@ -425,7 +425,7 @@ class DnnlStep : public Step {
               dnnl::reorder(dnnl::reorder::primitive_desc(dnnlEngine(), sl[0], dnnlEngine(), sl[1], userScratchpad())));
         },
         impl);
-    if (std::getenv("SY_CPU_SPLIT_DEBUG") != nullptr)
+    if (splitDebug())
       std::fprintf(stderr, "reorder split at %d threads: %zu bytes, dim %d, %zu chunks (%s)\n", threads,
                    t.get_size(), dim, split ? split->numChunks() : size_t{0}, impl.c_str());
     return split;
@@ -2313,7 +2313,7 @@ class RnnStep final : public DnnlStep {
   // split alone.
   std::shared_ptr<const SplitPrimitive> splitOf(const Entry& e, double work) const {
     const int threads = cap();
-    const bool debug = std::getenv("SY_CPU_SPLIT_DEBUG") != nullptr;
+    const bool debug = splitDebug();
     std::shared_ptr<const SplitPrimitive> split;
     const char* how = "whole";
     // minWork: at most `threads` chunks (SplitPrimitive floors work / minWork).
@@ -3097,7 +3097,7 @@ class IntMatmulStep final : public DnnlStep {
           },
           implOf(e->prim));
     }
-    if (std::getenv("SY_CPU_SPLIT_DEBUG") != nullptr)
+    if (splitDebug())
       std::fprintf(stderr, "matmul_integer split at %d threads: rows, %zu chunks (%s)\n", cap(),
                    e->split ? e->split->numChunks() : size_t{0}, implOf(e->prim).c_str());
     if (bConst) e->packedB = packed(run.stream(), memory(weiPlain, dnnlEngine(), const_cast<int8_t*>(bData.data())), e->wei);
@@ -3327,7 +3327,7 @@ class IntConvStep final : public DnnlStep {
                           return conv(src, dst, pl, pr);
                         });
     }
-    if (std::getenv("SY_CPU_SPLIT_DEBUG") != nullptr)
+    if (splitDebug())
       std::fprintf(stderr, "conv_integer split at %d threads: %s, %zu chunks (%s)\n", cap(), how,
                    split ? split->numChunks() : size_t{0}, implOf(e.prim).c_str());
     return split;
