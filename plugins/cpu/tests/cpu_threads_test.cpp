@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -560,37 +561,64 @@ std::string modelText() {
   return t;
 }
 
-TEST(CpuThreads, ModelAtTwoThreadsMatchesOneThreadWithConcurrentCallers) {
-  auto parsed = parseGraph(modelText());
-  ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
+/// `text` compiled on cpu-only engines of 1 and 2 threads, with the
+/// 1-thread outputs for `x`: what every 2-thread run must give. Null (and a
+/// test failure) when parsing, compiling or the 1-thread run fails.
+struct OneAndTwoThreads {
+  std::unique_ptr<Engine> one, two;
+  std::shared_ptr<const CompiledModel> m2;
+  std::vector<Tensor> want;
+};
+
+std::optional<OneAndTwoThreads> compileAtOneAndTwoThreads(const std::string& text, const Tensor& x) {
+  auto parsed = parseGraph(text);
+  EXPECT_TRUE(parsed.ok()) << parsed.status().toString();
+  if (!parsed.ok()) return std::nullopt;
   std::shared_ptr<const Graph> g(std::move(*parsed));
-  const Tensor x = testing::F(Shape{1, 16, 24, 24}, [] {
-    std::vector<double> v;
-    for (float f : randomFloats(16 * 24 * 24, 21)) v.push_back(f);
-    return v;
-  }());
-  auto one = cpu_test::cpuEngine({{"threads", "1"}});
-  auto two = cpu_test::cpuEngine({{"threads", "2"}});
-  ASSERT_NE(one, nullptr);
-  ASSERT_NE(two, nullptr);
-  auto m1 = one->compile(g);
-  auto m2 = two->compile(g);
-  ASSERT_TRUE(m1.ok()) << m1.status().toString();
-  ASSERT_TRUE(m2.ok()) << m2.status().toString();
+  OneAndTwoThreads r;
+  r.one = cpu_test::cpuEngine({{"threads", "1"}});
+  r.two = cpu_test::cpuEngine({{"threads", "2"}});
+  if (r.one == nullptr || r.two == nullptr) return std::nullopt;
+  auto m1 = r.one->compile(g);
+  auto m2 = r.two->compile(g);
+  EXPECT_TRUE(m1.ok()) << m1.status().toString();
+  EXPECT_TRUE(m2.ok()) << m2.status().toString();
+  if (!m1.ok() || !m2.ok()) return std::nullopt;
   auto want = (*m1)->run({x});
-  ASSERT_TRUE(want.ok()) << want.status().toString();
+  EXPECT_TRUE(want.ok()) << want.status().toString();
+  if (!want.ok()) return std::nullopt;
+  r.m2 = std::move(*m2);
+  r.want = std::move(*want);
+  return r;
+}
+
+/// An f32 tensor of `shape` with randomFloats.
+Tensor randomTensor(Shape shape, unsigned seed) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  std::vector<double> v;
+  for (float f : randomFloats(static_cast<size_t>(n), seed)) v.push_back(f);
+  return testing::F(std::move(shape), std::move(v));
+}
+
+TEST(CpuThreads, ModelAtTwoThreadsMatchesOneThreadWithConcurrentCallers) {
+  const Tensor x = randomTensor(Shape{1, 16, 24, 24}, 21);
+  auto models = compileAtOneAndTwoThreads(modelText(), x);
+  ASSERT_TRUE(models.has_value());
+  const auto& m2 = models->m2;
+  const std::vector<Tensor>& want = models->want;
   std::atomic<int> bad{0};
   std::vector<std::thread> callers;
   for (int t = 0; t < 3; ++t) {
     callers.emplace_back([&] {
       for (int rep = 0; rep < 5; ++rep) {
-        auto got = (*m2)->run({x});
-        if (!got.ok() || got->size() != want->size()) {
+        auto got = m2->run({x});
+        if (!got.ok() || got->size() != want.size()) {
           bad.fetch_add(1);
           continue;
         }
         for (size_t o = 0; o < got->size(); ++o) {
-          const Tensor &a = (*got)[o], &b = (*want)[o];
+          const Tensor &a = (*got)[o], &b = want[o];
           for (int64_t j = 0; j < a.numel(); ++j) {
             if (std::fabs(a.getDouble(j) - b.getDouble(j)) > 1e-4 * (1 + std::fabs(b.getDouble(j)))) {
               bad.fetch_add(1);
@@ -604,12 +632,6 @@ TEST(CpuThreads, ModelAtTwoThreadsMatchesOneThreadWithConcurrentCallers) {
   for (std::thread& c : callers) c.join();
   EXPECT_EQ(bad.load(), 0);
 }
-
-}  // namespace
-}  // namespace sy
-
-namespace sy {
-namespace {
 
 // Every way a region may run at 2 threads (Note [Threads on shared cores] in
 // src/region.cpp: split chunks, the calling thread alone, OpenMP teams) gives
@@ -631,30 +653,16 @@ TEST(CpuThreads, EveryThreadChoiceMatchesOneThreadBitForBit) {
   t += "  %e = conv(%d, %w3) {pads = [1, 1, 1, 1]} : f32[1, 64, 14, 14]\n";
   t += "  %p = max_pool(%e) {kernel_shape = [2, 2], strides = [2, 2]} : f32[1, 64, 7, 7]\n";
   t += "  return %p, %d\n}\n";
-  auto parsed = parseGraph(t);
-  ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
-  std::shared_ptr<const Graph> g(std::move(*parsed));
-  const Tensor x = testing::F(Shape{1, 16, 28, 28}, [] {
-    std::vector<double> v;
-    for (float f : randomFloats(16 * 28 * 28, 35)) v.push_back(f);
-    return v;
-  }());
-  auto one = cpu_test::cpuEngine({{"threads", "1"}});
-  auto two = cpu_test::cpuEngine({{"threads", "2"}});
-  ASSERT_NE(one, nullptr);
-  ASSERT_NE(two, nullptr);
-  auto m1 = one->compile(g);
-  auto m2 = two->compile(g);
-  ASSERT_TRUE(m1.ok()) << m1.status().toString();
-  ASSERT_TRUE(m2.ok()) << m2.status().toString();
-  auto want = (*m1)->run({x});
-  ASSERT_TRUE(want.ok()) << want.status().toString();
+  const Tensor x = randomTensor(Shape{1, 16, 28, 28}, 35);
+  auto models = compileAtOneAndTwoThreads(t, x);
+  ASSERT_TRUE(models.has_value());
+  const std::vector<Tensor>& want = models->want;
   for (int rep = 0; rep < 8; ++rep) {
-    auto got = (*m2)->run({x});
+    auto got = models->m2->run({x});
     ASSERT_TRUE(got.ok()) << got.status().toString();
-    ASSERT_EQ(got->size(), want->size());
+    ASSERT_EQ(got->size(), want.size());
     for (size_t o = 0; o < got->size(); ++o) {
-      const Tensor &a = (*got)[o], &b = (*want)[o];
+      const Tensor &a = (*got)[o], &b = want[o];
       ASSERT_EQ(a.numel(), b.numel());
       int64_t differ = 0;
       for (int64_t j = 0; j < a.numel(); ++j) differ += a.getDouble(j) != b.getDouble(j) ? 1 : 0;
