@@ -36,6 +36,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "dnnl_split.h"  // splitDebug()
 #include "steps.h"
 
 namespace sy_cpu {
@@ -510,10 +511,13 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
       kOne = 1,    ///< the calling thread alone
       kTeam = 2,   ///< all threads: whole primitives on OpenMP teams
     };
-    /// kOne when `threads` is 1 (nothing to choose); never kTeam unless
-    /// `teamOk` (the run is alone in the process).
+    /// kOne when `threads` is 1 (nothing to choose) or the region is small;
+    /// never kTeam unless `teamOk` (the run is alone in the process).
     int choose(int threads, bool teamOk);
     void report(int choice, double ms);
+    /// Reads SY_CPU_THREAD_CHOICE and SY_CPU_SMALL_RUN_MS (at compile, so
+    /// that tests can set them around one compile).
+    void readEnvironment();
     /// How long (ms) a run on teams may take before it leaves them: 1.25x
     /// the fastest other choice's average (10x in the first run on teams,
     /// which makes the team primitives); infinite before one is known.
@@ -526,6 +530,11 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
     int seen[3] = {0, 0, 0};
     uint64_t runs = 0, lastTry = 0;
     int lostTries = 0, lastTried = 0;
+    /// A run on one thread under smallMs makes the region small: it runs on
+    /// one thread only, until those runs average over 2 * smallMs.
+    std::atomic<bool> small{false};
+    double smallMs = 0.1;
+    int fixed = -1;  // SY_CPU_THREAD_CHOICE; -1 when unset
   };
   mutable ThreadChooser threadChooser_;
   std::vector<ValueInfo> info_;
@@ -733,6 +742,7 @@ dnnl::reorder CpuRegion::toPlainReorder(const dnnl::memory::desc& md, const Dims
 
 CpuRegion::CpuRegion(const CpuBackend& backend, const sdk::GraphView& region)
     : threads_(backend.options().threads) {
+  threadChooser_.readEnvironment();
   buildSteps(region);
   analyse();
   if (const char* p = std::getenv("SY_CPU_PROFILE"); p != nullptr && *p != '\0' && *p != '0') {
@@ -1703,6 +1713,16 @@ std::shared_ptr<Plan> CpuRegion::makePlan(const RegionRun& run) const {
 // to every 256 while the tries keep losing). A quiet machine keeps all the
 // threads; one where other processes keep taking the cores drops to split
 // chunks or one thread within a few runs and tries the others again later.
+// A small region (a run on one thread under kSmallRunMs, 0.1 ms) runs on
+// one thread only and tries nothing else (ThreadChooser::small), until its
+// runs average over twice that (e.g. a larger input): its steps are too
+// small to split, a team's fork and join cost about what they save, and
+// averages of such runs are too noisy to rank the choices, so the tries of
+// the slower ones cost on their own (issue #15, at 2 threads on a loaded
+// 2-core machine: the mlp example took 5 us on one thread, 5-8 us
+// measuring; the cnn example 36 us on one thread, 34-52 us on teams). One
+// run decides, as load only makes runs slower. Such a region runs as at 1
+// thread, bit for bit, and needs no lock to choose.
 // Primitives (and their splits) are cached per thread count and team
 // (DnnlStep::capKey()). libgomp's team threads spin a while after each
 // primitive before they sleep (GOMP_SPINCOUNT, OMP_WAIT_POLICY: process-wide
@@ -1710,7 +1730,9 @@ std::shared_ptr<Plan> CpuRegion::makePlan(const RegionRun& run) const {
 // next step, and spin on a core that is idle anyway in a run on teams.
 // Under ThreadSanitizer there are no teams: libgomp's barriers are not
 // instrumented, so every team would be reported as a race.
-// SY_CPU_THREAD_CHOICE=split|one|team fixes the choice (for measurements).
+// SY_CPU_THREAD_CHOICE=split|one|team fixes the choice (for measurements);
+// SY_CPU_SMALL_RUN_MS sets kSmallRunMs (0: no region is small). Both are
+// read when a region is compiled.
 namespace {
 #if defined(__SANITIZE_THREAD__)
 constexpr int kChoices = 2;
@@ -1724,20 +1746,9 @@ constexpr int kChoices = 3;
 constexpr int kChoices = 3;
 #endif
 
-/// SY_CPU_THREAD_CHOICE as a choice; -1 when unset.
-int fixedChoice() {
-  static const int fixed = [] {
-    const char* s = std::getenv("SY_CPU_THREAD_CHOICE");
-    if (s == nullptr || *s == '\0') return -1;
-    const std::string v = s;
-    if (v == "split") return 0;
-    if (v == "one") return 1;
-    if (v == "team" && kChoices > 2) return 2;
-    return -1;
-  }();
-  return fixed;
-}
-
+/// How long a region's runs on one thread may average (ms) and still be
+/// small (Note [Threads on shared cores]).
+constexpr double kSmallRunMs = 0.1;
 /// Region runs in progress in this process (any thread, any region).
 std::atomic<int> runsInFlight{0};
 }  // namespace
@@ -1760,12 +1771,29 @@ double CpuRegion::ThreadChooser::teamLimit() {
   return limit;
 }
 
+void CpuRegion::ThreadChooser::readEnvironment() {
+  if (const char* s = std::getenv("SY_CPU_THREAD_CHOICE"); s != nullptr) {
+    const std::string v = s;
+    if (v == "split") fixed = kSplit;
+    if (v == "one") fixed = kOne;
+    if (v == "team" && kChoices > 2) fixed = kTeam;
+  }
+  smallMs = kSmallRunMs;
+  if (const char* s = std::getenv("SY_CPU_SMALL_RUN_MS"); s != nullptr && *s != '\0') {
+    char* end = nullptr;
+    const double v = std::strtod(s, &end);
+    if (end != s && *end == '\0' && v >= 0) smallMs = v;
+  }
+}
+
 int CpuRegion::ThreadChooser::choose(int threads, bool teamOk) {
   if (threads <= 1) return kOne;
-  if (fixedChoice() >= 0) return fixedChoice() == kTeam && !teamOk ? kSplit : fixedChoice();
+  if (fixed >= 0) return fixed == kTeam && !teamOk ? kSplit : fixed;
+  if (small.load(std::memory_order_relaxed)) return kOne;
   std::lock_guard<std::mutex> lock(mutex);
   ++runs;
   // A choice's first run makes its primitives: it is not timed (see report).
+  // Split, one thread (whose runs say whether the region is small), teams.
   for (int c = 0; c < kChoices; ++c) {
     if (seen[c] < 2 && (c != kTeam || teamOk)) return c;
   }
@@ -1791,6 +1819,19 @@ void CpuRegion::ThreadChooser::report(int choice, double ms) {
   const int b = best(true);
   if (seen[kSplit] > 1 && seen[kOne] > 1 && choice != b) lostTries = ms > average[b] ? lostTries + 1 : 0;
   average[choice] = average[choice] < 0 ? ms : 0.75 * average[choice] + 0.25 * ms;
+  if (choice != kOne || fixed >= 0) return;
+  const bool wasSmall = small.load(std::memory_order_relaxed);
+  // Load only makes runs slower: one run under smallMs shows a small region
+  // (the first timed run, with cold caches, is often several times slower).
+  const bool isSmall = wasSmall ? average[kOne] <= 2 * smallMs : ms < smallMs;
+  if (isSmall != wasSmall) {
+    if (isSmall) average[kOne] = ms;  // not the slower runs before it
+    small.store(isSmall, std::memory_order_relaxed);
+    if (splitDebug()) {
+      std::fprintf(stderr, "threads: region %s (runs on one thread average %.4f ms)\n",
+                   isSmall ? "small, runs on one thread" : "no longer small", average[kOne]);
+    }
+  }
 }
 
 void CpuRegion::run(const std::vector<sdk::InputTensor>& inputs, std::vector<sdk::OutputTensor>& outputs,

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <optional>
@@ -633,15 +634,44 @@ TEST(CpuThreads, ModelAtTwoThreadsMatchesOneThreadWithConcurrentCallers) {
   EXPECT_EQ(bad.load(), 0);
 }
 
+/// Sets the environment variable `name` to `value` while it lives (none:
+/// unset), restoring what it was.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
 // Every way a region may run at 2 threads (Note [Threads on shared cores] in
 // src/region.cpp: split chunks, the calling thread alone, OpenMP teams) gives
 // what 1 thread gives, bit for bit: a region tries each choice twice in its
 // first runs (one caller: split, split, one, one, team, team), then keeps the
-// fastest and tries the others now and then. Conv, depthwise conv and pooling
-// keep each output's sums in one thread whichever way they run.
+// fastest and tries the others now and then (never small here:
+// SY_CPU_SMALL_RUN_MS=0). Conv, depthwise conv and pooling keep each output's
+// sums in one thread whichever way they run.
 TEST(CpuThreads, EveryThreadChoiceMatchesOneThreadBitForBit) {
   if (const char* fixed = std::getenv("SY_CPU_THREAD_CHOICE"); fixed != nullptr && *fixed != '\0')
     GTEST_SKIP() << "SY_CPU_THREAD_CHOICE=" << fixed << " fixes the choice";
+  const ScopedEnv neverSmall("SY_CPU_SMALL_RUN_MS", "0");
   std::string t = "graph @g(%x: f32[1, 16, 28, 28]) {\n";
   t += constantLine("w1", {96, 16, 1, 1}, 31);
   t += constantLine("b1", {96}, 32);
@@ -669,6 +699,98 @@ TEST(CpuThreads, EveryThreadChoiceMatchesOneThreadBitForBit) {
       EXPECT_EQ(differ, 0) << "run " << rep << ", output " << o;
     }
   }
+}
+
+// A small region (Note [Threads on shared cores]): once a run on one thread
+// takes under SY_CPU_SMALL_RUN_MS (default 0.1 ms), the region runs on the
+// calling thread alone at any `threads`, bit for bit what 1 thread gives,
+// until its runs on one thread average over twice that (here: the same
+// region with a batch of 1024 rows). Says so on stderr under
+// SY_CPU_SPLIT_DEBUG.
+constexpr char kSmallLine[] = "threads: region small, runs on one thread";
+constexpr char kNoLongerSmallLine[] = "threads: region no longer small";
+
+std::string rowsModelText() {
+  std::string t = "graph @g(%x: f32[B, 256]) {\n";
+  t += constantLine("w", {256, 256}, 41);
+  t += constantLine("b", {256}, 42);
+  t += "  %m = matmul(%x, %w) : f32[B, 256]\n";
+  t += "  %a = add(%m, %b) : f32[B, 256]\n";
+  t += "  %o = softmax(%a) {axis = -1} : f32[B, 256]\n";
+  t += "  return %o\n}\n";
+  return t;
+}
+
+/// Runs `model` `runs` times on `x`, each time expecting `want` bit for bit;
+/// returns how many runs differed or failed.
+int runsDiffering(const CompiledModel& model, const Tensor& x, const std::vector<Tensor>& want, int runs) {
+  int bad = 0;
+  for (int rep = 0; rep < runs; ++rep) {
+    auto got = model.run({x});
+    if (!got.ok() || got->size() != want.size()) {
+      ++bad;
+      continue;
+    }
+    for (size_t o = 0; o < got->size(); ++o) {
+      const Tensor &a = (*got)[o], &b = want[o];
+      bool same = a.numel() == b.numel();
+      for (int64_t j = 0; same && j < a.numel(); ++j) same = a.getDouble(j) == b.getDouble(j);
+      if (!same) {
+        ++bad;
+        break;
+      }
+    }
+  }
+  return bad;
+}
+
+/// rowsModelText at 1 and 2 threads with `choice` (SY_CPU_THREAD_CHOICE) and
+/// `smallMs` (SY_CPU_SMALL_RUN_MS, null: the default) set while compiling:
+/// 40 runs of one row at 2 threads, each checked against 1 thread bit for bit,
+/// then `bigRuns` of 1024 rows; returns the 2-thread model's stderr.
+std::string smallRegionLog(const char* choice, const char* smallMs, int bigRuns = 0) {
+  const Tensor x = randomTensor(Shape{1, 256}, 43);
+  const ScopedEnv fixed("SY_CPU_THREAD_CHOICE", choice);
+  const ScopedEnv small("SY_CPU_SMALL_RUN_MS", smallMs);
+  const ScopedEnv debug("SY_CPU_SPLIT_DEBUG", "1");
+  ::testing::internal::CaptureStderr();
+  auto models = compileAtOneAndTwoThreads(rowsModelText(), x);
+  if (models) {
+    EXPECT_EQ(runsDiffering(*models->m2, x, models->want, 40), 0) << "runs of one row at 2 threads differ from 1 thread";
+    const Tensor big = randomTensor(Shape{1024, 256}, 44);
+    for (int rep = 0; rep < bigRuns; ++rep) {
+      auto got = models->m2->run({big});
+      EXPECT_TRUE(got.ok()) << got.status().toString();
+    }
+  }
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(models.has_value());
+  return log;
+}
+
+TEST(CpuThreads, SmallRegionRunsOnOneThreadBitForBit) {
+  if (const char* fixed = std::getenv("SY_CPU_THREAD_CHOICE"); fixed != nullptr && *fixed != '\0')
+    GTEST_SKIP() << "SY_CPU_THREAD_CHOICE=" << fixed << " fixes the choice";
+  // One row (a 256 x 256 product, microseconds) is small with the default
+  // 0.1 ms; 1024 rows (~0.27 GFLOP, a millisecond or more) are not.
+  const std::string log = smallRegionLog(nullptr, nullptr, 3);
+  const size_t small = log.find(kSmallLine);
+  EXPECT_NE(small, std::string::npos) << log;
+  EXPECT_NE(log.find(kNoLongerSmallLine, small == std::string::npos ? 0 : small), std::string::npos) << log;
+}
+
+TEST(CpuThreads, SmallRegionRuleYieldsToAFixedChoiceAndToItsSetting) {
+  // SY_CPU_THREAD_CHOICE still decides (never small) ...
+  std::string log = smallRegionLog("split", "1000");
+  EXPECT_EQ(log.find(kSmallLine), std::string::npos) << log;
+  log = smallRegionLog("one", "1000");
+  EXPECT_EQ(log.find(kSmallLine), std::string::npos) << log;
+  // ... and with SY_CPU_SMALL_RUN_MS=0 no region is small.
+  log = smallRegionLog(nullptr, "0");
+  EXPECT_EQ(log.find(kSmallLine), std::string::npos) << log;
+  // A region is small with a generous setting.
+  log = smallRegionLog(nullptr, "1000");
+  EXPECT_NE(log.find(kSmallLine), std::string::npos) << log;
 }
 
 }  // namespace
