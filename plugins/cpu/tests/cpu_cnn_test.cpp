@@ -291,5 +291,109 @@ TEST(CpuCnn, BatchNormReluBoundFeedsTheNextConv) {
              1e-3);
 }
 
+/// `text` compiled on a cpu engine of one thread (Winograd is a one-thread
+/// path: Note [Winograd convolutions] in dnnl_steps.cpp) and on the reference.
+struct OneThreadModel {
+  std::unique_ptr<Engine> engine;
+  std::shared_ptr<const CompiledModel> model;
+  std::shared_ptr<const Interpreter> interp;
+};
+std::optional<OneThreadModel> compileOneThread(const std::string& text) {
+  OneThreadModel m;
+  m.engine = cpuEngine({{"threads", "1"}});
+  if (m.engine == nullptr) return std::nullopt;
+  auto parsed = parseGraph(text);
+  EXPECT_TRUE(parsed.ok()) << parsed.status().toString();
+  if (!parsed.ok()) return std::nullopt;
+  std::shared_ptr<const Graph> g(std::move(*parsed));
+  auto model = m.engine->compile(g);
+  EXPECT_TRUE(model.ok()) << model.status().toString();
+  auto interp = Interpreter::create(g);
+  EXPECT_TRUE(interp.ok()) << interp.status().toString();
+  if (!model.ok() || !interp.ok()) return std::nullopt;
+  m.model = std::move(*model);
+  m.interp = std::move(*interp);
+  return m;
+}
+
+/// Two 3x3 convs + relu on 64 channels (Note [Winograd convolutions] in
+/// dnnl_steps.cpp): at 28x28 (oneDNN's F(4x4, 3x3)) and, after a stride-2
+/// pooling, at 14x14 (F(2x2, 3x3)); a 1x1 conv + relu in between reads the
+/// first one's blocked output.
+std::string winogradChain() {
+  std::string t = "graph @g(%x: f32[1, 64, 28, 28]) {\n";
+  t += constantLine("k1", {64, 64, 3, 3}, -0.06, 0.06, 281);
+  t += constantLine("k2", {64, 64, 1, 1}, -0.2, 0.2, 282);
+  t += constantLine("k3", {64, 64, 3, 3}, -0.06, 0.06, 283);
+  t += constantLine("b1", {64}, -0.5, 0.5, 284);
+  t += "  %a = conv(%x, %k1, %b1) {pads = [1, 1, 1, 1]} : f32[1, 64, 28, 28]\n";
+  t += "  %ra = relu(%a) : f32[1, 64, 28, 28]\n";
+  t += "  %b = conv(%ra, %k2) : f32[1, 64, 28, 28]\n";
+  t += "  %rb = relu(%b) : f32[1, 64, 28, 28]\n";
+  t += "  %p = max_pool(%rb) {kernel_shape = [2, 2], strides = [2, 2]} : f32[1, 64, 14, 14]\n";
+  t += "  %c = conv(%p, %k3) {pads = [1, 1, 1, 1]} : f32[1, 64, 14, 14]\n";
+  t += "  %y = relu(%c) : f32[1, 64, 14, 14]\n";
+  t += "  return %y\n}\n";
+  return t;
+}
+
+TEST(CpuCnn, WinogradConvsMatchTheReferenceAndKeepNaN) {
+  // Finite inputs take the Winograd primitives; NaN/inf and inputs whose
+  // bound passes the Winograd limit (1e30) take the direct NaN-keeping ones,
+  // so NaN lands exactly where the reference puts it (a Winograd tile would
+  // spread it over its neighbours). Finite values are compared normwise
+  // (|got - want| <= 1e-3 max|want|): where a sum cancels to far below its
+  // terms, any other summation order differs from the reference by more
+  // than 1e-3 of that small sum.
+  auto m = compileOneThread(winogradChain());
+  ASSERT_TRUE(m.has_value());
+  const std::vector<Tensor> calls{randomF({1, 64, 28, 28}, -2, 2, 285), nonFiniteF({1, 64, 28, 28}, 286),
+                                  randomF({1, 64, 28, 28}, -1e29, 1e29, 287),
+                                  randomF({1, 64, 28, 28}, -1e20, 1e20, 288), randomF({1, 64, 28, 28}, -2, 2, 289)};
+  for (size_t c = 0; c < calls.size(); ++c) {
+    SCOPED_TRACE("call " + std::to_string(c));
+    auto got = m->model->run({calls[c]});
+    ASSERT_TRUE(got.ok()) << got.status().toString();
+    auto want = m->interp->run({calls[c]});
+    ASSERT_TRUE(want.ok()) << want.status().toString();
+    const Tensor &y = (*got)[0], &r = (*want)[0];
+    ASSERT_EQ(y.shape(), r.shape());
+    double scale = 0;
+    for (int64_t j = 0; j < r.numel(); ++j) {
+      if (std::isfinite(r.getDouble(j))) scale = std::max(scale, std::fabs(r.getDouble(j)));
+    }
+    for (int64_t j = 0; j < r.numel(); ++j) {
+      const double a = y.getDouble(j), b = r.getDouble(j);
+      if (std::isnan(b)) {
+        ASSERT_TRUE(std::isnan(a)) << "element " << j << ": got " << a << ", want NaN";
+      } else if (std::isinf(b)) {
+        ASSERT_EQ(a, b) << "element " << j;
+      } else {
+        ASSERT_NEAR(a, b, 1e-3 * (1 + scale)) << "element " << j;
+      }
+    }
+  }
+}
+
+TEST(CpuCnn, WinogradIsUsedAndOffWithTheSwitch) {
+  // The Winograd result differs from the direct one in its last bits (it is
+  // another summation): with SY_CPU_WINOGRAD=0 the cpu output is the direct
+  // convolution's, with it on it is not bit for bit that, and both stay
+  // within rounding of the reference.
+  const std::vector<Tensor> in{randomF({1, 64, 28, 28}, -2, 2, 290)};
+  ASSERT_EQ(setenv("SY_CPU_WINOGRAD", "0", 1), 0);
+  auto off = compileOneThread(winogradChain());
+  unsetenv("SY_CPU_WINOGRAD");
+  auto on = compileOneThread(winogradChain());
+  ASSERT_TRUE(off.has_value() && on.has_value());
+  auto direct = off->model->run(in), wino = on->model->run(in), want = on->interp->run(in);
+  ASSERT_TRUE(direct.ok() && wino.ok() && want.ok());
+  expectSame(*direct, *want, 1e-4);
+  expectSame(*wino, *want, 1e-3);
+  int64_t differ = 0;
+  for (int64_t j = 0; j < (*direct)[0].numel(); ++j) differ += (*direct)[0].getDouble(j) != (*wino)[0].getDouble(j);
+  EXPECT_GT(differ, 0) << "the Winograd and direct outputs are bit-identical: was Winograd used?";
+}
+
 }  // namespace
 }  // namespace sy
