@@ -412,6 +412,64 @@ TEST(CpuTransformer, AttentionSplitAlongHeadsMatchesOneThreadAndReference) {
   }
 }
 
+// Note [Bounded attention scores] (dnnl_steps.cpp): with T = 64 the scores
+// [1, 4, 64, 64] have four times the elements of q and k, so the scores'
+// product bounds them and the softmax skips its scan for NaN and inf when
+// the bound is finite. Against the reference, at one and two threads: finite
+// inputs; NaN in q, in k, in the mask; inf in q; a mask of -inf; values
+// whose products overflow to inf (the bound is past its limit: the softmax
+// scans and finds them); and values whose bound passes the limit while the
+// scores stay finite.
+TEST(CpuTransformer, BoundedAttentionScoresKeepNonFiniteRows) {
+  const int64_t T = 64, H = 4, D = 8;
+  const std::string text = bertAttentionGraph(false, 1, T, H, D);
+  for (const char* threads : {"1", "2"}) {
+    SCOPED_TRACE(std::string("threads ") + threads);
+    auto engine = cpuEngine({{"threads", threads}});
+    ASSERT_NE(engine, nullptr);
+    struct Case {
+      const char* what;
+      int input;  // 0 q, 1 k, 3 mask; -1: none
+      int64_t at;
+      double value;
+      double scale;  // q and k scaled by this
+    };
+    for (const Case& c : {Case{"finite", -1, 0, 0, 1}, Case{"NaN in q", 0, 5 * H * D + 3, NAN, 1},
+                          Case{"NaN in k", 1, 9 * H * D + 17, NAN, 1}, Case{"NaN in the mask", 3, 11, NAN, 1},
+                          Case{"inf in q", 0, 2 * H * D + 1, INFINITY, 1}, Case{"-inf in the mask", 3, 7, -INFINITY, 1},
+                          Case{"products overflow", -1, 0, 0, 1e19}, Case{"bound past the limit", -1, 0, 0, 3e18}}) {
+      SCOPED_TRACE(c.what);
+      std::vector<Tensor> in = bertAttentionInputs(191, 1, T, H * D);
+      for (int i = 0; i < 2; ++i) {
+        for (int64_t j = 0; j < in[static_cast<size_t>(i)].numel(); ++j) {
+          in[static_cast<size_t>(i)].setDouble(j, in[static_cast<size_t>(i)].getDouble(j) * c.scale);
+        }
+      }
+      if (c.input >= 0) in[static_cast<size_t>(c.input)].setDouble(c.at, c.value);
+      const std::optional<CpuAndReference> r = runOnCpuAndReference(text, in);
+      ASSERT_TRUE(r.has_value());
+      auto parsed = parseGraph(text);
+      ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
+      auto m = engine->compile(std::shared_ptr<const Graph>(std::move(*parsed)));
+      ASSERT_TRUE(m.ok()) << m.status().toString();
+      for (int run = 0; run < 2; ++run) {  // (the second run uses the plan and the cached primitives)
+        auto y = (*m)->run(in);
+        ASSERT_TRUE(y.ok()) << y.status().toString();
+        const Tensor &a = (*y)[0], &b = r->reference[0];
+        ASSERT_EQ(a.shape(), b.shape());
+        int64_t bad = 0, nan = 0;
+        for (int64_t j = 0; j < a.numel(); ++j) {
+          const double x = a.getDouble(j), want = b.getDouble(j);
+          nan += std::isnan(want) ? 1 : 0;
+          bad += std::isnan(want) ? !std::isnan(x) : !(std::fabs(x - want) <= 1e-4 * (1 + std::fabs(want)));
+        }
+        EXPECT_EQ(bad, 0) << "of " << a.numel() << " outputs";
+        if ((c.input >= 0 && !(c.value < 0)) || c.scale >= 1e19) EXPECT_GT(nan, 0) << "the case must make NaN";
+      }
+    }
+  }
+}
+
 /// GPT-2's residual after a Conv1D: [1, 8, 16] -> reshape [8, 16] -> gemm
 /// (+ c) -> reshape [1, 8, 32] -> add the residual %r. `c`: the gemm's third
 /// operand ("" none, "const" a constant row, "input" the graph input %c
