@@ -395,5 +395,36 @@ TEST(CpuCnn, WinogradIsUsedAndOffWithTheSwitch) {
   EXPECT_GT(differ, 0) << "the Winograd and direct outputs are bit-identical: was Winograd used?";
 }
 
+TEST(CpuCnn, PerChannelLoopsMatchTheReference) {
+  // Note [per-channel binary]'s direct loop at one thread: channels-last x
+  // (a conv's acdb output) scaled in place and out of place (%ra returned),
+  // row-major x (a region input) scaled into a new value and then shifted
+  // per channel in place (add); NaN and infinities pass through.
+  auto check = [](const std::string& text, const std::vector<Tensor>& in) {
+    auto m = compileOneThread(text);
+    ASSERT_TRUE(m.has_value());
+    auto got = m->model->run(in);
+    auto want = m->interp->run(in);
+    ASSERT_TRUE(got.ok() && want.ok());
+    expectSame(*got, *want, 1e-4);
+  };
+  for (const char* returns : {"%z", "%z, %ra"}) {
+    SCOPED_TRACE(returns);
+    check(squeezeExcite(returns), {randomF({1, 8, 6, 6}, -2, 2, 291)});
+    check(squeezeExcite(returns), {nonFiniteF({1, 8, 6, 6}, 292)});
+  }
+  std::string t = "graph @g(%x: f32[2, 24, 5, 7]) {\n";
+  t += "  %p = global_avg_pool(%x) : f32[2, 24, 1, 1]\n";
+  t += "  %g = sigmoid(%p) : f32[2, 24, 1, 1]\n";
+  t += "  %m = mul(%x, %g) : f32[2, 24, 5, 7]\n";
+  t += "  %y = add(%m, %p) : f32[2, 24, 5, 7]\n";
+  t += "  return %y\n}\n";
+  check(t, {randomF({2, 24, 5, 7}, -3, 3, 293)});
+  Tensor odd = randomF({2, 24, 5, 7}, -3, 3, 294);
+  odd.setDouble(5, std::nan(""));
+  odd.setDouble(300, INFINITY);
+  check(t, {odd});
+}
+
 }  // namespace
 }  // namespace sy
