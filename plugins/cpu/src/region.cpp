@@ -427,7 +427,7 @@ class RegionRun final : public Run {
     return s;
   }
   std::vector<RunValue> values;
-  std::vector<size_t> bytes;                              // per value: bytes it got (for a new plan)
+  std::vector<size_t> bytes;                              // per value: bytes it got (runs without a plan: for a new one)
   std::vector<std::unique_ptr<CpuBuffer>> outBuffers;     // per value: a region output's own buffer
 
  private:
@@ -571,7 +571,7 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
 
 RegionRun::RegionRun(const CpuRegion& region, Plan* plan, void* arena, int threads)
     : values(region.numValues()),
-      bytes(region.numValues(), 0),
+      bytes(plan == nullptr ? region.numValues() : 0, 0),
       outBuffers(region.numValues()),
       region_(region),
       plan_(plan),
@@ -621,7 +621,7 @@ const RunValue& RegionRun::in(const Step& step, size_t i) {
 
 void* RegionRun::memoryFor(int32_t v, size_t n) {
   const size_t id = static_cast<size_t>(v);
-  bytes[id] = n;
+  if (plan_ == nullptr) bytes[id] = n;
   if (region_.isOutput()[id] && outBuffers[id] == nullptr) {
     outBuffers[id] = std::make_unique<CpuBuffer>(n);
     return outBuffers[id]->hostPointer();
@@ -715,7 +715,10 @@ void RegionRun::freeAfter(const std::vector<size_t>& dead) {
 // CpuRegion
 
 std::vector<int64_t> CpuRegion::signature(const std::vector<sdk::InputTensor>& inputs) {
+  size_t n = inputs.size();
+  for (const sdk::InputTensor& t : inputs) n += t.rank();
   std::vector<int64_t> key;
+  key.reserve(n);
   for (const sdk::InputTensor& t : inputs) {
     key.push_back(static_cast<int64_t>(t.rank()));
     for (int64_t d : t.dims()) key.push_back(d);
