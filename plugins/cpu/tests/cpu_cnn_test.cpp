@@ -316,6 +316,27 @@ std::optional<OneThreadModel> compileOneThread(const std::string& text) {
   return m;
 }
 
+/// NaN where `want` has NaN, the same infinities, finite values within
+/// tol * (1 + max finite |want|) (normwise: where a sum cancels to far below
+/// its terms, another summation order differs by more than tol of that sum).
+void expectNormwise(const Tensor& got, const Tensor& want, double tol) {
+  ASSERT_EQ(got.shape(), want.shape());
+  double scale = 0;
+  for (int64_t j = 0; j < want.numel(); ++j) {
+    if (std::isfinite(want.getDouble(j))) scale = std::max(scale, std::fabs(want.getDouble(j)));
+  }
+  for (int64_t j = 0; j < want.numel(); ++j) {
+    const double a = got.getDouble(j), b = want.getDouble(j);
+    if (std::isnan(b)) {
+      ASSERT_TRUE(std::isnan(a)) << "element " << j << ": got " << a << ", want NaN";
+    } else if (std::isinf(b)) {
+      ASSERT_EQ(a, b) << "element " << j;
+    } else {
+      ASSERT_NEAR(a, b, tol * (1 + scale)) << "element " << j;
+    }
+  }
+}
+
 /// Two 3x3 convs + relu on 64 channels (Note [Winograd convolutions] in
 /// dnnl_steps.cpp): at 28x28 (oneDNN's F(4x4, 3x3)) and, after a stride-2
 /// pooling, at 14x14 (F(2x2, 3x3)); a 1x1 conv + relu in between reads the
@@ -356,22 +377,31 @@ TEST(CpuCnn, WinogradConvsMatchTheReferenceAndKeepNaN) {
     ASSERT_TRUE(got.ok()) << got.status().toString();
     auto want = m->interp->run({calls[c]});
     ASSERT_TRUE(want.ok()) << want.status().toString();
-    const Tensor &y = (*got)[0], &r = (*want)[0];
-    ASSERT_EQ(y.shape(), r.shape());
-    double scale = 0;
-    for (int64_t j = 0; j < r.numel(); ++j) {
-      if (std::isfinite(r.getDouble(j))) scale = std::max(scale, std::fabs(r.getDouble(j)));
-    }
-    for (int64_t j = 0; j < r.numel(); ++j) {
-      const double a = y.getDouble(j), b = r.getDouble(j);
-      if (std::isnan(b)) {
-        ASSERT_TRUE(std::isnan(a)) << "element " << j << ": got " << a << ", want NaN";
-      } else if (std::isinf(b)) {
-        ASSERT_EQ(a, b) << "element " << j;
-      } else {
-        ASSERT_NEAR(a, b, 1e-3 * (1 + scale)) << "element " << j;
-      }
-    }
+    expectNormwise((*got)[0], (*want)[0], 1e-3);
+  }
+}
+
+TEST(CpuCnn, WinogradResidualSumKeepsTheAddendsNaN) {
+  // A ResNet basic block's second conv: 3x3 + add(residual) + relu, a
+  // Winograd conv with a sum post-op. The guard reads the addend too: NaN
+  // or inf in it alone sends the call to the direct NaN-keeping primitive.
+  std::string t = "graph @g(%x: f32[1, 64, 14, 14], %r: f32[1, 64, 14, 14]) {\n";
+  t += constantLine("k", {64, 64, 3, 3}, -0.06, 0.06, 295);
+  t += "  %c = conv(%x, %k) {pads = [1, 1, 1, 1]} : f32[1, 64, 14, 14]\n";
+  t += "  %s = add(%c, %r) : f32[1, 64, 14, 14]\n";
+  t += "  %y = relu(%s) : f32[1, 64, 14, 14]\n";
+  t += "  return %y\n}\n";
+  auto m = compileOneThread(t);
+  ASSERT_TRUE(m.has_value());
+  const Tensor fx = randomF({1, 64, 14, 14}, -2, 2, 296), fr = randomF({1, 64, 14, 14}, -2, 2, 297);
+  const Tensor nx = nonFiniteF({1, 64, 14, 14}, 298), nr = nonFiniteF({1, 64, 14, 14}, 299);
+  const std::vector<std::vector<Tensor>> calls{{fx, fr}, {fx, nr}, {nx, fr}, {fx, fr}};
+  for (size_t c = 0; c < calls.size(); ++c) {
+    SCOPED_TRACE("call " + std::to_string(c));
+    auto got = m->model->run(calls[c]);
+    auto want = m->interp->run(calls[c]);
+    ASSERT_TRUE(got.ok() && want.ok());
+    expectNormwise((*got)[0], (*want)[0], 1e-3);
   }
 }
 
