@@ -612,8 +612,12 @@ bool runFallback(const DnnlStep& step, Run& run, const Kernel* k, size_t numInpu
 //  - the conv is 3x3, stride 1, no dilation, group 1, 64+ input and output
 //    channels, with constant weights and a guarded relu (Note [NaN-safe relu
 //    post-op]) whose bounds are known;
-//  - the entry is for one thread without an OpenMP team (capKey() == 1): the
-//    splits of Note [Split primitives] cut direct primitives only;
+//  - the backend has one thread (`threads: 1`). The splits of Note [Split
+//    primitives] cut direct primitives only, and at more threads the region's
+//    ThreadChooser (Note [Threads on shared cores]) would meet the Winograd
+//    primitives in its one-thread tries, whose first run makes them (the
+//    transformed weights): short runs at 2 threads measured 1.75-1.94x the
+//    better peer on ResNet-18 with it against 0.97-1.05 without (loaded);
 //  - oneDNN has one for the shapes and post-ops (else the direct conv).
 // F(4x4, 3x3) is taken over oneDNN's first choice from 28x28 outputs up.
 // Winograd's transforms mix the 4x4 or 6x6 inputs of a tile, so a NaN or
@@ -959,8 +963,8 @@ class ConvStep final : public DnnlStep {
     for (int64_t k : kernel) perOut *= static_cast<double>(k);
     e->nthr = teamFor(static_cast<double>(e->out.numElements()) * perOut);
     setOmpThreads(e->nthr);
-    // Note [Winograd convolutions]: on one thread (no split, no team), where oneDNN has one.
-    if (winogradOk && capKey() == 1 && winogradEnabled()) {
+    // Note [Winograd convolutions]: a backend of one thread, where oneDNN has one.
+    if (winogradOk && threads == 1 && capKey() == 1 && winogradEnabled()) {
       try {
         dnnl::convolution_forward::desc wd(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
                                            srcAny, wAny, bMd, dstAny, st, dnnlDil, win.padL, win.padR);
