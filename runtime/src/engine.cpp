@@ -519,8 +519,7 @@ namespace {
 class RunState {
  public:
   RunState(const CompiledModel::Impl& m, std::vector<TraceEvent>* trace, std::map<std::string, int64_t> bindings)
-      : m_(m), trace_(trace), start_(std::chrono::steady_clock::now()),
-        budget_(std::make_shared<MemoryBudget>(m.memoryBudget)), bindings_(std::move(bindings)) {}
+      : m_(m), trace_(trace), start_(std::chrono::steady_clock::now()), bindings_(std::move(bindings)) {}
 
   double nowUs() const {
     return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start_).count();
@@ -613,9 +612,11 @@ class RunState {
           st = resourceExhausted("region ", r.regionId, " on backend '", r.backend, "': out of memory");
         }
         SY_RETURN_IF_ERROR(st);
-        record("region " + std::to_string(r.regionId) + " (" + std::to_string(r.graph->numNodes()) + " nodes)",
-               r.backend, t0);
-        if (trace_) trace_->back().region = r.regionId;
+        if (trace_) {  // the event's strings are built only for a trace
+          record("region " + std::to_string(r.regionId) + " (" + std::to_string(r.graph->numNodes()) + " nodes)",
+                 r.backend, t0);
+          trace_->back().region = r.regionId;
+        }
       } else {
         Status st;
         try {
@@ -696,7 +697,7 @@ class RunState {
         if (e->detail) t.detail = e->detail;
         self->state->trace_->push_back(std::move(t));
       }
-    } stepSink{this, r.backend + " steps", r.regionId, steps ? nowUs() : 0.0};
+    } stepSink{this, steps ? r.backend + " steps" : std::string(), r.regionId, steps ? nowUs() : 0.0};
     const sy_profile_sink sink{sizeof(sy_profile_sink), &stepSink, &StepSink::record};
     auto call = [&] {
       return steps ? api.execute_profiled(r.compiled, ins.data(), ins.size(), outs.data(), outs.size(), &sink)
@@ -779,6 +780,8 @@ class RunState {
     std::vector<Slot> state;
     for (size_t i = 0; i < carried; ++i) state.push_back(slotFor(n->input(2 + i)));
     std::vector<ScanCollector> scanned;
+    // The run's budget, made by its first loop with scan outputs.
+    if (scans > 0 && !budget_) budget_ = std::make_shared<MemoryBudget>(m_.memoryBudget);
     for (size_t i = 0; i < scans; ++i) scanned.emplace_back(i, budget_);
     for (int64_t iter = 0; iter < maxTrip && cond; ++iter) {
       setHost(body->param(0), Tensor::scalarI64(iter));
@@ -815,7 +818,7 @@ class RunState {
   const CompiledModel::Impl& m_;
   std::vector<TraceEvent>* trace_;
   std::chrono::steady_clock::time_point start_;
-  std::shared_ptr<MemoryBudget> budget_;
+  std::shared_ptr<MemoryBudget> budget_;  // Note [memory budget]; made on first need (runLoop)
   std::map<std::string, int64_t> bindings_;  // symbols bound by the inputs
   std::unordered_map<const Value*, Slot> slots_;
 };
