@@ -1005,5 +1005,35 @@ TEST(CpuPlugin, ConvReluFusionFromFourThreadsWithAndWithoutNaN) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[static_cast<size_t>(t)], "") << "thread " << t;
 }
 
+/// A classifier's gemv (one row, constant weights: oneDNN's brgemm matmul
+/// on weights packed in blocks of 32 columns, Note [Gemv weights in blocks of
+/// 32 columns]) with N not a multiple of the block: bias + hardswish as the
+/// importer lowers it, then a second gemm with transB; a NaN in x reaches
+/// every output.
+std::string classifierGraph() {
+  std::string t = "graph @g(%x: f32[1, 96]) {\n";
+  t += constantLine("w1", {96, 1000}, -0.2, 0.2, 81);
+  t += constantLine("b1", {1000}, -0.5, 0.5, 82);
+  t += constantLine("w2", {40, 1000}, -0.1, 0.1, 83);
+  t += constantLine("b2", {40}, -0.5, 0.5, 84);
+  t += "  %sixth = constant() {value = tensor<f32[]>[0.16666667]} : f32[]\n";
+  t += "  %half = constant() {value = tensor<f32[]>[0.5]} : f32[]\n";
+  t += "  %g = gemm(%x, %w1, %b1) : f32[1, 1000]\n";
+  t += "  %d = mul(%g, %sixth) : f32[1, 1000]\n";
+  t += "  %e = add(%d, %half) : f32[1, 1000]\n";
+  t += "  %c = clip(%e) {min = 0.0, max = 1.0} : f32[1, 1000]\n";
+  t += "  %h = mul(%g, %c) : f32[1, 1000]\n";
+  t += "  %y = gemm(%h, %w2, %b2) {transB = 1} : f32[1, 40]\n";
+  t += "  return %y, %h\n}\n";
+  return t;
+}
+
+TEST(CpuPlugin, ClassifierGemvMatchesReference) {
+  checkGraph(classifierGraph(), {randomF({1, 96}, -3, 3, 85)});
+  Tensor x = randomF({1, 96}, -3, 3, 86);
+  x.setDouble(17, std::nan(""));
+  checkGraphIeee(classifierGraph(), {x});
+}
+
 }  // namespace
 }  // namespace sy
