@@ -1033,9 +1033,6 @@ class MatmulStep final : public DnnlStep {
   std::vector<int64_t> viewDims;   // non-empty: the output's dims (a reshape fused after the product)
   int addInput = -1;               // a broadcast addend (Note [Attention mask post-op]), or -1
   int addPostOp = -1;              // its post-op's index in the attribute
-  /// The result's only reader is a softmax, which must know whether its
-  /// input holds NaN or inf (Note [Bounded attention scores]).
-  bool boundOutput = false;
   /// Note [Transposes in matmul strides]: operand i is given untransposed;
   /// logical dim k is its dim perm[i][k] (empty: as it is). outPerm: the
   /// result is written transposed (output dim k = product dim outPerm[k]).
@@ -1135,52 +1132,12 @@ class MatmulStep final : public DnnlStep {
       if (e.headDst.data.ndims != 0) args[DNNL_ARG_DST] = dense(e.headDst, e.dstMd, y, false);
       execute(run, e.prim, args, e.nthr, e.id, e.split.get());
       if (e.headDst.data.ndims != 0) reorderInto(run, args[DNNL_ARG_DST], dst);
-    } else {
-      execute(run, e.prim, args, e.nthr, e.id, e.split.get());
+      return;
     }
-    if (boundOutput) recordBound(run, e, a, constWeights ? nullptr : &run.in(*this, 1), add);
+    execute(run, e.prim, args, e.nthr, e.id, e.split.get());
   }
 
  private:
-  // Note [Bounded attention scores]
-  // A softmax scans its input for NaN and inf first (Note [softmax of
-  // non-finite rows]): attention's scores [B, H, T, T], 12.6 MB a layer at
-  // T = 512, one more pass over memory. The scores' product reads far less
-  // (q and k, [B, T, H * D] each: 1.5 MB), so when it is cheaper the product
-  // bounds its result instead: |q k^T| <= K max|q| max|k|, then each post-op
-  // (a linear one: |alpha| B + |beta|; the mask's add: B + max|mask|), times
-  // a rounding allowance of (K + 8) units of the last place per step; a
-  // finite bound below FLT_MAX / 4 says that no element is NaN or inf, and
-  // is recorded as the result's RunValue::absBound (Note [Known bounds]),
-  // which the softmax takes instead of its scan. An operand holding NaN or
-  // inf has no bound: the softmax then scans as before. Only for products
-  // whose other post-ops are linear or the broadcast add, without bias, c or
-  // a sum, and whose operands (those not already bounded) have fewer than
-  // half the result's elements.
-  void recordBound(Run& run, const Entry& e, const RunValue& a, const RunValue* b, const RunValue* add) const {
-    if (b == nullptr || cInput >= 0 || !bias.empty() || sumInput() >= 0) return;
-    for (const PostOp& p : postOps) {
-      if (p.addInput < 0 && p.alg != dnnl::algorithm::eltwise_linear) return;
-    }
-    auto unbounded = [](const RunValue& v) { return v.absBound < HUGE_VAL ? 0.0 : static_cast<double>(v.dims.numElements()); };
-    const double outElements = static_cast<double>(e.out.numElements());
-    if (2 * (unbounded(a) + unbounded(*b) + (add != nullptr ? unbounded(*add) : 0.0)) > outElements) return;
-    const double slack = 1 + (static_cast<double>(e.K) + 8) * 0x1p-23;
-    bool scanned = false;
-    double bound = static_cast<double>(e.K) * maxAbsOf(a, &scanned) * maxAbsOf(*b, &scanned) * slack;
-    if (useScale) bound *= std::fabs(static_cast<double>(alpha)) * slack;
-    for (const PostOp& p : postOps) {
-      if (!(bound < HUGE_VAL)) return;
-      if (p.addInput >= 0) {
-        bound = (bound + maxAbsOf(*add, &scanned)) * slack;
-      } else {
-        bound = (std::fabs(static_cast<double>(p.alpha)) * bound + std::fabs(static_cast<double>(p.beta))) * slack;
-      }
-    }
-    if (bound < std::numeric_limits<float>::max() / 4) run.value(outputs[0]).absBound = bound;
-  }
-
-
   /// The addend of the binary add post-op as oneDNN wants it: the rank of the
   /// product's dst (`ddims`), 1 on broadcast dims. `out` is the product's
   /// logical shape; when its batch was folded into rows (ddims 2-D) only a
@@ -2168,8 +2125,7 @@ class SoftmaxStep final : public DnnlStep {
     // computed with the reference kernel's formula instead: NaN in a row, or
     // +inf, or a row of only -inf, makes the row NaN; -inf among finite
     // values gives 0 (log: -inf).
-    // A bound recorded by the producer says there is neither (Note [Bounded attention scores]).
-    if (!(x.absBound < HUGE_VAL) && anyNonFinite(x.data, static_cast<size_t>(x.dims.numElements()), false)) {
+    if (anyNonFinite(x.data, static_cast<size_t>(x.dims.numElements()), false)) {
       referenceSoftmax(static_cast<const float*>(x.data), static_cast<float*>(y), x.dims, a);
       return;
     }
@@ -2985,7 +2941,6 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
     }
     if (fusion.biasAdd) s->bias = copyFloats(fusion.biasAdd->input(static_cast<size_t>(fusion.biasAddOperand)));
     s->viewDims = fusion.viewDims;
-    s->boundOutput = fusion.boundOutput;
     for (size_t i = 0; i < 2; ++i) {
       if (fusion.permutedSource[i] < 0) continue;
       s->inputs[i] = ids[static_cast<size_t>(fusion.permutedSource[i])];  // (b is not a constant here)

@@ -1172,12 +1172,6 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
           ops += sdk::format(" + ", cn.op());
         }
       }
-      if (op == "matmul") {
-        const int32_t c = soleConsumer(cur);
-        fusion.boundOutput = c >= 0 && !taken[static_cast<size_t>(c)] &&
-                             (nodes[static_cast<size_t>(c)].op() == "softmax" ||
-                              nodes[static_cast<size_t>(c)].op() == "log_softmax");
-      }
       step = makeDnnlStep(node, fusion, ids, info_, threads_);
       step->outputs = {cur};
     } else if (chainWhyNot(node).empty()) {

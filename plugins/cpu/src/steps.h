@@ -204,10 +204,6 @@ struct DnnlFusion {
   int32_t permutedSource[2] = {-1, -1};
   std::vector<int64_t> inputPerm[2];
   std::vector<int64_t> outPerm;
-  /// matmul only: the result's only reader is a softmax; the step records a
-  /// bound of the result when that costs less than the softmax's scan for
-  /// NaN and inf (Note [Bounded attention scores] in dnnl_steps.cpp).
-  bool boundOutput = false;
 };
 
 /// Builds the oneDNN step of `node` with `fusion`; `ids` maps view value
