@@ -354,13 +354,20 @@ class DnnlStep : public Step {
   /// splitting the primitive over the pool, for work of kChunkWork a chunk),
   /// or in a run on OpenMP teams (runTeam()) the run's threads for work of
   /// kTeamWork or more (Note [Threads on shared cores] in region.cpp).
-  int teamFor(double work) const { return runTeam() && work >= kTeamWork ? cap() : 1; }
+  int teamFor(double work, double minWork = kTeamWork) const {
+    return runTeam() && work >= minWork ? cap() : 1;
+  }
   /// Work (flops or bytes) per chunk of a split primitive, at least.
   static constexpr double kChunkWork = 1e6;
   /// Work (flops or bytes) for which a run on teams wakes the team; below it
   /// (a squeeze-excite's 1x1 convs on 1x1 images) the fork and join cost more
   /// than they save.
   static constexpr double kTeamWork = 1e5;
+  /// kTeamWork of pooling and per-channel binary steps (work: elements
+  /// read), memory-bound: below it their runs on a team took longer than on
+  /// one thread (EfficientNet-B0's squeeze-and-excitation gate muls and
+  /// pools at 28x28 and 14x14, 113k-188k elements).
+  static constexpr double kTeamElements = 3e5;
   /// The threads this run may use: the backend's, or fewer when the region
   /// found them slower (Note [Threads on shared cores] in region.cpp).
   int cap() const { return std::max(1, std::min(threads, runThreadCap())); }
@@ -1621,7 +1628,7 @@ class PoolStep final : public DnnlStep {
                                                       : dnnl::algorithm::pooling_avg_exclude_padding;
     double window = 1;
     for (int64_t v : k) window *= static_cast<double>(v);
-    e->nthr = teamFor(static_cast<double>(e->out.numElements()) * window);
+    e->nthr = teamFor(static_cast<double>(e->out.numElements()) * window, kTeamElements);
     setOmpThreads(e->nthr);
     dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src, dstAny,
                                         memory::dims(s.begin(), s.end()), memory::dims(k.begin(), k.end()), dd,
@@ -1793,7 +1800,7 @@ class BinaryStep final : public DnnlStep {
     e->src0 = x.md != nullptr ? *x.md : plainMd(toDnnl(x.dims));
     e->src1 = plainMd(toDnnl(g.dims));
     e->dst = e->src0;  // the same layout as x
-    e->nthr = teamFor(static_cast<double>(x.dims.numElements()));
+    e->nthr = teamFor(static_cast<double>(x.dims.numElements()), kTeamElements);
     setOmpThreads(e->nthr);
     dnnl::binary::desc desc(alg, e->src0, e->src1, e->dst);
     e->prim = dnnl::binary(dnnl::binary::primitive_desc(desc, userScratchpad(), dnnlEngine()));
