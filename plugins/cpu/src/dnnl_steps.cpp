@@ -1478,8 +1478,12 @@ class MatmulStep final : public DnnlStep {
     // loaded AMD EPYC): 1x1280x1000 0.34-0.35 ms (BA16a64b) against 0.24-0.28
     // (BA16a32b), 1x960x1280 0.31-0.34 against 0.23; with the weights in
     // cache both 0.06 ms (BA16a16b was faster out of cache but 1.6x slower in
-    // it). In MobileNetV3-Large at one thread (`switchyard bench --profile`,
-    // 18 interleaved pairs of 100 runs, load 2.7-5): its two gemm steps
+    // it). Alternating the two layouts call by call in one process (8
+    // rotated copies of the weights, with and without the 48 MB read):
+    // BA16a32b / BA16a64b 0.77-0.87 for 1x512x1000, 1x960x1280, 1x1280x1000
+    // and 1x2048x1000 (ResNet-50's), one run of 20 at 1.12. In
+    // MobileNetV3-Large at one thread (`switchyard bench --profile`, 18
+    // interleaved pairs of 100 runs, load 2.7-5): its two gemm steps
     // together 0.685 -> 0.580 ms (median; lower in 13 of 18 pairs). So where
     // oneDNN picked BA16a64b, the same implementation on BA16a32b is taken
     // (each result element keeps one sum over K, in the kernel's order;
