@@ -17,9 +17,10 @@
 //  - matmul/gemm: rows of a and dst, b (prepacked, e.g. BA16a64b) whole;
 //    with one row (M = 1, a gemv: no rows to cut, memory-bound on b),
 //    columns (splitColumns): a dst of one row is dense in any column
-//    range, and a prepacked b with its N blocks outermost (BA16a64b) is
-//    contiguous per block of 64 columns, so chunks of whole blocks keep
-//    brgemm; bias cut alike;
+//    range, and a prepacked b with its N blocks outermost (BA16a32b for a
+//    gemv, Note [Gemv weights in blocks of 32 columns] in dnnl_steps.cpp;
+//    BA16a64b otherwise) is contiguous per block of columns, so chunks of
+//    whole blocks keep brgemm; bias cut alike;
 //  - per-channel binary, batch norm (batch 1): rows;
 //  - softmax: rows (the dims before the axis);
 //  - matmul_integer: rows; conv_integer: like the f32 conv;
