@@ -6,6 +6,7 @@
 // included, and the cases that must not share memory check that they don't.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -428,6 +429,110 @@ TEST(CpuCnn, WinogradIsUsedAndOffWithTheSwitch) {
   int64_t differ = 0;
   for (int64_t j = 0; j < (*direct)[0].numel(); ++j) differ += (*direct)[0].getDouble(j) != (*wino)[0].getDouble(j);
   EXPECT_GT(differ, 0) << "the Winograd and direct outputs are bit-identical: was Winograd used?";
+}
+
+/// conv 1x1 + bias -> SiLU (exported, x first) -> depthwise 3x3 -> SiLU
+/// (gate first) -> dense 3x3 stride 2 -> SiLU: each SiLU is the conv's last
+/// post-op, which at one thread runs as the plugin's own pass over the
+/// destination (Note [SiLU after the conv] in dnnl_steps.cpp). 13 channels of
+/// 9x9 and 5x5: sizes that leave a tail of fewer than 16 floats.
+std::string siluChain() {
+  std::string t = "graph @g(%x: f32[1, 5, 9, 9]) {\n";
+  t += constantLine("k1", {13, 5, 1, 1}, -1.5, 1.5, 301);
+  t += constantLine("b1", {13}, -1, 1, 302);
+  t += constantLine("k2", {13, 1, 3, 3}, -1, 1, 303);
+  t += constantLine("k3", {6, 13, 3, 3}, -0.5, 0.5, 304);
+  t += "  %a = conv(%x, %k1, %b1) : f32[1, 13, 9, 9]\n";
+  t += "  %sa = sigmoid(%a) : f32[1, 13, 9, 9]\n";
+  t += "  %ya = mul(%a, %sa) : f32[1, 13, 9, 9]\n";
+  t += "  %d = conv(%ya, %k2) {group = 13, pads = [1, 1, 1, 1]} : f32[1, 13, 9, 9]\n";
+  t += "  %sd = sigmoid(%d) : f32[1, 13, 9, 9]\n";
+  t += "  %yd = mul(%sd, %d) : f32[1, 13, 9, 9]\n";
+  t += "  %e = conv(%yd, %k3) {pads = [1, 1, 1, 1], strides = [2, 2]} : f32[1, 6, 5, 5]\n";
+  t += "  %se = sigmoid(%e) : f32[1, 6, 5, 5]\n";
+  t += "  %ye = mul(%e, %se) : f32[1, 6, 5, 5]\n";
+  t += "  return %ye, %ya\n}\n";
+  return t;
+}
+
+TEST(CpuCnn, SiluAfterTheConvMatchesTheReference) {
+  const std::string text = siluChain();
+  auto fused = cpu_test::runOnCpuAndReference(text, {randomF({1, 5, 9, 9}, -2, 2, 305)});
+  ASSERT_TRUE(fused.has_value());
+  EXPECT_EQ(std::count(fused->steps.begin(), fused->steps.end(), "conv + sigmoid + mul"), 3)
+      << "each SiLU should be its conv's post-op";
+  auto m = compileOneThread(text);
+  ASSERT_TRUE(m.has_value());
+  // Small values; large ones, where e^-|x| underflows (x < -104: the pass
+  // gives -0, the reference a denormal) and sigmoid saturates; NaN and
+  // infinities (+inf stays +inf, -inf * sigmoid(-inf) = -inf * 0 is NaN).
+  Tensor huge = randomF({1, 5, 9, 9}, -2, 2, 306);
+  for (int64_t j = 0; j < huge.numel(); j += 7) huge.setDouble(j, j % 2 == 0 ? 150.0 : -150.0);
+  for (const Tensor& in : {randomF({1, 5, 9, 9}, -0.5, 0.5, 307), randomF({1, 5, 9, 9}, -40, 40, 308), huge,
+                           nonFiniteF({1, 5, 9, 9}, 309)}) {
+    auto got = m->model->run({in});
+    auto want = m->interp->run({in});
+    ASSERT_TRUE(got.ok() && want.ok());
+    expectSame(*got, *want, 1e-5);
+  }
+  // A conv whose output is -inf (all-positive weights, one -inf input): SiLU
+  // gives NaN there, as the exported x * sigmoid(x) does.
+  std::string t = "graph @g(%x: f32[1, 4, 3, 3]) {\n";
+  t += constantLine("k", {7, 4, 1, 1}, 0.1, 0.9, 310);
+  t += "  %c = conv(%x, %k) : f32[1, 7, 3, 3]\n";
+  t += "  %s = sigmoid(%c) : f32[1, 7, 3, 3]\n";
+  t += "  %y = mul(%c, %s) : f32[1, 7, 3, 3]\n";
+  t += "  return %y\n}\n";
+  auto one = compileOneThread(t);
+  ASSERT_TRUE(one.has_value());
+  Tensor in = randomF({1, 4, 3, 3}, -1, 1, 311);
+  in.setDouble(4, -INFINITY);
+  in.setDouble(9 + 1, INFINITY);
+  auto got = one->model->run({in});
+  auto want = one->interp->run({in});
+  ASSERT_TRUE(got.ok() && want.ok());
+  EXPECT_TRUE(std::isnan((*want)[0].getDouble(4))) << "the case should reach -inf * 0";
+  EXPECT_EQ((*want)[0].getDouble(1), INFINITY) << "the case should reach +inf";
+  expectSame(*got, *want, 1e-5);
+}
+
+TEST(CpuCnn, SiluThatIsNotTheLastPostOpOrHasOtherReaders) {
+  // conv -> SiLU -> residual add: the sum comes after the swish, so the
+  // swish stays a oneDNN post-op; a conv whose output is also returned is
+  // not fused with its SiLU at all; a SiLU whose gate is also returned
+  // neither. Each at one thread against the reference, NaN included.
+  std::string t = "graph @g(%x: f32[1, 8, 7, 7], %r: f32[1, 8, 7, 7]) {\n";
+  t += constantLine("k1", {8, 8, 3, 3}, -0.4, 0.4, 321);
+  t += constantLine("k2", {8, 8, 1, 1}, -0.6, 0.6, 322);
+  t += constantLine("k3", {8, 8, 1, 1}, -0.6, 0.6, 323);
+  t += "  %a = conv(%x, %k1) {pads = [1, 1, 1, 1]} : f32[1, 8, 7, 7]\n";
+  t += "  %sa = sigmoid(%a) : f32[1, 8, 7, 7]\n";
+  t += "  %ya = mul(%a, %sa) : f32[1, 8, 7, 7]\n";
+  t += "  %s = add(%ya, %r) : f32[1, 8, 7, 7]\n";
+  t += "  %b = conv(%s, %k2) : f32[1, 8, 7, 7]\n";
+  t += "  %sb = sigmoid(%b) : f32[1, 8, 7, 7]\n";
+  t += "  %yb = mul(%b, %sb) : f32[1, 8, 7, 7]\n";
+  t += "  %c = conv(%yb, %k3) : f32[1, 8, 7, 7]\n";
+  t += "  %sc = sigmoid(%c) : f32[1, 8, 7, 7]\n";
+  t += "  %yc = mul(%c, %sc) : f32[1, 8, 7, 7]\n";
+  t += "  return %yc, %b, %sc\n}\n";
+  auto fused = cpu_test::runOnCpuAndReference(t, {randomF({1, 8, 7, 7}, -2, 2, 324), randomF({1, 8, 7, 7}, -2, 2, 325)});
+  ASSERT_TRUE(fused.has_value());
+  EXPECT_EQ(std::count(fused->steps.begin(), fused->steps.end(), "conv + sigmoid + mul + add"), 1);
+  std::string all;
+  for (const std::string& st : fused->steps) all += st + "; ";
+  EXPECT_EQ(std::count(fused->steps.begin(), fused->steps.end(), "conv + sigmoid + mul"), 0)
+      << "%b and %sc are read elsewhere: " << all;
+  auto m = compileOneThread(t);
+  ASSERT_TRUE(m.has_value());
+  for (const std::vector<Tensor>& in :
+       {std::vector<Tensor>{randomF({1, 8, 7, 7}, -3, 3, 326), randomF({1, 8, 7, 7}, -3, 3, 327)},
+        std::vector<Tensor>{nonFiniteF({1, 8, 7, 7}, 328), randomF({1, 8, 7, 7}, -3, 3, 329)}}) {
+    auto got = m->model->run(in);
+    auto want = m->interp->run(in);
+    ASSERT_TRUE(got.ok() && want.ok());
+    expectSame(*got, *want, 1e-5);
+  }
 }
 
 TEST(CpuCnn, PerChannelLoopsMatchTheReference) {
