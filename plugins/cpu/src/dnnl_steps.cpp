@@ -3710,4 +3710,45 @@ std::unique_ptr<Step> makeIntConvStep(const sdk::NodeView& node, int threads) {
   return s;
 }
 
+std::optional<AttentionParts> attentionPartsOf(const Step& qkStep, const Step& smStep, const Step& pvStep) {
+  const auto* qk = dynamic_cast<const MatmulStep*>(&qkStep);
+  const auto* sm = dynamic_cast<const SoftmaxStep*>(&smStep);
+  const auto* pv = dynamic_cast<const MatmulStep*>(&pvStep);
+  if (qk == nullptr || sm == nullptr || pv == nullptr || sm->log) return std::nullopt;
+  auto plainProduct = [](const MatmulStep& m) {
+    return !m.gemm && !m.constWeights && m.bias.empty() && m.cInput < 0 && !m.useScale && m.viewDims.empty() &&
+           m.sumInput() < 0 && m.inputs.size() >= 2 && m.outputs.size() == 1;
+  };
+  if (!plainProduct(*qk) || !plainProduct(*pv) || !qk->outPerm.empty() || !pv->perm[0].empty() ||
+      !pv->postOps.empty() || pv->inputs.size() != 2 || sm->inputs.size() != 1 || sm->outputs.size() != 1 ||
+      sm->inputs[0] != qk->outputs[0] || pv->inputs[0] != sm->outputs[0]) {
+    return std::nullopt;
+  }
+  AttentionParts parts;
+  // The scores' post-ops: at most one linear (the scale; adjacent ones are
+  // merged), then at most the mask's add, in that order.
+  for (const DnnlStep::PostOp& p : qk->postOps) {
+    if (p.addInput >= 0) {
+      if (parts.mask >= 0) return std::nullopt;
+      parts.mask = qk->inputs[static_cast<size_t>(p.addInput)];
+    } else if (p.alg == dnnl::algorithm::eltwise_linear && parts.mask < 0 && parts.alpha == 1.f && parts.beta == 0.f) {
+      parts.alpha = p.alpha;
+      parts.beta = p.beta;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if ((parts.mask >= 0) != (qk->inputs.size() == 3) || (parts.mask < 0 && qk->inputs.size() != 2)) return std::nullopt;
+  parts.q = qk->inputs[0];
+  parts.k = qk->inputs[1];
+  parts.v = pv->inputs[1];
+  parts.out = pv->outputs[0];
+  parts.permQ = qk->perm[0];
+  parts.permK = qk->perm[1];
+  parts.permV = pv->perm[1];
+  parts.outPerm = pv->outPerm;
+  parts.axis = sm->axis;
+  return parts;
+}
+
 }  // namespace sy_cpu

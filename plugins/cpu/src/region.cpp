@@ -483,6 +483,8 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
   void buildSteps(const sdk::GraphView& region);
   /// The steps of one block (the region's body or a nested block).
   std::vector<std::unique_ptr<Step>> buildBlockSteps(const sdk::GraphView& region, const sdk::BlockView& body);
+  /// Note [Fused attention]: replaces attention's three steps by one.
+  void fuseAttention(std::vector<std::unique_ptr<Step>>& steps) const;
   std::vector<std::unique_ptr<Step>> compileBlock(const sdk::GraphView& region, const sdk::BlockView& block) override {
     return buildBlockSteps(region, block);
   }
@@ -1214,7 +1216,51 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
   std::stable_sort(placed.begin(), placed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::unique_ptr<Step>> steps;
   for (auto& [pos, s] : placed) steps.push_back(std::move(s));
+  fuseAttention(steps);
   return steps;
+}
+
+// Note [Fused attention] (attention.cpp): a scores product whose only reader
+// is a softmax whose only reader is the product with v become one step, in
+// the place of the last; the scores and probabilities are not made.
+void CpuRegion::fuseAttention(std::vector<std::unique_ptr<Step>>& steps) const {
+  std::vector<int32_t> producer(info_.size(), -1), uses(info_.size(), 0);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    for (int32_t v : steps[i]->outputs) producer[static_cast<size_t>(v)] = static_cast<int32_t>(i);
+    for (int32_t v : steps[i]->inputs) {
+      if (v >= 0) ++uses[static_cast<size_t>(v)];
+    }
+  }
+  bool fused = false;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step* pv = steps[i].get();
+    if (pv == nullptr || pv->inputs.empty() || pv->inputs[0] < 0) continue;
+    const int32_t p = pv->inputs[0];
+    const int32_t smAt = producer[static_cast<size_t>(p)];
+    if (smAt < 0 || steps[static_cast<size_t>(smAt)] == nullptr || uses[static_cast<size_t>(p)] != 1 ||
+        info_[static_cast<size_t>(p)].isOutput || steps[static_cast<size_t>(smAt)]->inputs.empty()) {
+      continue;
+    }
+    const Step* sm = steps[static_cast<size_t>(smAt)].get();
+    const int32_t sc = sm->inputs[0];
+    const int32_t qkAt = sc < 0 ? -1 : producer[static_cast<size_t>(sc)];
+    if (qkAt < 0 || steps[static_cast<size_t>(qkAt)] == nullptr || uses[static_cast<size_t>(sc)] != 1 ||
+        info_[static_cast<size_t>(sc)].isOutput) {
+      continue;
+    }
+    const Step* qk = steps[static_cast<size_t>(qkAt)].get();
+    const std::optional<AttentionParts> parts = attentionPartsOf(*qk, *sm, *pv);
+    if (!parts) continue;
+    std::unique_ptr<Step> step = makeAttentionStep(*parts, info_);
+    if (step == nullptr) continue;
+    step->describe = sdk::format(qk->describe, " + ", sm->describe, " + ", pv->describe);
+    step->ops = sdk::format("attention (", qk->ops, " + ", sm->ops, " + ", pv->ops, ")");
+    steps[i] = std::move(step);
+    steps[static_cast<size_t>(smAt)].reset();
+    steps[static_cast<size_t>(qkAt)].reset();
+    fused = true;
+  }
+  if (fused) steps.erase(std::remove(steps.begin(), steps.end(), nullptr), steps.end());
 }
 
 /// Matches PyTorch's exported exact GELU on `cur`:

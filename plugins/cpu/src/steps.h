@@ -230,6 +230,26 @@ std::unique_ptr<Step> makeIntMatmulStep(const sdk::NodeView& node, int threads);
 std::string intConvWhyNot(const sdk::NodeView& node);
 std::unique_ptr<Step> makeIntConvStep(const sdk::NodeView& node, int threads);
 
+/// Attention's three steps (Note [Fused attention] in attention.cpp): the
+/// scores product (scale, mask add), the softmax, the product with v; value
+/// ids and the transposes read through strides (empty: none).
+struct AttentionParts {
+  int32_t q = -1, k = -1, v = -1, mask = -1, out = -1;
+  std::vector<int64_t> permQ, permK, permV, outPerm;
+  float alpha = 1.f, beta = 0.f;  ///< scores = alpha (q k^T) + beta (+ mask)
+  int64_t axis = -1;              ///< the softmax's
+};
+/// The parts when `qk`, `softmax` and `pv` are such steps (oneDNN matmul
+/// steps without other fusions, a softmax, not log_softmax), else nothing.
+std::optional<AttentionParts> attentionPartsOf(const Step& qk, const Step& softmax, const Step& pv);
+
+// ---- attention.cpp
+/// The fused attention step for `parts` whose operands have static shapes in
+/// `info` that it takes (rank-4 q, k^T, v of one batch and head count, a
+/// mask broadcasting over batch/heads/rows/columns, the softmax over the
+/// last axis), on a CPU with AVX-512F; else null.
+std::unique_ptr<Step> makeAttentionStep(const AttentionParts& parts, const std::vector<ValueInfo>& info);
+
 // ---- control_flow.cpp (Note [Control flow in a region])
 /// What a control-flow step needs from the region compiler: the steps of a
 /// nested block, built by the same machinery as the region's own, and

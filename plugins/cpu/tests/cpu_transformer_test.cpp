@@ -467,6 +467,118 @@ TEST(CpuTransformer, AttentionScoresKeepNonFiniteRows) {
   }
 }
 
+// Note [Fused attention] (attention.cpp): attention's three steps become one
+// on a CPU with AVX-512F. Shapes that exercise the kernel's edges (one query
+// row, odd T and S, T past the 64-row block and not a multiple of it, S not
+// a multiple of 16, D not a multiple of 16, queries and keys of different
+// lengths), each mask shape the product takes ([B, 1, 1, S], [1, 1, T, S],
+// [B, 1, T, S], [S], none), against the reference at one and two threads,
+// then NaN in q, +inf in k, NaN in v and a mask row of only -inf (that row
+// NaN, as the reference has it).
+std::string attentionGraph(int64_t B, int64_t T, int64_t S, int64_t H, int64_t D, const std::vector<int64_t>& mask) {
+  const std::string tq = "f32[" + cpu_test::shapeOf({B, T, H * D}) + "]", tk = "f32[" + cpu_test::shapeOf({B, S, H * D}) + "]";
+  std::string t = "graph @g(%qi: " + tq + ", %ki: " + tk + ", %vi: " + tk;
+  if (!mask.empty()) t += ", %m: f32[" + cpu_test::shapeOf(mask) + "]";
+  t += ") {\n";
+  t += "  %sq = constant() {value = tensor<i64[4]>[" + cpu_test::shapeOf({B, T, H, D}) + "]} : i64[4]\n";
+  t += "  %sk = constant() {value = tensor<i64[4]>[" + cpu_test::shapeOf({B, S, H, D}) + "]} : i64[4]\n";
+  t += "  %s3 = constant() {value = tensor<i64[3]>[" + cpu_test::shapeOf({B, T, H * D}) + "]} : i64[3]\n";
+  t += "  %scale = constant() {value = tensor<f32[]>[" + std::to_string(std::sqrt(static_cast<double>(D))) + "]} : f32[]\n";
+  t += "  %q4 = reshape(%qi, %sq) : f32[" + cpu_test::shapeOf({B, T, H, D}) + "]\n";
+  t += "  %k4 = reshape(%ki, %sk) : f32[" + cpu_test::shapeOf({B, S, H, D}) + "]\n";
+  t += "  %v4 = reshape(%vi, %sk) : f32[" + cpu_test::shapeOf({B, S, H, D}) + "]\n";
+  t += "  %q = transpose(%q4) {perm = [0, 2, 1, 3]} : f32[" + cpu_test::shapeOf({B, H, T, D}) + "]\n";
+  t += "  %kt = transpose(%k4) {perm = [0, 2, 3, 1]} : f32[" + cpu_test::shapeOf({B, H, D, S}) + "]\n";
+  t += "  %v = transpose(%v4) {perm = [0, 2, 1, 3]} : f32[" + cpu_test::shapeOf({B, H, S, D}) + "]\n";
+  const std::string ts = "f32[" + cpu_test::shapeOf({B, H, T, S}) + "]";
+  t += "  %s = matmul(%q, %kt) : " + ts + "\n";
+  t += "  %d = div(%s, %scale) : " + ts + "\n";
+  if (!mask.empty()) t += "  %a = add(%d, %m) : " + ts + "\n";
+  t += "  %p = softmax(" + std::string(mask.empty() ? "%d" : "%a") + ") {axis = -1} : " + ts + "\n";
+  t += "  %o = matmul(%p, %v) : f32[" + cpu_test::shapeOf({B, H, T, D}) + "]\n";
+  t += "  %ot = transpose(%o) {perm = [0, 2, 1, 3]} : f32[" + cpu_test::shapeOf({B, T, H, D}) + "]\n";
+  t += "  %y = reshape(%ot, %s3) : " + tq + "\n";
+  t += "  return %y\n}\n";
+  return t;
+}
+
+bool cpuHasAvx512f() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") != 0;
+#else
+  return false;
+#endif
+}
+
+TEST(CpuTransformer, FusedAttentionMatchesTheReference) {
+  struct Shape {
+    int64_t B, T, S, H, D;
+    std::vector<int64_t> mask;
+  };
+  const std::vector<Shape> shapes = {{1, 1, 5, 1, 8, {5}},           {1, 7, 7, 2, 8, {1, 1, 1, 7}},
+                                     {2, 65, 65, 3, 20, {2, 1, 1, 65}}, {1, 130, 130, 2, 64, {1, 1, 130, 130}},
+                                     {2, 33, 70, 2, 16, {2, 1, 33, 70}}, {1, 40, 40, 2, 8, {}}};
+  for (const Shape& sh : shapes) {
+    const std::string text = attentionGraph(sh.B, sh.T, sh.S, sh.H, sh.D, sh.mask);
+    SCOPED_TRACE("B " + std::to_string(sh.B) + " T " + std::to_string(sh.T) + " S " + std::to_string(sh.S) + " H " +
+                 std::to_string(sh.H) + " D " + std::to_string(sh.D) + " mask [" + cpu_test::shapeOf(sh.mask) + "]");
+    for (int c = 0; c < 5; ++c) {
+      SCOPED_TRACE("case " + std::to_string(c));
+      const int64_t HD = sh.H * sh.D;
+      std::vector<Tensor> in = {randomF({sh.B, sh.T, HD}, -2, 2, 301 + c), randomF({sh.B, sh.S, HD}, -2, 2, 311 + c),
+                                randomF({sh.B, sh.S, HD}, -2, 2, 321 + c)};
+      if (!sh.mask.empty()) in.push_back(randomF(sh.mask, -3, 0, 331 + c));
+      const int64_t lastRow = (sh.T - 1) * HD;  // batch 0, the last query row
+      if (c == 1) in[0].setDouble(lastRow + 1, std::nan(""));
+      if (c == 2) {  // +inf in a key of head 0, times q > 0: +inf scores, rows of NaN
+        in[1].setDouble(sh.S / 2 * HD, INFINITY);
+        for (int64_t t = 0; t < sh.T; ++t) in[0].setDouble(t * HD, 1.0);
+      }
+      if (c == 3) in[2].setDouble(HD - 1, std::nan(""));
+      if (c == 4 && sh.mask.size() == 4 && sh.mask[2] == sh.T) {
+        for (int64_t j = 0; j < sh.S; ++j) in[3].setDouble((sh.T - 1) * sh.S + j, -INFINITY);  // a masked-out row
+      }
+      if (c == 4 && sh.mask.size() == 4 && sh.mask[2] == 1) in[3].setDouble(0, -INFINITY);  // one key masked out
+      const std::optional<CpuAndReference> r = runOnCpuAndReference(text, in);
+      ASSERT_TRUE(r.has_value());
+      if (cpuHasAvx512f()) {
+        EXPECT_EQ(countSteps(r->steps, "attention ("), 1) << joined(r->steps);
+        EXPECT_EQ(countSteps(r->steps, "softmax"), 1) << joined(r->steps);  // (inside the fused step's name)
+      }
+      auto parsed = parseGraph(text);
+      ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
+      std::shared_ptr<const Graph> g(std::move(*parsed));
+      for (const char* threads : {"1", "2"}) {
+        SCOPED_TRACE(std::string("threads ") + threads);
+        auto engine = cpuEngine({{"threads", threads}});
+        ASSERT_NE(engine, nullptr);
+        auto m = engine->compile(g);
+        ASSERT_TRUE(m.ok()) << m.status().toString();
+        for (int run = 0; run < 2; ++run) {
+          auto y = (*m)->run(in);
+          ASSERT_TRUE(y.ok()) << y.status().toString();
+          const Tensor &a = (*y)[0], &b = r->reference[0];
+          ASSERT_EQ(a.shape(), b.shape());
+          int64_t bad = 0, nan = 0;
+          for (int64_t j = 0; j < a.numel(); ++j) {
+            const double x = a.getDouble(j), want = b.getDouble(j);
+            nan += std::isnan(want) ? 1 : 0;
+            bad += std::isnan(want) ? !std::isnan(x) : !(std::fabs(x - want) <= 1e-4 * (1 + std::fabs(want)));
+          }
+          EXPECT_EQ(bad, 0) << "of " << a.numel() << " outputs";
+          if (c == 1 || c == 2 || c == 3) {
+            EXPECT_GT(nan, 0) << "the case must make NaN";
+          }
+          if (c == 0) {
+            EXPECT_EQ(nan, 0);
+          }
+        }
+      }
+    }
+  }
+}
+
 /// GPT-2's residual after a Conv1D: [1, 8, 16] -> reshape [8, 16] -> gemm
 /// (+ c) -> reshape [1, 8, 32] -> add the residual %r. `c`: the gemm's third
 /// operand ("" none, "const" a constant row, "input" the graph input %c
