@@ -329,19 +329,21 @@ uint32_t maxAbsBits(const void* data, size_t n) {
 // AMD EPYC, one thread; its logistic divides), and EfficientNet-B0 puts SiLU
 // on about 6M elements a run, so the post-op was ~2.5 ms of a 13 ms run. The
 // same SiLU as a pass over the conv's destination right after the primitive
-// (the destination is still in L2/L3) costs 0.21 ns per element: e = 2^(-|x|
-// log2 e) from a degree-5 polynomial and vscalefps, 1 / (1 + e) from
-// vrcp14ps and one Newton step (d is in [1, 2]), sigmoid(x) = x < 0 ? e / (1
-// + e) : 1 / (1 + e), y = x * sigmoid(x). Relative error of sigmoid below
-// ~2e-7. Special values are those of the exported form x * sigmoid(x) (and
-// of the post-op): NaN stays NaN, +inf gives +inf, -inf gives -inf * 0 =
-// NaN, and for x below about -104 (where 2^(-|x| log2 e) underflows) e is 0,
-// so y is -0 (true value under 1e-43). ConvStep uses it when the swish
-// (alpha 1) is the conv's last post-op, the step runs on one thread (splits
-// and OpenMP teams keep the post-op inside the chunks) and the CPU has
-// AVX-512 (elsewhere the post-op stays; SY_CPU_SILU_PASS=0 keeps it too). Measured on the conv shapes of
-// EfficientNet-B0: 1x1 16->96 at 112x112 0.92 ms with the post-op against
-// 0.39 + 0.25 ms; depthwise 3x3 144 at 56x56 0.30 against 0.12 + 0.09 ms.
+// (the destination is still in L2/L3) costs 0.19-0.21 ns per element: e =
+// 2^(-x log2 e) from a degree-5 minimax polynomial of 2^f, f in [-0.5, 0.5],
+// and vscalefps (-x log2 e clamped to [-150, 126]); sigmoid(x) = 1 / (1 + e)
+// from vrcp14ps and one Newton step; y = x * sigmoid(x). Relative error below
+// 6e-7 for |x| < 10, below 4e-6 everywhere (the rounding of x log2 e, large
+// |x|). Special values are those of the exported form x * sigmoid(x) (and of
+// the post-op): NaN stays NaN, +inf gives +inf, -inf gives -inf * 0 = NaN;
+// where -x log2 e >= 126 (x below about -87.3, |true value| under 1e-36)
+// sigmoid is taken as 0 and y is -0.
+// ConvStep uses it when the swish (alpha 1) is the conv's last post-op, the
+// step runs on one thread (split chunks and OpenMP teams keep the post-op)
+// and the CPU has AVX-512; elsewhere, or with SY_CPU_SILU_PASS=0, the
+// post-op stays. Measured on EfficientNet-B0's conv shapes: 1x1 16->96 at
+// 112x112 0.92 ms with the post-op against 0.39 + 0.25 ms; depthwise 3x3 of
+// 144 channels at 56x56 0.30 against 0.12 + 0.09 ms.
 #if defined(__x86_64__) && defined(__GNUC__)
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps(), which it then
 // reports as maybe uninitialized (a false positive).
