@@ -331,7 +331,7 @@ uint32_t maxAbsBits(const void* data, size_t n) {
 // same SiLU as a pass over the conv's destination right after the primitive
 // (the destination is still in L2/L3) costs 0.19-0.21 ns per element: e =
 // 2^(-x log2 e) from a degree-5 minimax polynomial of 2^f, f in [-0.5, 0.5],
-// and vscalefps (-x log2 e clamped to [-150, 126]); sigmoid(x) = 1 / (1 + e)
+// and vscalefps (-x log2 e at least -150); sigmoid(x) = 1 / (1 + e)
 // from vrcp14ps and one Newton step; y = x * sigmoid(x). Relative error below
 // 6e-7 for |x| < 10, below 4e-6 everywhere (the rounding of x log2 e, large
 // |x|). Special values are those of the exported form x * sigmoid(x) (and of
