@@ -351,23 +351,21 @@ uint32_t maxAbsBits(const void* data, size_t n) {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 /// SiLU of 16 floats (Note [SiLU after the conv]).
 __attribute__((target("avx512f"), always_inline)) inline __m512 silu16(__m512 x) {
-  const __m512 one = _mm512_set1_ps(1.f), zero = _mm512_setzero_ps();
-  const __m512 t0 = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(1.44269504088896341f));  // |x| log2 e
-  const __mmask16 live = _mm512_cmp_ps_mask(t0, _mm512_set1_ps(150.f), _CMP_LT_OQ);  // e not 0 (NaN: 0)
-  const __m512 t = _mm512_max_ps(_mm512_sub_ps(zero, t0), _mm512_set1_ps(-150.f));  // in [-150, 0]
+  const __m512 one = _mm512_set1_ps(1.f);
+  const __m512 t0 = _mm512_mul_ps(x, _mm512_set1_ps(-1.44269504088896341f));  // -x log2 e
+  const __mmask16 live = _mm512_cmp_ps_mask(t0, _mm512_set1_ps(126.f), _CMP_LT_OQ);  // else (NaN too) sigmoid 0
+  const __m512 t = _mm512_max_ps(t0, _mm512_set1_ps(-150.f));  // (lanes not live may hold inf or NaN below)
   const __m512 k = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(t, k);  // [-0.5, 0.5]: 2^f by its minimax polynomial
-  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.3333558146e-3f), f, _mm512_set1_ps(9.6181291076e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108665e-2f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650696e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718056e-1f));
-  p = _mm512_fmadd_ps(p, f, one);
-  const __m512 e = _mm512_maskz_mov_ps(live, _mm512_scalef_ps(p, k));  // e^-|x| in [0, 1]
-  const __m512 d = _mm512_add_ps(one, e);
+  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.3276471782e-3f), f, _mm512_set1_ps(9.6755413328e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5507132741e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022119724e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314696706e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0000000717f));
+  const __m512 d = _mm512_add_ps(one, _mm512_scalef_ps(p, k));  // 1 + e^-x, below 2^127
   __m512 r = _mm512_rcp14_ps(d);
-  r = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.f)));  // 1 / (1 + e)
-  const __mmask16 neg = _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ);
-  return _mm512_mul_ps(x, _mm512_mask_mul_ps(r, neg, e, r));  // x * sigmoid(x)
+  r = _mm512_maskz_mul_ps(live, r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.f)));  // sigmoid(x) = 1 / d
+  return _mm512_mul_ps(x, r);
 }
 
 __attribute__((target("avx512f"))) void siluInPlaceAvx512(float* y, size_t n) {
