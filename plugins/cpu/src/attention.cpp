@@ -28,11 +28,16 @@
 // reference on finite inputs); exp is a degree-7 polynomial with scalef
 // (rounding ~1 ulp), -inf and anything below -104 giving 0.
 //
+// GPT-2's causal where(cond, scores, fill) before the softmax (a constant
+// condition, kept as bytes, and a constant fill) is applied on the same
+// read; casts to the same type between the steps are views and go too.
+//
 // Threads: heads are the units; with fewer than 4 heads a thread they are
 // cut into row blocks too (each unit packs its head's k^T). Taken only on
 // a CPU with AVX-512F (the kernel's) and static shapes; elsewhere the three
-// steps stay.
+// steps stay, as they do with SY_CPU_FUSED_ATTENTION=0.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "attention_kernel.h"
@@ -82,6 +87,12 @@ class AttentionStep final : public Step {
   bool hasMask = false;
   int64_t q[4] = {}, k[4] = {}, v[4] = {}, m[4] = {}, o[4] = {};  // logical strides ([B, H, rows, cols])
   Dims qDims, kDims, vDims, mDims, outDims;                       // as stored
+  /// where(keep, scores, fill): the constant condition as bytes [cb, ch, T,
+  /// S] (cb, ch: its own batch and head dims, 1 or B, H) + 16 bytes of
+  /// padding; empty: none.
+  std::vector<unsigned char> keep;
+  int64_t keepB = 0, keepH = 0;
+  float fill = 0.f;
 
   void run(Run& run) const override {
     const RunValue& qv = run.in(*this, 0);
@@ -123,6 +134,11 @@ class AttentionStep final : public Step {
         a.mask = md != nullptr ? md + b * m[0] + h * m[1] : nullptr;
         a.smt = m[2];
         a.sms = m[3];
+        if (!keep.empty()) {
+          a.keep = keep.data() + (b * keepB + h * keepH) * T * S;
+          a.skt = S;
+          a.fill = fill;
+        }
         a.o = y + b * o[0] + h * o[1];
         a.sot = o[2];
         a.sod = o[3];
@@ -149,6 +165,8 @@ class AttentionStep final : public Step {
 }  // namespace
 
 std::unique_ptr<Step> makeAttentionStep(const AttentionParts& parts, const std::vector<ValueInfo>& info) {
+  // SY_CPU_FUSED_ATTENTION=0 keeps the three steps (A/B measurements).
+  if (const char* e = std::getenv("SY_CPU_FUSED_ATTENTION"); e != nullptr && std::strcmp(e, "0") == 0) return nullptr;
   if (!hasAvx512f() || parts.q < 0 || parts.k < 0 || parts.v < 0 || parts.out < 0) return nullptr;
   if (parts.axis != -1 && parts.axis != 3) return nullptr;
   auto at = [&](int32_t id) -> const ValueInfo& { return info[static_cast<size_t>(id)]; };
@@ -194,6 +212,36 @@ std::unique_ptr<Step> makeAttentionStep(const AttentionParts& parts, const std::
     }
     s->hasMask = true;
     s->mDims = Dims::of(mv.dims);
+  }
+  if (parts.selectCond >= 0) {
+    // GPT-2's causal where: a constant bool condition broadcasting to the
+    // scores and a constant scalar fill.
+    const ValueInfo &cv = at(parts.selectCond), &fv = at(parts.selectFill);
+    if (cv.dtype != SY_DTYPE_BOOL || !cv.isStatic() || cv.constData == nullptr || cv.rank > 4) return nullptr;
+    if (fv.dtype != SY_DTYPE_F32 || !fv.isStatic() || fv.constData == nullptr || fv.constBytes != sizeof(float))
+      return nullptr;
+    std::memcpy(&s->fill, fv.constData, sizeof(float));
+    int64_t cd[4] = {1, 1, 1, 1};
+    for (int i = 0; i < cv.rank; ++i) cd[4 - cv.rank + i] = cv.dims[static_cast<size_t>(i)];
+    const int64_t scores[4] = {s->B, s->H, s->T, s->S};
+    for (int i = 0; i < 4; ++i) {
+      if (cd[i] != 1 && cd[i] != scores[i]) return nullptr;
+    }
+    if (cv.constBytes != static_cast<size_t>(cd[0] * cd[1] * cd[2] * cd[3])) return nullptr;
+    const auto* c = static_cast<const unsigned char*>(cv.constData);
+    s->keep.assign(static_cast<size_t>(cd[0] * cd[1] * s->T * s->S + 16), 0);
+    for (int64_t b = 0; b < cd[0]; ++b) {
+      for (int64_t h = 0; h < cd[1]; ++h) {
+        for (int64_t t = 0; t < s->T; ++t) {
+          for (int64_t j = 0; j < s->S; ++j) {
+            const int64_t from = ((b * cd[1] + h) * cd[2] + (cd[2] == 1 ? 0 : t)) * cd[3] + (cd[3] == 1 ? 0 : j);
+            s->keep[static_cast<size_t>(((b * cd[1] + h) * s->T + t) * s->S + j)] = c[from] != 0 ? 1 : 0;
+          }
+        }
+      }
+    }
+    s->keepB = cd[0] == 1 ? 0 : cd[1];
+    s->keepH = cd[1] == 1 ? 0 : 1;
   }
   s->alpha = parts.alpha;
   s->beta = parts.beta;

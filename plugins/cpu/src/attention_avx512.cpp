@@ -185,11 +185,12 @@ inline __m512 expNonPositive(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-/// One row of the tile: scale, bias and mask, then exp(x - max) in place;
+/// One row of the tile: scale, bias, mask and where(keep), then exp(x -
+/// max) in place;
 /// returns 1 / the sum, or NaN for a row the reference makes NaN (NaN in
 /// it, +inf in it, or all of it -inf: Note [softmax of non-finite rows] in
 /// dnnl_steps.cpp), whose entries are then NaN too.
-float softmaxRow(const AttnHead& h, float* row, const float* mrow) {
+float softmaxRow(const AttnHead& h, float* row, const float* mrow, const unsigned char* krow) {
   const __m512 alpha = _mm512_set1_ps(h.alpha), beta = _mm512_set1_ps(h.beta);
   const __m512 mscalar = mrow != nullptr && h.sms == 0 ? _mm512_set1_ps(mrow[0]) : _mm512_setzero_ps();
   const bool mvec = mrow != nullptr && h.sms != 0;
@@ -202,6 +203,10 @@ float softmaxRow(const AttnHead& h, float* row, const float* mrow) {
     x = _mm512_fmadd_ps(x, alpha, beta);
     // (oneDNN's eltwise_linear post-op: alpha * x + beta, then the binary add)
     x = _mm512_add_ps(x, mvec ? _mm512_maskz_loadu_ps(m, mrow + j) : mscalar);
+    if (krow != nullptr) {  // (16 bytes readable past the row: see AttnHead::keep)
+      const __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(krow + j)));
+      x = _mm512_mask_blend_ps(_mm512_test_epi32_mask(k, k), _mm512_set1_ps(h.fill), x);
+    }
     _mm512_mask_storeu_ps(row + j, m, x);
     nan |= _mm512_mask_cmp_ps_mask(m, x, x, _CMP_UNORD_Q);
     vmax = _mm512_mask_max_ps(vmax, m, vmax, x);
@@ -265,7 +270,8 @@ void attentionHeadAvx512(const AttnHead& h, float* work) {
     const int64_t rows = h.rowEnd - r0 < kAttnRowBlock ? h.rowEnd - r0 : kAttnRowBlock;
     scoresTile(h, h.q + r0 * h.sqt, kt, ldk, tile, ldt, rows);
     for (int64_t i = 0; i < rows; ++i) {
-      inv[i] = softmaxRow(h, tile + i * ldt, h.mask != nullptr ? h.mask + (r0 + i) * h.smt : nullptr);
+      inv[i] = softmaxRow(h, tile + i * ldt, h.mask != nullptr ? h.mask + (r0 + i) * h.smt : nullptr,
+                          h.keep != nullptr ? h.keep + (r0 + i) * h.skt : nullptr);
     }
     // P v, the 1 / sum of each row applied at the store.
     outputTile(h, tile, ldt, v, ldv, inv, acc, lda, h.o + r0 * h.sot, rows);

@@ -11,7 +11,7 @@ namespace sy_cpu {
 constexpr int64_t kAttnRowBlock = 64;
 
 /// One head of one batch: out[t, :] = softmax(alpha (q[t, :] k^T) + beta +
-/// mask[t, :]) v, for rows t in [rowBegin, rowEnd). Every operand is given
+/// mask[t, :], then where keep[t, :]) v, for rows t in [rowBegin, rowEnd). Every operand is given
 /// by its base pointer (at this batch and head) and element strides:
 /// q [T, D], k^T [D, S], v [S, Dv], mask [T, S] (stride 0 where it
 /// broadcasts; null: none), out [T, Dv].
@@ -24,6 +24,12 @@ struct AttnHead {
   int64_t svs = 0, svd = 0;
   const float* mask = nullptr;
   int64_t smt = 0, sms = 0;
+  /// where(keep, scores, fill) after the mask (GPT-2's causal mask): keep
+  /// row t at keep + t skt, S bytes (readable 16 past the row's end);
+  /// null: none.
+  const unsigned char* keep = nullptr;
+  int64_t skt = 0;
+  float fill = 0.f;
   float* o = nullptr;
   int64_t sot = 0, sod = 0;
   int64_t T = 0, S = 0, D = 0, Dv = 0;

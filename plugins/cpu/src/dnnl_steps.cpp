@@ -3720,8 +3720,7 @@ std::optional<AttentionParts> attentionPartsOf(const Step& qkStep, const Step& s
            m.sumInput() < 0 && m.inputs.size() >= 2 && m.outputs.size() == 1;
   };
   if (!plainProduct(*qk) || !plainProduct(*pv) || !qk->outPerm.empty() || !pv->perm[0].empty() ||
-      !pv->postOps.empty() || pv->inputs.size() != 2 || sm->inputs.size() != 1 || sm->outputs.size() != 1 ||
-      sm->inputs[0] != qk->outputs[0] || pv->inputs[0] != sm->outputs[0]) {
+      !pv->postOps.empty() || pv->inputs.size() != 2 || sm->inputs.size() != 1 || sm->outputs.size() != 1) {
     return std::nullopt;
   }
   AttentionParts parts;

@@ -1222,7 +1222,9 @@ std::vector<std::unique_ptr<Step>> CpuRegion::buildBlockSteps(const sdk::GraphVi
 
 // Note [Fused attention] (attention.cpp): a scores product whose only reader
 // is a softmax whose only reader is the product with v become one step, in
-// the place of the last; the scores and probabilities are not made.
+// the place of the last; the scores and probabilities are not made. Between
+// them may stand casts to the same type (views) and, before the softmax,
+// GPT-2's where(constant causal mask, scores, constant fill).
 void CpuRegion::fuseAttention(std::vector<std::unique_ptr<Step>>& steps) const {
   std::vector<int32_t> producer(info_.size(), -1), uses(info_.size(), 0);
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -1231,32 +1233,63 @@ void CpuRegion::fuseAttention(std::vector<std::unique_ptr<Step>>& steps) const {
       if (v >= 0) ++uses[static_cast<size_t>(v)];
     }
   }
+  // The step making v when v is read once and is no output (-1: none).
+  auto soleProducer = [&](int32_t v) -> int32_t {
+    if (v < 0 || uses[static_cast<size_t>(v)] != 1 || info_[static_cast<size_t>(v)].isOutput) return -1;
+    const int32_t at = producer[static_cast<size_t>(v)];
+    return at >= 0 && steps[static_cast<size_t>(at)] != nullptr ? at : -1;
+  };
+  // Through casts that change nothing: the step before them, and the casts.
+  auto throughCasts = [&](int32_t v, std::vector<int32_t>& casts) -> int32_t {
+    for (int32_t at = soleProducer(v); at >= 0; at = soleProducer(v)) {
+      const Step& st = *steps[static_cast<size_t>(at)];
+      if (st.ops != "cast" || st.inputs.size() != 1 || st.outputs.size() != 1 || st.inputs[0] < 0) return at;
+      const ValueInfo &a = info_[static_cast<size_t>(st.inputs[0])], &b = info_[static_cast<size_t>(v)];
+      if (a.dtype != b.dtype || a.dims != b.dims) return at;
+      casts.push_back(at);
+      v = st.inputs[0];
+    }
+    return -1;
+  };
   bool fused = false;
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step* pv = steps[i].get();
-    if (pv == nullptr || pv->inputs.empty() || pv->inputs[0] < 0) continue;
-    const int32_t p = pv->inputs[0];
-    const int32_t smAt = producer[static_cast<size_t>(p)];
-    if (smAt < 0 || steps[static_cast<size_t>(smAt)] == nullptr || uses[static_cast<size_t>(p)] != 1 ||
-        info_[static_cast<size_t>(p)].isOutput || steps[static_cast<size_t>(smAt)]->inputs.empty()) {
-      continue;
-    }
+    if (pv == nullptr || pv->inputs.empty()) continue;
+    std::vector<int32_t> gone;
+    const int32_t smAt = throughCasts(pv->inputs[0], gone);
+    if (smAt < 0 || steps[static_cast<size_t>(smAt)]->inputs.empty()) continue;
     const Step* sm = steps[static_cast<size_t>(smAt)].get();
-    const int32_t sc = sm->inputs[0];
-    const int32_t qkAt = sc < 0 ? -1 : producer[static_cast<size_t>(sc)];
-    if (qkAt < 0 || steps[static_cast<size_t>(qkAt)] == nullptr || uses[static_cast<size_t>(sc)] != 1 ||
-        info_[static_cast<size_t>(sc)].isOutput) {
-      continue;
+    gone.push_back(smAt);
+    int32_t qkAt = throughCasts(sm->inputs[0], gone);
+    const Step* where = nullptr;
+    if (qkAt >= 0 && steps[static_cast<size_t>(qkAt)]->ops == "where" &&
+        steps[static_cast<size_t>(qkAt)]->inputs.size() == 3) {
+      where = steps[static_cast<size_t>(qkAt)].get();
+      gone.push_back(qkAt);
+      qkAt = throughCasts(where->inputs[1], gone);
     }
+    if (qkAt < 0) continue;
     const Step* qk = steps[static_cast<size_t>(qkAt)].get();
-    const std::optional<AttentionParts> parts = attentionPartsOf(*qk, *sm, *pv);
+    // (attentionPartsOf checks that the softmax reads the product and the
+    // product with v the softmax: the casts are views of the same values)
+    std::optional<AttentionParts> parts = attentionPartsOf(*qk, *sm, *pv);
     if (!parts) continue;
+    if (where != nullptr) {
+      parts->selectCond = where->inputs[0];
+      parts->selectFill = where->inputs[2];
+    }
     std::unique_ptr<Step> step = makeAttentionStep(*parts, info_);
     if (step == nullptr) continue;
-    step->describe = sdk::format(qk->describe, " + ", sm->describe, " + ", pv->describe);
-    step->ops = sdk::format("attention (", qk->ops, " + ", sm->ops, " + ", pv->ops, ")");
+    std::string describe = qk->describe, ops = qk->ops;
+    for (size_t g = gone.size(); g-- > 0;) {
+      const Step& st = *steps[static_cast<size_t>(gone[g])];
+      describe += sdk::format(" + ", st.describe);
+      ops += sdk::format(" + ", st.ops);
+    }
+    step->describe = sdk::format(describe, " + ", pv->describe);
+    step->ops = sdk::format("attention (", ops, " + ", pv->ops, ")");
     steps[i] = std::move(step);
-    steps[static_cast<size_t>(smAt)].reset();
+    for (int32_t g : gone) steps[static_cast<size_t>(g)].reset();
     steps[static_cast<size_t>(qkAt)].reset();
     fused = true;
   }

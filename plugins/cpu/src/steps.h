@@ -238,9 +238,13 @@ struct AttentionParts {
   std::vector<int64_t> permQ, permK, permV, outPerm;
   float alpha = 1.f, beta = 0.f;  ///< scores = alpha (q k^T) + beta (+ mask)
   int64_t axis = -1;              ///< the softmax's
+  /// GPT-2's where(cond, scores, fill) before the softmax: constant values
+  /// (-1: none).
+  int32_t selectCond = -1, selectFill = -1;
 };
 /// The parts when `qk`, `softmax` and `pv` are such steps (oneDNN matmul
 /// steps without other fusions, a softmax, not log_softmax), else nothing.
+/// That each reads the one before (through views) is the caller's to check.
 std::optional<AttentionParts> attentionPartsOf(const Step& qk, const Step& softmax, const Step& pv);
 
 // ---- attention.cpp

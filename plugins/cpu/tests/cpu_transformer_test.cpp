@@ -579,6 +579,76 @@ TEST(CpuTransformer, FusedAttentionMatchesTheReference) {
   }
 }
 
+// GPT-2's attention (Note [Fused attention]): scores / 8, a cast (view),
+// where(constant causal mask, ., -FLT_MAX), softmax, cast, times v: one
+// step with the where applied on the softmax's read. T = 70 (past the
+// 64-row block), D = 16; finite inputs, NaN in q (its row NaN), NaN in k
+// (NaN for the rows that see that key, masked for the earlier ones), at one
+// and two threads, against the reference.
+TEST(CpuTransformer, Gpt2CausalAttentionIsFused) {
+  const int64_t T = 70, H = 2, D = 16, HD = H * D;
+  const std::string t3 = "f32[" + cpu_test::shapeOf({1, T, HD}) + "]", t4 = "f32[" + cpu_test::shapeOf({1, T, H, D}) + "]",
+                    th = "f32[" + cpu_test::shapeOf({1, H, T, D}) + "]", ts = "f32[" + cpu_test::shapeOf({1, H, T, T}) + "]";
+  std::string t = "graph @g(%qi: " + t3 + ", %ki: " + t3 + ", %vi: " + t3 + ") {\n";
+  t += "  %s4 = constant() {value = tensor<i64[4]>[" + cpu_test::shapeOf({1, T, H, D}) + "]} : i64[4]\n";
+  t += "  %eight = constant() {value = tensor<f32[]>[4.0]} : f32[]\n";
+  t += "  %big = constant() {value = tensor<f32[]>[-3.4028235e+38]} : f32[]\n";
+  t += "  %causal = constant() {value = tensor<bool[1, 1, " + std::to_string(T) + ", " + std::to_string(T) + "]>[";
+  for (int64_t i = 0; i < T; ++i)
+    for (int64_t j = 0; j < T; ++j) t += std::string(i + j ? ", " : "") + (j <= i ? "true" : "false");
+  t += "]} : bool[1, 1, " + std::to_string(T) + ", " + std::to_string(T) + "]\n";
+  t += "  %q4 = reshape(%qi, %s4) : " + t4 + "\n";
+  t += "  %k4 = reshape(%ki, %s4) : " + t4 + "\n";
+  t += "  %v4 = reshape(%vi, %s4) : " + t4 + "\n";
+  t += "  %q = transpose(%q4) {perm = [0, 2, 1, 3]} : " + th + "\n";
+  t += "  %kt = transpose(%k4) {perm = [0, 2, 3, 1]} : f32[" + cpu_test::shapeOf({1, H, D, T}) + "]\n";
+  t += "  %v = transpose(%v4) {perm = [0, 2, 1, 3]} : " + th + "\n";
+  t += "  %s = matmul(%q, %kt) : " + ts + "\n";
+  t += "  %d = div(%s, %eight) : " + ts + "\n";
+  t += "  %c = cast(%d) {to = \"f32\"} : " + ts + "\n";
+  t += "  %w = where(%causal, %c, %big) : " + ts + "\n";
+  t += "  %p = softmax(%w) {axis = -1} : " + ts + "\n";
+  t += "  %pc = cast(%p) {to = \"f32\"} : " + ts + "\n";
+  t += "  %o = matmul(%pc, %v) : " + th + "\n";
+  t += "  %ot = transpose(%o) {perm = [0, 2, 1, 3]} : " + t4 + "\n";
+  t += "  return %ot\n}\n";
+  auto parsed = parseGraph(t);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
+  std::shared_ptr<const Graph> g(std::move(*parsed));
+  for (int c = 0; c < 3; ++c) {
+    SCOPED_TRACE("case " + std::to_string(c));
+    std::vector<Tensor> in = {randomF({1, T, HD}, -2, 2, 341 + c), randomF({1, T, HD}, -2, 2, 351 + c),
+                              randomF({1, T, HD}, -2, 2, 361 + c)};
+    if (c == 1) in[0].setDouble(9 * HD + 3, std::nan(""));   // q, row 9, head 0
+    if (c == 2) in[1].setDouble(40 * HD + 20, std::nan(""));  // k, key 40, head 1
+    const std::optional<CpuAndReference> r = runOnCpuAndReference(t, in);
+    ASSERT_TRUE(r.has_value());
+    if (cpuHasAvx512f()) {
+      EXPECT_EQ(countSteps(r->steps, "attention ("), 1) << joined(r->steps);
+      EXPECT_EQ(countSteps(r->steps, "where"), 1) << joined(r->steps);  // (in the fused step's name)
+    }
+    for (const char* threads : {"1", "2"}) {
+      SCOPED_TRACE(std::string("threads ") + threads);
+      auto engine = cpuEngine({{"threads", threads}});
+      ASSERT_NE(engine, nullptr);
+      auto m = engine->compile(g);
+      ASSERT_TRUE(m.ok()) << m.status().toString();
+      auto y = (*m)->run(in);
+      ASSERT_TRUE(y.ok()) << y.status().toString();
+      const Tensor &a = (*y)[0], &b = r->reference[0];
+      ASSERT_EQ(a.shape(), b.shape());
+      int64_t bad = 0, nan = 0;
+      for (int64_t j = 0; j < a.numel(); ++j) {
+        const double x = a.getDouble(j), want = b.getDouble(j);
+        nan += std::isnan(want) ? 1 : 0;
+        bad += std::isnan(want) ? !std::isnan(x) : !(std::fabs(x - want) <= 1e-4 * (1 + std::fabs(want)));
+      }
+      EXPECT_EQ(bad, 0) << "of " << a.numel() << " outputs";
+      EXPECT_EQ(nan, c == 0 ? 0 : c == 1 ? D : (T - 40) * D);
+    }
+  }
+}
+
 /// GPT-2's residual after a Conv1D: [1, 8, 16] -> reshape [8, 16] -> gemm
 /// (+ c) -> reshape [1, 8, 32] -> add the residual %r. `c`: the gemm's third
 /// operand ("" none, "const" a constant row, "input" the graph input %c
