@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -306,6 +307,28 @@ struct Slot {
   Shape shape;
 };
 
+/// `n` elements, on the stack when n <= N, else on the heap: the per-region
+/// arrays of a plugin call (ABI tensors, input buffers, outputs adopted),
+/// which a microsecond model paid a heap allocation each for on every call.
+template <class T, size_t N>
+class InlineArray {
+ public:
+  explicit InlineArray(size_t n) : size_(n), heap_(n > N ? n : 0) {}
+  InlineArray(const InlineArray&) = delete;
+  InlineArray& operator=(const InlineArray&) = delete;
+  T* data() { return size_ > N ? heap_.data() : local_.data(); }
+  size_t size() const { return size_; }
+  T& operator[](size_t i) { return data()[i]; }
+  T* begin() { return data(); }
+  T* end() { return data() + size_; }
+
+ private:
+  size_t size_;
+  std::array<T, N> local_{};
+  std::vector<T> heap_;
+};
+constexpr size_t kInlineRegionValues = 8;
+
 }  // namespace
 
 struct CompiledModel::Impl {
@@ -580,7 +603,7 @@ class RunState {
 
   /// The value in a buffer of `backend` (uploading it if needed).
   Result<std::shared_ptr<DeviceBuffer>> onDevice(const Value* v, const std::shared_ptr<BackendInstance>& backend,
-                                                 std::vector<Tensor>& keepalive) {
+                                                 Tensor& keepalive) {
     Slot& s = slots_[v];
     if (s.device && &s.device->backend() == backend.get()) return s.device;
     SY_ASSIGN_OR_RETURN(Tensor t, host(v));
@@ -589,7 +612,7 @@ class RunState {
       sy_buffer* b = nullptr;
       if (sy_error* err = api.buffer_wrap_host(backend->handle(), t.data(), t.nbytes(), &b))
         return backend->plugin().toStatus(err, "buffer_wrap_host");
-      keepalive.push_back(t);
+      keepalive = std::move(t);
       return DeviceBuffer::adopt(backend, b);
     }
     const double t0 = trace_ ? nowUs() : 0;
@@ -656,11 +679,13 @@ class RunState {
 
   Status runOnPlugin(const RegionExec& r) {
     const sy_plugin_api& api = r.instance->plugin().api();
-    std::vector<Tensor> keepalive;
-    std::vector<std::shared_ptr<DeviceBuffer>> inBuffers;
-    std::vector<sy_tensor> ins(r.inputs.size());
+    // The host tensors that wrapped buffers borrow, and the input buffers,
+    // live until the call returns.
+    InlineArray<Tensor, kInlineRegionValues> keepalive(r.inputs.size());
+    InlineArray<std::shared_ptr<DeviceBuffer>, kInlineRegionValues> inBuffers(r.inputs.size());
+    InlineArray<sy_tensor, kInlineRegionValues> ins(r.inputs.size());
     for (size_t i = 0; i < r.inputs.size(); ++i) {
-      SY_ASSIGN_OR_RETURN(auto buf, onDevice(r.inputs[i], r.instance, keepalive));
+      SY_ASSIGN_OR_RETURN(auto buf, onDevice(r.inputs[i], r.instance, keepalive[i]));
       const Slot& s = slots_[r.inputs[i]];
       if (s.shape.size() > SY_MAX_RANK) return unimplemented("rank ", s.shape.size(), " is above the ABI's maximum ", SY_MAX_RANK);
       sy_tensor& t = ins[i];
@@ -670,9 +695,9 @@ class RunState {
       t.dtype = toAbiDType(s.dtype);
       t.rank = static_cast<int32_t>(s.shape.size());
       std::copy(s.shape.begin(), s.shape.end(), t.dims);
-      inBuffers.push_back(std::move(buf));
+      inBuffers[i] = std::move(buf);
     }
-    std::vector<sy_tensor> outs(r.outputs.size());
+    InlineArray<sy_tensor, kInlineRegionValues> outs(r.outputs.size());
     for (sy_tensor& t : outs) {
       std::memset(&t, 0, sizeof(t));
       t.struct_size = sizeof(t);
@@ -711,8 +736,9 @@ class RunState {
     }
     if (err) return r.instance->plugin().toStatus(err, "execute");
     // Adopt every output first so none leaks if a later one is malformed.
-    std::vector<std::shared_ptr<DeviceBuffer>> adopted;
-    for (const sy_tensor& t : outs) adopted.push_back(t.buffer ? DeviceBuffer::adopt(r.instance, t.buffer) : nullptr);
+    InlineArray<std::shared_ptr<DeviceBuffer>, kInlineRegionValues> adopted(outs.size());
+    for (size_t i = 0; i < outs.size(); ++i)
+      if (outs[i].buffer) adopted[i] = DeviceBuffer::adopt(r.instance, outs[i].buffer);
     for (size_t i = 0; i < outs.size(); ++i) {
       const sy_tensor& t = outs[i];
       const Value* v = r.outputs[i];
@@ -837,6 +863,7 @@ Result<std::vector<Tensor>> CompiledModel::run(const std::vector<Tensor>& inputs
   for (size_t i = 0; i < inputs.size(); ++i) state.setHost(impl_->graph->inputs()[i], inputs[i]);
   SY_RETURN_IF_ERROR(state.runBlock(impl_->plan.top));
   std::vector<Tensor> outs;
+  outs.reserve(impl_->graph->outputs().size());
   for (const Value* v : impl_->graph->outputs()) {
     SY_ASSIGN_OR_RETURN(Tensor t, state.host(v));
     outs.push_back(std::move(t));

@@ -7,6 +7,8 @@
 // left. Floats accumulate sum/mean/prod in double (like the reference), ints
 // (unsigned too) in uint64 (wrapping), max/min in the element type with NaN
 // propagating; f64 is computed in double throughout.
+#include <array>
+
 #include "common.h"
 
 namespace sy::kernels::detail {
@@ -84,6 +86,9 @@ void reduceORI(const Src* src, Acc* dst, int64_t O, int64_t R, int64_t I, const 
                    });
 }
 
+/// Which dims a reduction reduces (the first `rank` entries).
+using AxisMask = std::array<bool, SY_MAX_RANK>;
+
 struct ReducePlanAttrs {
   RK kind;
   std::vector<int64_t> axes;
@@ -96,17 +101,20 @@ class ReduceKernel final : public KernelBase {
   ReduceKernel(const OpDesc& d, ReducePlanAttrs a) : KernelBase(d), a_(std::move(a)), dtype_(d.in[0]) {}
 
   /// The axes of this call: the optional run-time input 1 (i32/i64, 1-D) when
-  /// given, else the attribute.
-  std::vector<int64_t> axesOf(const Tensor* in, size_t ni) const {
+  /// given (read into `storage`), else the attribute (no copy: this runs on
+  /// every call).
+  const std::vector<int64_t>& axesOf(const Tensor* in, size_t ni, std::vector<int64_t>& storage) const {
     if (ni < 2 || in[1].dtype < 0) return a_.axes;  // absent: dtype -1
     SY_KCHECK(in[1].dtype == SY_DTYPE_I64 || in[1].dtype == SY_DTYPE_I32, who_, "axes must be i32 or i64, got ",
               dtName(in[1].dtype));
     SY_KCHECK(in[1].dims.rank <= 1, who_, "axes must be 1-D, got ", dimsStr(in[1].dims));
-    return readInts(in[1]);
+    storage = readInts(in[1]);
+    return storage;
   }
   /// Reduced-axis mask for this rank (all when axes is empty).
-  std::vector<bool> mask(int32_t rank, const std::vector<int64_t>& axes) const {
-    std::vector<bool> m(static_cast<size_t>(rank), axes.empty());
+  AxisMask mask(int32_t rank, const std::vector<int64_t>& axes) const {
+    AxisMask m{};
+    for (int32_t i = 0; i < rank; ++i) m[static_cast<size_t>(i)] = axes.empty();
     for (int64_t ax : axes) {
       const int64_t n = normAxis(ax, rank, who_);
       SY_KCHECK(!m[static_cast<size_t>(n)], who_, "axis ", ax, " is repeated");
@@ -119,12 +127,13 @@ class ReduceKernel final : public KernelBase {
   void outputShapes(const Tensor* in, size_t ni, Dims* out, size_t no) const override {
     checkArity(ni, 1, no, 1);
     const Dims& x = in[0].dims;
-    const std::vector<int64_t> axes = axesOf(in, ni);
+    std::vector<int64_t> storage;
+    const std::vector<int64_t>& axes = axesOf(in, ni, storage);
     if (identity(axes)) {
       out[0] = x;
       return;
     }
-    const std::vector<bool> m = mask(x.rank, axes);
+    const AxisMask m = mask(x.rank, axes);
     Dims o;
     bool outEmpty = false;
     int64_t count = 1;
@@ -143,12 +152,13 @@ class ReduceKernel final : public KernelBase {
   }
 
   void run(const Tensor* in, size_t ni, Tensor* out, size_t no, const Exec& exec) const override {
-    const std::vector<int64_t> axes = axesOf(in, ni);
+    std::vector<int64_t> storage;
+    const std::vector<int64_t>& axes = axesOf(in, ni, storage);
     if (identity(axes)) {
       parallelCopy(out[0].data, in[0].data, static_cast<size_t>(in[0].numElements()) * sdk::dtypeSize(dtype_), exec);
       return;
     }
-    const std::vector<bool> m = mask(in[0].dims.rank, axes);
+    const AxisMask m = mask(in[0].dims.rank, axes);
     switch (dtype_) {
       case SY_DTYPE_F32: runKind<float, double, float>(in[0], out[0], m, exec); break;
       case SY_DTYPE_I8: runKind<int8_t, uint64_t, int8_t>(in[0], out[0], m, exec); break;
@@ -166,7 +176,7 @@ class ReduceKernel final : public KernelBase {
 
  private:
   template <class T, class SumAcc, class MaxAcc>
-  void runKind(const Tensor& x, const Tensor& y, const std::vector<bool>& m, const Exec& exec) const {
+  void runKind(const Tensor& x, const Tensor& y, const AxisMask& m, const Exec& exec) const {
     switch (a_.kind) {
       case RK::Sum: runT<T, SumAcc, RK::Sum>(x, y, m, exec); break;
       case RK::Mean: runT<T, SumAcc, RK::Mean>(x, y, m, exec); break;
@@ -177,7 +187,7 @@ class ReduceKernel final : public KernelBase {
   }
 
   template <class T, class Acc, RK K>
-  void runT(const Tensor& x, const Tensor& y, const std::vector<bool>& m, const Exec& exec) const {
+  void runT(const Tensor& x, const Tensor& y, const AxisMask& m, const Exec& exec) const {
     const int64_t nOut = y.numElements();
     if (nOut == 0) return;
     // Groups of adjacent dims of one kind (size-1 dims dropped).
