@@ -698,13 +698,19 @@ bool runFallback(const DnnlStep& step, Run& run, const Kernel* k, size_t numInpu
 //  - the conv is 3x3, stride 1, no dilation, group 1, 64+ input and output
 //    channels, with constant weights and a guarded relu (Note [NaN-safe relu
 //    post-op]) whose bounds are known;
-//  - the backend has one thread (`threads: 1`). The splits of Note [Split
-//    primitives] cut direct primitives only, and at more threads the region's
-//    ThreadChooser (Note [Threads on shared cores]) would meet the Winograd
-//    primitives in its one-thread tries, whose first run makes them (the
-//    transformed weights): short runs at 2 threads measured 1.75-1.94x the
-//    better peer on ResNet-18 with it against 0.97-1.05 without (loaded);
 //  - oneDNN has one for the shapes and post-ops (else the direct conv).
+// At more threads each choice of the region's ThreadChooser (Note [Threads
+// on shared cores]) gets its own Winograd primitive, made with the entry
+// (the transformed weights too, shared by all of them through packed()), so
+// no timed run makes one: a run on teams runs it on the OpenMP team (oneDNN
+// splits the tiles), one on one thread or on split chunks runs it whole on
+// the calling thread. It is never cut into chunks: a chunk would be a direct
+// conv with weights packed for it (45 MB more for ResNet-50), and rows of
+// its nChw16c activations are not dense slices. At 2 threads on the loaded
+// 2-core machine (load 4-6), forced split runs took 0.7-0.8 of the direct
+// split's time (ResNet-18 25-28 vs 36-43 ms min, ResNet-50 95-119 vs 128-150
+// ms) and the chooser found 0.6-0.85 of its time without Winograd; peak
+// memory of ResNet-50 at 2 threads went 339 -> 432 MiB (413 at 1 thread).
 // F(4x4, 3x3) is taken over oneDNN's first choice from 28x28 outputs up.
 // Winograd's transforms mix the 4x4 or 6x6 inputs of a tile, so a NaN or
 // inf in x would reach outputs whose windows do not hold it, and they scale
@@ -714,7 +720,7 @@ bool runFallback(const DnnlStep& step, Run& run, const Kernel* k, size_t numInpu
 // the direct NaN-keeping primitive with weights packed for it. Results are
 // another summation order (within ~1e-3 of the largest output where sums
 // cancel, tested), and a recorded bound gets kWinogradSlack (1%) on top.
-// SY_CPU_WINOGRAD=0 turns it off (A/B timings, tests).
+// SY_CPU_WINOGRAD=0 turns it off (A/B timings, tests), read when a region is compiled.
 bool winogradEnabled() {
   const char* v = std::getenv("SY_CPU_WINOGRAD");
   return v == nullptr || std::strcmp(v, "0") != 0;
@@ -1076,8 +1082,9 @@ class ConvStep final : public DnnlStep {
     for (int64_t k : kernel) perOut *= static_cast<double>(k);
     e->nthr = teamFor(static_cast<double>(e->out.numElements()) * perOut);
     setOmpThreads(e->nthr);
-    // Note [Winograd convolutions]: a backend of one thread, where oneDNN has one.
-    if (winogradOk && threads == 1 && capKey() == 1 && winogradEnabled()) {
+    // Note [Winograd convolutions]: where oneDNN has one, for every thread
+    // choice (on one thread in a split run: it is never cut).
+    if (winogradOk) {
       try {
         dnnl::convolution_forward::desc wd(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
                                            srcAny, wAny, bMd, dstAny, st, dnnlDil, win.padL, win.padR);
@@ -1116,7 +1123,8 @@ class ConvStep final : public DnnlStep {
     e->dstPlain = isPlain(e->dst, toDnnl(e->out));
     e->src = x.md != nullptr ? *x.md : plainMd(toDnnl(x.dims));
     e->srcReorder = e->src != e->pd.src_desc();
-    e->split = splitOf(*e, bMd, st, dnnlDil, win, static_cast<double>(e->out.numElements()) * perOut);
+    // (Note [Winograd convolutions]: a Winograd conv runs whole.)
+    if (!e->wino) e->split = splitOf(*e, bMd, st, dnnlDil, win, static_cast<double>(e->out.numElements()) * perOut);
     dnnl::stream s(dnnlEngine());
     if (constWeights) {
       e->weights = packed(s, memory(wPlain, dnnlEngine(), const_cast<float*>(weights.data())), e->pd.weights_desc());
@@ -3001,14 +3009,15 @@ std::unique_ptr<Step> makeDnnlStep(const sdk::NodeView& node, const DnnlFusion& 
       s->biasBound = worstBias;
     }
     // Note [Winograd convolutions]: 3x3, stride 1, no dilation, dense, 64+
-    // channels in and out (where it measured faster), only behind the relu guard.
+    // channels in and out (where it measured faster), only behind the relu guard;
+    // SY_CPU_WINOGRAD is read here, at compile.
     const auto all = [](const std::vector<int64_t>& v, int64_t x) {
       return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
     };
     s->winogradOk = s->nsp == 2 && all(s->kernel, 3) && all(s->strides, 1) && all(s->dilations, 1) &&
                     s->group == 1 && s->guardedRelu && s->boundKnown && s->constWeights &&
                     std::isfinite(s->weightBound) && s->weightDims.size() == 4 && s->weightDims[0] >= 64 &&
-                    s->weightDims[1] >= 64;
+                    s->weightDims[1] >= 64 && winogradEnabled();
     return s;
   }
   if (op == "matmul" || op == "gemm") {

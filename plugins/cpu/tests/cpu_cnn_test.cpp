@@ -292,16 +292,16 @@ TEST(CpuCnn, BatchNormReluBoundFeedsTheNextConv) {
              1e-3);
 }
 
-/// `text` compiled on a cpu engine of one thread (Winograd is a one-thread
-/// path: Note [Winograd convolutions] in dnnl_steps.cpp) and on the reference.
+/// `text` compiled on a cpu engine of `threads` threads (Note [Winograd
+/// convolutions] in dnnl_steps.cpp) and on the reference.
 struct OneThreadModel {
   std::unique_ptr<Engine> engine;
   std::shared_ptr<const CompiledModel> model;
   std::shared_ptr<const Interpreter> interp;
 };
-std::optional<OneThreadModel> compileOneThread(const std::string& text) {
+std::optional<OneThreadModel> compileOneThread(const std::string& text, const std::string& threads = "1") {
   OneThreadModel m;
-  m.engine = cpuEngine({{"threads", "1"}});
+  m.engine = cpuEngine({{"threads", threads}});
   if (m.engine == nullptr) return std::nullopt;
   auto parsed = parseGraph(text);
   EXPECT_TRUE(parsed.ok()) << parsed.status().toString();
@@ -533,6 +533,105 @@ TEST(CpuCnn, SiluThatIsNotTheLastPostOpOrHasOtherReaders) {
     auto want = m->interp->run(in);
     ASSERT_TRUE(got.ok() && want.ok());
     expectSame(*got, *want, 1e-5);
+  }
+}
+
+/// The thread choices of a region at 2 threads (Note [Threads on shared
+/// cores] in region.cpp), fixed through SY_CPU_THREAD_CHOICE, which is read at
+/// compile; "" leaves the choice to the region's measurements.
+const char* const kTwoThreadChoices[] = {"split", "one", "team", ""};
+
+/// `text` compiled at 2 threads with the thread choice `choice` (see above).
+std::optional<OneThreadModel> compileTwoThreads(const std::string& text, const std::string& choice) {
+  if (!choice.empty()) {
+    EXPECT_EQ(setenv("SY_CPU_THREAD_CHOICE", choice.c_str(), 1), 0);
+  }
+  auto m = compileOneThread(text, "2");
+  unsetenv("SY_CPU_THREAD_CHOICE");
+  return m;
+}
+
+bool hasAvx512Core() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+TEST(CpuCnn, WinogradAtTwoThreadsMatchesTheReferenceAndKeepsNaN) {
+  // Note [Winograd convolutions]: at 2 threads every thread choice has its
+  // Winograd primitive (on the OpenMP team in a run on teams, whole on the
+  // calling thread otherwise), behind the same guard as at 1 thread. Each
+  // call is run three times, so that the measuring choice (no fixed one)
+  // runs each of split, one thread and teams twice over the 15 runs.
+  const std::vector<Tensor> calls{randomF({1, 64, 28, 28}, -2, 2, 300), nonFiniteF({1, 64, 28, 28}, 301),
+                                  randomF({1, 64, 28, 28}, -1e29, 1e29, 302),
+                                  randomF({1, 64, 28, 28}, -1e20, 1e20, 303), randomF({1, 64, 28, 28}, -2, 2, 304)};
+  for (const char* choice : kTwoThreadChoices) {
+    SCOPED_TRACE(std::string("thread choice '") + choice + "'");
+    auto m = compileTwoThreads(winogradChain(), choice);
+    ASSERT_TRUE(m.has_value());
+    for (int round = 0; round < 3; ++round) {
+      for (size_t c = 0; c < calls.size(); ++c) {
+        SCOPED_TRACE("round " + std::to_string(round) + ", call " + std::to_string(c));
+        auto got = m->model->run({calls[c]});
+        ASSERT_TRUE(got.ok()) << got.status().toString();
+        auto want = m->interp->run({calls[c]});
+        ASSERT_TRUE(want.ok()) << want.status().toString();
+        expectNormwise((*got)[0], (*want)[0], 1e-3);
+      }
+    }
+  }
+}
+
+TEST(CpuCnn, WinogradResidualSumAtTwoThreadsKeepsTheAddendsNaN) {
+  std::string t = "graph @g(%x: f32[1, 64, 14, 14], %r: f32[1, 64, 14, 14]) {\n";
+  t += constantLine("k", {64, 64, 3, 3}, -0.06, 0.06, 305);
+  t += "  %c = conv(%x, %k) {pads = [1, 1, 1, 1]} : f32[1, 64, 14, 14]\n";
+  t += "  %s = add(%c, %r) : f32[1, 64, 14, 14]\n";
+  t += "  %y = relu(%s) : f32[1, 64, 14, 14]\n";
+  t += "  return %y\n}\n";
+  const Tensor fx = randomF({1, 64, 14, 14}, -2, 2, 306), fr = randomF({1, 64, 14, 14}, -2, 2, 307);
+  const Tensor nx = nonFiniteF({1, 64, 14, 14}, 308), nr = nonFiniteF({1, 64, 14, 14}, 309);
+  const std::vector<std::vector<Tensor>> calls{{fx, fr}, {fx, nr}, {nx, fr}, {fx, fr}};
+  for (const char* choice : kTwoThreadChoices) {
+    SCOPED_TRACE(std::string("thread choice '") + choice + "'");
+    auto m = compileTwoThreads(t, choice);
+    ASSERT_TRUE(m.has_value());
+    for (int round = 0; round < 4; ++round) {
+      for (size_t c = 0; c < calls.size(); ++c) {
+        SCOPED_TRACE("round " + std::to_string(round) + ", call " + std::to_string(c));
+        auto got = m->model->run(calls[c]);
+        auto want = m->interp->run(calls[c]);
+        ASSERT_TRUE(got.ok() && want.ok());
+        expectNormwise((*got)[0], (*want)[0], 1e-3);
+      }
+    }
+  }
+}
+
+TEST(CpuCnn, WinogradIsUsedAtTwoThreadsAndOffWithTheSwitch) {
+  // As WinogradIsUsedAndOffWithTheSwitch, for each thread choice at 2
+  // threads: with SY_CPU_WINOGRAD=0 (read at compile) the convs are direct
+  // (split into chunks in a split run), with it on they are Winograd ones,
+  // whose results differ in their last bits; both within rounding of the
+  // reference.
+  if (!hasAvx512Core()) GTEST_SKIP() << "this CPU has no avx512_core, where oneDNN 2.6 has its Winograd convolutions";
+  const std::vector<Tensor> in{randomF({1, 64, 28, 28}, -2, 2, 310)};
+  for (const char* choice : {"split", "one", "team"}) {
+    SCOPED_TRACE(std::string("thread choice ") + choice);
+    ASSERT_EQ(setenv("SY_CPU_WINOGRAD", "0", 1), 0);
+    auto off = compileTwoThreads(winogradChain(), choice);
+    unsetenv("SY_CPU_WINOGRAD");
+    auto on = compileTwoThreads(winogradChain(), choice);
+    ASSERT_TRUE(off.has_value() && on.has_value());
+    for (int run = 0; run < 2; ++run) {  // (the first run of a choice other than split makes its primitives)
+      auto direct = off->model->run(in), wino = on->model->run(in), want = on->interp->run(in);
+      ASSERT_TRUE(direct.ok() && wino.ok() && want.ok());
+      expectSame(*direct, *want, 1e-4);
+      expectSame(*wino, *want, 1e-3);
+      int64_t differ = 0;
+      for (int64_t j = 0; j < (*direct)[0].numel(); ++j) differ += (*direct)[0].getDouble(j) != (*wino)[0].getDouble(j);
+      EXPECT_GT(differ, 0) << "run " << run << ": the Winograd and direct outputs are bit-identical: was Winograd used?";
+    }
   }
 }
 
