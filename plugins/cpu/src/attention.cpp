@@ -33,7 +33,8 @@
 // read; casts to the same type between the steps are views and go too.
 //
 // Threads: heads are the units; with fewer than 4 heads a thread they are
-// cut into row blocks too (each unit packs its head's k^T). Taken only on
+// cut into row blocks too (each unit packs its head's k^T). They run on the
+// plugin's pool, or on an OpenMP team when the region runs on teams. Taken only on
 // a CPU with AVX-512F (the kernel's) and static shapes; elsewhere the three
 // steps stay, as they do with SY_CPU_FUSED_ATTENTION=0.
 #include <algorithm>
@@ -109,7 +110,10 @@ class AttentionStep final : public Step {
     const float* vd = static_cast<const float*>(vv.data);
     const float* md = mv != nullptr ? static_cast<const float*>(mv->data) : nullptr;
 
-    const int threads = std::max(1, std::min(run.threads(), runThreadCap()));
+    // A run on OpenMP teams has no pool threads (Note [Threads on shared
+    // cores] in region.cpp): the units then go to a team of its size.
+    const bool team = runTeam();
+    const int threads = std::max(1, team ? runThreadCap() : std::min(run.threads(), runThreadCap()));
     const int64_t heads = B * H;
     const int64_t blocks = (T + kAttnRowBlock - 1) / kAttnRowBlock;
     const int64_t pieces = threads > 1 && heads < 4 * threads ? blocks : 1;
@@ -156,6 +160,9 @@ class AttentionStep final : public Step {
     const int64_t units = heads * pieces;
     if (threads <= 1 || units <= 1) {
       body(0, units);
+    } else if (team) {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+      for (int64_t u = 0; u < units; ++u) body(u, u + 1);
     } else {
       ThreadPool::instance().parallelFor(units, 1, body, threads);
     }
