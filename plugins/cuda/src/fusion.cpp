@@ -143,14 +143,16 @@ std::string elementwiseExpr(const sdk::NodeView& node, const std::vector<std::st
   if (op == "relu") return "(" + x + " < 0.0f ? 0.0f : " + x + ")";
   if (op == "leaky_relu")
     return "(" + x + " >= 0.0f ? " + x + " : " + floatLiteral(node.attrFloat("alpha", 0.01)) + " * " + x + ")";
+  // gelu(-inf) and silu(-inf) are -0 (the limit, as the reference has it), not -inf * 0 or -inf / inf = NaN.
+  const std::string minusInf = "(" + x + " == " + floatLiteral(-INFINITY) + ") ? -0.0f : ";
   if (op == "gelu") {
     if (node.attrString("approximate", "none") == "tanh")
-      return "(0.5f * " + x + " * (1.0f + tanhf(0.7978845608028654f * (" + x + " + 0.044715f * " + x + " * " + x +
-             " * " + x + "))))";
-    return "(0.5f * " + x + " * (1.0f + erff(" + x + " * 0.7071067811865476f)))";
+      return "(" + minusInf + "(0.5f * " + x + " * (1.0f + tanhf(0.7978845608028654f * (" + x + " + 0.044715f * " + x +
+             " * " + x + " * " + x + ")))))";
+    return "(" + minusInf + "(0.5f * " + x + " * (1.0f + erff(" + x + " * 0.7071067811865476f))))";
   }
   if (op == "erf") return "erff(" + x + ")";
-  if (op == "silu") return "(" + x + " / (1.0f + expf(-" + x + ")))";
+  if (op == "silu") return "(" + minusInf + "(" + x + " / (1.0f + expf(-" + x + "))))";
   if (op == "floor") return "floorf(" + x + ")";
   if (op == "ceil") return "ceilf(" + x + ")";
   if (op == "round") return "rintf(" + x + ")";  // halves to even

@@ -333,6 +333,26 @@ TEST(CudaCodegen, SourceReadsEachInputOnceAndRoundsHalves) {
   EXPECT_NE(src.find("sy_ld_f16(sy_st_f16((v"), std::string::npos) << src;
 }
 
+TEST(CudaCodegen, GeluAndSiluOfMinusInfinityAreMinusZero) {
+  // The reference's limits: gelu(-inf) = silu(-inf) = -0, where the formulas
+  // alone give -inf * 0 or -inf / inf = NaN.
+  Viewed v = parse(R"(graph @g(%x: f32[8]) {
+  %a = silu(%x) : f32[8]
+  %b = gelu(%a) : f32[8]
+  %c = gelu(%b) {approximate = "tanh"} : f32[8]
+  return %c
+})");
+  ASSERT_TRUE(v.view);
+  const std::string src = sourceOfFirstGroup(v);
+  const std::string guard = "== __int_as_float(0xff800000)) ? -0.0f";
+  size_t count = 0;
+  for (size_t at = src.find(guard); at != std::string::npos; at = src.find(guard, at + 1)) ++count;
+  // Three guarded ops in each of the two kernels (flat and strided).
+  EXPECT_EQ(count, 6u) << src;
+  SKIP_WITHOUT_NVRTC();
+  EXPECT_TRUE(compileWithNvrtc(src, "sm_90").cubin);
+}
+
 TEST(CudaCodegen, SyIndexMatchesTheGeneratedStruct) {
   // The generated struct SyIndex { int rank; int pad; long long dims[8]; long long strides[8][8]; }.
   static_assert(offsetof(SyIndex, dims) == 8);
