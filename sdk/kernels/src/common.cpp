@@ -255,7 +255,7 @@ void stridedCopyT(const LoopPlan<2>& p, T* dst, const T* src, const Exec& exec) 
     if (mats == 1) {
       // One matrix: split its rows across the pool in blocks of 32.
       const int64_t blocks = (R + 31) / 32;
-      exec.parallelFor(blocks, std::max<int64_t>(1, 16384 / std::max<int64_t>(32 * C, 1)),
+      parallelFor(exec, blocks, std::max<int64_t>(1, 16384 / std::max<int64_t>(32 * C, 1)),
                        [&](int64_t b0, int64_t b1) {
                          const int64_t r0 = b0 * 32, r1 = std::min(R, b1 * 32);
                          copyBlocked2D(dst + r0 * dRow, src + r0, r1 - r0, C, dRow, 1, sCol);
@@ -300,7 +300,7 @@ void parallelCopy(void* dst, const void* src, size_t bytes, const Exec& exec) {
     return;
   }
   const int64_t chunks = static_cast<int64_t>((bytes + kChunk - 1) / kChunk);
-  exec.parallelFor(chunks, 1, [&](int64_t b, int64_t e) {
+  parallelFor(exec, chunks, 1, [&](int64_t b, int64_t e) {
     const size_t from = static_cast<size_t>(b) * kChunk;
     const size_t to = std::min(bytes, static_cast<size_t>(e) * kChunk);
     std::memcpy(static_cast<char*>(dst) + from, static_cast<const char*>(src) + from, to - from);

@@ -26,6 +26,20 @@
 
 namespace sy::kernels::detail {
 
+/// parallelFor(exec, n, grain, fn), except that work Exec would run inline
+/// anyway (n <= grain, or one thread: Exec's contract) is run here without
+/// making a std::function, whose captures (more than two pointers) cost a heap
+/// allocation on every call of every small kernel.
+template <class Fn>
+void parallelFor(const Exec& exec, int64_t n, int64_t grain, Fn&& fn) {
+  if (n <= 0) return;
+  if (n <= std::max<int64_t>(grain, 1) || exec.threads() <= 1) {
+    fn(int64_t{0}, n);
+    return;
+  }
+  exec.parallelFor(n, grain, std::forward<Fn>(fn));
+}
+
 // ============================================================================
 // The node as a factory sees it
 
@@ -375,7 +389,7 @@ void forEachRow(const LoopPlan<K>& p, const Exec& exec, Row row, int64_t grainEl
     // Few long rows: split each row into pieces so that every thread gets work.
     const int64_t pieces = std::min<int64_t>((inner + grainElements - 1) / grainElements, 4 * exec.threads());
     const int64_t len = (inner + pieces - 1) / pieces;
-    exec.parallelFor(rows * pieces, 1, [&](int64_t begin, int64_t end) {
+    parallelFor(exec, rows * pieces, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         int64_t rem = t / pieces;
         const int64_t from = (t % pieces) * len, n = std::min(inner, from + len) - from;
@@ -393,7 +407,7 @@ void forEachRow(const LoopPlan<K>& p, const Exec& exec, Row row, int64_t grainEl
     return;
   }
   const int64_t grain = std::max<int64_t>(1, grainElements / std::max<int64_t>(inner, 1));
-  exec.parallelFor(rows, grain, [&](int64_t begin, int64_t end) {
+  parallelFor(exec, rows, grain, [&](int64_t begin, int64_t end) {
     int64_t coord[kMaxLoopRank];
     int64_t off[K];
     // Unravel `begin` over the outer dims.

@@ -117,7 +117,7 @@ class TopKKernel final : public KernelBase {
     T* vals = out[0].as<T>();
     int64_t* idx = out[1].as<int64_t>();
     const bool largest = largest_;
-    exec.parallelFor(outer * inner, std::max<int64_t>(1, 4096 / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
+    parallelFor(exec, outer * inner, std::max<int64_t>(1, 4096 / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
       std::vector<int64_t> order(static_cast<size_t>(n));
       std::vector<T> row(static_cast<size_t>(n));
       for (int64_t r = b; r < e; ++r) {
@@ -553,7 +553,7 @@ class RoiAlignKernel final : public KernelBase {
     const float* x = in[0].as<const float>();
     const float* rois = in[1].as<const float>();
     float* y = out[0].as<float>();
-    exec.parallelFor(r * c, 1, [&](int64_t b, int64_t e) {
+    parallelFor(exec, r * c, 1, [&](int64_t b, int64_t e) {
       for (int64_t rc = b; rc < e; ++rc) {
         const int64_t ri = rc / c, ch = rc % c;
         const int64_t img = intAt(in[2], ri);

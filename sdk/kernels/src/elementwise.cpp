@@ -38,7 +38,7 @@ class UnaryKernel final : public KernelBase {
     const T* x = in[0].as<const T>();
     T* y = out[0].as<T>();
     const F f = f_;
-    exec.parallelFor(in[0].numElements(), grain_, [=](int64_t b, int64_t e) {
+    parallelFor(exec, in[0].numElements(), grain_, [=](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
     });
   }
@@ -66,7 +66,7 @@ class VecUnaryKernel final : public KernelBase {
     const float* x = in[0].as<const float>();
     float* y = out[0].as<float>();
     const F f = f_;
-    exec.parallelFor(in[0].numElements(), kGrain, [=](int64_t b, int64_t e) { mapV4(x + b, y + b, e - b, f); });
+    parallelFor(exec, in[0].numElements(), kGrain, [=](int64_t b, int64_t e) { mapV4(x + b, y + b, e - b, f); });
   }
 
  private:
@@ -274,21 +274,21 @@ class BinaryKernel final : public KernelBase {
     const int64_t na = in[0].numElements(), nb = in[1].numElements();
     const F f = f_;
     if (na == nb && in[0].dims == in[1].dims) {
-      exec.parallelFor(na, grain_, [=](int64_t s, int64_t e) {
+      parallelFor(exec, na, grain_, [=](int64_t s, int64_t e) {
         for (int64_t i = s; i < e; ++i) y[i] = f(a[i], b[i]);
       });
       return;
     }
     if (nb == 1) {
       const T vb = b[0];
-      exec.parallelFor(na, grain_, [=](int64_t s, int64_t e) {
+      parallelFor(exec, na, grain_, [=](int64_t s, int64_t e) {
         for (int64_t i = s; i < e; ++i) y[i] = f(a[i], vb);
       });
       return;  // one b element: the output has a's elements in a's order
     }
     if (na == 1) {
       const T va = a[0];
-      exec.parallelFor(nb, grain_, [=](int64_t s, int64_t e) {
+      parallelFor(exec, nb, grain_, [=](int64_t s, int64_t e) {
         for (int64_t i = s; i < e; ++i) y[i] = f(va, b[i]);
       });
       return;
@@ -634,7 +634,7 @@ class CastKernel final : public KernelBase {
     const void* s = in[0].data;
     void* d = out[0].data;
     const CastFn fn = fn_;
-    exec.parallelFor(n, kGrain, [=](int64_t b, int64_t e) { fn(s, d, b, e); });
+    parallelFor(exec, n, kGrain, [=](int64_t b, int64_t e) { fn(s, d, b, e); });
   }
 
  private:

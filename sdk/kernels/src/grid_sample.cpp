@@ -64,7 +64,7 @@ class GridSampleKernel final : public KernelBase {
     float* dst = out[0].as<float>();
     const int64_t plane = H * W, outPlane = Ho * Wo;
     // One task per (n, output pixel): the taps and weights are found once and applied to every channel.
-    exec.parallelFor(N * outPlane, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
+    parallelFor(exec, N * outPlane, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
         const int64_t n = t / outPlane, p = t % outPlane;
         const double gx = grid[t * 2], gy = grid[t * 2 + 1];

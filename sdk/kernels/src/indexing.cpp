@@ -165,7 +165,7 @@ class GatherElementsKernel final : public KernelBase {
       const E* src = static_cast<const E*>(in[0].data);
       E* dst = static_cast<E*>(out[0].data);
       const Tensor ind = in[1];
-      exec.parallelFor(rows, std::max<int64_t>(1, 16384 / in[1].dims.d[x.rank - 1]), [&, src, dst](int64_t b, int64_t e) {
+      parallelFor(exec, rows, std::max<int64_t>(1, 16384 / in[1].dims.d[x.rank - 1]), [&, src, dst](int64_t b, int64_t e) {
         forEachElementIndex(x, ind, axis, [=](int64_t pos, int64_t off) { dst[pos] = src[off]; }, b, e);
       });
     });
@@ -278,7 +278,7 @@ class GatherNDKernel final : public KernelBase {
       const E* src = static_cast<const E*>(in[0].data);
       E* dst = static_cast<E*>(out[0].data);
       const int64_t* o = offs.data();
-      exec.parallelFor(tuples, std::max<int64_t>(1, 16384 / S), [=](int64_t b, int64_t e) {
+      parallelFor(exec, tuples, std::max<int64_t>(1, 16384 / S), [=](int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {
           if (S == 1) dst[t] = src[o[t]];
           else std::memcpy(dst + t * S, src + o[t], static_cast<size_t>(S) * sizeof(E));
@@ -344,7 +344,7 @@ class ScatterNDKernel final : public KernelBase {
 template <class T>
 void cumsumT(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool exclusive, bool reverse,
              const Exec& exec) {
-  exec.parallelFor(outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(n * inner, 1)), [=](int64_t b, int64_t e) {
+  parallelFor(exec, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(n * inner, 1)), [=](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       const T* xs = x + o * n * inner;
       T* ys = y + o * n * inner;

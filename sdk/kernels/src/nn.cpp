@@ -180,7 +180,7 @@ class MatmulKernel final : public KernelBase {
         return;
       }
       if (batch >= 2 * exec.threads() && M * N * K < (int64_t{1} << 22)) {
-        exec.parallelFor(batch, 1, [&](int64_t b0, int64_t e0) {
+        parallelFor(exec, batch, 1, [&](int64_t b0, int64_t e0) {
           for (int64_t t = b0; t < e0; ++t)
             sgemm(M, N, K, A + aOff[t] * M * K, K, B + bOff[t] * K * N, N, C + t * M * N, N, false, nullptr);
         });
@@ -196,7 +196,7 @@ class MatmulKernel final : public KernelBase {
       const T* B = in[1].as<const T>();
       T* C = out[0].as<T>();
       // One task per output row (of every batch).
-      exec.parallelFor(batch * M, std::max<int64_t>(1, 16384 / std::max<int64_t>(N * std::max<int64_t>(K, 1), 1)),
+      parallelFor(exec, batch * M, std::max<int64_t>(1, 16384 / std::max<int64_t>(N * std::max<int64_t>(K, 1), 1)),
                        [&](int64_t b0, int64_t e0) {
                          for (int64_t r = b0; r < e0; ++r) {
                            const int64_t t = r / M, i = r % M;
@@ -279,7 +279,7 @@ class GemmKernel final : public KernelBase {
     const float* Cp = hasC ? in[2].as<const float>() : nullptr;
     const int64_t cRows = hasC && in[2].dims.rank == 2 ? in[2].dims.d[0] : 1;
     const int64_t cCols = hasC && in[2].dims.rank >= 1 ? in[2].dims.d[in[2].dims.rank - 1] : 1;
-    exec.parallelFor(M, std::max<int64_t>(1, 16384 / N), [=](int64_t b0, int64_t e0) {
+    parallelFor(exec, M, std::max<int64_t>(1, 16384 / N), [=](int64_t b0, int64_t e0) {
       for (int64_t m = b0; m < e0; ++m) {
         float* y = Y + m * N;
         if (Cp == nullptr) {
@@ -554,7 +554,7 @@ class ConvKernel final : public KernelBase {
     std::vector<std::vector<float>> cols(static_cast<size_t>(workers));
     if (!pointwise)
       for (auto& c : cols) c.resize(static_cast<size_t>(rowsK * P));
-    exec.parallelFor(workers, 1, [&](int64_t w0, int64_t w1) {
+    parallelFor(exec, workers, 1, [&](int64_t w0, int64_t w1) {
       for (int64_t worker = w0; worker < w1; ++worker)
         for (int64_t t = worker; t < tasks; t += workers) task(t, cols[static_cast<size_t>(worker)]);
     });
@@ -726,7 +726,7 @@ class ConvTransposeKernel final : public KernelBase {
         float* yg = y + (n * g.M + grp * g.Mg) * outSize;
         const Geometry* gp = &g;
         const float* cp = col.data();
-        exec.parallelFor(g.Mg, 1, [=](int64_t b0, int64_t e0) {
+        parallelFor(exec, g.Mg, 1, [=](int64_t b0, int64_t e0) {
           const Geometry& gg = *gp;
           int64_t kc[SY_MAX_RANK], ic[SY_MAX_RANK];
           for (int64_t m = b0; m < e0; ++m) {
@@ -851,7 +851,7 @@ class PoolKernel final : public KernelBase {
       // 2-D windows: one task per output row, the tap ranges read from the per-axis tables.
       const int64_t OH = outSp[0], OW = outSp[1], IH = g.in[0], IW = g.in[1];
       const int64_t dh = g.w.dilations[0], dw = g.w.dilations[1];
-      exec.parallelFor(NC * OH, std::max<int64_t>(1, 4096 / std::max<int64_t>(OW * taps, 1)), [&](int64_t b0, int64_t e0) {
+      parallelFor(exec, NC * OH, std::max<int64_t>(1, 4096 / std::max<int64_t>(OW * taps, 1)), [&](int64_t b0, int64_t e0) {
         for (int64_t t = b0; t < e0; ++t) {
           const int64_t nc = t / OH, oh = t % OH;
           const T* xs = x + nc * IH * IW;
@@ -889,7 +889,7 @@ class PoolKernel final : public KernelBase {
       });
       return;
     }
-    exec.parallelFor(NC * outSize, std::max<int64_t>(1, 8192 / std::max<int64_t>(taps, 1)), [&](int64_t b0, int64_t e0) {
+    parallelFor(exec, NC * outSize, std::max<int64_t>(1, 8192 / std::max<int64_t>(taps, 1)), [&](int64_t b0, int64_t e0) {
       int64_t oc[SY_MAX_RANK], t[SY_MAX_RANK];
       for (int64_t q = b0; q < e0; ++q) {
         const int64_t nc = q / outSize;
@@ -980,7 +980,7 @@ class GlobalPoolKernel final : public KernelBase {
     const T* xs = xt.as<const T>();
     T* y = yt.as<T>();
     const bool isMax = isMax_;
-    exec.parallelFor(NC, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [=](int64_t b, int64_t e) {
+    parallelFor(exec, NC, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [=](int64_t b, int64_t e) {
       for (int64_t p = b; p < e; ++p) {
         const T* s = xs + p * inner;
         if (isMax) {

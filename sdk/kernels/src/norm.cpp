@@ -84,7 +84,7 @@ class BatchNormKernel final : public KernelBase {
     const float* x = in[0].as<const float>();
     float* y = out[0].as<float>();
     const float *pm = mul.data(), *pmean = mean.data(), *padd = add.data();
-    exec.parallelFor(N * C, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [=](int64_t b0, int64_t e0) {
+    parallelFor(exec, N * C, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [=](int64_t b0, int64_t e0) {
       for (int64_t p = b0; p < e0; ++p) {
         const int64_t c = p % C;
         const float a = pm[c], mu = pmean[c], bb = padd[c];
@@ -116,7 +116,7 @@ class InstanceNormKernel final : public KernelBase {
     const float* b = in[2].as<const float>();
     float* y = out[0].as<float>();
     const double eps = eps_;
-    exec.parallelFor(N * C, std::max<int64_t>(1, 8192 / inner), [=](int64_t b0, int64_t e0) {
+    parallelFor(exec, N * C, std::max<int64_t>(1, 8192 / inner), [=](int64_t b0, int64_t e0) {
       for (int64_t p = b0; p < e0; ++p) {
         const int64_t c = p % C;
         const float* xs = x + p * inner;
@@ -192,7 +192,7 @@ class LayerNormKernel final : public KernelBase {
     const float* x = in[0].as<const float>();
     float* y = out[0].as<float>();
     const double eps = eps_;
-    exec.parallelFor(outer, std::max<int64_t>(1, 8192 / group), [=](int64_t b0, int64_t e0) {
+    parallelFor(exec, outer, std::max<int64_t>(1, 8192 / group), [=](int64_t b0, int64_t e0) {
       for (int64_t o = b0; o < e0; ++o) {
         const float* xs = x + o * group;
         float* ys = y + o * group;

@@ -75,7 +75,7 @@ class QuantizeKernel final : public KernelBase {
     const QuantAxis q = quantAxis(in[0].dims, in[1], &in[2], axis_, who_);
     const float* x = in[0].as<const float>();
     const float* scale = in[1].as<const float>();
-    exec.parallelFor(q.outer * q.channels, std::max<int64_t>(1, 16384 / std::max<int64_t>(q.inner, 1)), [&](int64_t b, int64_t e) {
+    parallelFor(exec, q.outer * q.channels, std::max<int64_t>(1, 16384 / std::max<int64_t>(q.inner, 1)), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t c = q.perAxis ? r % q.channels : 0;
         const int32_t zp = intAt(in[2], c);
@@ -108,7 +108,7 @@ class DequantizeKernel final : public KernelBase {
     const QuantAxis q = quantAxis(in[0].dims, in[1], ni > 2 ? &in[2] : nullptr, axis_, who_);
     const float* scale = in[1].as<const float>();
     float* y = out[0].as<float>();
-    exec.parallelFor(q.outer * q.channels, std::max<int64_t>(1, 16384 / std::max<int64_t>(q.inner, 1)), [&](int64_t b, int64_t e) {
+    parallelFor(exec, q.outer * q.channels, std::max<int64_t>(1, 16384 / std::max<int64_t>(q.inner, 1)), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t c = q.perAxis ? r % q.channels : 0;
         const int32_t zp = ni > 2 ? intAt(in[2], c) : 0;
@@ -161,7 +161,7 @@ class DynamicQuantizeKernel final : public KernelBase {
 
 /// C[M, N] (wrapping i32) = A[M, K] * B[K, N], A and B already widened.
 void igemm32(int64_t M, int64_t N, int64_t K, const int32_t* A, const int32_t* B, int32_t* C, const Exec& exec) {
-  exec.parallelFor(M, std::max<int64_t>(1, 4096 / std::max<int64_t>(N * K, 1)), [&](int64_t b, int64_t e) {
+  parallelFor(exec, M, std::max<int64_t>(1, 4096 / std::max<int64_t>(N * K, 1)), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       uint32_t* c = reinterpret_cast<uint32_t*>(C + i * N);
       std::fill(c, c + N, 0u);

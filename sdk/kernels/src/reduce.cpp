@@ -44,7 +44,7 @@ template <class Acc, class Src, RK K>
 void reduceORI(const Src* src, Acc* dst, int64_t O, int64_t R, int64_t I, const Exec& exec) {
   using Op = RedOp<Acc, Src, K>;
   if (I == 1) {
-    exec.parallelFor(O, std::max<int64_t>(1, 16384 / std::max<int64_t>(R, 1)), [=](int64_t b, int64_t e) {
+    parallelFor(exec, O, std::max<int64_t>(1, 16384 / std::max<int64_t>(R, 1)), [=](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) {
         const Src* s = src + o * R;
         if constexpr ((K == RK::Max || K == RK::Min) && std::is_same_v<Src, float> && std::is_same_v<Acc, float>) {
@@ -72,7 +72,7 @@ void reduceORI(const Src* src, Acc* dst, int64_t O, int64_t R, int64_t I, const 
   }
   constexpr int64_t TI = 512;
   const int64_t tiles = (I + TI - 1) / TI;
-  exec.parallelFor(O * tiles, std::max<int64_t>(1, 16384 / std::max<int64_t>(R * std::min(I, TI), 1)),
+  parallelFor(exec, O * tiles, std::max<int64_t>(1, 16384 / std::max<int64_t>(R * std::min(I, TI), 1)),
                    [=](int64_t b, int64_t e) {
                      for (int64_t t = b; t < e; ++t) {
                        const int64_t o = t / tiles, i0 = (t % tiles) * TI, i1 = std::min(I, i0 + TI);
@@ -88,6 +88,22 @@ void reduceORI(const Src* src, Acc* dst, int64_t O, int64_t R, int64_t I, const 
 
 /// Which dims a reduction reduces (the first `rank` entries).
 using AxisMask = std::array<bool, SY_MAX_RANK>;
+
+/// Runs of adjacent dims of one kind (size, reduced), at most one a dim:
+/// on the stack, as this is made on every call.
+struct ReduceGroups {
+  std::array<std::pair<int64_t, bool>, SY_MAX_RANK> g{};
+  size_t n = 0;
+  size_t size() const { return n; }
+  bool empty() const { return n == 0; }
+  std::pair<int64_t, bool>& back() { return g[n - 1]; }
+  std::pair<int64_t, bool>& operator[](size_t i) { return g[i]; }
+  void emplace_back(int64_t size, bool reduced) { g[n++] = {size, reduced}; }
+  void erase(size_t j) {
+    for (size_t k = j; k + 1 < n; ++k) g[k] = g[k + 1];
+    --n;
+  }
+};
 
 struct ReducePlanAttrs {
   RK kind;
@@ -191,7 +207,7 @@ class ReduceKernel final : public KernelBase {
     const int64_t nOut = y.numElements();
     if (nOut == 0) return;
     // Groups of adjacent dims of one kind (size-1 dims dropped).
-    std::vector<std::pair<int64_t, bool>> groups;
+    ReduceGroups groups;
     int64_t count = 1;
     for (int i = 0; i < x.dims.rank; ++i) {
       const int64_t d = x.dims.d[i];
@@ -202,7 +218,7 @@ class ReduceKernel final : public KernelBase {
     }
     T* out = y.as<T>();
     auto finish = [&](const Acc* acc) {
-      exec.parallelFor(nOut, 16384, [=](int64_t b, int64_t e) {
+      parallelFor(exec, nOut, 16384, [=](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) {
           if constexpr (std::is_floating_point_v<T>) {
             if constexpr (K == RK::Mean)
@@ -251,11 +267,11 @@ class ReduceKernel final : public KernelBase {
       else reduceORI<Acc, Acc, K>(cur.data(), next.data(), O, R, I, exec);
       first = false;
       std::swap(cur, next);
-      groups.erase(groups.begin() + j);
+      groups.erase(static_cast<size_t>(j));
       // Merge kept neighbours that became adjacent.
       if (j > 0 && static_cast<size_t>(j) < groups.size() && !groups[j - 1].second && !groups[j].second) {
         groups[j - 1].first *= groups[j].first;
-        groups.erase(groups.begin() + j);
+        groups.erase(static_cast<size_t>(j));
       }
       j = innermostReduced();
     }
@@ -324,7 +340,7 @@ class ArgKernel final : public KernelBase {
     const bool isMax = isMax_, last = last_ != 0;
     if (I == 1) {
       // Contiguous rows: find the extreme value (vectorised), then its first / last index.
-      exec.parallelFor(O, std::max<int64_t>(1, 16384 / std::max<int64_t>(L, 1)), [=](int64_t b, int64_t e) {
+      parallelFor(exec, O, std::max<int64_t>(1, 16384 / std::max<int64_t>(L, 1)), [=](int64_t b, int64_t e) {
         for (int64_t o = b; o < e; ++o) {
           const T* s = src + o * L;
           T ext;
@@ -355,7 +371,7 @@ class ArgKernel final : public KernelBase {
       });
       return;
     }
-    exec.parallelFor(O * I, std::max<int64_t>(1, 16384 / std::max<int64_t>(L, 1)), [=](int64_t b, int64_t e) {
+    parallelFor(exec, O * I, std::max<int64_t>(1, 16384 / std::max<int64_t>(L, 1)), [=](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
         const int64_t o = t / I, i = t % I;
         const T* s = src + o * L * I + i;
@@ -416,14 +432,14 @@ class SoftmaxKernel final : public SoftmaxBase {
     float* y = out[0].as<float>();
     const bool isLog = isLog_;
     if (I == 1) {
-      exec.parallelFor(O, std::max<int64_t>(1, 8192 / L), [=](int64_t b, int64_t e) {
+      parallelFor(exec, O, std::max<int64_t>(1, 8192 / L), [=](int64_t b, int64_t e) {
         for (int64_t o = b; o < e; ++o) row(x + o * L, y + o * L, L, isLog);
       });
       return;
     }
     constexpr int64_t TI = 256;
     const int64_t tiles = (I + TI - 1) / TI;
-    exec.parallelFor(O * tiles, std::max<int64_t>(1, 8192 / (L * std::min(I, TI))), [=](int64_t b, int64_t e) {
+    parallelFor(exec, O * tiles, std::max<int64_t>(1, 8192 / (L * std::min(I, TI))), [=](int64_t b, int64_t e) {
       float m[TI], ev[TI];
       double sum[TI];
       for (int64_t t = b; t < e; ++t) {
@@ -492,7 +508,7 @@ class SoftmaxF64Kernel final : public SoftmaxBase {
     const double* x = in[0].as<const double>();
     double* y = out[0].as<double>();
     const bool isLog = isLog_;
-    exec.parallelFor(O * I, std::max<int64_t>(1, 4096 / L), [=](int64_t b, int64_t e) {
+    parallelFor(exec, O * I, std::max<int64_t>(1, 4096 / L), [=](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
         const int64_t o = t / I, i = t % I;
         const double* xs = x + o * L * I + i;

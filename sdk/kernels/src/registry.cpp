@@ -148,7 +148,7 @@ class HalfKernel final : public Kernel {
  private:
   template <class F>
   static void convert(const Exec& exec, int64_t n, F&& f) {
-    exec.parallelFor(n, 32768, f);
+    parallelFor(exec, n, 32768, f);
   }
 
   void runPieces(const Tensor* inputs, size_t numInputs, const Tensor& output, const Exec& exec) const {
@@ -157,7 +157,7 @@ class HalfKernel final : public Kernel {
     const int64_t pieces = (n + kPiece - 1) / kPiece;
     const bool halfOut = isHalf(out_[0]);
     const size_t outSize = sdk::dtypeSize(output.dtype);
-    exec.parallelFor(pieces, 8, [&](int64_t b, int64_t e) {
+    parallelFor(exec, pieces, 8, [&](int64_t b, int64_t e) {
       float inBuf[2][kPiece];
       float outBuf[kPiece];
       const SerialExec serial;

@@ -37,7 +37,7 @@ size_t esizeOf(const Tensor& t) { return sdk::dtypeSize(t.dtype); }
 void fillElements(char* dst, int64_t n, const void* value, size_t esize, const Exec& exec) {
   bool zero = true;
   for (size_t b = 0; b < esize; ++b) zero = zero && static_cast<const char*>(value)[b] == 0;
-  exec.parallelFor(n, 65536, [=](int64_t b, int64_t e) {
+  parallelFor(exec, n, 65536, [=](int64_t b, int64_t e) {
     if (zero) {
       std::memset(dst + b * static_cast<int64_t>(esize), 0, static_cast<size_t>(e - b) * esize);
       return;
@@ -324,7 +324,7 @@ class ConcatKernel final : public KernelBase {
       start[i] = acc;
       acc += chunk[i];
     }
-    exec.parallelFor(outer, std::max<int64_t>(1, 65536 / outChunk), [&](int64_t b, int64_t e) {
+    parallelFor(exec, outer, std::max<int64_t>(1, 65536 / outChunk), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o)
         for (size_t i = 0; i < ni; ++i)
           if (chunk[i] > 0)
@@ -389,7 +389,7 @@ class SplitKernel final : public KernelBase {
         if (outer == 1) {
           parallelCopy(dst, src + off, static_cast<size_t>(chunk), exec);
         } else {
-          exec.parallelFor(outer, std::max<int64_t>(1, 65536 / chunk), [=](int64_t b, int64_t e) {
+          parallelFor(exec, outer, std::max<int64_t>(1, 65536 / chunk), [=](int64_t b, int64_t e) {
             for (int64_t o = b; o < e; ++o)
               std::memcpy(dst + o * chunk, src + o * inChunk + off, static_cast<size_t>(chunk));
           });
@@ -509,7 +509,7 @@ class SliceKernel final : public KernelBase {
 template <class E, class I>
 void gatherT(const E* src, E* dst, const I* idx, int64_t outer, int64_t m, int64_t n, int64_t inner,
              const Exec& exec) {
-  exec.parallelFor(outer * m, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [=](int64_t b, int64_t e) {
+  parallelFor(exec, outer * m, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [=](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const int64_t o = t / m, j = t % m;
       int64_t k = static_cast<int64_t>(idx[j]);
@@ -723,7 +723,7 @@ class PadKernel final : public KernelBase {
       const E* src = static_cast<const E*>(in[0].data);
       E* dst = static_cast<E*>(out[0].data);
       const int64_t* last = map[rank - 1].data();
-      exec.parallelFor(rows, std::max<int64_t>(1, 16384 / inner), [&](int64_t b, int64_t e) {
+      parallelFor(exec, rows, std::max<int64_t>(1, 16384 / inner), [&](int64_t b, int64_t e) {
         int64_t coord[SY_MAX_RANK] = {};
         int64_t rem = b;
         for (int i = rank - 2; i >= 0; --i) {
@@ -1072,7 +1072,7 @@ class ResizeKernel final : public KernelBase {
     const int64_t inner = outSize[rank - 1];
     const int64_t rows = out[0].numElements() / inner;
     auto rowsLoop = [&](auto body) {
-      exec.parallelFor(rows, std::max<int64_t>(1, 8192 / inner), [&](int64_t b, int64_t e) {
+      parallelFor(exec, rows, std::max<int64_t>(1, 8192 / inner), [&](int64_t b, int64_t e) {
         int64_t coord[SY_MAX_RANK] = {};
         int64_t rem = b;
         for (int i = rank - 2; i >= 0; --i) {
@@ -1203,7 +1203,7 @@ class ResizeKernel final : public KernelBase {
       const float* s = src;
       const int64_t* ix = idx.data();
       const float* ww = wt.data();
-      exec.parallelFor(O * o, std::max<int64_t>(1, 8192 / std::max<int64_t>(I, 1)), [=](int64_t b, int64_t e) {
+      parallelFor(exec, O * o, std::max<int64_t>(1, 8192 / std::max<int64_t>(I, 1)), [=](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {
           const int64_t oo = r / o, k = r % o;
           float* drow = dst + r * I;
