@@ -719,6 +719,30 @@ TEST(CpuPlugin, VeryLongElementwiseChain) {
   EXPECT_LT(s, 30.0 * kSanitizerSlowdown) << "a " << kNodes << "-node chain took " << s << " s";
 }
 
+TEST(CpuPlugin, ManyInputsAndOutputsLikeTheReference) {
+  // Up to 8 inputs of a fused chain and 8 inputs or outputs of a plugin call
+  // are kept on the stack (no heap allocation per call); past that they go
+  // to the heap. 11 inputs: one chain of 10 adds, relu and mul; then the
+  // same region returning 10 values (each add its own step).
+  constexpr int kInputs = 11;
+  std::string params, body;
+  std::vector<Tensor> inputs;
+  for (int i = 0; i < kInputs; ++i) {
+    params += (i ? ", %x" : "%x") + std::to_string(i) + ": f32[3, 5]";
+    inputs.push_back(randomF({3, 5}, -2, 2, 40 + static_cast<unsigned>(i)));
+  }
+  std::string prev = "%x0", all;
+  for (int i = 1; i < kInputs; ++i) {
+    body += "  %s" + std::to_string(i) + " = add(" + prev + ", %x" + std::to_string(i) + ") : f32[3, 5]\n";
+    prev = "%s" + std::to_string(i);
+    if (i >= 2) all += ", " + prev;
+  }
+  body += "  %r = relu(" + prev + ") : f32[3, 5]\n  %m = mul(%r, %x3) : f32[3, 5]\n";
+  const std::string head = "graph @g(" + params + ") {\n" + body;
+  checkGraph(head + "  return %m\n}\n", inputs);
+  checkGraph(head + "  return %m, %r" + all + "\n}\n", inputs);
+}
+
 TEST(CpuPlugin, ReshapeOfAnEmptyTensorLikeTheReference) {
   // [0, 3] to [0, -1]: the copied 0 cancels (the reference kernel's rule);
   // cpu refused it ("cannot infer -1").
