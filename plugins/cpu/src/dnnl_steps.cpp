@@ -709,8 +709,10 @@ bool runFallback(const DnnlStep& step, Run& run, const Kernel* k, size_t numInpu
 // its nChw16c activations are not dense slices. At 2 threads on the loaded
 // 2-core machine (load 4-6), forced split runs took 0.7-0.8 of the direct
 // split's time (ResNet-18 25-28 vs 36-43 ms min, ResNet-50 95-119 vs 128-150
-// ms) and the chooser found 0.6-0.85 of its time without Winograd; peak
-// memory of ResNet-50 at 2 threads went 339 -> 432 MiB (413 at 1 thread).
+// ms); with the chooser, ResNet-18 took 0.63-0.71 of its time without
+// Winograd and 0.6 of the better peer's (compare_peers), ResNet-50 moved
+// within the noise (docs/benchmarks.md). Peak memory of ResNet-50 at 2
+// threads went 339 -> 432 MiB (413 at 1 thread).
 // F(4x4, 3x3) is taken over oneDNN's first choice from 28x28 outputs up.
 // Winograd's transforms mix the 4x4 or 6x6 inputs of a tile, so a NaN or
 // inf in x would reach outputs whose windows do not hold it, and they scale
