@@ -663,8 +663,8 @@ class ScopedEnv {
 
 // Every way a region may run at 2 threads (Note [Threads on shared cores] in
 // src/region.cpp: split chunks, the calling thread alone, OpenMP teams) gives
-// what 1 thread gives, bit for bit: a region tries each choice twice in its
-// first runs (one caller: split, split, one, one, team, team), then keeps the
+// what 1 thread gives, bit for bit: a region tries each choice four times in
+// its first runs (one caller: split, one, team in turn), then keeps the
 // fastest and tries the others now and then (never small here:
 // SY_CPU_SMALL_RUN_MS=0). Conv, depthwise conv and pooling keep each output's
 // sums in one thread whichever way they run.
@@ -687,7 +687,7 @@ TEST(CpuThreads, EveryThreadChoiceMatchesOneThreadBitForBit) {
   auto models = compileAtOneAndTwoThreads(t, x);
   ASSERT_TRUE(models.has_value());
   const std::vector<Tensor>& want = models->want;
-  for (int rep = 0; rep < 8; ++rep) {
+  for (int rep = 0; rep < 14; ++rep) {
     auto got = models->m2->run({x});
     ASSERT_TRUE(got.ok()) << got.status().toString();
     ASSERT_EQ(got->size(), want.size());
