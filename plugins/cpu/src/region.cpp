@@ -1720,7 +1720,8 @@ std::shared_ptr<Plan> CpuRegion::makePlan(const RegionRun& run) const {
 //  - one thread (kOne): the calling thread alone.
 // Each region measures: its first runs take the choices in turn (each one's
 // first run, which makes its primitives, untimed; then kSamples = 3 timed
-// runs of each, interleaved so that a burst of load lands on all of them);
+// runs of each, interleaved so that a burst of load lands on all of them;
+// teams a turn behind, so that teamLimit bounds their first run too);
 // then it runs with the choice whose last 3 timed runs have the lowest median
 // and now and then tries another (every 16 runs, up to every 256 while the
 // tries keep losing). With one timed run per choice (before), one noisy run
@@ -1822,10 +1823,13 @@ int CpuRegion::ThreadChooser::choose(int threads, bool teamOk) {
   ++runs;
   // A choice's first run makes its primitives: it is not timed (see report).
   // Then the choices take turns (split, one thread, whose runs say whether
-  // the region is small, teams) until each has kSamples timed runs.
+  // the region is small, teams) until each has kSamples timed runs; teams a
+  // turn behind, so that their first run (which makes the team primitives)
+  // has teamLimit's bound from timed runs of the others.
+  auto turns = [&](int c) { return seen[c] + (c == kTeam ? 1 : 0); };
   int next = -1;
   for (int c = 0; c < kChoices; ++c) {
-    if ((c != kTeam || teamOk) && seen[c] < 1 + kSamples && (next < 0 || seen[c] < seen[next])) next = c;
+    if ((c != kTeam || teamOk) && seen[c] < 1 + kSamples && (next < 0 || turns(c) < turns(next))) next = c;
   }
   if (next >= 0) return next;
   const int b = best(teamOk);
