@@ -524,12 +524,18 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
     /// the fastest other choice's average (10x in the first run on teams,
     /// which makes the team primitives); infinite before one is known.
     double teamLimit();
-    /// The fastest of the choices timed so far (kTeam only if `teamOk`);
-    /// kSplit before any is. (Mutex held.)
+    /// The fastest of the choices timed so far by score() (kTeam only if
+    /// `teamOk`); kSplit before any is. (Mutex held.)
     int best(bool teamOk) const;
+    /// The median of a choice's last kSamples timed runs (fewer: their
+    /// least), ms; what choices are ranked by. (Mutex held.)
+    double score(int choice) const;
+    static constexpr int kSamples = 3;
     std::mutex mutex;
-    double average[3] = {-1, -1, -1};  // ms per run
+    double average[3] = {-1, -1, -1};  // ms per run, a moving average
+    double recent[3][kSamples] = {};   // the last timed runs, ms (a ring)
     int seen[3] = {0, 0, 0};
+    int shown = -1;  // the best choice last printed (SY_CPU_SPLIT_DEBUG)
     uint64_t runs = 0, lastTry = 0;
     int lostTries = 0, lastTried = 0;
     /// A run on one thread under smallMs makes the region small: it runs on
@@ -537,6 +543,7 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
     std::atomic<bool> small{false};
     double smallMs = 0.1;
     int fixed = -1;  // SY_CPU_THREAD_CHOICE; -1 when unset
+    bool debug = false;  // SY_CPU_SPLIT_DEBUG
   };
   mutable ThreadChooser threadChooser_;
   std::vector<ValueInfo> info_;
@@ -1790,9 +1797,18 @@ std::shared_ptr<Plan> CpuRegion::makePlan(const RegionRun& run) const {
 //    the calling thread alone (ThreadChooser::teamLimit): a try of teams on
 //    a busy machine costs at most a quarter of a run;
 //  - one thread (kOne): the calling thread alone.
-// Each region measures: it runs with the choice that was fastest lately
-// (averages per choice) and now and then tries another (every 16 runs, up
-// to every 256 while the tries keep losing). A quiet machine keeps all the
+// Each region measures: its first runs take the choices in turn (each one's
+// first run, which makes its primitives, untimed; then kSamples = 3 timed
+// runs of each, interleaved so that a burst of load lands on all of them;
+// teams a turn behind, so that teamLimit bounds their first run too);
+// then it runs with the choice whose last 3 timed runs have the lowest median
+// and now and then tries another (every 16 runs, up to every 256 while the
+// tries keep losing). With one timed run per choice (before), one noisy run
+// decided between split and teams for the life of the process (issue #15:
+// MobileNetV3 at 2 threads on a quiet machine, 1.14x the better peer in one
+// compare_peers run and 0.90x in the next); the median of 3, taken in turns,
+// keeps one outlier from deciding. SY_CPU_SPLIT_DEBUG prints the choice each
+// time it changes, with the medians. A quiet machine keeps all the
 // threads; one where other processes keep taking the cores drops to split
 // chunks or one thread within a few runs and tries the others again later.
 // A small region (a run on one thread under kSmallRunMs, 0.1 ms) runs on
@@ -1835,11 +1851,20 @@ constexpr double kSmallRunMs = 0.1;
 std::atomic<int> runsInFlight{0};
 }  // namespace
 
+double CpuRegion::ThreadChooser::score(int choice) const {
+  const int n = std::min(seen[choice] - 1, kSamples);
+  if (n <= 0) return std::numeric_limits<double>::infinity();
+  double v[kSamples];
+  std::copy(recent[choice], recent[choice] + n, v);
+  std::sort(v, v + n);
+  return n == kSamples ? v[kSamples / 2] : v[0];
+}
+
 int CpuRegion::ThreadChooser::best(bool teamOk) const {
   int b = -1;
   for (int c = 0; c < kChoices; ++c) {
     if (seen[c] < 2 || (c == kTeam && !teamOk)) continue;
-    if (b < 0 || average[c] < average[b]) b = c;
+    if (b < 0 || score(c) < score(b)) b = c;
   }
   return b < 0 ? kSplit : b;
 }
@@ -1848,7 +1873,7 @@ double CpuRegion::ThreadChooser::teamLimit() {
   std::lock_guard<std::mutex> lock(mutex);
   double limit = std::numeric_limits<double>::infinity();
   for (int c = 0; c < kChoices; ++c) {
-    if (c != kTeam && seen[c] > 1) limit = std::min(limit, (seen[kTeam] == 0 ? 10 : 1.25) * average[c]);
+    if (c != kTeam && seen[c] > 1) limit = std::min(limit, (seen[kTeam] == 0 ? 10 : 1.25) * score(c));
   }
   return limit;
 }
@@ -1861,6 +1886,7 @@ void CpuRegion::ThreadChooser::readEnvironment() {
     if (v == "team" && kChoices > 2) fixed = kTeam;
   }
   smallMs = kSmallRunMs;
+  debug = splitDebug();
   if (const char* s = std::getenv("SY_CPU_SMALL_RUN_MS"); s != nullptr && *s != '\0') {
     char* end = nullptr;
     const double v = std::strtod(s, &end);
@@ -1875,10 +1901,16 @@ int CpuRegion::ThreadChooser::choose(int threads, bool teamOk) {
   std::lock_guard<std::mutex> lock(mutex);
   ++runs;
   // A choice's first run makes its primitives: it is not timed (see report).
-  // Split, one thread (whose runs say whether the region is small), teams.
+  // Then the choices take turns (split, one thread, whose runs say whether
+  // the region is small, teams) until each has kSamples timed runs; teams a
+  // turn behind, so that their first run (which makes the team primitives)
+  // has teamLimit's bound from timed runs of the others.
+  auto turns = [&](int c) { return seen[c] + (c == kTeam ? 1 : 0); };
+  int next = -1;
   for (int c = 0; c < kChoices; ++c) {
-    if (seen[c] < 2 && (c != kTeam || teamOk)) return c;
+    if ((c != kTeam || teamOk) && seen[c] < 1 + kSamples && (next < 0 || turns(c) < turns(next))) next = c;
   }
+  if (next >= 0) return next;
   const int b = best(teamOk);
   // Tries that keep losing come less often: every 16, 32, ... 256 runs.
   if (runs - lastTry < (uint64_t{16} << std::min(lostTries, 4))) return b;
@@ -1899,8 +1931,15 @@ void CpuRegion::ThreadChooser::report(int choice, double ms) {
   // are both timed: a region whose runs always have company never times
   // teams).
   const int b = best(true);
-  if (seen[kSplit] > 1 && seen[kOne] > 1 && choice != b) lostTries = ms > average[b] ? lostTries + 1 : 0;
+  if (seen[kSplit] > 1 && seen[kOne] > 1 && choice != b) lostTries = ms > score(b) ? lostTries + 1 : 0;
+  recent[choice][(seen[choice] - 2) % kSamples] = ms;
   average[choice] = average[choice] < 0 ? ms : 0.75 * average[choice] + 0.25 * ms;
+  if (debug && seen[kSplit] > kSamples && seen[kOne] > kSamples && best(true) != shown) {
+    shown = best(true);
+    std::fprintf(stderr, "threads: region runs %s (median ms of the last runs: split %.3f, one %.3f, team %.3f)\n",
+                 shown == kSplit ? "split" : shown == kOne ? "on one thread" : "on teams", score(kSplit), score(kOne),
+                 seen[kTeam] > 1 ? score(kTeam) : -1.0);
+  }
   if (choice != kOne || fixed >= 0) return;
   const bool wasSmall = small.load(std::memory_order_relaxed);
   // Load only makes runs slower: one run under smallMs shows a small region
@@ -1909,7 +1948,7 @@ void CpuRegion::ThreadChooser::report(int choice, double ms) {
   if (isSmall != wasSmall) {
     if (isSmall) average[kOne] = ms;  // not the slower runs before it
     small.store(isSmall, std::memory_order_relaxed);
-    if (splitDebug()) {
+    if (debug) {
       std::fprintf(stderr, "threads: region %s (runs on one thread average %.4f ms)\n",
                    isSmall ? "small, runs on one thread" : "no longer small", average[kOne]);
     }

@@ -663,8 +663,9 @@ class ScopedEnv {
 
 // Every way a region may run at 2 threads (Note [Threads on shared cores] in
 // src/region.cpp: split chunks, the calling thread alone, OpenMP teams) gives
-// what 1 thread gives, bit for bit: a region tries each choice twice in its
-// first runs (one caller: split, split, one, one, team, team), then keeps the
+// what 1 thread gives, bit for bit: a region tries each choice four times in
+// its first runs (one caller: split, one, split, one, team, split, one,
+// team, split, one, team, team), then keeps the
 // fastest and tries the others now and then (never small here:
 // SY_CPU_SMALL_RUN_MS=0). Conv, depthwise conv and pooling keep each output's
 // sums in one thread whichever way they run.
@@ -687,7 +688,7 @@ TEST(CpuThreads, EveryThreadChoiceMatchesOneThreadBitForBit) {
   auto models = compileAtOneAndTwoThreads(t, x);
   ASSERT_TRUE(models.has_value());
   const std::vector<Tensor>& want = models->want;
-  for (int rep = 0; rep < 8; ++rep) {
+  for (int rep = 0; rep < 14; ++rep) {
     auto got = models->m2->run({x});
     ASSERT_TRUE(got.ok()) << got.status().toString();
     ASSERT_EQ(got->size(), want.size());
@@ -777,6 +778,16 @@ TEST(CpuThreads, SmallRegionRunsOnOneThreadBitForBit) {
   const size_t small = log.find(kSmallLine);
   EXPECT_NE(small, std::string::npos) << log;
   EXPECT_NE(log.find(kNoLongerSmallLine, small == std::string::npos ? 0 : small), std::string::npos) << log;
+}
+
+// Once every choice has its timed runs, SY_CPU_SPLIT_DEBUG prints the one
+// the region keeps, with the medians it ranked them by (never small here).
+TEST(CpuThreads, ChoiceIsPrintedUnderSplitDebug) {
+  if (const char* fixed = std::getenv("SY_CPU_THREAD_CHOICE"); fixed != nullptr && *fixed != '\0')
+    GTEST_SKIP() << "SY_CPU_THREAD_CHOICE=" << fixed << " fixes the choice";
+  const std::string log = smallRegionLog(nullptr, "0");
+  EXPECT_NE(log.find("threads: region runs "), std::string::npos) << log;
+  EXPECT_NE(log.find("median ms of the last runs: split "), std::string::npos) << log;
 }
 
 TEST(CpuThreads, SmallRegionRuleYieldsToAFixedChoiceAndToItsSetting) {
