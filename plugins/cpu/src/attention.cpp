@@ -42,22 +42,11 @@
 #include <cstring>
 
 #include "attention_kernel.h"
+#include "cpu_features.h"
 #include "steps.h"
 
 namespace sy_cpu {
 namespace {
-
-bool hasAvx512f() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return has;
-#else
-  return false;
-#endif
-}
 
 /// Row-major strides of static dims.
 std::vector<int64_t> stridesOf(const std::vector<int64_t>& dims) {
@@ -174,7 +163,7 @@ class AttentionStep final : public Step {
 std::unique_ptr<Step> makeAttentionStep(const AttentionParts& parts, const std::vector<ValueInfo>& info) {
   // SY_CPU_FUSED_ATTENTION=0 keeps the three steps (A/B measurements).
   if (const char* e = std::getenv("SY_CPU_FUSED_ATTENTION"); e != nullptr && std::strcmp(e, "0") == 0) return nullptr;
-  if (!hasAvx512f() || parts.q < 0 || parts.k < 0 || parts.v < 0 || parts.out < 0) return nullptr;
+  if (!cpuHasAvx512f() || parts.q < 0 || parts.k < 0 || parts.v < 0 || parts.out < 0) return nullptr;
   if (parts.axis != -1 && parts.axis != 3) return nullptr;
   auto at = [&](int32_t id) -> const ValueInfo& { return info[static_cast<size_t>(id)]; };
   auto s = std::make_unique<AttentionStep>();

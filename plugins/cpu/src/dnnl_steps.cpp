@@ -32,6 +32,7 @@
 #include <immintrin.h>
 #endif
 
+#include "cpu_features.h"
 #include "dnnl_split.h"
 #include "steps.h"
 
@@ -302,24 +303,13 @@ __attribute__((target("avx2"))) uint32_t maxAbsBitsAvx2(const uint32_t* bits, si
 }
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__)
-/// Whether this CPU has AVX2, for the loops compiled a second time for it.
-bool hasAvx2() {
-  static const bool avx2 = [] {
-    __builtin_cpu_init();  // (needed where this runs before libgcc's constructor)
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return avx2;
-}
-#endif
-
 /// The largest |x| of the `n` floats at `data` as its bit pattern (sign
 /// cleared): for finite values the bit patterns order as the magnitudes do,
 /// and NaN/inf compare above every finite one (>= 0x7f800000). One read pass.
 uint32_t maxAbsBits(const void* data, size_t n) {
   const uint32_t* bits = static_cast<const uint32_t*>(data);
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (hasAvx2()) return maxAbsBitsAvx2(bits, n);
+  if (cpuHasAvx2()) return maxAbsBitsAvx2(bits, n);
 #endif
   return maxAbsBitsLoop(bits, n);
 }
@@ -382,9 +372,8 @@ __attribute__((target("avx512f"))) void siluInPlaceAvx512(float* y, size_t n) {
 /// is not 0 (the switch keeps the post-op, for A/B runs).
 bool siluPassAvailable() {
   static const bool ok = [] {
-    __builtin_cpu_init();
     const char* v = std::getenv("SY_CPU_SILU_PASS");
-    return __builtin_cpu_supports("avx512f") != 0 && (v == nullptr || std::strcmp(v, "0") != 0);
+    return cpuHasAvx512f() && (v == nullptr || std::strcmp(v, "0") != 0);
   }();
   return ok;
 }
@@ -1830,7 +1819,7 @@ __attribute__((target("avx2"))) void perChannelLoopAvx2(float* y, const float* x
 void perChannel(bool mul, float* y, const float* x, const float* g, int64_t images, int64_t C, int64_t pixels,
                 bool channelsLast) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (hasAvx2()) {
+  if (cpuHasAvx2()) {
     (mul ? perChannelLoopAvx2<true> : perChannelLoopAvx2<false>)(y, x, g, images, C, pixels, channelsLast);
     return;
   }
