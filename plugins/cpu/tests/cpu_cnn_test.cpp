@@ -13,6 +13,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <string_view>
 
 #include "cpu_step_test_util.h"
 #include "test_util.h"
@@ -359,6 +360,55 @@ std::string winogradChain() {
   return t;
 }
 
+/// `text` compiled at 2 threads with the thread choice `choice` (split, one
+/// or team: Note [Threads on shared cores] in region.cpp), fixed through
+/// SY_CPU_THREAD_CHOICE, which is read at compile; "" leaves the choice to
+/// the region's measurements.
+std::optional<OneThreadModel> compileTwoThreads(const std::string& text, const std::string& choice) {
+  if (!choice.empty()) {
+    EXPECT_EQ(setenv("SY_CPU_THREAD_CHOICE", choice.c_str(), 1), 0);
+  }
+  auto m = compileOneThread(text, "2");
+  unsetenv("SY_CPU_THREAD_CHOICE");
+  return m;
+}
+
+bool hasAvx512Core() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+/// Where the Winograd tests run (Note [Winograd convolutions] in
+/// dnnl_steps.cpp): one thread, and each thread choice at 2 threads, where
+/// every choice has its Winograd primitive (on the OpenMP team in a run on
+/// teams, whole on the calling thread otherwise).
+struct WinogradConfig {
+  const char* threads;
+  const char* choice;
+};
+const WinogradConfig kWinogradConfigs[] = {{"1", ""}, {"2", "split"}, {"2", "one"}, {"2", "team"}, {"2", ""}};
+
+std::optional<OneThreadModel> compileFor(const std::string& text, const WinogradConfig& c) {
+  return std::string_view(c.threads) == "1" ? compileOneThread(text) : compileTwoThreads(text, c.choice);
+}
+
+/// Each call of `calls` on `m`'s model and reference, `rounds` times over,
+/// compared normwise (expectNormwise, 1e-3). Three rounds let the measuring
+/// choice (no fixed one) run each of split, one thread and teams more than
+/// once.
+void expectCallsMatchTheReference(const OneThreadModel& m, const std::vector<std::vector<Tensor>>& calls, int rounds) {
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t c = 0; c < calls.size(); ++c) {
+      SCOPED_TRACE("round " + std::to_string(round) + ", call " + std::to_string(c));
+      auto got = m.model->run(calls[c]);
+      ASSERT_TRUE(got.ok()) << got.status().toString();
+      auto want = m.interp->run(calls[c]);
+      ASSERT_TRUE(want.ok()) << want.status().toString();
+      expectNormwise((*got)[0], (*want)[0], 1e-3);
+    }
+  }
+}
+
 TEST(CpuCnn, WinogradConvsMatchTheReferenceAndKeepNaN) {
   // Finite inputs take the Winograd primitives; NaN/inf and inputs whose
   // bound passes the Winograd limit (1e30) take the direct NaN-keeping ones,
@@ -367,18 +417,15 @@ TEST(CpuCnn, WinogradConvsMatchTheReferenceAndKeepNaN) {
   // (|got - want| <= 1e-3 max|want|): where a sum cancels to far below its
   // terms, any other summation order differs from the reference by more
   // than 1e-3 of that small sum.
-  auto m = compileOneThread(winogradChain());
-  ASSERT_TRUE(m.has_value());
-  const std::vector<Tensor> calls{randomF({1, 64, 28, 28}, -2, 2, 285), nonFiniteF({1, 64, 28, 28}, 286),
-                                  randomF({1, 64, 28, 28}, -1e29, 1e29, 287),
-                                  randomF({1, 64, 28, 28}, -1e20, 1e20, 288), randomF({1, 64, 28, 28}, -2, 2, 289)};
-  for (size_t c = 0; c < calls.size(); ++c) {
-    SCOPED_TRACE("call " + std::to_string(c));
-    auto got = m->model->run({calls[c]});
-    ASSERT_TRUE(got.ok()) << got.status().toString();
-    auto want = m->interp->run({calls[c]});
-    ASSERT_TRUE(want.ok()) << want.status().toString();
-    expectNormwise((*got)[0], (*want)[0], 1e-3);
+  const std::vector<std::vector<Tensor>> calls{
+      {randomF({1, 64, 28, 28}, -2, 2, 285)},       {nonFiniteF({1, 64, 28, 28}, 286)},
+      {randomF({1, 64, 28, 28}, -1e29, 1e29, 287)}, {randomF({1, 64, 28, 28}, -1e20, 1e20, 288)},
+      {randomF({1, 64, 28, 28}, -2, 2, 289)}};
+  for (const WinogradConfig& config : kWinogradConfigs) {
+    SCOPED_TRACE(std::string("threads ") + config.threads + ", choice '" + config.choice + "'");
+    auto m = compileFor(winogradChain(), config);
+    ASSERT_TRUE(m.has_value());
+    expectCallsMatchTheReference(*m, calls, 3);
   }
 }
 
@@ -392,43 +439,45 @@ TEST(CpuCnn, WinogradResidualSumKeepsTheAddendsNaN) {
   t += "  %s = add(%c, %r) : f32[1, 64, 14, 14]\n";
   t += "  %y = relu(%s) : f32[1, 64, 14, 14]\n";
   t += "  return %y\n}\n";
-  auto m = compileOneThread(t);
-  ASSERT_TRUE(m.has_value());
   const Tensor fx = randomF({1, 64, 14, 14}, -2, 2, 296), fr = randomF({1, 64, 14, 14}, -2, 2, 297);
   const Tensor nx = nonFiniteF({1, 64, 14, 14}, 298), nr = nonFiniteF({1, 64, 14, 14}, 299);
   const std::vector<std::vector<Tensor>> calls{{fx, fr}, {fx, nr}, {nx, fr}, {fx, fr}};
-  for (size_t c = 0; c < calls.size(); ++c) {
-    SCOPED_TRACE("call " + std::to_string(c));
-    auto got = m->model->run(calls[c]);
-    auto want = m->interp->run(calls[c]);
-    ASSERT_TRUE(got.ok() && want.ok());
-    expectNormwise((*got)[0], (*want)[0], 1e-3);
+  for (const WinogradConfig& config : kWinogradConfigs) {
+    SCOPED_TRACE(std::string("threads ") + config.threads + ", choice '" + config.choice + "'");
+    auto m = compileFor(t, config);
+    ASSERT_TRUE(m.has_value());
+    expectCallsMatchTheReference(*m, calls, 3);
   }
 }
 
 TEST(CpuCnn, WinogradIsUsedAndOffWithTheSwitch) {
   // The Winograd result differs from the direct one in its last bits (it is
-  // another summation): with SY_CPU_WINOGRAD=0 the cpu output is the direct
-  // convolution's, with it on it is not bit for bit that, and both stay
-  // within rounding of the reference.
+  // another summation): with SY_CPU_WINOGRAD=0 (read at compile) the convs
+  // are direct (split into chunks in a split run), with it on they are
+  // Winograd ones, not bit for bit the direct ones; both stay within rounding
+  // of the reference. At 1 thread and for each fixed choice at 2 threads.
   // oneDNN 2.6 has Winograd convolutions for avx512_core only; elsewhere the
   // step keeps the direct conv (the other Winograd tests still check results).
-  if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")))
-    GTEST_SKIP() << "this CPU has no avx512_core, where oneDNN 2.6 has its Winograd convolutions";
+  if (!hasAvx512Core()) GTEST_SKIP() << "this CPU has no avx512_core, where oneDNN 2.6 has its Winograd convolutions";
   const std::vector<Tensor> in{randomF({1, 64, 28, 28}, -2, 2, 290)};
-  ASSERT_EQ(setenv("SY_CPU_WINOGRAD", "0", 1), 0);
-  auto off = compileOneThread(winogradChain());
-  unsetenv("SY_CPU_WINOGRAD");
-  auto on = compileOneThread(winogradChain());
-  ASSERT_TRUE(off.has_value() && on.has_value());
-  auto direct = off->model->run(in), wino = on->model->run(in), want = on->interp->run(in);
-  ASSERT_TRUE(direct.ok() && wino.ok() && want.ok());
-  expectSame(*direct, *want, 1e-4);
-  expectSame(*wino, *want, 1e-3);
-  int64_t differ = 0;
-  for (int64_t j = 0; j < (*direct)[0].numel(); ++j) differ += (*direct)[0].getDouble(j) != (*wino)[0].getDouble(j);
-  EXPECT_GT(differ, 0) << "the Winograd and direct outputs are bit-identical: was Winograd used?";
+  for (const WinogradConfig& config : kWinogradConfigs) {
+    if (std::string_view(config.threads) == "2" && *config.choice == '\0') continue;  // (not a fixed choice)
+    SCOPED_TRACE(std::string("threads ") + config.threads + ", choice '" + config.choice + "'");
+    ASSERT_EQ(setenv("SY_CPU_WINOGRAD", "0", 1), 0);
+    auto off = compileFor(winogradChain(), config);
+    unsetenv("SY_CPU_WINOGRAD");
+    auto on = compileFor(winogradChain(), config);
+    ASSERT_TRUE(off.has_value() && on.has_value());
+    for (int run = 0; run < 2; ++run) {  // (the first run of a choice other than split makes its primitives)
+      auto direct = off->model->run(in), wino = on->model->run(in), want = on->interp->run(in);
+      ASSERT_TRUE(direct.ok() && wino.ok() && want.ok());
+      expectSame(*direct, *want, 1e-4);
+      expectSame(*wino, *want, 1e-3);
+      int64_t differ = 0;
+      for (int64_t j = 0; j < (*direct)[0].numel(); ++j) differ += (*direct)[0].getDouble(j) != (*wino)[0].getDouble(j);
+      EXPECT_GT(differ, 0) << "run " << run << ": the Winograd and direct outputs are bit-identical: was Winograd used?";
+    }
+  }
 }
 
 /// conv 1x1 + bias -> SiLU (exported, x first) -> depthwise 3x3 -> SiLU
@@ -533,105 +582,6 @@ TEST(CpuCnn, SiluThatIsNotTheLastPostOpOrHasOtherReaders) {
     auto want = m->interp->run(in);
     ASSERT_TRUE(got.ok() && want.ok());
     expectSame(*got, *want, 1e-5);
-  }
-}
-
-/// The thread choices of a region at 2 threads (Note [Threads on shared
-/// cores] in region.cpp), fixed through SY_CPU_THREAD_CHOICE, which is read at
-/// compile; "" leaves the choice to the region's measurements.
-const char* const kTwoThreadChoices[] = {"split", "one", "team", ""};
-
-/// `text` compiled at 2 threads with the thread choice `choice` (see above).
-std::optional<OneThreadModel> compileTwoThreads(const std::string& text, const std::string& choice) {
-  if (!choice.empty()) {
-    EXPECT_EQ(setenv("SY_CPU_THREAD_CHOICE", choice.c_str(), 1), 0);
-  }
-  auto m = compileOneThread(text, "2");
-  unsetenv("SY_CPU_THREAD_CHOICE");
-  return m;
-}
-
-bool hasAvx512Core() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-}
-
-TEST(CpuCnn, WinogradAtTwoThreadsMatchesTheReferenceAndKeepsNaN) {
-  // Note [Winograd convolutions]: at 2 threads every thread choice has its
-  // Winograd primitive (on the OpenMP team in a run on teams, whole on the
-  // calling thread otherwise), behind the same guard as at 1 thread. Each
-  // call is run three times, so that the measuring choice (no fixed one)
-  // runs each of split, one thread and teams twice over the 15 runs.
-  const std::vector<Tensor> calls{randomF({1, 64, 28, 28}, -2, 2, 300), nonFiniteF({1, 64, 28, 28}, 301),
-                                  randomF({1, 64, 28, 28}, -1e29, 1e29, 302),
-                                  randomF({1, 64, 28, 28}, -1e20, 1e20, 303), randomF({1, 64, 28, 28}, -2, 2, 304)};
-  for (const char* choice : kTwoThreadChoices) {
-    SCOPED_TRACE(std::string("thread choice '") + choice + "'");
-    auto m = compileTwoThreads(winogradChain(), choice);
-    ASSERT_TRUE(m.has_value());
-    for (int round = 0; round < 3; ++round) {
-      for (size_t c = 0; c < calls.size(); ++c) {
-        SCOPED_TRACE("round " + std::to_string(round) + ", call " + std::to_string(c));
-        auto got = m->model->run({calls[c]});
-        ASSERT_TRUE(got.ok()) << got.status().toString();
-        auto want = m->interp->run({calls[c]});
-        ASSERT_TRUE(want.ok()) << want.status().toString();
-        expectNormwise((*got)[0], (*want)[0], 1e-3);
-      }
-    }
-  }
-}
-
-TEST(CpuCnn, WinogradResidualSumAtTwoThreadsKeepsTheAddendsNaN) {
-  std::string t = "graph @g(%x: f32[1, 64, 14, 14], %r: f32[1, 64, 14, 14]) {\n";
-  t += constantLine("k", {64, 64, 3, 3}, -0.06, 0.06, 305);
-  t += "  %c = conv(%x, %k) {pads = [1, 1, 1, 1]} : f32[1, 64, 14, 14]\n";
-  t += "  %s = add(%c, %r) : f32[1, 64, 14, 14]\n";
-  t += "  %y = relu(%s) : f32[1, 64, 14, 14]\n";
-  t += "  return %y\n}\n";
-  const Tensor fx = randomF({1, 64, 14, 14}, -2, 2, 306), fr = randomF({1, 64, 14, 14}, -2, 2, 307);
-  const Tensor nx = nonFiniteF({1, 64, 14, 14}, 308), nr = nonFiniteF({1, 64, 14, 14}, 309);
-  const std::vector<std::vector<Tensor>> calls{{fx, fr}, {fx, nr}, {nx, fr}, {fx, fr}};
-  for (const char* choice : kTwoThreadChoices) {
-    SCOPED_TRACE(std::string("thread choice '") + choice + "'");
-    auto m = compileTwoThreads(t, choice);
-    ASSERT_TRUE(m.has_value());
-    for (int round = 0; round < 4; ++round) {
-      for (size_t c = 0; c < calls.size(); ++c) {
-        SCOPED_TRACE("round " + std::to_string(round) + ", call " + std::to_string(c));
-        auto got = m->model->run(calls[c]);
-        auto want = m->interp->run(calls[c]);
-        ASSERT_TRUE(got.ok() && want.ok());
-        expectNormwise((*got)[0], (*want)[0], 1e-3);
-      }
-    }
-  }
-}
-
-TEST(CpuCnn, WinogradIsUsedAtTwoThreadsAndOffWithTheSwitch) {
-  // As WinogradIsUsedAndOffWithTheSwitch, for each thread choice at 2
-  // threads: with SY_CPU_WINOGRAD=0 (read at compile) the convs are direct
-  // (split into chunks in a split run), with it on they are Winograd ones,
-  // whose results differ in their last bits; both within rounding of the
-  // reference.
-  if (!hasAvx512Core()) GTEST_SKIP() << "this CPU has no avx512_core, where oneDNN 2.6 has its Winograd convolutions";
-  const std::vector<Tensor> in{randomF({1, 64, 28, 28}, -2, 2, 310)};
-  for (const char* choice : {"split", "one", "team"}) {
-    SCOPED_TRACE(std::string("thread choice ") + choice);
-    ASSERT_EQ(setenv("SY_CPU_WINOGRAD", "0", 1), 0);
-    auto off = compileTwoThreads(winogradChain(), choice);
-    unsetenv("SY_CPU_WINOGRAD");
-    auto on = compileTwoThreads(winogradChain(), choice);
-    ASSERT_TRUE(off.has_value() && on.has_value());
-    for (int run = 0; run < 2; ++run) {  // (the first run of a choice other than split makes its primitives)
-      auto direct = off->model->run(in), wino = on->model->run(in), want = on->interp->run(in);
-      ASSERT_TRUE(direct.ok() && wino.ok() && want.ok());
-      expectSame(*direct, *want, 1e-4);
-      expectSame(*wino, *want, 1e-3);
-      int64_t differ = 0;
-      for (int64_t j = 0; j < (*direct)[0].numel(); ++j) differ += (*direct)[0].getDouble(j) != (*wino)[0].getDouble(j);
-      EXPECT_GT(differ, 0) << "run " << run << ": the Winograd and direct outputs are bit-identical: was Winograd used?";
-    }
   }
 }
 

@@ -114,6 +114,26 @@ std::string gpt2MlpGraph(bool swapped, const std::string& extraReader = "", cons
   return t + "  %z = neg(" + extraReader + ") : f32[1, 8, 32]\n  return %y, %z\n}\n";
 }
 
+/// Elements of `got` that differ from `want` (NaN where want has NaN, else
+/// within 1e-4 * (1 + |want|)), and how many NaN `want` holds.
+struct Mismatches {
+  int64_t bad = 0, nan = 0;
+};
+Mismatches mismatches(const Tensor& got, const Tensor& want) {
+  EXPECT_EQ(got.shape(), want.shape());
+  Mismatches m;
+  if (got.shape() != want.shape()) {
+    m.bad = want.numel();
+    return m;
+  }
+  for (int64_t j = 0; j < want.numel(); ++j) {
+    const double x = got.getDouble(j), w = want.getDouble(j);
+    m.nan += std::isnan(w) ? 1 : 0;
+    m.bad += std::isnan(w) ? !std::isnan(x) : !(std::fabs(x - w) <= 1e-4 * (1 + std::fabs(w)));
+  }
+  return m;
+}
+
 TEST(CpuTransformer, Gpt2GeluFusesIntoTheGemmThroughItsReshape) {
   for (bool swapped : {false, true}) {
     SCOPED_TRACE(swapped ? "constants first, y = (x * u) * 0.5" : "as GPT-2 exports it");
@@ -452,16 +472,11 @@ TEST(CpuTransformer, AttentionScoresKeepNonFiniteRows) {
       for (int run = 0; run < 2; ++run) {  // (the second run uses the plan and the cached primitives)
         auto y = (*m)->run(in);
         ASSERT_TRUE(y.ok()) << y.status().toString();
-        const Tensor &a = (*y)[0], &b = r->reference[0];
-        ASSERT_EQ(a.shape(), b.shape());
-        int64_t bad = 0, nan = 0;
-        for (int64_t j = 0; j < a.numel(); ++j) {
-          const double x = a.getDouble(j), want = b.getDouble(j);
-          nan += std::isnan(want) ? 1 : 0;
-          bad += std::isnan(want) ? !std::isnan(x) : !(std::fabs(x - want) <= 1e-4 * (1 + std::fabs(want)));
+        const auto [bad, nan] = mismatches((*y)[0], r->reference[0]);
+        EXPECT_EQ(bad, 0) << "of " << (*y)[0].numel() << " outputs";
+        if ((c.input >= 0 && !(c.value < 0)) || c.scale >= 1e19) {
+          EXPECT_GT(nan, 0) << "the case must make NaN";
         }
-        EXPECT_EQ(bad, 0) << "of " << a.numel() << " outputs";
-        if ((c.input >= 0 && !(c.value < 0)) || c.scale >= 1e19) EXPECT_GT(nan, 0) << "the case must make NaN";
       }
     }
   }
@@ -558,15 +573,8 @@ TEST(CpuTransformer, FusedAttentionMatchesTheReference) {
         for (int run = 0; run < 2; ++run) {
           auto y = (*m)->run(in);
           ASSERT_TRUE(y.ok()) << y.status().toString();
-          const Tensor &a = (*y)[0], &b = r->reference[0];
-          ASSERT_EQ(a.shape(), b.shape());
-          int64_t bad = 0, nan = 0;
-          for (int64_t j = 0; j < a.numel(); ++j) {
-            const double x = a.getDouble(j), want = b.getDouble(j);
-            nan += std::isnan(want) ? 1 : 0;
-            bad += std::isnan(want) ? !std::isnan(x) : !(std::fabs(x - want) <= 1e-4 * (1 + std::fabs(want)));
-          }
-          EXPECT_EQ(bad, 0) << "of " << a.numel() << " outputs";
+          const auto [bad, nan] = mismatches((*y)[0], r->reference[0]);
+          EXPECT_EQ(bad, 0) << "of " << (*y)[0].numel() << " outputs";
           if (c == 1 || c == 2 || c == 3) {
             EXPECT_GT(nan, 0) << "the case must make NaN";
           }
@@ -635,15 +643,8 @@ TEST(CpuTransformer, Gpt2CausalAttentionIsFused) {
       ASSERT_TRUE(m.ok()) << m.status().toString();
       auto y = (*m)->run(in);
       ASSERT_TRUE(y.ok()) << y.status().toString();
-      const Tensor &a = (*y)[0], &b = r->reference[0];
-      ASSERT_EQ(a.shape(), b.shape());
-      int64_t bad = 0, nan = 0;
-      for (int64_t j = 0; j < a.numel(); ++j) {
-        const double x = a.getDouble(j), want = b.getDouble(j);
-        nan += std::isnan(want) ? 1 : 0;
-        bad += std::isnan(want) ? !std::isnan(x) : !(std::fabs(x - want) <= 1e-4 * (1 + std::fabs(want)));
-      }
-      EXPECT_EQ(bad, 0) << "of " << a.numel() << " outputs";
+      const auto [bad, nan] = mismatches((*y)[0], r->reference[0]);
+      EXPECT_EQ(bad, 0) << "of " << (*y)[0].numel() << " outputs";
       EXPECT_EQ(nan, c == 0 ? 0 : c == 1 ? D : (T - 40) * D);
     }
   }
