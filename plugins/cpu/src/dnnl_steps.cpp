@@ -2735,13 +2735,13 @@ std::optional<Activation> activationOf(const sdk::NodeView& node) {
   }
   if (op == "sigmoid") return Activation{A::eltwise_logistic, 0.f, 0.f};
   if (op == "tanh") return Activation{A::eltwise_tanh, 0.f, 0.f};
-  if (op == "silu") return Activation{A::eltwise_swish, 1.f, 0.f};
-  if (op == "gelu") {
-    const std::string a = node.attrString("approximate", "none");
-    if (a == "none") return Activation{A::eltwise_gelu_erf, 0.f, 0.f};
-    if (a == "tanh") return Activation{A::eltwise_gelu_tanh, 0.f, 0.f};
-    return std::nullopt;
-  }
+  // The IR's silu and gelu ops are -0 at -inf (docs/ir.md), where oneDNN's
+  // eltwise_swish and eltwise_gelu_* compute -inf * 0 = NaN: they stay
+  // elementwise steps (elementwise.cpp keeps the -0), which a product's -inf
+  // output reaches through any NaN-free input. The x * sigmoid(x) and erf
+  // forms PyTorch exports are NaN at -inf in the reference too, and fuse
+  // (matchGatedActivation, matchGeluErf and matchGeluTanh in region.cpp).
+  if (op == "silu" || op == "gelu") return std::nullopt;
   if (op == "clip") return std::nullopt;  // Note [NaN in post-ops]
   return std::nullopt;
 }
