@@ -373,11 +373,6 @@ std::optional<OneThreadModel> compileTwoThreads(const std::string& text, const s
   return m;
 }
 
-bool hasAvx512Core() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-}
-
 /// Where the Winograd tests run (Note [Winograd convolutions] in
 /// dnnl_steps.cpp): one thread, and each thread choice at 2 threads, where
 /// every choice has its Winograd primitive (on the OpenMP team in a run on
@@ -458,7 +453,7 @@ TEST(CpuCnn, WinogradIsUsedAndOffWithTheSwitch) {
   // of the reference. At 1 thread and for each fixed choice at 2 threads.
   // oneDNN 2.6 has Winograd convolutions for avx512_core only; elsewhere the
   // step keeps the direct conv (the other Winograd tests still check results).
-  if (!hasAvx512Core()) GTEST_SKIP() << "this CPU has no avx512_core, where oneDNN 2.6 has its Winograd convolutions";
+  if (!cpu_test::cpuHasAvx512Core()) GTEST_SKIP() << "this CPU has no avx512_core, where oneDNN 2.6 has its Winograd convolutions";
   const std::vector<Tensor> in{randomF({1, 64, 28, 28}, -2, 2, 290)};
   for (const WinogradConfig& config : kWinogradConfigs) {
     if (std::string_view(config.threads) == "2" && *config.choice == '\0') continue;  // (not a fixed choice)

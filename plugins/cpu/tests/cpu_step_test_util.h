@@ -24,6 +24,27 @@
 
 namespace sy::cpu_test {
 
+/// Whether this CPU has AVX-512F (the plugin's own AVX-512 kernels: the
+/// fused attention, the SiLU pass), and avx512_core (F, BW, VL, DQ: where
+/// oneDNN 2.6 has its Winograd convolutions).
+inline bool cpuHasAvx512f() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") != 0;
+#else
+  return false;
+#endif
+}
+inline bool cpuHasAvx512Core() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
 /// An engine whose only backend is the cpu plugin (SY_CPU_PLUGIN_DIR), with
 /// `options` for it; null (and a test failure) when it cannot be made.
 inline std::unique_ptr<Engine> cpuEngine(std::map<std::string, std::string> options = {}) {
