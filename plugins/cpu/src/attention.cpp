@@ -187,9 +187,9 @@ std::unique_ptr<Step> makeAttentionStep(const AttentionParts& parts, const std::
   if (ov.dtype != SY_DTYPE_F32 || !ov.isStatic() || ov.rank != 4) return nullptr;
   const std::vector<int64_t> ost = stridesOf(ov.dims);
   const int64_t product[4] = {s->B, s->H, s->T, s->Dv};
+  if (!parts.outPerm.empty() && parts.outPerm.size() != 4) return nullptr;
   for (size_t k = 0; k < 4; ++k) {
     const int64_t j = parts.outPerm.empty() ? static_cast<int64_t>(k) : parts.outPerm[k];
-    if (parts.outPerm.size() != 0 && parts.outPerm.size() != 4) return nullptr;
     if (j < 0 || j > 3 || ov.dims[k] != product[j]) return nullptr;
     s->o[j] = ost[k];
   }
