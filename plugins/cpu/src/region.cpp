@@ -521,7 +521,7 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
     /// that tests can set them around one compile).
     void readEnvironment();
     /// How long (ms) a run on teams may take before it leaves them: 1.25x
-    /// the fastest other choice's average (10x in the first run on teams,
+    /// the fastest other choice's score() (10x in the first run on teams,
     /// which makes the team primitives); infinite before one is known.
     double teamLimit();
     /// The fastest of the choices timed so far by score() (kTeam only if
@@ -532,7 +532,7 @@ class CpuRegion final : public sdk::CompiledRegion, public BlockCompiler {
     double score(int choice) const;
     static constexpr int kSamples = 3;
     std::mutex mutex;
-    double average[3] = {-1, -1, -1};  // ms per run, a moving average
+    double oneAverage = -1;            // ms per run on one thread, a moving average (the small-region rule)
     double recent[3][kSamples] = {};   // the last timed runs, ms (a ring)
     int seen[3] = {0, 0, 0};
     int shown = -1;  // the best choice last printed (SY_CPU_SPLIT_DEBUG)
@@ -1793,7 +1793,7 @@ std::shared_ptr<Plan> CpuRegion::makePlan(const RegionRun& run) const {
 //    split chunks 0.75-1.0). But the team's static split waits
 //    at the join for a preempted member, and a team needs its own threads,
 //    so only a run alone in the process takes it (runsInFlight), and a run
-//    on teams that passes 1.25x the best other choice's average finishes on
+//    on teams that passes 1.25x the best other choice's median finishes on
 //    the calling thread alone (ThreadChooser::teamLimit): a try of teams on
 //    a busy machine costs at most a quarter of a run;
 //  - one thread (kOne): the calling thread alone.
@@ -1933,24 +1933,25 @@ void CpuRegion::ThreadChooser::report(int choice, double ms) {
   const int b = best(true);
   if (seen[kSplit] > 1 && seen[kOne] > 1 && choice != b) lostTries = ms > score(b) ? lostTries + 1 : 0;
   recent[choice][(seen[choice] - 2) % kSamples] = ms;
-  average[choice] = average[choice] < 0 ? ms : 0.75 * average[choice] + 0.25 * ms;
   if (debug && seen[kSplit] > kSamples && seen[kOne] > kSamples && best(true) != shown) {
     shown = best(true);
     std::fprintf(stderr, "threads: region runs %s (median ms of the last runs: split %.3f, one %.3f, team %.3f)\n",
                  shown == kSplit ? "split" : shown == kOne ? "on one thread" : "on teams", score(kSplit), score(kOne),
                  seen[kTeam] > 1 ? score(kTeam) : -1.0);
   }
-  if (choice != kOne || fixed >= 0) return;
+  if (choice != kOne) return;
+  oneAverage = oneAverage < 0 ? ms : 0.75 * oneAverage + 0.25 * ms;
+  if (fixed >= 0) return;
   const bool wasSmall = small.load(std::memory_order_relaxed);
   // Load only makes runs slower: one run under smallMs shows a small region
   // (the first timed run, with cold caches, is often several times slower).
-  const bool isSmall = wasSmall ? average[kOne] <= 2 * smallMs : ms < smallMs;
+  const bool isSmall = wasSmall ? oneAverage <= 2 * smallMs : ms < smallMs;
   if (isSmall != wasSmall) {
-    if (isSmall) average[kOne] = ms;  // not the slower runs before it
+    if (isSmall) oneAverage = ms;  // not the slower runs before it
     small.store(isSmall, std::memory_order_relaxed);
     if (debug) {
       std::fprintf(stderr, "threads: region %s (runs on one thread average %.4f ms)\n",
-                   isSmall ? "small, runs on one thread" : "no longer small", average[kOne]);
+                   isSmall ? "small, runs on one thread" : "no longer small", oneAverage);
     }
   }
 }
